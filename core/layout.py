@@ -15,9 +15,8 @@ norm-2 scaler.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +206,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             if self.method not in METHODS:
                 raise ValueError(f"method must be one of {METHODS} or an object with fit_transform, got {self.method!r}.")
         elif not callable(getattr(self.method, "fit_transform", None)):
-            raise ValueError("method must be one of {METHODS} or an object with fit_transform.")
+            raise ValueError(f"method must be one of {METHODS} or an object with fit_transform.")
         shape = _as_shape(self.pixels)
         if self.discretization not in DISCRETIZATIONS:
             raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {self.discretization!r}.")
@@ -479,13 +478,30 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         return self._param_record()
 
 
-def layout_params_from(defaults: LayoutDefaults = DEFAULTS, **overrides: Any) -> dict[str, Any]:
-    """Keyword arguments for FeatureLayout from the defaults with ``overrides`` applied."""
-    params = asdict(defaults)
-    params.update(overrides)
-    return params
+def neighbour_agreement(first: FeatureLayout, second: FeatureLayout, k: int = 10) -> float:
+    """How alike two layouts of the same features are, whatever their rotation, reflection or scale.
 
+    Returns the mean, over features, of the share of a feature's ``k`` nearest neighbours in the
+    first layout's 2-D positions that are also among its ``k`` nearest in the second's (1 = same
+    neighbourhoods; about k / n_features for unrelated maps).
+    """
+    from sklearn.neighbors import NearestNeighbors
 
-def to_json(layout: FeatureLayout) -> str:
-    """Parameters of a layout as a JSON string."""
-    return json.dumps(layout.describe(), sort_keys=True)
+    check_is_fitted(first, "embedding_")
+    check_is_fitted(second, "embedding_")
+    if first.n_features_in_ != second.n_features_in_:
+        raise ValueError(
+            f"The layouts place different features ({first.n_features_in_} vs {second.n_features_in_}); "
+            "compare layouts of the same encoder, layers and grid."
+        )
+    k = min(int(k), first.n_features_in_ - 1)
+    if k < 1:
+        raise ValueError("neighbour_agreement needs k >= 1 and at least two features.")
+
+    def neighbours(layout: FeatureLayout) -> np.ndarray:
+        index = NearestNeighbors(n_neighbors=k + 1).fit(layout.embedding_)
+        return index.kneighbors(layout.embedding_, return_distance=False)[:, 1:]
+
+    a, b = neighbours(first), neighbours(second)
+    shared = [len(np.intersect1d(row_a, row_b, assume_unique=True)) for row_a, row_b in zip(a, b, strict=True)]
+    return float(np.mean(shared) / k)
