@@ -1,0 +1,154 @@
+"""`python -m core <command>`: the lab's long jobs without the browser.
+
+Commands:
+    info        what is available here (encoders, corpora, backbones) and the device
+    fit-layout  embed a corpus (cached, resumable) and fit the combined and per-layer layouts
+    layouts     list the fitted layouts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from core import corpora, imaging, store
+from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+from core.encoders import POOLINGS
+from core.errors import USER_ERRORS, Interrupted
+from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from core.layout import DISCRETIZATIONS, METHODS
+
+
+def _progress(label: str):
+    """A callback that draws a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=label, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def callback(step: int, total: int, metrics: dict) -> None:
+        bar.total = total
+        bar.n = step
+        bar.set_postfix({k: v for k, v in metrics.items() if k not in ("batch", "shard")}, refresh=False)
+        bar.refresh()
+
+    return callback
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "0", "off") else int(text)
+
+
+def _pixels(text: str) -> int | tuple[int, int]:
+    if "x" in text:
+        height, width = text.lower().split("x", 1)
+        return int(height), int(width)
+    return int(text)
+
+
+def _scaler(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Crossmodal Lab command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("info", help="what is available here, and the device")
+    commands.add_parser("layouts", help="list fitted layouts")
+
+    fit = commands.add_parser("fit-layout", help="embed a corpus and fit the feature layouts")
+    source = fit.add_argument_group("corpus")
+    source.add_argument("--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv")
+    source.add_argument("--csv", help="path of a UTF-8 CSV (with --corpus csv)")
+    source.add_argument("--text-column", default="text")
+    source.add_argument("--label-column", default="label")
+    source.add_argument("--n", type=_optional_int, default=corpora.DEFAULTS.n, help="texts to sample (none = all)")
+    source.add_argument("--seed", type=int, default=corpora.DEFAULTS.seed, help="sampling seed")
+    model = fit.add_argument_group("encoder")
+    model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
+    model.add_argument("--layers", type=int, nargs="+", help="hidden_states indices (default: the encoder's)")
+    model.add_argument("--pooling", choices=POOLINGS, default=ENCODER_DEFAULTS.pooling)
+    layout = fit.add_argument_group("layout")
+    layout.add_argument("--method", choices=METHODS, default=LAYOUT_DEFAULTS.method)
+    layout.add_argument("--pixels", type=_pixels, default=LAYOUT_DEFAULTS.pixels, help="50 or 40x60")
+    layout.add_argument("--layer-pixels", type=int, default=None, help="per-layer grid side (default: fits hidden)")
+    layout.add_argument("--discretization", choices=DISCRETIZATIONS, default=LAYOUT_DEFAULTS.discretization)
+    layout.add_argument("--scaler", type=_scaler, default=LAYOUT_DEFAULTS.scaler, help="log, minmax or none")
+    layout.add_argument("--reduce-dim", type=_optional_int, default=LAYOUT_DEFAULTS.reduce_dim)
+    layout.add_argument("--metric", default=LAYOUT_DEFAULTS.metric)
+    layout.add_argument("--perplexity", type=float, default=LAYOUT_DEFAULTS.perplexity)
+    layout.add_argument("--n-neighbors", type=int, default=LAYOUT_DEFAULTS.n_neighbors)
+    layout.add_argument("--n-iter", type=int, default=LAYOUT_DEFAULTS.n_iter)
+    layout.add_argument("--early-exaggeration-iter", type=int, default=LAYOUT_DEFAULTS.early_exaggeration_iter)
+    layout.add_argument("--layout-seed", type=int, default=LAYOUT_DEFAULTS.random_state)
+    layout.add_argument("--n-jobs", type=int, default=LAYOUT_DEFAULTS.n_jobs)
+    layout.add_argument("--force", action="store_true", help="refit even if these settings were fitted before")
+    return parser
+
+
+def _info() -> dict:
+    from core.backbones import available_backbones
+    from core.device import describe_device
+    from core.encoders import available_encoders
+
+    return {
+        "device": describe_device(),
+        "store": str(store.home()),
+        "encoders": available_encoders(),
+        "corpora": corpora.available_corpora(),
+        "backbones": available_backbones(),
+    }
+
+
+def _fit_layout(args: argparse.Namespace) -> dict:
+    from core.encoders import TextEncoder
+
+    if args.corpus == "csv":
+        if not args.csv:
+            raise ValueError("--corpus csv needs --csv PATH (and --text-column / --label-column).")
+        corpus = corpora.load_csv(args.csv, args.text_column, args.label_column, n=args.n, seed=args.seed)
+    else:
+        corpus = corpora.load_corpus(args.corpus, n=args.n, seed=args.seed)
+    params = {
+        "method": args.method,
+        "pixels": args.pixels,
+        "discretization": args.discretization,
+        "scaler": args.scaler,
+        "reduce_dim": args.reduce_dim,
+        "metric": args.metric,
+        "perplexity": args.perplexity,
+        "n_neighbors": args.n_neighbors,
+        "n_iter": args.n_iter,
+        "early_exaggeration_iter": args.early_exaggeration_iter,
+        "random_state": args.layout_seed,
+        "n_jobs": args.n_jobs,
+    }
+    encoder = TextEncoder.from_name(args.encoder)
+    embeddings = imaging.embed_corpus(encoder, corpus, args.layers, args.pooling, callback=_progress("embedding"))
+    artifact = imaging.fit_imager(embeddings, params, args.layer_pixels, callback=_progress("layout"), force=args.force)
+    return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user errors print a one-line message and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "info":
+            result = _info()
+        elif args.command == "layouts":
+            result = [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()]
+        else:
+            result = _fit_layout(args)
+    except Interrupted as stop:
+        print(f"stopped: {stop} Run the same command again to resume.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("stopped: finished shards are kept; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+

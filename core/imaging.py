@@ -1,0 +1,319 @@
+"""Sentences to layer images: corpus embeddings (cached, resumable) and fitted layouts as artifacts.
+
+A *text imager* couples an encoder (with chosen layers and pooling) with two fitted layouts:
+
+- ``combined``: all ``len(layers) x hidden`` features on one grid, as in the paper (6 x 768 =
+  4,608 features for bert-base);
+- ``per_layer``: the ``hidden`` dimensions of one layer on a smaller grid, fitted on the vectors
+  of every chosen layer stacked (each layer's vector is a sample). All layers share this map, so
+  the same pixel shows the same residual-stream dimension from layer to layer.
+
+Both layouts are fitted on a real corpus, never on the sentences being imaged. Embeddings of a
+corpus are cached in shards, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import store
+from core.encoders import TextEncoder
+from core.errors import Interrupted
+from core.layout import FeatureLayout
+from core.store import Artifact, Callback
+
+EMBEDDINGS = "embeddings"
+IMAGERS = "imagers"
+
+
+@dataclass(frozen=True)
+class ImagingDefaults:
+    """Defaults of the text-to-image pipeline; widgets read theirs from here."""
+
+    shard_size: int = 256
+    layer_pixels: int | None = None  # None: the smallest square that holds ``hidden`` pixels
+    neighbours: int = 5  # trustworthiness neighbourhood
+
+
+DEFAULTS = ImagingDefaults()
+
+
+def texts_sha256(texts: list[str]) -> str:
+    """A fingerprint of an ordered list of texts."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _corpus_record(corpus: pd.DataFrame) -> dict[str, Any]:
+    source = dict(corpus.attrs.get("source", {}))
+    source["texts_sha256"] = texts_sha256(corpus["text"].tolist())
+    source["rows"] = len(corpus)
+    return source
+
+
+def embed_corpus(
+    encoder: TextEncoder,
+    corpus: pd.DataFrame,
+    layers: list[int] | None = None,
+    pooling: str = "cls",
+    callback: Callback | None = None,
+    shard_size: int = DEFAULTS.shard_size,
+) -> Artifact:
+    """Embed every text of ``corpus`` once and cache the result as an ``embeddings`` artifact.
+
+    The work is written in shards of ``shard_size`` texts; if it is interrupted (the callback
+    returns True, or the process dies) the next call resumes at the first missing shard.
+
+    Args:
+        encoder: the text encoder.
+        corpus: DataFrame with ``text`` and ``label`` columns (``attrs["source"]`` is recorded).
+        layers: hidden-state indices (None: the encoder's default layers).
+        pooling: "cls" or "mean".
+        callback: ``callback(done, total, metrics)``; True stops (raises ``Interrupted``).
+        shard_size: texts per shard.
+
+    Returns:
+        The artifact holding ``embeddings.npy`` (float32, rows in corpus order) and ``corpus.parquet``.
+    """
+    if corpus.empty or "text" not in corpus:
+        raise ValueError("The corpus is empty or has no 'text' column; load a corpus with texts first.")
+    layers = encoder.normalise_layers(layers)
+    config = {
+        "corpus": _corpus_record(corpus),
+        "encoder": encoder.describe(),
+        "layers": layers,
+        "pooling": pooling,
+    }
+    artifact_id = store.config_hash(config)
+    found = store.load(EMBEDDINGS, artifact_id)
+    if found is not None:
+        return found
+    texts = corpus["text"].tolist()
+    partial = store.shard_dir(EMBEDDINGS, artifact_id)
+    n_shards = math.ceil(len(texts) / shard_size)
+    for index in range(n_shards):
+        path = partial / f"shard-{index:05d}.npy"
+        start = index * shard_size
+        chunk = texts[start : start + shard_size]
+        if not path.exists():
+
+            def relay(done: int, total: int, metrics: dict, start: int = start) -> bool | None:
+                return callback(start + done, len(texts), metrics) if callback else None
+
+            array = encoder.embed(chunk, layers=layers, pooling=pooling, callback=relay)
+            buffer = io.BytesIO()
+            np.save(buffer, array.astype(np.float32), allow_pickle=False)
+            store.atomic_write_bytes(path, buffer.getvalue())
+        if callback is not None and callback(min(start + shard_size, len(texts)), len(texts), {"shard": index}):
+            raise Interrupted(f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts.")
+    arrays = [np.load(partial / f"shard-{i:05d}.npy", allow_pickle=False) for i in range(n_shards)]
+    config["provenance"] = store.provenance()
+    with store.writing(EMBEDDINGS, artifact_id, config) as folder:
+        np.save(folder / "embeddings.npy", np.concatenate(arrays), allow_pickle=False)
+        corpus[["text", "label"]].to_parquet(folder / "corpus.parquet", index=False)
+    shutil.rmtree(partial, ignore_errors=True)
+    return store.load(EMBEDDINGS, artifact_id)
+
+
+def load_embeddings(artifact: Artifact) -> np.ndarray:
+    """The embedding matrix of an ``embeddings`` artifact."""
+    return np.load(artifact.file("embeddings.npy"), allow_pickle=False)
+
+
+def stack_layers(features: np.ndarray, n_layers: int) -> np.ndarray:
+    """(n, L * hidden) -> (n * L, hidden): every layer's vector becomes a sample."""
+    n, width = features.shape
+    return features.reshape(n * n_layers, width // n_layers)
+
+
+def default_layer_pixels(hidden: int) -> int:
+    """Side of the smallest square grid with at least ``hidden`` pixels."""
+    return math.ceil(math.sqrt(hidden))
+
+
+@dataclass
+class TextImages:
+    """Images of some texts: the features, the combined image and one image per layer."""
+
+    texts: list[str]
+    features: np.ndarray  # (n, L * hidden) float32
+    combined: np.ndarray  # (n, H, W) float32
+    layers: np.ndarray  # (n, L, h, w) float32
+    truncated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+@dataclass
+class TextImager:
+    """An encoder with its layers and pooling, and the two layouts fitted for them."""
+
+    encoder: TextEncoder
+    layers: list[int]
+    pooling: str
+    combined: FeatureLayout
+    per_layer: FeatureLayout
+    config: dict[str, Any]
+    artifact_id: str | None = None
+
+    @property
+    def hidden(self) -> int:
+        return self.encoder.hidden_size
+
+    def feature_name(self, index: int) -> tuple[int, int]:
+        """(layer, dimension) of a column of the combined feature vector."""
+        return self.layers[index // self.hidden], index % self.hidden
+
+    def images_from_features(self, features: np.ndarray, texts: list[str] | None = None) -> TextImages:
+        """Images of already computed feature vectors (n, L * hidden)."""
+        n_layers = len(self.layers)
+        per_layer = self.per_layer.transform(stack_layers(features, n_layers))
+        return TextImages(
+            texts=list(texts or []),
+            features=features,
+            combined=self.combined.transform(features),
+            layers=per_layer.reshape(len(features), n_layers, *per_layer.shape[1:]),
+        )
+
+    def images(self, texts: list[str]) -> TextImages:
+        """Embed ``texts`` and turn them into images."""
+        features = self.encoder.embed(texts, layers=self.layers, pooling=self.pooling)
+        result = self.images_from_features(features, texts)
+        result.truncated = self.encoder.truncated(texts)
+        return result
+
+
+def imager_config(
+    embeddings: Artifact, layout_params: dict[str, Any], layer_pixels: int | None
+) -> dict[str, Any]:
+    """The config (and so the id) of an imager fitted on ``embeddings`` with these settings."""
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in layout_params.items()}
+    return {
+        "embeddings": embeddings.id,
+        "corpus": embeddings.config["corpus"],
+        "encoder": embeddings.config["encoder"],
+        "layers": embeddings.config["layers"],
+        "pooling": embeddings.config["pooling"],
+        "layout": params,
+        "layer_pixels": layer_pixels,
+    }
+
+
+def fit_imager(
+    embeddings: Artifact,
+    layout_params: dict[str, Any] | None = None,
+    layer_pixels: int | None = DEFAULTS.layer_pixels,
+    callback: Callback | None = None,
+    force: bool = False,
+) -> Artifact:
+    """Fit the combined and per-layer layouts on cached corpus embeddings and save them.
+
+    Args:
+        embeddings: an ``embeddings`` artifact (see :func:`embed_corpus`).
+        layout_params: FeatureLayout keyword arguments (missing ones take LayoutDefaults).
+        layer_pixels: side of the per-layer grid (None: just enough pixels for ``hidden``).
+        callback: progress of both fits; True stops t-SNE early (the layout is kept).
+        force: refit even if an imager with the same settings exists.
+
+    Returns:
+        The ``imagers`` artifact: ``combined/`` and ``per_layer/`` layouts plus ``config.json``
+        with provenance and the quality figures of both layouts.
+    """
+    layout_params = dict(layout_params or {})
+    FeatureLayout(**layout_params)._validate_params()
+    config = imager_config(embeddings, layout_params, layer_pixels)
+    artifact_id = store.config_hash(config)
+    found = store.load(IMAGERS, artifact_id)
+    if found is not None and not force:
+        return found
+    features = load_embeddings(embeddings)
+    n_layers = len(config["layers"])
+    hidden = features.shape[1] // n_layers
+    side = layer_pixels or default_layer_pixels(hidden)
+    stages = [("combined", features, layout_params), ("per_layer", stack_layers(features, n_layers), {**layout_params, "pixels": side})]
+    fitted, quality = {}, {}
+    for number, (name, matrix, params) in enumerate(stages):
+
+        def relay(step: int, total: int, metrics: dict, name: str = name, number: int = number) -> bool | None:
+            return callback(number * total + step, 2 * total, {**metrics, "layout": name}) if callback else None
+
+        fitted[name] = FeatureLayout(**params).fit(matrix, callback=relay)
+        quality[name] = fitted[name].quality(matrix, n_neighbors=DEFAULTS.neighbours)
+        quality[name]["fit_seconds"] = fitted[name].fit_seconds_
+        quality[name]["stopped_early"] = fitted[name].stopped_early_
+    config.update(
+        {
+            "layer_pixels": side,
+            "quality": quality,
+            "provenance": store.provenance(),
+        }
+    )
+    with store.writing(IMAGERS, artifact_id, config) as folder:
+        for name, layout in fitted.items():
+            layout.save(folder / name)
+    return store.load(IMAGERS, artifact_id)
+
+
+def load_imager(artifact: Artifact, encoder: TextEncoder | None = None) -> TextImager:
+    """Rebuild a TextImager from its artifact (the encoder is loaded unless one is given)."""
+    config = artifact.config
+    encoder = encoder or TextEncoder.from_name(config["encoder"]["name"])
+    if encoder.describe()["model_id"] != config["encoder"]["model_id"]:
+        raise ValueError(
+            f"This layout was fitted for {config['encoder']['model_id']}, not {encoder.describe()['model_id']}."
+        )
+    return TextImager(
+        encoder=encoder,
+        layers=list(config["layers"]),
+        pooling=config["pooling"],
+        combined=FeatureLayout.load(artifact.file("combined")),
+        per_layer=FeatureLayout.load(artifact.file("per_layer")),
+        config=config,
+        artifact_id=artifact.id,
+    )
+
+
+def imager_label(artifact: Artifact) -> str:
+    """A one-line description of a fitted imager (for select boxes and listings)."""
+    config = artifact.config
+    corpus, layout = config["corpus"], config["layout"]
+    return (
+        f"{corpus.get('corpus', 'corpus')} ({corpus.get('rows', '?')} texts) · {config['encoder']['name']} · "
+        f"{config['pooling']} · {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
+        f"seed {layout.get('random_state')} · {artifact.id}"
+    )
+
+
+def list_imagers() -> list[Artifact]:
+    """Every fitted imager, newest first."""
+    return store.list_artifacts(IMAGERS)
+
+
+def to_png(image: np.ndarray, scale: int = 1) -> bytes:
+    """An 8-bit grayscale PNG of a [0, 1] image (values outside are clipped), upscaled ``scale`` x nearest."""
+    from PIL import Image
+
+    if image.ndim != 2:
+        raise ValueError(f"to_png needs a 2-D image, got shape {image.shape}.")
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    if scale > 1:
+        pixels = np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_npy(array: np.ndarray) -> bytes:
+    """The bytes of ``array`` saved as a .npy file (no pickle)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()

@@ -1,0 +1,49 @@
+"""Home: what the lab does, what is available on this machine, and which device computes."""
+
+import pandas as pd
+import streamlit as st
+
+from core import store
+from core.backbones import available_backbones
+from core.corpora import available_corpora
+from core.device import describe_device
+from core.encoders import available_encoders
+
+st.title("Crossmodal Lab")
+st.markdown(
+    """
+Explore **cross-modality transfer learning**: models trained on one kind of data put to work on another.
+
+- **Text → image → vision model** (Benarab 2021): the hidden states of a language model are laid out on a
+  2-D pixel grid (a DeepInsight-style feature layout), so every sentence becomes a grayscale image that an
+  ImageNet CNN can read.
+- **Images → word vectors** (Baughman 2021), **BERT + BEiT** (Liu et al. 2023) and **BERT on DNA, protein and
+  music** (Kao & Lee 2021) follow.
+
+Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
+and refit the map that places each feature on a pixel.
+"""
+)
+
+device = describe_device()
+if device["kind"] == "cuda":
+    st.success(f"Computing on **CUDA**: {device['name']} ({device['memory_gib']} GiB, bf16 {'yes' if device['bf16'] else 'no'}).")
+else:
+    st.info(f"Computing on the **CPU** ({device['threads']} threads); a CUDA GPU is used automatically when present.")
+
+
+def availability(rows: list[dict], caption: str) -> None:
+    frame = pd.DataFrame(rows)
+    frame["available"] = frame["available"].map({True: "✅ ready", False: "⛔ not here"})
+    frame["offline"] = frame["offline"].map({True: "packaged (offline)", False: "needs internet"})
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(caption)
+
+
+st.subheader("Text encoders")
+availability(available_encoders(), "Packaged encoders load from installed packages with no hub access.")
+st.subheader("Corpora")
+availability(available_corpora(), "Layouts are always fitted on a corpus, never on the sentences you type.")
+st.subheader("ImageNet backbones")
+availability(available_backbones(), "Backbones are sliced at an early layer for the text-as-image classifiers.")
+st.caption(f"Artifacts (embeddings, layouts) are stored under `{store.home()}` (set `CROSSMODAL_HOME` to move them).")

@@ -1,0 +1,55 @@
+"""Sentence → Image: each typed sentence as one image per layer and one combined image."""
+
+import streamlit as st
+
+from core import imaging
+from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+from core.encoders import POOLINGS
+from ui import panels, state
+
+EXAMPLES = "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
+
+st.title("Sentence → Image")
+st.caption(
+    "Each sentence is encoded, the pooled vector of each chosen layer is taken, and a feature layout fitted on a "
+    "corpus places every (layer, dimension) feature on a pixel. Hover a pixel to see its value and its features."
+)
+
+pooling = st.radio(
+    "Pooling",
+    POOLINGS,
+    index=POOLINGS.index(ENCODER_DEFAULTS.pooling),
+    horizontal=True,
+    format_func={"cls": "[CLS] token (the paper)", "mean": "mean over tokens"}.get,
+    key="s2i-pooling",
+)
+artifact_id = panels.choose_imager(pooling, key="s2i-imager")
+text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text")
+texts = [line.strip() for line in text.splitlines() if line.strip()]
+
+if artifact_id is None:
+    st.stop()
+if not texts:
+    st.warning("Type at least one sentence (one per line).")
+    st.stop()
+
+with state.user_errors():
+    fitted = state.imager(artifact_id)
+    result = state.images(artifact_id, tuple(texts))
+    quality = fitted.config["quality"]["combined"]
+    st.caption(
+        f"{fitted.encoder.name}, layers {fitted.layers}, {pooling} pooling; layouts fitted on "
+        f"{fitted.config['corpus'].get('rows')} {fitted.config['corpus'].get('corpus', '')} texts "
+        f"(combined grid {fitted.combined.shape_[0]}×{fitted.combined.shape_[1]}, trustworthiness "
+        f"{quality['trustworthiness']:.3f}; per-layer grid {fitted.per_layer.shape_[0]}×{fitted.per_layer.shape_[1]})."
+    )
+    for index, sentence in enumerate(texts):
+        with st.container(border=True):
+            panels.sentence_images(artifact_id, index, sentence, result)
+    st.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
+    st.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")
+    st.subheader("Compare two sentences")
+    if len(texts) < 2:
+        st.info("Type a second sentence to see their difference image.")
+    else:
+        panels.difference(artifact_id, texts, result)

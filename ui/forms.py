@@ -1,0 +1,67 @@
+"""The refit form: corpus, encoder and layout settings, each widget defaulting to its dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import streamlit as st
+
+from core import corpora
+from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+from core.encoders import POOLINGS, available_encoders
+from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from core.layout import DISCRETIZATIONS, METHODS, SCALERS
+
+METHOD_NAMES = {"tsne": "t-SNE (openTSNE)", "umap": "UMAP", "pca": "PCA", "kpca": "Kernel PCA (RBF)"}
+
+
+def corpus_picker() -> object | None:
+    """Choose a corpus (packaged, hub or uploaded CSV) and load it; None until a CSV is complete."""
+    names = [row["name"] for row in corpora.available_corpora()]
+    name = st.selectbox("Corpus", names, key="fit-corpus")
+    n = st.number_input("Texts to fit on", 50, 50_000, corpora.DEFAULTS.n, step=250, key="fit-n")
+    seed = st.number_input("Sampling seed", 0, 2**31 - 1, corpora.DEFAULTS.seed, key="fit-seed")
+    if name != "csv":
+        return corpora.load_corpus(name, n=int(n), seed=int(seed))
+    upload = st.file_uploader("CSV file (UTF-8)", type=["csv", "tsv", "txt"], key="fit-csv")
+    if upload is None:
+        return None
+    columns = corpora.csv_columns(upload)
+    text_column = st.selectbox("Text column", columns, key="fit-text-col")
+    label_column = st.selectbox("Label column", columns, index=min(1, len(columns) - 1), key="fit-label-col")
+    return corpora.load_csv(upload, text_column, label_column, n=int(n), seed=int(seed))
+
+
+def encoder_picker() -> tuple[str, str]:
+    """Choose an encoder (packaged or any hub id) and a pooling."""
+    known = [row["name"] for row in available_encoders()]
+    name = st.selectbox("Encoder", [*known, "other Hugging Face id…"], key="fit-encoder")
+    if name == "other Hugging Face id…":
+        name = st.text_input("Hugging Face model id (needs internet)", "bert-base-uncased", key="fit-encoder-id").strip()
+    pooling = st.radio("Pooling", POOLINGS, index=POOLINGS.index(ENCODER_DEFAULTS.pooling), horizontal=True, key="fit-pooling")
+    return name, pooling
+
+
+def layout_settings() -> dict:
+    """FeatureLayout parameters."""
+    d = LAYOUT_DEFAULTS
+    left, right = st.columns(2)
+    method = left.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="fit-method")
+    pixels = left.number_input("Pixels per side", 8, 256, d.pixels, key="fit-pixels")
+    discretization = left.selectbox("Discretization", DISCRETIZATIONS, key="fit-disc", help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of features, per pixel.")
+    scaler = left.selectbox("Scaler", SCALERS, format_func=lambda s: s or "none", key="fit-scaler", help="log: DeepInsight's norm-2, log(x − column min + 1) / global max.")
+    perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, d.perplexity, key="fit-perplexity")
+    neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d.n_neighbors, key="fit-neighbours")
+    reduce_dim = right.number_input("PCA over samples before the 2-D method (0 = off)", 0, 500, d.reduce_dim or 0, key="fit-reduce")
+    seed = right.number_input("Layout seed", 0, 2**31 - 1, d.random_state or 0, key="fit-layout-seed")
+    return {
+        **asdict(d),
+        "method": method,
+        "pixels": int(pixels),
+        "discretization": discretization,
+        "scaler": scaler,
+        "perplexity": float(perplexity),
+        "n_neighbors": int(neighbours),
+        "reduce_dim": int(reduce_dim) or None,
+        "random_state": int(seed),
+    }

@@ -1,0 +1,97 @@
+"""Reusable page sections: choosing a fitted layout, fitting one, showing a sentence's images."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import streamlit as st
+
+from core import corpora, imaging, store
+from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+from core.figures import image_figure, layer_strip_figure
+from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from ui import state
+
+
+def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> str:
+    """Embed a corpus (cached, resumable) and fit both layouts with progress; returns the imager id."""
+    encoder = state.encoder(encoder_name)
+    embeddings = imaging.embed_corpus(encoder, corpus, pooling=pooling, callback=state.progress_callback("Embedding the corpus"))
+    artifact = imaging.fit_imager(embeddings, layout_params, callback=state.progress_callback("Fitting the layouts"))
+    return artifact.id
+
+
+def fit_default_imager(pooling: str) -> str:
+    """The default imager: Rotten Tomatoes snippets, the packaged encoder, default layout settings."""
+    corpus = corpora.load_corpus(corpora.DEFAULTS.name, n=corpora.DEFAULTS.n, seed=corpora.DEFAULTS.seed)
+    return fit_imager(corpus, ENCODER_DEFAULTS.name, pooling, asdict(LAYOUT_DEFAULTS))
+
+
+def choose_imager(pooling: str, key: str) -> str | None:
+    """A select box of the fitted imagers with this pooling; offers to fit the default when none exists."""
+    found = [a for a in imaging.list_imagers() if a.config.get("pooling") == pooling]
+    if not found:
+        st.info(
+            f"No layout is fitted yet for **{pooling}** pooling. The default fits on "
+            f"{corpora.DEFAULTS.n:,} Rotten Tomatoes snippets with {ENCODER_DEFAULTS.name} "
+            "(a few minutes on a CPU, once; then cached on disk)."
+        )
+        if st.button("Fit the default layout", key=f"{key}-fit", type="primary"):
+            with state.user_errors():
+                fit_default_imager(pooling)
+                st.rerun()
+        return None
+    labels = {a.id: imaging.imager_label(a) for a in found}
+    return st.selectbox("Fitted layout", list(labels), format_func=labels.get, key=key)
+
+
+def sentence_images(artifact_id: str, index: int, text: str, result: dict) -> None:
+    """The six layer images, the combined image and downloads for one sentence."""
+    fitted = state.imager(artifact_id)
+    layers = result["layers"][index]
+    combined = result["combined"][index]
+    st.markdown(f"**{index + 1}.** {text}")
+    if result["truncated"][index]:
+        st.warning(f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read.")
+    titles = [f"layer {layer}" for layer in fitted.layers]
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer")), key=f"strip-{index}")
+    st.plotly_chart(
+        image_figure(combined, "all layers on one grid", state.hover_text(artifact_id, "combined")), key=f"combined-{index}"
+    )
+    choices = ["combined", *titles]
+    which = st.selectbox("Image to download", choices, key=f"pick-{index}")
+    image = combined if which == "combined" else layers[choices.index(which) - 1]
+    left, right = st.columns(2)
+    left.download_button("PNG", imaging.to_png(image), f"sentence{index + 1}-{which.replace(' ', '')}.png", "image/png", key=f"png-{index}")
+    right.download_button("NPY", imaging.to_npy(image), f"sentence{index + 1}-{which.replace(' ', '')}.npy", key=f"npy-{index}")
+
+
+def difference(artifact_id: str, texts: list[str], result: dict) -> None:
+    """Difference images between two of the sentences."""
+    fitted = state.imager(artifact_id)
+    left, right = st.columns(2)
+    a = left.selectbox("Sentence A", range(len(texts)), format_func=lambda i: f"{i + 1}. {texts[i][:60]}", key="diff-a")
+    b = right.selectbox("Sentence B", range(len(texts)), index=1, format_func=lambda i: f"{i + 1}. {texts[i][:60]}", key="diff-b")
+    layers = result["layers"][a] - result["layers"][b]
+    combined = result["combined"][a] - result["combined"][b]
+    titles = [f"layer {layer}" for layer in fitted.layers]
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), diverging=True), key="diff-strip")
+    st.plotly_chart(image_figure(combined, "A − B, all layers", state.hover_text(artifact_id, "combined"), diverging=True), key="diff-combined")
+    st.caption(f"Red: higher in A; blue: higher in B. Largest absolute difference {np.abs(combined).max():.3f}.")
+    st.download_button("Difference arrays (NPY, combined)", imaging.to_npy(combined), "difference-combined.npy", key="diff-npy")
+
+
+def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
+    """The figures that judge a layout, each with how it was computed."""
+    quality = artifact.config["quality"][which]
+    cols = where.columns(4)
+    cols[0].metric("Occupied pixels", f"{quality['occupied_pct']:.1f} %", help="Pixels that hold at least one feature, as a share of the grid.")
+    cols[1].metric("Max collisions", quality["max_collisions"], help="Most features that share one pixel (their values are averaged).")
+    cols[2].metric("Mean collisions", f"{quality['mean_collisions']:.2f}", help="Mean number of features per occupied pixel.")
+    cols[3].metric(
+        "Trustworthiness",
+        f"{quality['trustworthiness']:.3f}",
+        help="sklearn.manifold.trustworthiness (k=5) of the 2-D feature positions against the scaled features "
+        "(each feature a point over the corpus samples), with the layout's metric. 1 = no false neighbours.",
+    )
