@@ -229,7 +229,7 @@ def fit_imager(
         with provenance and the quality figures of both layouts.
     """
     layout_params = dict(layout_params or {})
-    FeatureLayout(**layout_params)._validate_params()
+    FeatureLayout(**layout_params).check_params()
     config = imager_config(embeddings, layout_params, layer_pixels)
     artifact_id = store.config_hash(config)
     found = store.load(IMAGERS, artifact_id)

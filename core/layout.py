@@ -207,7 +207,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- validation
-    def _validate_params(self) -> tuple[int, int]:
+    def check_params(self) -> tuple[int, int]:
+        """Raise ValueError for a bad parameter (before any costly work); returns (height, width)."""
         if isinstance(self.method, str):
             if self.method not in METHODS:
                 raise ValueError(f"method must be one of {METHODS} or an object with fit_transform, got {self.method!r}.")
@@ -323,7 +324,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         Returns:
             self
         """
-        shape = self._validate_params()
+        shape = self.check_params()
         X = self._check_X(X, fitting=True)
         started = time.perf_counter()
         self.n_features_in_ = X.shape[1]

@@ -11,11 +11,13 @@ from core import corpora, imaging, store
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.figures import image_figure, layer_strip_figure
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from core.layout import FeatureLayout
 from ui import state
 
 
 def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> str:
     """Embed a corpus (cached, resumable) and fit both layouts with progress; returns the imager id."""
+    FeatureLayout(**layout_params).check_params()  # fail before the costly embedding
     encoder = state.encoder(encoder_name)
     embeddings = imaging.embed_corpus(encoder, corpus, pooling=pooling, callback=state.progress_callback("Embedding the corpus"))
     artifact = imaging.fit_imager(embeddings, layout_params, callback=state.progress_callback("Fitting the layouts"))

@@ -1,0 +1,118 @@
+"""AppTest for each page: drive its main widgets and check what is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 180
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(page: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def charts(app: AppTest) -> list:
+    return app.get("plotly_chart")
+
+
+def test_app_entry_opens_on_home(lab_home):
+    app = run("app.py")
+    assert app.title[0].value == "Crossmodal Lab"
+
+
+def test_home_lists_what_is_available_and_the_device(lab_home):
+    app = run("pages/home.py")
+    assert app.title[0].value == "Crossmodal Lab"
+    tables = [frame.value for frame in app.dataframe]
+    encoders, corpora, backbones = tables
+    minilm = encoders[encoders["name"] == "all-MiniLM-L6-v2"].iloc[0]
+    assert minilm["available"] == "✅ ready" and minilm["offline"] == "packaged (offline)"
+    assert "rotten_tomatoes" in set(corpora["name"]) and "vgg16" in set(backbones["name"])
+    device_text = " ".join(box.value for box in [*app.info, *app.success])
+    assert "CPU" in device_text or "CUDA" in device_text
+
+
+def test_sentence_page_shows_images_for_typed_sentences(lab_home):
+    app = run("pages/sentence_to_image.py")
+    app.text_area(key="s2i-text").set_value("An utterly charming little film.\nA tedious mess.\nFine.").run()
+    assert not app.exception
+    shown = " ".join(m.value for m in app.markdown)
+    assert "An utterly charming little film." in shown and "A tedious mess." in shown
+    # per sentence: a strip of six layer images and the combined image; then two difference charts
+    assert len(charts(app)) == 3 * 2 + 2
+    assert len(app.get("download_button")) == 3 * 2 + 3
+    assert app.selectbox(key="diff-a").value == 0 and app.selectbox(key="diff-b").value == 1
+
+
+def test_sentence_page_warns_about_truncation_and_empty_input(lab_home):
+    app = run("pages/sentence_to_image.py")
+    app.text_area(key="s2i-text").set_value("word " * 700).run()
+    assert any("longer than" in w.value for w in app.warning)
+    app.text_area(key="s2i-text").set_value("   \n  ").run()
+    assert any("at least one sentence" in w.value for w in app.warning)
+    assert not charts(app)
+
+
+def test_sentence_page_offers_to_fit_when_no_layout_has_that_pooling(lab_home):
+    app = run("pages/sentence_to_image.py")
+    app.radio(key="s2i-pooling").set_value("mean").run()
+    assert any("No layout is fitted yet" in box.value for box in app.info)
+    assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
+    assert not charts(app)
+
+
+def test_two_sessions_never_see_each_others_sentences(lab_home):
+    first, second = run("pages/sentence_to_image.py"), run("pages/sentence_to_image.py")
+    first.text_area(key="s2i-text").set_value("Only the first visitor wrote this.").run()
+    second.text_area(key="s2i-text").set_value("The second visitor wrote this instead.").run()
+    second.radio(key="s2i-pooling").set_value("mean").run()
+    first.run()
+    assert first.text_area(key="s2i-text").value == "Only the first visitor wrote this."
+    assert first.radio(key="s2i-pooling").value == "cls"
+    assert "The second visitor" not in " ".join(m.value for m in first.markdown)
+    assert "Only the first visitor" not in second.text_area(key="s2i-text").value
+
+
+def test_layout_page_shows_quality_figures_and_charts(lab_home):
+    app = run("pages/feature_layout.py")
+    labels = {m.label: m.value for m in app.metric}
+    assert {"Occupied pixels", "Max collisions", "Mean collisions", "Trustworthiness"} <= set(labels)
+    assert 0 < float(labels["Trustworthiness"]) <= 1
+    assert len(charts(app)) == 2
+    app.radio(key="fl-which").set_value("per_layer").run()
+    assert not app.exception and len(charts(app)) == 2
+
+
+def test_layout_page_refits_and_compares_two_layouts(lab_home):
+    app = run("pages/feature_layout.py")
+    before = len(app.selectbox(key="fl-main").options)
+    app.number_input(key="fit-n").set_value(60)
+    app.selectbox(key="fit-method").set_value("pca")
+    app.number_input(key="fit-pixels").set_value(24)
+    app.button(key="fl-fit").click().run()
+    assert not app.exception, [e.value for e in app.error]
+    assert len(app.selectbox(key="fl-main").options) == before + 1
+    app.toggle(key="fl-compare").set_value(True).run()
+    assert not app.exception
+    assert len(charts(app)) == 4
+    assert len([m for m in app.metric if m.label == "Trustworthiness"]) == 2
+
+
+def test_layout_page_reports_a_missing_csv_clearly(lab_home):
+    app = run("pages/feature_layout.py")
+    app.selectbox(key="fit-corpus").set_value("csv").run()
+    app.button(key="fl-fit").click().run()
+    assert not app.exception
+    assert any("Upload a CSV" in e.value for e in app.error)
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/sentence_to_image.py", "pages/feature_layout.py"])
+def test_pages_stay_thin(page):
+    lines = (ROOT / page).read_text().splitlines()
+    assert len(lines) <= 120, f"{page} has {len(lines)} lines; move logic into core/ or ui/"

@@ -1,0 +1,70 @@
+"""`python -m core`: the same artifacts as the app, and clear errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import cli, imaging
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fit_layout_builds_an_imager_from_a_csv(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    rows = [f"review {i}: {'great fun' if i % 2 else 'a slog'} from start to end" for i in range(30)]
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("body,stars\n" + "\n".join(f"{t},{i % 2}" for i, t in enumerate(rows)), encoding="utf-8")
+    code = cli.main(
+        ["fit-layout", "--corpus", "csv", "--csv", str(csv), "--text-column", "body", "--label-column", "stars",
+         "--n", "none", "--method", "pca", "--pixels", "12", "--layers", "5", "6"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    found = imaging.list_imagers()
+    assert [a.id for a in found] == [result["id"]]
+    config = found[0].config
+    assert config["layers"] == [5, 6] and config["layout"]["method"] == "pca" and config["corpus"]["rows"] == 30
+    assert set(result["quality"]) == {"combined", "per_layer"}
+    assert cli.main(["layouts"]) == 0
+    assert result["id"] in capsys.readouterr().out
+
+
+def test_user_errors_print_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    assert cli.main(["fit-layout", "--corpus", "csv"]) == 2
+    assert capsys.readouterr().err.startswith("error: --corpus csv needs --csv")
+    assert cli.main(["fit-layout", "--corpus", "csv", "--csv", str(tmp_path / "nope.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["fit-layout", "--corpus", "nosuch"]) == 2
+    assert "unknown corpus" in capsys.readouterr().err
+
+
+def test_bad_layout_parameter_is_a_clear_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    csv = tmp_path / "t.csv"
+    csv.write_text("text,label\n" + "\n".join(f"text number {i},{i % 2}" for i in range(10)))
+    assert cli.main(["fit-layout", "--corpus", "csv", "--csv", str(csv), "--pixels", "1", "--method", "pca"]) == 2
+    assert "pixels must be at least 2" in capsys.readouterr().err
+
+
+def test_info_runs_as_a_module(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "info"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"CROSSMODAL_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["device"]["kind"] in ("cpu", "cuda")
+    assert any(row["name"] == "all-MiniLM-L6-v2" and row["available"] for row in info["encoders"])
+    assert any(row["name"] == "rotten_tomatoes" and row["available"] for row in info["corpora"])
+
+
+def test_unknown_command_is_refused():
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["paint"])
+    assert stop.value.code == 2

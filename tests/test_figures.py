@@ -1,0 +1,62 @@
+"""Plotly figure builders: the right traces, hover text naming the features of each pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core import figures
+from core.layout import FeatureLayout
+
+
+class Fixed:
+    def __init__(self, embedding):
+        self.embedding = embedding
+
+    def fit_transform(self, points):
+        return self.embedding
+
+
+def tiny_layout() -> FeatureLayout:
+    X = np.random.default_rng(0).normal(size=(10, 6))
+    layout = FeatureLayout(method=Fixed(np.zeros((6, 2))), pixels=3, reduce_dim=None).fit(X)
+    layout.coords_ = np.array([[0, 0], [0, 0], [0, 0], [1, 2], [2, 2], [0, 0]])
+    layout._build_matrix()
+    return layout
+
+
+def test_pixel_feature_text_names_every_feature_of_a_pixel():
+    layout = tiny_layout()
+    names = [(6, 0), (6, 1), (7, 0), (7, 1), (8, 0), (8, 1)]
+    text = figures.pixel_feature_text(layout, names, max_items=2)
+    assert text.shape == (3, 3)
+    assert text[0, 0] == "L6·d0, L6·d1 (+2 more)"
+    assert text[1, 2] == "L7·d1" and text[2, 2] == "L8·d0"
+    assert text[1, 1] == "empty"
+
+
+def test_image_figure_has_hover_and_fixed_scale():
+    image = np.random.default_rng(1).random((3, 3))
+    fig = figures.image_figure(image, "t", hover=np.full((3, 3), "x", dtype=object))
+    trace = fig.data[0]
+    assert isinstance(trace, go.Heatmap) and (trace.zmin, trace.zmax) == (0.0, 1.0)
+    assert "features: %{customdata}" in trace.hovertemplate
+    diff = figures.image_figure(image - 0.5, diverging=True)
+    assert diff.data[0].zmin == -diff.data[0].zmax
+
+
+def test_layer_strip_has_one_panel_per_layer():
+    images = np.random.default_rng(2).random((6, 4, 4))
+    fig = figures.layer_strip_figure(images, [f"layer {i}" for i in range(6)])
+    assert len(fig.data) == 6
+    assert [a.text for a in fig.layout.annotations] == [f"layer {i}" for i in range(6)]
+
+
+def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
+    layout = tiny_layout()
+    names = [(6, 0), (6, 1), (7, 0), (7, 1), (8, 0), (8, 1)]
+    fig = figures.layout_scatter(layout, names)
+    assert [t.name for t in fig.data] == ["layer 6", "layer 7", "layer 8"]
+    assert sum(len(t.x) for t in fig.data) == 6
+    occupancy = figures.occupancy_figure(layout.occupancy())
+    assert np.asarray(occupancy.data[0].z).sum() == 6 and np.asarray(occupancy.data[0].z)[0, 0] == 4

@@ -1,0 +1,138 @@
+"""Sentences to images: cached and resumable corpus embeddings, fitted imagers, downloads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core import imaging, store
+from core.errors import Interrupted
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from core.encoders import TextEncoder
+
+    return TextEncoder.from_name()
+
+
+@pytest.fixture()
+def private_home(monkeypatch, tmp_path):
+    monkeypatch.setenv(store.HOME_ENV, str(tmp_path))
+    return tmp_path
+
+
+def small_corpus(n: int = 40) -> pd.DataFrame:
+    words = ["good", "bad", "dull", "bright", "slow", "funny", "sad", "warm"]
+    texts = [f"a {words[i % 8]} film number {i} with {words[(i * 3) % 8]} acting" for i in range(n)]
+    frame = pd.DataFrame({"text": texts, "label": [i % 2 for i in range(n)]})
+    frame.attrs["source"] = {"corpus": "toy"}
+    return frame
+
+
+def test_embed_corpus_caches_with_provenance(private_home, encoder):
+    corpus = small_corpus()
+    artifact = imaging.embed_corpus(encoder, corpus, shard_size=16)
+    matrix = imaging.load_embeddings(artifact)
+    assert matrix.shape == (40, 6 * 384) and matrix.dtype == np.float32
+    np.testing.assert_allclose(matrix[:5], encoder.embed(corpus["text"][:5].tolist()), atol=1e-5)
+    assert artifact.config["corpus"]["texts_sha256"] == imaging.texts_sha256(corpus["text"].tolist())
+    assert artifact.config["encoder"]["model_id"] and artifact.config["provenance"]["packages"]
+    assert pd.read_parquet(artifact.file("corpus.parquet"))["text"].tolist() == corpus["text"].tolist()
+    again = imaging.embed_corpus(encoder, corpus, shard_size=16)
+    assert again.id == artifact.id
+
+
+def test_interrupted_embedding_resumes_without_redoing_shards(private_home, encoder, monkeypatch):
+    corpus = small_corpus()
+    with pytest.raises(Interrupted, match="16 of 40"):
+        imaging.embed_corpus(encoder, corpus, shard_size=16, callback=lambda step, total, m: "shard" in m)
+    calls = []
+    original = type(encoder).embed
+
+    def counting(self, texts, **kwargs):
+        calls.append(len(texts))
+        return original(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(encoder), "embed", counting)
+    resumed = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus, shard_size=16))
+    assert calls == [16, 8]  # the first shard was kept, not recomputed
+    monkeypatch.undo()
+    fresh_home = private_home / "fresh"
+    monkeypatch.setenv(store.HOME_ENV, str(fresh_home))
+    straight = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus, shard_size=16))
+    np.testing.assert_array_equal(resumed, straight)
+
+
+def test_embed_corpus_rejects_an_empty_corpus(private_home, encoder):
+    with pytest.raises(ValueError, match="empty"):
+        imaging.embed_corpus(encoder, pd.DataFrame({"text": [], "label": []}))
+
+
+def test_fitted_imager_shapes_and_names(small_imager):
+    result = small_imager.images(["A warm, funny and sharply written comedy.", "Tedious."])
+    hidden = small_imager.hidden
+    assert result.features.shape == (2, 6 * hidden)
+    assert result.combined.shape == (2, 24, 24)
+    side = imaging.default_layer_pixels(hidden)
+    assert result.layers.shape == (2, 6, side, side)
+    assert result.truncated.tolist() == [False, False]
+    assert small_imager.feature_name(0) == (small_imager.layers[0], 0)
+    assert small_imager.feature_name(hidden + 5) == (small_imager.layers[1], 5)
+    # the per-layer image of layer j is the shared per-layer layout applied to that layer's slice
+    layer_two = result.features[:, 2 * hidden : 3 * hidden]
+    np.testing.assert_allclose(result.layers[:, 2], small_imager.per_layer.transform(layer_two))
+    np.testing.assert_allclose(result.combined, small_imager.combined.transform(result.features))
+
+
+def test_imager_artifact_records_corpus_quality_and_provenance(small_imager):
+    config = small_imager.config
+    assert config["corpus"]["corpus"] == "rotten_tomatoes" and config["corpus"]["rows"] == 120
+    for name in ("combined", "per_layer"):
+        quality = config["quality"][name]
+        assert 0 < quality["occupied_pct"] <= 100 and 0 < quality["trustworthiness"] <= 1
+    assert config["layout"]["pixels"] == 24 and config["provenance"]["packages"]["openTSNE"]
+
+
+def test_fit_imager_reuses_an_identical_fit(lab_home, small_imager):
+    embeddings = store.load(imaging.EMBEDDINGS, small_imager.config["embeddings"])
+    again = imaging.fit_imager(embeddings, {"pixels": 24, "random_state": 0})
+    assert again.id == small_imager.artifact_id
+
+
+def test_fit_imager_rejects_bad_layout_params(lab_home, small_imager):
+    embeddings = store.load(imaging.EMBEDDINGS, small_imager.config["embeddings"])
+    with pytest.raises(ValueError, match="pixels"):
+        imaging.fit_imager(embeddings, {"pixels": 1})
+
+
+def test_load_imager_refuses_another_encoder(lab_home, small_imager, tmp_path):
+    class Other:
+        def describe(self):
+            return {"model_id": "someone/else"}
+
+    artifact = store.load(imaging.IMAGERS, small_imager.artifact_id)
+    with pytest.raises(ValueError, match="fitted for"):
+        imaging.load_imager(artifact, Other())
+
+
+def test_stack_layers_makes_each_layer_a_sample():
+    features = np.arange(2 * 3 * 4).reshape(2, 12)
+    stacked = imaging.stack_layers(features, 3)
+    assert stacked.shape == (6, 4)
+    np.testing.assert_array_equal(stacked[4], features[1, 4:8])
+
+
+def test_png_and_npy_downloads_roundtrip():
+    image = np.array([[0.0, 0.5], [1.0, 2.0]], dtype=np.float32)
+    png = Image.open(io.BytesIO(imaging.to_png(image)))
+    assert png.mode == "L" and png.size == (2, 2)
+    np.testing.assert_array_equal(np.asarray(png), [[0, 128], [255, 255]])
+    assert Image.open(io.BytesIO(imaging.to_png(image, scale=3))).size == (6, 6)
+    np.testing.assert_array_equal(np.load(io.BytesIO(imaging.to_npy(image))), image)
+    with pytest.raises(ValueError, match="2-D image"):
+        imaging.to_png(np.zeros((2, 2, 2)))
