@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -13,6 +14,8 @@ from core.layout import FeatureLayout
 GRAY = "gray"
 DIVERGING = "RdBu_r"
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+_TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
+LAYER_COLOURS = plotly.colors.qualitative.Dark24
 
 
 def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int, int]], max_items: int = 6) -> np.ndarray:
@@ -30,13 +33,22 @@ def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int, int]], 
     return text.reshape(height, width)
 
 
-def _heatmap(image: np.ndarray, hover: np.ndarray | None, colorscale: str, zmin: float, zmax: float, label: str) -> go.Heatmap:
+def contrast_range(images: np.ndarray, stretch: bool) -> tuple[float, float]:
+    """Grey-scale limits: [0, 1] (the values a model sees) or the images' 1st-99th percentile."""
+    if not stretch:
+        return 0.0, 1.0
+    low, high = np.percentile(images, [1, 99])
+    return (float(low), float(high)) if high > low else (0.0, 1.0)
+
+
+def _heatmap(image: np.ndarray, hover: np.ndarray | None, diverging: bool, limits: tuple[float, float]) -> go.Heatmap:
+    label = "difference" if diverging else "value"
     return go.Heatmap(
         z=image,
         customdata=hover,
-        colorscale=colorscale,
-        zmin=zmin,
-        zmax=zmax,
+        colorscale=DIVERGING if diverging else GRAY,
+        zmin=limits[0],
+        zmax=limits[1],
         showscale=False,
         hovertemplate=(
             f"row %{{y}}, col %{{x}}<br>{label} %{{z:.3f}}"
@@ -46,53 +58,77 @@ def _heatmap(image: np.ndarray, hover: np.ndarray | None, colorscale: str, zmin:
     )
 
 
-def _square_axes(fig: go.Figure, rows: int = 1, cols: int = 1) -> None:
-    for r in range(1, rows + 1):
-        for c in range(1, cols + 1):
-            fig.update_yaxes(autorange="reversed", scaleanchor=None, showticklabels=False, row=r, col=c)
-            fig.update_xaxes(showticklabels=False, constrain="domain", row=r, col=c)
+def _symmetric(image: np.ndarray) -> tuple[float, float]:
+    bound = float(np.abs(image).max()) or 1.0
+    return -bound, bound
+
+
+def _bare_axes(fig: go.Figure, count: int) -> None:
+    """Square pixels, no ticks, row 0 at the top, for each of ``count`` image panels."""
+    for i in range(1, count + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.update_layout(
+            {
+                f"xaxis{suffix}": {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"},
+                f"yaxis{suffix}": {
+                    "showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False,
+                    "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain",
+                },
+            }
+        )
 
 
 def image_figure(
     image: np.ndarray,
-    title: str = "",
     hover: np.ndarray | None = None,
     diverging: bool = False,
-    height: int = 420,
+    stretch: bool = False,
+    size: int = 360,
 ) -> go.Figure:
-    """One grayscale image (or a difference image with a diverging scale) with pixel hover."""
-    if diverging:
-        bound = float(np.abs(image).max()) or 1.0
-        trace = _heatmap(image, hover, DIVERGING, -bound, bound, "difference")
-    else:
-        trace = _heatmap(image, hover, GRAY, 0.0, 1.0, "value")
-    fig = go.Figure(trace)
-    fig.update_layout(title=title, height=height, margin=_MARGIN)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
+    """One grayscale image (or a difference image on a diverging scale) with pixel hover.
+
+    Args:
+        image: (H, W) values.
+        hover: (H, W) strings naming each pixel's features.
+        diverging: a red-blue scale symmetric around 0.
+        stretch: grey limits at the image's 1st-99th percentile instead of [0, 1].
+        size: height in pixels (the width follows the image's aspect ratio).
+    """
+    limits = _symmetric(image) if diverging else contrast_range(image, stretch)
+    fig = go.Figure(_heatmap(image, hover, diverging, limits))
+    _bare_axes(fig, 1)
+    fig.update_layout(height=size, width=int(size * image.shape[1] / image.shape[0]), margin=_TIGHT)
     return fig
 
 
 def layer_strip_figure(
-    images: np.ndarray, titles: Sequence[str], hover: np.ndarray | None = None, diverging: bool = False, height: int = 220
+    images: np.ndarray,
+    titles: Sequence[str],
+    hover: np.ndarray | None = None,
+    diverging: bool = False,
+    stretch: bool = False,
+    height: int = 200,
 ) -> go.Figure:
-    """A row of small images (one per layer) sharing one colour scale and one hover map."""
+    """A row of small images, one per layer, with one hover map.
+
+    Grey images share one scale so layers compare directly; difference images get each its own
+    symmetric scale (a layer with large differences would otherwise wash out the others).
+    """
     count = len(images)
-    fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.01)
-    bound = float(np.abs(images).max()) or 1.0
+    fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.012)
+    limits = contrast_range(images, stretch)
     for i, image in enumerate(images):
-        if diverging:
-            trace = _heatmap(image, hover, DIVERGING, -bound, bound, "difference")
-        else:
-            trace = _heatmap(image, hover, GRAY, 0.0, 1.0, "value")
-        fig.add_trace(trace, row=1, col=i + 1)
-    _square_axes(fig, 1, count)
-    fig.update_layout(height=height, margin=_MARGIN)
+        fig.add_trace(_heatmap(image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1)
+    _bare_axes(fig, count)
+    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig
 
 
 def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], title: str = "") -> go.Figure:
-    """Every feature's 2-D position (after the minimum-area rotation), coloured by layer."""
+    """Every feature's 2-D position (after the minimum-area rotation), coloured by layer.
+
+    The axes are stretched to the grid's aspect, as binning stretches them.
+    """
     layers = np.array([name[0] for name in names])
     dims = np.array([name[1] for name in names])
     fig = go.Figure()
@@ -103,7 +139,7 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
                 x=layout.embedding_[mask, 1],
                 y=layout.embedding_[mask, 0],
                 mode="markers",
-                marker={"size": 4, "opacity": 0.7},
+                marker={"size": 4, "opacity": 0.75, "color": LAYER_COLOURS[len(fig.data) % len(LAYER_COLOURS)]},
                 name=f"layer {layer}",
                 customdata=np.stack([dims[mask], layout.coords_[mask, 0], layout.coords_[mask, 1]], axis=1),
                 hovertemplate=(
@@ -112,8 +148,9 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
             )
         )
     fig.update_layout(title=title, height=480, margin=_MARGIN, legend={"itemsizing": "constant"})
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="rows →")
-    fig.update_xaxes(title="columns →")
+    # axes stretched to the grid, as binning does: each axis is scaled to the grid on its own
+    fig.update_yaxes(autorange="reversed", title="grid rows (top to bottom)", zeroline=False)
+    fig.update_xaxes(title="grid columns (left to right)", zeroline=False)
     return fig
 
 
@@ -123,11 +160,10 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
         go.Heatmap(
             z=counts,
             colorscale="Viridis",
-            colorbar={"title": "features"},
+            colorbar={"title": "features", "thickness": 14},
             hovertemplate="row %{y}, col %{x}<br>%{z} feature(s)<extra></extra>",
         )
     )
-    fig.update_layout(title=title, height=420, margin=_MARGIN)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
+    _bare_axes(fig, 1)
+    fig.update_layout(title=title, height=440, width=int(400 * counts.shape[1] / counts.shape[0]) + 90, margin=_MARGIN)
     return fig

@@ -28,7 +28,7 @@ def show(artifact: store.Artifact, where) -> None:
     where.caption(f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
                   + (" (stopped early)" if quality["stopped_early"] else ""))
     where.plotly_chart(layout_scatter(layout, names, "feature positions"), key=f"scatter-{artifact.id}-{where is st}")
-    where.plotly_chart(occupancy_figure(layout.occupancy(), "features per pixel"), key=f"occ-{artifact.id}-{where is st}")
+    where.plotly_chart(occupancy_figure(layout.occupancy(), "features per pixel"), key=f"occ-{artifact.id}-{where is st}", width="content")
 
 
 if not fitted_all:

@@ -34,9 +34,19 @@ else:
 
 def availability(rows: list[dict], caption: str) -> None:
     frame = pd.DataFrame(rows)
-    frame["available"] = frame["available"].map({True: "✅ ready", False: "⛔ not here"})
     frame["offline"] = frame["offline"].map({True: "packaged (offline)", False: "needs internet"})
-    st.dataframe(frame, hide_index=True, width="stretch")
+    shown = [c for c in ("name", "title", "available", "offline", "layers", "hidden", "paper slice", "note") if c in frame]
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_order=shown,
+        column_config={
+            "available": st.column_config.CheckboxColumn("ready here", help="Usable on this machine right now."),
+            "offline": st.column_config.TextColumn("source"),
+            "note": st.column_config.TextColumn("note", width="large"),
+        },
+    )
     st.caption(caption)
 
 

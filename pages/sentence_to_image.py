@@ -24,6 +24,11 @@ pooling = st.radio(
     key="s2i-pooling",
 )
 artifact_id = panels.choose_imager(pooling, key="s2i-imager")
+stretch = st.toggle(
+    "Stretch contrast", value=True, key="s2i-stretch",
+    help="Grey limits at the 1st–99th percentile of the images shown, instead of the 0–1 range the model sees. "
+    "Hover values are the true ones either way.",
+)
 text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text")
 texts = [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -45,9 +50,10 @@ with state.user_errors():
     )
     for index, sentence in enumerate(texts):
         with st.container(border=True):
-            panels.sentence_images(artifact_id, index, sentence, result)
-    st.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
-    st.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")
+            panels.sentence_images(artifact_id, index, sentence, result, stretch)
+    left, right, _ = st.columns([1, 1, 2])
+    left.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
+    right.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")
     st.subheader("Compare two sentences")
     if len(texts) < 2:
         st.info("Type a second sentence to see their difference image.")

@@ -32,7 +32,7 @@ def test_home_lists_what_is_available_and_the_device(lab_home):
     tables = [frame.value for frame in app.dataframe]
     encoders, corpora, backbones = tables
     minilm = encoders[encoders["name"] == "all-MiniLM-L6-v2"].iloc[0]
-    assert minilm["available"] == "✅ ready" and minilm["offline"] == "packaged (offline)"
+    assert bool(minilm["available"]) and minilm["offline"] == "packaged (offline)"
     assert "rotten_tomatoes" in set(corpora["name"]) and "vgg16" in set(backbones["name"])
     device_text = " ".join(box.value for box in [*app.info, *app.success])
     assert "CPU" in device_text or "CUDA" in device_text
@@ -47,7 +47,14 @@ def test_sentence_page_shows_images_for_typed_sentences(lab_home):
     # per sentence: a strip of six layer images and the combined image; then two difference charts
     assert len(charts(app)) == 3 * 2 + 2
     assert len(app.get("download_button")) == 3 * 2 + 3
-    assert app.selectbox(key="diff-a").value == 0 and app.selectbox(key="diff-b").value == 1
+    assert app.selectbox(key="diff-a").value == "1. An utterly charming little film."
+    assert app.selectbox(key="diff-b").value == "2. A tedious mess."
+    app.selectbox(key="diff-b").set_value("3. Fine.").run()
+    assert not app.exception
+    # new sentences: the comparison must name the new ones, never the old text
+    app.text_area(key="s2i-text").set_value("Brilliant.\nAwful.").run()
+    assert app.selectbox(key="diff-a").value == "1. Brilliant."
+    assert app.selectbox(key="diff-b").value == "2. Awful."
 
 
 def test_sentence_page_warns_about_truncation_and_empty_input(lab_home):

@@ -292,3 +292,11 @@ def test_neighbour_agreement_rejects_layouts_of_different_features(X, fitted):
     other = FeatureLayout(method="pca", pixels=8).fit(X[:, :50])
     with pytest.raises(ValueError, match="different features"):
         neighbour_agreement(fitted, other)
+
+
+def test_describe_is_json_ready_even_for_a_custom_method(X):
+    import json
+
+    layout = FeatureLayout(method=FixedEmbedding(np.zeros((X.shape[1], 2))), pixels=(4, 5), reduce_dim=None)
+    record = json.loads(json.dumps(layout.describe()))
+    assert record["method"] == "object:FixedEmbedding" and record["pixels"] == [4, 5]

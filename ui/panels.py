@@ -48,7 +48,11 @@ def choose_imager(pooling: str, key: str) -> str | None:
     return st.selectbox("Fitted layout", list(labels), format_func=labels.get, key=key)
 
 
-def sentence_images(artifact_id: str, index: int, text: str, result: dict) -> None:
+PLAIN = {"displayModeBar": False}
+"""Plotly config for small images: no toolbar over the panel titles."""
+
+
+def sentence_images(artifact_id: str, index: int, text: str, result: dict, stretch: bool) -> None:
     """The six layer images, the combined image and downloads for one sentence."""
     fitted = state.imager(artifact_id)
     layers = result["layers"][index]
@@ -57,31 +61,40 @@ def sentence_images(artifact_id: str, index: int, text: str, result: dict) -> No
     if result["truncated"][index]:
         st.warning(f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read.")
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer")), key=f"strip-{index}")
-    st.plotly_chart(
-        image_figure(combined, "all layers on one grid", state.hover_text(artifact_id, "combined")), key=f"combined-{index}"
-    )
-    choices = ["combined", *titles]
-    which = st.selectbox("Image to download", choices, key=f"pick-{index}")
-    image = combined if which == "combined" else layers[choices.index(which) - 1]
-    left, right = st.columns(2)
-    left.download_button("PNG", imaging.to_png(image), f"sentence{index + 1}-{which.replace(' ', '')}.png", "image/png", key=f"png-{index}")
-    right.download_button("NPY", imaging.to_npy(image), f"sentence{index + 1}-{which.replace(' ', '')}.npy", key=f"npy-{index}")
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), stretch=stretch), key=f"strip-{index}", config=PLAIN)
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    with left:
+        st.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), stretch=stretch), key=f"combined-{index}", config=PLAIN, width="content")
+    with right:
+        st.caption(f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper.")
+        choices = ["combined", *titles]
+        which = st.selectbox("Image to download", choices, key=f"pick-{index}")
+        image = combined if which == "combined" else layers[choices.index(which) - 1]
+        name = f"sentence{index + 1}-{which.replace(' ', '')}"
+        buttons = st.columns([1, 1, 3])
+        buttons[0].download_button("PNG", imaging.to_png(image), f"{name}.png", "image/png", key=f"png-{index}")
+        buttons[1].download_button("NPY", imaging.to_npy(image), f"{name}.npy", key=f"npy-{index}")
 
 
 def difference(artifact_id: str, texts: list[str], result: dict) -> None:
     """Difference images between two of the sentences."""
     fitted = state.imager(artifact_id)
+    labels = [f"{i + 1}. {t[:70]}" for i, t in enumerate(texts)]
     left, right = st.columns(2)
-    a = left.selectbox("Sentence A", range(len(texts)), format_func=lambda i: f"{i + 1}. {texts[i][:60]}", key="diff-a")
-    b = right.selectbox("Sentence B", range(len(texts)), index=1, format_func=lambda i: f"{i + 1}. {texts[i][:60]}", key="diff-b")
+    first = left.selectbox("Sentence A", labels, key="diff-a")
+    second = right.selectbox("Sentence B", labels, index=1, key="diff-b")
+    a, b = labels.index(first), labels.index(second)
     layers = result["layers"][a] - result["layers"][b]
     combined = result["combined"][a] - result["combined"][b]
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), diverging=True), key="diff-strip")
-    st.plotly_chart(image_figure(combined, "A − B, all layers", state.hover_text(artifact_id, "combined"), diverging=True), key="diff-combined")
-    st.caption(f"Red: higher in A; blue: higher in B. Largest absolute difference {np.abs(combined).max():.3f}.")
-    st.download_button("Difference arrays (NPY, combined)", imaging.to_npy(combined), "difference-combined.npy", key="diff-npy")
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), diverging=True), key="diff-strip", config=PLAIN)
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    left.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), diverging=True), key="diff-combined", config=PLAIN, width="content")
+    right.caption(
+        f"A − B. Red: higher in A; blue: higher in B. Each image has its own symmetric scale; the largest "
+        f"absolute difference on the combined grid is {np.abs(combined).max():.3f}."
+    )
+    right.download_button("Difference (NPY, combined grid)", imaging.to_npy(combined), "difference-combined.npy", key="diff-npy")
 
 
 def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:

@@ -1,0 +1,349 @@
+"""The real app in headless Chromium: every page renders its charts, and browser sessions stay private.
+
+Starts ``streamlit run app.py`` on a free port against the session's small fitted imager (``lab_home``) and
+drives it with Selenium. Set ``CROSSMODAL_SCREENSHOTS=docs/screenshots`` to (re)make the README screenshots;
+otherwise they land in the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip(
+        "needs Chromium and its driver on PATH (Debian: apt-get install chromium chromium-driver; scripts/test.sh does it)",
+        allow_module_level=True,
+    )
+
+WAIT = 90.0  # seconds for anything to appear; generous, since the first page view loads the encoder
+SERVER_WAIT = 90.0
+SHOT_MAX_HEIGHT = 4000
+CHROME_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,2000",
+    "--hide-scrollbars",  # cleaner screenshots
+)
+
+# One look at the page, taken in a single script call so that Streamlit's re-renders cannot go stale under us.
+# arguments[0]: sentences whose bordered container (their markdown line and its charts) should be described.
+PAGE_STATE = """
+const all = (root, sel) => Array.from(root.querySelectorAll(sel));
+const chart = c => ({
+  svgs: all(c, '.main-svg').length,
+  heatmaps: all(c, '.hm image').length,
+  canvases: all(c, 'canvas').length,
+  height: Math.round(c.getBoundingClientRect().height),
+});
+const sentences = {};
+for (const s of arguments[0] || []) {
+  const line = all(document, '[data-testid="stMarkdownContainer"]').find(m => m.textContent.includes(s));
+  const block = line ? line.closest('[data-testid="stVerticalBlock"]') : null;
+  sentences[s] = block ? all(block, '[data-testid="stPlotlyChart"]').map(chart) : null;
+}
+const values = all(document, 'textarea, input').map(e => e.value || '').join('\\n');
+return {
+  running: all(document, '[data-testid="stStatusWidget"]').length > 0,
+  stale: all(document, '[data-stale="true"]').length,
+  spinners: all(document, '[data-testid="stSpinner"]').length,
+  titles: all(document, '[data-testid="stHeading"] h1').map(h => h.textContent.trim()),
+  tables: all(document, '[data-testid="stDataFrame"]').map(t => t.textContent),
+  metrics: all(document, '[data-testid="stMetricLabel"]').map(m => m.textContent.trim()),
+  charts: all(document, '[data-testid="stPlotlyChart"]').map(chart),
+  exceptions: all(document, '[data-testid="stException"]').map(e => e.innerText.slice(0, 2000)),
+  errors: all(document, '[data-testid="stAlertContentError"]').map(e => e.innerText),
+  selects: all(document, '[data-testid="stSelectbox"]').map(e => [e.innerText, ...all(e, 'input').map(i => i.value)].join(' ')),
+  text: document.body.innerText + '\\n' + values,
+  sentences: sentences,
+};
+"""
+
+
+def page_state(driver: WebDriver, sentences: tuple[str, ...] = ()) -> dict:
+    return driver.execute_script(PAGE_STATE, list(sentences))
+
+
+def is_idle(state: dict) -> bool:
+    """No script run in progress, nothing stale or spinning, and every chart has drawn its svg."""
+    return not state["running"] and not state["stale"] and not state["spinners"] and all(c["svgs"] for c in state["charts"])
+
+
+def wait_for(driver: WebDriver, what: str, ready: Callable[[dict], bool], sentences: tuple[str, ...] = ()) -> dict:
+    """Poll the page until ``ready(state)`` holds and the page is idle on two polls in a row; fail with what we saw."""
+    seen: dict = {}
+    streak = 0
+
+    def check(_driver: WebDriver) -> dict | bool:
+        nonlocal seen, streak
+        seen = page_state(driver, sentences)
+        if seen["exceptions"]:
+            pytest.fail(f"the app raised while waiting for {what}:\n" + "\n---\n".join(seen["exceptions"]))
+        streak = streak + 1 if ready(seen) and is_idle(seen) else 0
+        return seen if streak >= 2 else False
+
+    try:
+        return WebDriverWait(driver, WAIT, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)).until(check)
+    except TimeoutException:
+        summary = {k: seen.get(k) for k in ("running", "stale", "spinners", "titles", "metrics", "charts", "errors", "sentences")}
+        pytest.fail(f"waited {WAIT:.0f} s for {what} at {driver.current_url}; last state {summary}; "
+                    f"page text ends: {seen.get('text', '')[-1500:]!r}")
+
+
+def type_sentences(driver: WebDriver, text: str) -> None:
+    """Replace the text area's content and submit it (Ctrl+Enter), then move focus away."""
+    area = driver.find_element(By.CSS_SELECTOR, '[data-testid="stTextArea"] textarea')
+    area.click()
+    area.send_keys(Keys.CONTROL, "a")
+    area.send_keys(Keys.DELETE)
+    area.send_keys(text)
+    area.send_keys(Keys.CONTROL, Keys.ENTER)
+    driver.execute_script("document.activeElement && document.activeElement.blur();")
+
+
+def save_screenshot(driver: WebDriver, path: Path) -> None:
+    """Whole page from the top, at most SHOT_MAX_HEIGHT px tall: the viewport is stretched to the content."""
+    driver.execute_script(
+        "document.activeElement && document.activeElement.blur();"
+        "document.querySelectorAll('[data-testid=\"stMain\"]').forEach(m => m.scrollTo(0, 0)); window.scrollTo(0, 0);"
+    )
+    width, height = driver.execute_script(
+        """
+        const main = document.querySelector('[data-testid="stMain"]');
+        const body = document.querySelector('[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"]');
+        const height = body ? body.getBoundingClientRect().bottom + 64
+                            : (main || document.documentElement).scrollHeight;
+        return [window.innerWidth, Math.ceil(height)];
+        """
+    )
+    height = min(max(int(height), 600), SHOT_MAX_HEIGHT)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": int(width), "height": height, "deviceScaleFactor": 1, "mobile": False}
+    )
+    try:
+        wait_for(driver, "the page to settle after resizing for the screenshot", lambda s: True)
+        driver.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(path)), f"could not save {path}"
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    print(f"screenshot {path} ({width}×{height})")
+
+
+def start_chrome(profile: Path) -> WebDriver:
+    """Headless Chromium with a fresh profile; the system driver and browser, never a download."""
+    options = webdriver.ChromeOptions()
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    driver.set_script_timeout(30)
+    return driver
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate the server's whole process group, then kill it if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served by a real ``streamlit run`` on a free port; prints the time to the home page's first render."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("streamlit-logs")
+    streamlit = REPO / ".venv" / "bin" / "streamlit"
+    command = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
+    command += ["run", "app.py", "--server.headless", "true", "--server.port", str(port),
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    env = {**os.environ, "CROSSMODAL_HOME": str(lab_home), "HF_HUB_OFFLINE": "1"}
+    driver = start_chrome(tmp_path_factory.mktemp("chrome-first-render"))  # started first: not part of the timing
+    try:
+        started = time.monotonic()
+        with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=err, start_new_session=True)
+        try:
+            deadline = started + SERVER_WAIT
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"streamlit exited with code {process.returncode} before serving;\nstderr:\n"
+                                f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_WAIT:.0f} s;\nstderr:\n"
+                                f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}")
+                time.sleep(0.25)
+            healthy = time.monotonic() - started
+            driver.get(url + "/")
+            wait_for(driver, "the home page title", lambda s: "Crossmodal Lab" in s["titles"])
+            rendered = time.monotonic() - started
+            driver.quit()
+            driver = None
+            print(f"\ntime to first render: {rendered:.1f} s from `streamlit run` to the home page title in Chromium "
+                  f"(health endpoint up after {healthy:.1f} s)")
+            yield url
+        finally:
+            stop(process)
+    finally:
+        if driver is not None:
+            driver.quit()
+
+
+@pytest.fixture
+def new_browser(tmp_path: Path) -> Iterator[Callable[[], WebDriver]]:
+    """Makes headless Chromium drivers, each with its own fresh profile; all are closed after the test."""
+    drivers: list[WebDriver] = []
+
+    def make() -> WebDriver:
+        drivers.append(start_chrome(tmp_path / f"chrome-profile-{len(drivers)}"))
+        return drivers[-1]
+
+    yield make
+    for driver in drivers:
+        driver.quit()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: $CROSSMODAL_SCREENSHOTS (created) when set, else the test's tmp_path."""
+    folder = Path(os.environ["CROSSMODAL_SCREENSHOTS"]) if os.environ.get("CROSSMODAL_SCREENSHOTS") else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots go to {folder.resolve()}")
+    return folder
+
+
+EXAMPLE = "A gripping, beautifully acted film"  # the start of the page's first example sentence
+
+
+def sentence_charts(state: dict, sentence: str) -> list[dict]:
+    return state["sentences"].get(sentence) or []
+
+
+def shows_images(state: dict, sentence: str) -> bool:
+    """The sentence's own container holds a layer strip (six heatmaps) and a combined image (one), all drawn."""
+    charts = sentence_charts(state, sentence)
+    counts = sorted(c["heatmaps"] for c in charts)
+    return len(charts) >= 2 and 6 in counts and 1 in counts and all(c["svgs"] and c["height"] > 100 for c in charts)
+
+
+def test_pages_render(app_url: str, new_browser, screenshots: Path) -> None:
+    started = time.monotonic()
+    driver = new_browser()
+
+    driver.get(app_url + "/")
+    home = wait_for(
+        driver,
+        "the home page's availability tables",
+        lambda s: "Crossmodal Lab" in s["titles"] and len(s["tables"]) >= 2
+        and any("all-MiniLM-L6-v2" in t for t in s["tables"]) and any("rotten_tomatoes" in t for t in s["tables"]),
+    )
+    assert driver.title == "Crossmodal Lab"
+    assert not home["errors"], home["errors"]
+    save_screenshot(driver, screenshots / "home.png")
+
+    links = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[data-testid="stSidebarNavLink"]')
+    to_images = [link for link in links if (link.get_attribute("href") or "").rstrip("/").endswith("/sentence_to_image")]
+    assert to_images, f"no sidebar link to the Sentence → Image page among {[link.get_attribute('href') for link in links]}"
+    to_images[0].click()
+    wait_for(driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2)
+    assert driver.current_url.rstrip("/").endswith("/sentence_to_image")
+
+    mine = ("A lighthouse keeper paints seven violet herons at dawn.",
+            "The committee postponed the quarterly budget review again.")
+    type_sentences(driver, "\n".join(mine))
+    state = wait_for(driver, "the images of the typed sentences", lambda s: all(shows_images(s, m) for m in mine), (*mine, EXAMPLE))
+    for sentence in mine:
+        charts = sentence_charts(state, sentence)
+        assert sorted(c["heatmaps"] for c in charts)[-2:] == [1, 6], charts
+    assert state["sentences"][EXAMPLE] is None, "the example sentence's images are still shown"
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / "sentence_to_image.png")
+    stale_labels = [label for label in state["selects"] if EXAMPLE in label]
+    assert not stale_labels, f"the Sentence A/B select boxes still show the old text {stale_labels}"
+
+    driver.get(app_url + "/feature_layout")
+    layout = wait_for(
+        driver,
+        "the Feature Layout page's charts and quality metrics",
+        lambda s: "Feature Layout" in s["titles"] and "Trustworthiness" in s["metrics"] and len(s["charts"]) >= 2,
+    )
+    assert all(c["heatmaps"] or c["canvases"] for c in layout["charts"]), layout["charts"]
+    assert not layout["errors"], layout["errors"]
+    save_screenshot(driver, screenshots / "feature_layout.png")
+    print(f"pages test: {time.monotonic() - started:.1f} s")
+
+
+def test_sessions_do_not_share_sentences(app_url: str, new_browser) -> None:
+    sentences = ("Nine copper kettles whistled in the abandoned observatory.",
+                 "A marathon of tax forms left the accountant strangely cheerful.")
+    drivers = [new_browser(), new_browser()]
+    for driver in drivers:
+        driver.get(app_url + "/sentence_to_image")
+    for driver in drivers:
+        wait_for(driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2)
+    for driver, sentence in zip(drivers, sentences, strict=True):  # both typed before either is checked
+        type_sentences(driver, sentence)
+    for driver, sentence in zip(drivers, sentences, strict=True):
+        wait_for(driver, f"the images of {sentence!r}", lambda s, sentence=sentence: shows_images(s, sentence), sentences)
+    for driver, own, other in zip(drivers, sentences, reversed(sentences), strict=True):  # after both have rendered
+        state = page_state(driver, sentences)
+        assert shows_images(state, own), state["sentences"]
+        assert own in state["text"]
+        assert other not in state["text"], f"a session shows another session's sentence {other!r}"
+        assert state["sentences"][other] is None
