@@ -8,6 +8,7 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from scipy.stats import rankdata
 
 from core.layout import FeatureLayout
 
@@ -33,26 +34,48 @@ def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int, int]], 
     return text.reshape(height, width)
 
 
-def contrast_range(images: np.ndarray, stretch: bool) -> tuple[float, float]:
-    """Grey-scale limits: [0, 1] (the values a model sees) or the images' 1st-99th percentile."""
-    if not stretch:
-        return 0.0, 1.0
-    low, high = np.percentile(images, [1, 99])
-    return (float(low), float(high)) if high > low else (0.0, 1.0)
+CONTRASTS = ("equalize", "stretch", "model")
+"""How grey levels are drawn: ranks of the non-empty pixels, the 1st-99th percentile, or the model's 0-1."""
 
 
-def _heatmap(image: np.ndarray, hover: np.ndarray | None, diverging: bool, limits: tuple[float, float]) -> go.Heatmap:
+def display_values(images: np.ndarray, contrast: str) -> tuple[np.ndarray, tuple[float, float]]:
+    """The grey levels to draw for ``images`` and their limits; hover always shows the true values.
+
+    Args:
+        images: one image or a stack that should share one mapping.
+        contrast: "model" (values as the model sees them, limits 0 and 1), "stretch" (limits at
+            the 1st and 99th percentile) or "equalize" (each non-empty pixel drawn at the rank of
+            its value among all non-empty pixels; empty pixels stay black).
+    """
+    if contrast not in CONTRASTS:
+        raise ValueError(f"contrast must be one of {CONTRASTS}, got {contrast!r}.")
+    if contrast == "model":
+        return images, (0.0, 1.0)
+    if contrast == "stretch":
+        low, high = np.percentile(images, [1, 99])
+        return images, ((float(low), float(high)) if high > low else (0.0, 1.0))
+    shown = np.zeros_like(images, dtype=float)
+    filled = images != 0
+    if filled.any():
+        shown[filled] = rankdata(images[filled]) / filled.sum()
+    return shown, (0.0, 1.0)
+
+
+def _heatmap(
+    shown: np.ndarray, values: np.ndarray, hover: np.ndarray | None, diverging: bool, limits: tuple[float, float]
+) -> go.Heatmap:
     label = "difference" if diverging else "value"
+    features = hover if hover is not None else np.full(values.shape, "", dtype=object)
     return go.Heatmap(
-        z=image,
-        customdata=hover,
+        z=shown,
+        customdata=np.stack([features, np.char.mod("%.4f", values).astype(object)], axis=-1),
         colorscale=DIVERGING if diverging else GRAY,
         zmin=limits[0],
         zmax=limits[1],
         showscale=False,
         hovertemplate=(
-            f"row %{{y}}, col %{{x}}<br>{label} %{{z:.3f}}"
-            + ("<br>features: %{customdata}" if hover is not None else "")
+            f"row %{{y}}, col %{{x}}<br>{label} %{{customdata[1]}}"
+            + ("<br>features: %{customdata[0]}" if hover is not None else "")
             + "<extra></extra>"
         ),
     )
@@ -82,7 +105,7 @@ def image_figure(
     image: np.ndarray,
     hover: np.ndarray | None = None,
     diverging: bool = False,
-    stretch: bool = False,
+    contrast: str = "model",
     size: int = 360,
 ) -> go.Figure:
     """One grayscale image (or a difference image on a diverging scale) with pixel hover.
@@ -91,11 +114,11 @@ def image_figure(
         image: (H, W) values.
         hover: (H, W) strings naming each pixel's features.
         diverging: a red-blue scale symmetric around 0.
-        stretch: grey limits at the image's 1st-99th percentile instead of [0, 1].
+        contrast: see :func:`display_values` (ignored for difference images).
         size: height in pixels (the width follows the image's aspect ratio).
     """
-    limits = _symmetric(image) if diverging else contrast_range(image, stretch)
-    fig = go.Figure(_heatmap(image, hover, diverging, limits))
+    shown, limits = (image, _symmetric(image)) if diverging else display_values(image, contrast)
+    fig = go.Figure(_heatmap(shown, image, hover, diverging, limits))
     _bare_axes(fig, 1)
     fig.update_layout(height=size, width=int(size * image.shape[1] / image.shape[0]), margin=_TIGHT)
     return fig
@@ -106,7 +129,7 @@ def layer_strip_figure(
     titles: Sequence[str],
     hover: np.ndarray | None = None,
     diverging: bool = False,
-    stretch: bool = False,
+    contrast: str = "model",
     height: int = 200,
 ) -> go.Figure:
     """A row of small images, one per layer, with one hover map.
@@ -116,9 +139,9 @@ def layer_strip_figure(
     """
     count = len(images)
     fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.012)
-    limits = contrast_range(images, stretch)
+    shown, limits = (images, None) if diverging else display_values(images, contrast)
     for i, image in enumerate(images):
-        fig.add_trace(_heatmap(image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1)
+        fig.add_trace(_heatmap(shown[i], image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1)
     _bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig

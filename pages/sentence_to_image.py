@@ -5,6 +5,7 @@ import streamlit as st
 from core import imaging
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS
+from core.figures import CONTRASTS
 from ui import panels, state
 
 EXAMPLES = "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
@@ -24,10 +25,11 @@ pooling = st.radio(
     key="s2i-pooling",
 )
 artifact_id = panels.choose_imager(pooling, key="s2i-imager")
-stretch = st.toggle(
-    "Stretch contrast", value=True, key="s2i-stretch",
-    help="Grey limits at the 1st–99th percentile of the images shown, instead of the 0–1 range the model sees. "
-    "Hover values are the true ones either way.",
+contrast = st.radio(
+    "Grey levels", CONTRASTS, horizontal=True, key="s2i-contrast",
+    format_func={"equalize": "equalized (ranks)", "stretch": "stretched (1st–99th percentile)", "model": "as the model sees them (0–1)"}.get,
+    help="Only the drawing changes: a few strong features can leave the rest nearly black at 0–1. "
+    "Hover shows the true values in every mode.",
 )
 text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text")
 texts = [line.strip() for line in text.splitlines() if line.strip()]
@@ -50,7 +52,7 @@ with state.user_errors():
     )
     for index, sentence in enumerate(texts):
         with st.container(border=True):
-            panels.sentence_images(artifact_id, index, sentence, result, stretch)
+            panels.sentence_images(artifact_id, index, sentence, result, contrast)
     left, right, _ = st.columns([1, 1, 2])
     left.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
     right.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")

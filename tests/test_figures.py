@@ -40,7 +40,7 @@ def test_image_figure_has_hover_and_fixed_scale():
     fig = figures.image_figure(image, "t", hover=np.full((3, 3), "x", dtype=object))
     trace = fig.data[0]
     assert isinstance(trace, go.Heatmap) and (trace.zmin, trace.zmax) == (0.0, 1.0)
-    assert "features: %{customdata}" in trace.hovertemplate
+    assert "features: %{customdata[0]}" in trace.hovertemplate
     diff = figures.image_figure(image - 0.5, diverging=True)
     assert diff.data[0].zmin == -diff.data[0].zmax
 
@@ -60,3 +60,22 @@ def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
     assert sum(len(t.x) for t in fig.data) == 6
     occupancy = figures.occupancy_figure(layout.occupancy())
     assert np.asarray(occupancy.data[0].z).sum() == 6 and np.asarray(occupancy.data[0].z)[0, 0] == 4
+
+
+def test_display_values_modes_keep_true_values_in_hover():
+    image = np.array([[0.0, 0.1], [0.2, 0.9]])
+    shown, limits = figures.display_values(image, "model")
+    assert limits == (0.0, 1.0) and shown is image
+    shown, _ = figures.display_values(image, "equalize")
+    np.testing.assert_allclose(shown, [[0.0, 1 / 3], [2 / 3, 1.0]])  # empty stays black, ranks spread evenly
+    low, high = figures.display_values(image, "stretch")[1]
+    assert 0.0 <= low < high <= 0.9
+    fig = figures.image_figure(image, contrast="equalize")
+    assert fig.data[0].customdata[1][1][1] == "0.9000"  # hover: the real value, not the rank
+
+
+def test_display_values_rejects_an_unknown_mode():
+    import pytest
+
+    with pytest.raises(ValueError, match="contrast must be one of"):
+        figures.display_values(np.zeros((2, 2)), "vivid")

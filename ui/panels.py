@@ -52,7 +52,7 @@ PLAIN = {"displayModeBar": False}
 """Plotly config for small images: no toolbar over the panel titles."""
 
 
-def sentence_images(artifact_id: str, index: int, text: str, result: dict, stretch: bool) -> None:
+def sentence_images(artifact_id: str, index: int, text: str, result: dict, contrast: str) -> None:
     """The six layer images, the combined image and downloads for one sentence."""
     fitted = state.imager(artifact_id)
     layers = result["layers"][index]
@@ -61,10 +61,10 @@ def sentence_images(artifact_id: str, index: int, text: str, result: dict, stret
     if result["truncated"][index]:
         st.warning(f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read.")
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), stretch=stretch), key=f"strip-{index}", config=PLAIN)
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), contrast=contrast), key=f"strip-{index}", config=PLAIN)
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), stretch=stretch), key=f"combined-{index}", config=PLAIN, width="content")
+        st.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), contrast=contrast), key=f"combined-{index}", config=PLAIN, width="content")
     with right:
         st.caption(f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper.")
         choices = ["combined", *titles]
