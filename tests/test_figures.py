@@ -37,7 +37,7 @@ def test_pixel_feature_text_names_every_feature_of_a_pixel():
 
 def test_image_figure_has_hover_and_fixed_scale():
     image = np.random.default_rng(1).random((3, 3))
-    fig = figures.image_figure(image, "t", hover=np.full((3, 3), "x", dtype=object))
+    fig = figures.image_figure(image, hover=np.full((3, 3), "x", dtype=object))
     trace = fig.data[0]
     assert isinstance(trace, go.Heatmap) and (trace.zmin, trace.zmax) == (0.0, 1.0)
     assert "features: %{customdata[0]}" in trace.hovertemplate
