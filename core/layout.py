@@ -9,8 +9,10 @@ feature groups, when there are more features than pixels) to pixel centres (``as
 An image is then the per-pixel mean of the scaled features that landed there; empty pixels are 0.
 
 Given the same coordinates and scaling, ``transform`` produces the same images as pyDeepInsight's
-``ImageTransformer.transform(..., img_format="scalar")``; the ``log`` scaler is DeepInsight's
-norm-2 scaler.
+``ImageTransformer.transform(..., img_format="scalar")``. The ``log`` scaler is DeepInsight's
+norm-2 as its paper defines it, ``log(x - column min + 1) / global max``; ``norm2`` is exactly
+pyDeepInsight's ``Norm2Scaler`` (the paper's code), ``log(x + |column min| + 1) / global max``,
+which differs from ``log`` only for columns whose minimum is positive.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from core.store import Callback, atomic_write_bytes, atomic_write_json, read_jso
 
 METHODS = ("tsne", "umap", "pca", "kpca")
 DISCRETIZATIONS = ("bin", "assignment")
-SCALERS = ("log", "minmax", None)
+SCALERS = ("log", "norm2", "minmax", None)
 _FORMAT_VERSION = 1
 
 
@@ -49,10 +51,10 @@ class LayoutDefaults:
     metric: str = "cosine"
     perplexity: float = 30.0
     n_neighbors: int = 15
-    n_iter: int = 250
-    early_exaggeration_iter: int = 125
+    n_iter: int = 150
+    early_exaggeration_iter: int = 100
     random_state: int | None = 1701
-    n_jobs: int = 1
+    n_jobs: int = -1
 
 
 DEFAULTS = LayoutDefaults()
@@ -164,7 +166,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         discretization: "bin" (floor of the scaled coordinates; features may share a pixel) or
             "assignment" (one feature, or one group of features, per pixel).
         scaler: "log" (DeepInsight's norm-2: log(x - column min + 1) / global max, clipped to
-            [0, 1]), "minmax" (per feature, clipped to [0, 1]) or None (values as they are).
+            [0, 1]), "norm2" (pyDeepInsight's Norm2Scaler: log(x + |column min| + 1) / global max), "minmax" (per feature, clipped to [0, 1]) or None (values as they are).
         reduce_dim: PCA over the sample axis to this many components before the 2-D method runs
             on the features (None or 0: off; skipped when the matrix is already that small).
         metric: distance between features for t-SNE, UMAP and the trustworthiness score.
@@ -172,10 +174,10 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         n_neighbors: UMAP neighbourhood size.
         n_iter: t-SNE iterations after early exaggeration.
         early_exaggeration_iter: t-SNE iterations with early exaggeration (openTSNE's default is
-            250 + 500; 125 + 250 from a PCA start reaches the same trustworthiness here, see bench/).
+            250 + 500; 100 + 150 from a PCA start reaches the same trustworthiness on sentence
+            embeddings, see docs/benchmarks.md).
         random_state: seed for every random step.
-        n_jobs: threads for t-SNE (1 is bit-for-bit reproducible; more threads are faster but sum
-            gradients in a varying order).
+        n_jobs: threads for the neighbour search and t-SNE (-1: all cores).
     """
 
     def __init__(
@@ -229,6 +231,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_iter must be a positive int, got {self.n_iter!r}.")
         if not (isinstance(self.early_exaggeration_iter, (int, np.integer)) and self.early_exaggeration_iter >= 0):
             raise ValueError(f"early_exaggeration_iter must be an int >= 0, got {self.early_exaggeration_iter!r}.")
+        if not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0 or self.n_jobs < -1:
+            raise ValueError(f"n_jobs must be a positive int or -1 (all cores), got {self.n_jobs!r}.")
         if not isinstance(self.metric, str) or not self.metric:
             raise ValueError(f"metric must be a distance name such as 'cosine', got {self.metric!r}.")
         return shape
@@ -248,10 +252,14 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         return X
 
     # ----------------------------------------------------------------- scaling
+    def _log_shift(self) -> np.ndarray:
+        """What the log scalers add to x before log(. + 1): minus the column min, or its magnitude."""
+        return -self.scale_min_ if self.scaler == "log" else np.abs(self.scale_min_)
+
     def _fit_scaler(self, X: np.ndarray) -> None:
         self.scale_min_ = X.min(axis=0).astype(np.float64)
-        if self.scaler == "log":
-            self.scale_max_ = float(np.log(X - self.scale_min_ + 1).max()) or 1.0
+        if self.scaler in ("log", "norm2"):
+            self.scale_max_ = float(np.log(X + self._log_shift() + 1).max()) or 1.0
         elif self.scaler == "minmax":
             span = X.max(axis=0) - self.scale_min_
             self.scale_span_ = np.where(span > 0, span, 1.0).astype(np.float64)
@@ -260,14 +268,36 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         """Apply the fitted scaler to samples x features ``X``."""
         check_is_fitted(self, "coords_")
         X = self._check_X(X, fitting=False)
-        if self.scaler == "log":
-            logged = np.log(np.clip(X - self.scale_min_ + 1, 1.0, None))
+        if self.scaler in ("log", "norm2"):
+            logged = np.log(np.clip(X + self._log_shift() + 1, 1.0, None))
             return np.clip(logged / self.scale_max_, 0.0, 1.0)
         if self.scaler == "minmax":
             return np.clip((X - self.scale_min_) / self.scale_span_, 0.0, 1.0)
         return np.asarray(X, dtype=np.float64)
 
     # ----------------------------------------------------------------- fitting
+    def _affinities(self, points: np.ndarray) -> Any:
+        """t-SNE affinities from exact nearest neighbours (scikit-learn, brute force).
+
+        Exact search over a few thousand features is faster than building an approximate index,
+        and gives the same neighbours on every run.
+        """
+        from openTSNE.affinity import PerplexityBasedNN
+        from openTSNE.nearest_neighbors import PrecomputedNeighbors
+        from sklearn.neighbors import NearestNeighbors
+
+        k = min(len(points) - 1, int(3 * self.perplexity_))
+        search = NearestNeighbors(n_neighbors=k + 1, metric=self.metric, algorithm="brute", n_jobs=self.n_jobs)
+        distances, indices = search.fit(points).kneighbors(points)
+        # drop each point itself (first column, barring exact duplicates, which then swap places)
+        keep = indices != np.arange(len(points))[:, None]
+        keep[keep.sum(axis=1) > k, -1] = False
+        indices = indices[keep].reshape(len(points), k)
+        distances = distances[keep].reshape(len(points), k)
+        return PerplexityBasedNN(
+            knn_index=PrecomputedNeighbors(indices, distances), perplexity=self.perplexity_, n_jobs=int(self.n_jobs)
+        )
+
     def _embed(self, points: np.ndarray, callback: Callback | None) -> np.ndarray:
         seed = self.random_state
         if not isinstance(self.method, str):
@@ -284,14 +314,12 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
                 metric=self.metric,
                 n_iter=int(self.n_iter),
                 early_exaggeration_iter=int(self.early_exaggeration_iter),
-                # exact neighbours are faster than approximate ones up to ~10k features
-                neighbors="exact" if len(points) <= 10_000 else "annoy",
                 n_jobs=int(self.n_jobs),
                 random_state=check_random_state(seed).randint(2**31 - 1) if seed is not None else None,
                 callbacks=progress,
                 callbacks_every_iters=every,
             )
-            embedding = np.asarray(tsne.fit(points), dtype=np.float64)
+            embedding = np.asarray(tsne.fit(points, affinities=self._affinities(points)), dtype=np.float64)
             self.stopped_early_ = progress.stopped
             return embedding
         if self.method == "umap":
@@ -337,7 +365,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         if self.reduce_dim and self.reduce_dim < min(points.shape):
             from sklearn.decomposition import PCA
 
-            points = PCA(n_components=int(self.reduce_dim), random_state=self.random_state).fit_transform(points)
+            # three power iterations are plenty for a t-SNE input, and twice as fast as the default
+            pca = PCA(int(self.reduce_dim), svd_solver="randomized", iterated_power=3, random_state=self.random_state)
+            points = pca.fit_transform(points)
         if callback is not None and callback(0, 1, {"stage": "embedding features"}):
             self.stopped_early_ = True
         embedding = self._embed(points, callback)

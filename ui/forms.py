@@ -49,7 +49,7 @@ def layout_settings() -> dict:
     method = left.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="fit-method")
     pixels = left.number_input("Pixels per side", 8, 256, d.pixels, key="fit-pixels")
     discretization = left.selectbox("Discretization", DISCRETIZATIONS, key="fit-disc", help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of features, per pixel.")
-    scaler = left.selectbox("Scaler", SCALERS, format_func=lambda s: s or "none", key="fit-scaler", help="log: DeepInsight's norm-2, log(x − column min + 1) / global max.")
+    scaler = left.selectbox("Scaler", SCALERS, format_func=lambda s: s or "none", key="fit-scaler", help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler (the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.")
     perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, d.perplexity, key="fit-perplexity")
     neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d.n_neighbors, key="fit-neighbours")
     reduce_dim = right.number_input("PCA over samples before the 2-D method (0 = off)", 0, 500, d.reduce_dim or 0, key="fit-reduce")
