@@ -195,8 +195,12 @@ class TextImager:
 def imager_config(
     embeddings: Artifact, layout_params: dict[str, Any], layer_pixels: int | None
 ) -> dict[str, Any]:
-    """The config (and so the id) of an imager fitted on ``embeddings`` with these settings."""
-    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in layout_params.items()}
+    """The config (and so the id) of an imager fitted on ``embeddings`` with these settings.
+
+    The layout settings are recorded in full (defaults included), so a change of a default gives
+    a new id rather than reusing a layout fitted under the old one.
+    """
+    params = FeatureLayout(**layout_params).describe()
     return {
         "embeddings": embeddings.id,
         "corpus": embeddings.config["corpus"],

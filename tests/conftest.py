@@ -23,7 +23,8 @@ def lab_home(tmp_path_factory) -> Path:
     encoder = TextEncoder.from_name()
     corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
     embeddings = imaging.embed_corpus(encoder, corpus, pooling="cls")
-    imaging.fit_imager(embeddings, SMALL_LAYOUT)
+    artifact = imaging.fit_imager(embeddings, SMALL_LAYOUT)
+    (home / "small-imager-id").write_text(artifact.id)
     yield home
     if previous is None:
         os.environ.pop("CROSSMODAL_HOME", None)
@@ -33,7 +34,8 @@ def lab_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_imager(lab_home):
-    """The fitted small imager, loaded."""
-    from core import imaging
+    """The fitted small imager, loaded (other tests may add imagers to the same store)."""
+    from core import imaging, store
 
-    return imaging.load_imager(imaging.list_imagers()[0])
+    artifact_id = (lab_home / "small-imager-id").read_text()
+    return imaging.load_imager(store.load(imaging.IMAGERS, artifact_id))

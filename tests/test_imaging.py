@@ -11,6 +11,7 @@ from PIL import Image
 
 from core import imaging, store
 from core.errors import Interrupted
+from core.layout import FeatureLayout
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,12 @@ def test_imager_label_names_corpus_encoder_and_settings(lab_home, small_imager):
     label = imaging.imager_label(artifact)
     for part in ("rotten_tomatoes", "120 texts", "all-MiniLM-L6-v2", "cls", "tsne 24 px", "seed 0", artifact.id):
         assert part in label
+
+
+def test_imager_id_records_every_layout_setting(lab_home, small_imager):
+    """A changed default must not silently reuse a layout fitted under the old default."""
+    embeddings = store.load(imaging.EMBEDDINGS, small_imager.config["embeddings"])
+    config = imaging.imager_config(embeddings, {"pixels": 24, "random_state": 0}, None)
+    assert config["layout"]["n_iter"] == FeatureLayout().n_iter and config["layout"]["method"] == "tsne"
+    explicit = imaging.imager_config(embeddings, FeatureLayout(pixels=24, random_state=0).get_params(), None)
+    assert store.config_hash(config) == store.config_hash(explicit)
