@@ -19,7 +19,12 @@ _TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
 LAYER_COLOURS = plotly.colors.qualitative.Dark24
 
 
-def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int, int]], max_items: int = 6) -> np.ndarray:
+def feature_label(layer: int | None, dim: int) -> str:
+    """A short feature name: "L7·d12" (layer 7, dimension 12), or "d12" when every layer shares the map."""
+    return f"d{dim}" if layer is None else f"L{layer}·d{dim}"
+
+
+def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int | None, int]], max_items: int = 6) -> np.ndarray:
     """(H, W) strings naming the features on each pixel, e.g. "L7·d12, L9·d301 (+2 more)"."""
     height, width = layout.shape_
     pixel = layout.coords_[:, 0] * width + layout.coords_[:, 1]
@@ -28,7 +33,7 @@ def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int, int]], 
     text = np.full(height * width, "empty", dtype=object)
     for p in np.flatnonzero(np.diff(bounds)):
         members = order[bounds[p] : bounds[p + 1]]
-        shown = ", ".join(f"L{names[i][0]}·d{names[i][1]}" for i in members[:max_items])
+        shown = ", ".join(feature_label(*names[i]) for i in members[:max_items])
         extra = len(members) - max_items
         text[p] = f"{shown} (+{extra} more)" if extra > 0 else shown
     return text.reshape(height, width)
@@ -152,21 +157,22 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
 
     The axes are stretched to the grid's aspect, as binning stretches them.
     """
-    layers = np.array([name[0] for name in names])
+    layers = np.array([-1 if name[0] is None else name[0] for name in names])
     dims = np.array([name[1] for name in names])
     fig = go.Figure()
     for layer in np.unique(layers):
         mask = layers == layer
+        label = "every layer (shared map)" if layer == -1 else f"layer {layer}"
         fig.add_trace(
             go.Scattergl(
                 x=layout.embedding_[mask, 1],
                 y=layout.embedding_[mask, 0],
                 mode="markers",
                 marker={"size": 4, "opacity": 0.75, "color": LAYER_COLOURS[len(fig.data) % len(LAYER_COLOURS)]},
-                name=f"layer {layer}",
+                name=label,
                 customdata=np.stack([dims[mask], layout.coords_[mask, 0], layout.coords_[mask, 1]], axis=1),
                 hovertemplate=(
-                    f"layer {layer}, dim %{{customdata[0]}}<br>pixel (%{{customdata[1]}}, %{{customdata[2]}})<extra></extra>"
+                    f"{label}, dim %{{customdata[0]}}<br>pixel (%{{customdata[1]}}, %{{customdata[2]}})<extra></extra>"
                 ),
             )
         )

@@ -22,7 +22,7 @@ which = st.radio("Grid", ["combined", "per_layer"], horizontal=True, key="fl-whi
 def show(artifact: store.Artifact, where) -> None:
     fitted = state.imager(artifact.id)
     layout = fitted.combined if which == "combined" else fitted.per_layer
-    names = [fitted.feature_name(i) for i in range(layout.n_features_in_)] if which == "combined" else [("all", d) for d in range(fitted.hidden)]
+    names = [fitted.feature_name(i) for i in range(layout.n_features_in_)] if which == "combined" else [(None, d) for d in range(fitted.hidden)]
     panels.layout_quality(artifact, which, where)
     quality = artifact.config["quality"][which]
     where.caption(f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
@@ -56,6 +56,7 @@ with st.expander("Fit a layout", expanded=not fitted_all):
         corpus = forms.corpus_picker()
     encoder_name, pooling = forms.encoder_picker()
     params = forms.layout_settings()
+    st.caption("Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted twice.")
     if st.button("Fit", type="primary", key="fl-fit"):
         with state.user_errors():
             if corpus is None:

@@ -33,6 +33,8 @@ def test_pixel_feature_text_names_every_feature_of_a_pixel():
     assert text[0, 0] == "L6·d0, L6·d1 (+2 more)"
     assert text[1, 2] == "L7·d1" and text[2, 2] == "L8·d0"
     assert text[1, 1] == "empty"
+    shared = figures.pixel_feature_text(layout, [(None, d) for d in range(6)], max_items=4)
+    assert shared[0, 0] == "d0, d1, d2, d5"
 
 
 def test_image_figure_has_hover_and_fixed_scale():
@@ -58,6 +60,8 @@ def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
     fig = figures.layout_scatter(layout, names)
     assert [t.name for t in fig.data] == ["layer 6", "layer 7", "layer 8"]
     assert sum(len(t.x) for t in fig.data) == 6
+    shared = figures.layout_scatter(layout, [(None, d) for d in range(6)])
+    assert [t.name for t in shared.data] == ["every layer (shared map)"]
     occupancy = figures.occupancy_figure(layout.occupancy())
     assert np.asarray(occupancy.data[0].z).sum() == 6 and np.asarray(occupancy.data[0].z)[0, 0] == 4
 

@@ -39,6 +39,8 @@ def choose_imager(pooling: str, key: str) -> str | None:
             f"{corpora.DEFAULTS.n:,} Rotten Tomatoes snippets with {ENCODER_DEFAULTS.name} "
             "(a few minutes on a CPU, once; then cached on disk)."
         )
+        st.caption("You can stop at any time (the Stop button at the top right, or leave the page): finished "
+                   "embedding shards are kept and the next fit resumes from them.")
         if st.button("Fit the default layout", key=f"{key}-fit", type="primary"):
             with state.user_errors():
                 fit_default_imager(pooling)

@@ -50,7 +50,7 @@ def hover_text(artifact_id: str, which: str) -> np.ndarray:
     if which == "combined":
         names = [fitted.feature_name(i) for i in range(fitted.combined.n_features_in_)]
         return pixel_feature_text(fitted.combined, names)
-    names = [("*", d) for d in range(fitted.hidden)]
+    names = [(None, d) for d in range(fitted.hidden)]
     return pixel_feature_text(fitted.per_layer, names)
 
 
