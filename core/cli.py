@@ -18,7 +18,7 @@ from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS
 from core.errors import USER_ERRORS, Interrupted
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
-from core.layout import DISCRETIZATIONS, METHODS, FeatureLayout
+from core.layout import DISCRETIZATIONS, METHODS
 
 
 def _progress(label: str):
@@ -124,7 +124,7 @@ def _fit_layout(args: argparse.Namespace) -> dict:
         "random_state": args.layout_seed,
         "n_jobs": args.n_jobs,
     }
-    FeatureLayout(**params).check_params()  # fail before the costly embedding
+    imaging.check_settings(params, args.layer_pixels)  # fail before the costly embedding
     encoder = TextEncoder.from_name(args.encoder)
     embeddings = imaging.embed_corpus(encoder, corpus, args.layers, args.pooling, callback=_progress("embedding"))
     artifact = imaging.fit_imager(embeddings, params, args.layer_pixels, callback=_progress("layout"), force=args.force)

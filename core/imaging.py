@@ -86,12 +86,13 @@ def embed_corpus(
     Returns:
         The artifact holding ``embeddings.npy`` (float32, rows in corpus order) and ``corpus.parquet``.
     """
-    if corpus.empty or "text" not in corpus:
-        raise ValueError("The corpus is empty or has no 'text' column; load a corpus with texts first.")
+    if corpus.empty or not {"text", "label"} <= set(corpus.columns):
+        raise ValueError("The corpus is empty or lacks a 'text' or 'label' column; load a corpus with both first.")
     layers = encoder.normalise_layers(layers)
     config = {
         "corpus": _corpus_record(corpus),
         "encoder": encoder.describe(),
+        "precision": "bf16" if encoder.device.type == "cuda" else "fp32",
         "layers": layers,
         "pooling": pooling,
     }
@@ -100,13 +101,14 @@ def embed_corpus(
     if found is not None:
         return found
     texts = corpus["text"].tolist()
-    partial = store.shard_dir(EMBEDDINGS, artifact_id)
+    width = len(layers) * encoder.hidden_size
+    partial = store.shard_dir(EMBEDDINGS, f"{artifact_id}-{shard_size}")
     n_shards = math.ceil(len(texts) / shard_size)
     for index in range(n_shards):
         path = partial / f"shard-{index:05d}.npy"
         start = index * shard_size
         chunk = texts[start : start + shard_size]
-        if not path.exists():
+        if _load_shard(path, (len(chunk), width)) is None:
 
             def relay(done: int, total: int, metrics: dict, start: int = start) -> bool | None:
                 return callback(start + done, len(texts), metrics) if callback else None
@@ -117,13 +119,27 @@ def embed_corpus(
             store.atomic_write_bytes(path, buffer.getvalue())
         if callback is not None and callback(min(start + shard_size, len(texts)), len(texts), {"shard": index}):
             raise Interrupted(f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts.")
-    arrays = [np.load(partial / f"shard-{i:05d}.npy", allow_pickle=False) for i in range(n_shards)]
+    arrays = [_load_shard(partial / f"shard-{i:05d}.npy", (len(texts[i * shard_size : (i + 1) * shard_size]), width)) for i in range(n_shards)]
+    if any(array is None for array in arrays):
+        finished = store.load(EMBEDDINGS, artifact_id)
+        if finished is not None:  # another session finished the same embeddings meanwhile
+            return finished
+        raise Interrupted("Some embedding shards vanished while they were being read (another job cleaned them up).")
     config["provenance"] = store.provenance()
     with store.writing(EMBEDDINGS, artifact_id, config) as folder:
         np.save(folder / "embeddings.npy", np.concatenate(arrays), allow_pickle=False)
         corpus[["text", "label"]].to_parquet(folder / "corpus.parquet", index=False)
     shutil.rmtree(partial, ignore_errors=True)
     return store.load(EMBEDDINGS, artifact_id)
+
+
+def _load_shard(path, shape: tuple[int, int]) -> np.ndarray | None:
+    """A finished shard of the expected shape, or None when it is missing or unusable (then it is redone)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return array if array.shape == shape and array.dtype == np.float32 else None
 
 
 def load_embeddings(artifact: Artifact) -> np.ndarray:
@@ -201,6 +217,8 @@ def imager_config(
     a new id rather than reusing a layout fitted under the old one.
     """
     params = FeatureLayout(**layout_params).describe()
+    params.pop("n_jobs")  # threads change the speed, not the layout
+    hidden = embeddings.config["encoder"]["hidden_size"]
     return {
         "embeddings": embeddings.id,
         "corpus": embeddings.config["corpus"],
@@ -208,8 +226,15 @@ def imager_config(
         "layers": embeddings.config["layers"],
         "pooling": embeddings.config["pooling"],
         "layout": params,
-        "layer_pixels": layer_pixels,
+        "layer_pixels": layer_pixels or default_layer_pixels(hidden),
     }
+
+
+def check_settings(layout_params: dict[str, Any], layer_pixels: int | None = None) -> None:
+    """Raise ValueError for bad layout settings before any costly work (both grids are checked)."""
+    FeatureLayout(**layout_params).check_params()
+    if layer_pixels is not None:
+        FeatureLayout(**{**layout_params, "pixels": layer_pixels}).check_params()
 
 
 def fit_imager(
@@ -226,23 +251,24 @@ def fit_imager(
         layout_params: FeatureLayout keyword arguments (missing ones take LayoutDefaults).
         layer_pixels: side of the per-layer grid (None: just enough pixels for ``hidden``).
         callback: progress of both fits; True stops t-SNE early (the layout is kept).
-        force: refit even if an imager with the same settings exists.
+        force: refit even if an imager with the same settings exists (one that was stopped early
+            is always refitted).
 
     Returns:
         The ``imagers`` artifact: ``combined/`` and ``per_layer/`` layouts plus ``config.json``
         with provenance and the quality figures of both layouts.
     """
     layout_params = dict(layout_params or {})
-    FeatureLayout(**layout_params).check_params()
+    check_settings(layout_params, layer_pixels)
     config = imager_config(embeddings, layout_params, layer_pixels)
     artifact_id = store.config_hash(config)
     found = store.load(IMAGERS, artifact_id)
-    if found is not None and not force:
+    complete = found is not None and not any(q["stopped_early"] for q in found.config["quality"].values())
+    if complete and not force:
         return found
     features = load_embeddings(embeddings)
     n_layers = len(config["layers"])
-    hidden = features.shape[1] // n_layers
-    side = layer_pixels or default_layer_pixels(hidden)
+    side = config["layer_pixels"]
     stages = [("combined", features, layout_params), ("per_layer", stack_layers(features, n_layers), {**layout_params, "pixels": side})]
     fitted, quality = {}, {}
     for number, (name, matrix, params) in enumerate(stages):
@@ -254,13 +280,7 @@ def fit_imager(
         quality[name] = fitted[name].quality(matrix, n_neighbors=DEFAULTS.neighbours)
         quality[name]["fit_seconds"] = fitted[name].fit_seconds_
         quality[name]["stopped_early"] = fitted[name].stopped_early_
-    config.update(
-        {
-            "layer_pixels": side,
-            "quality": quality,
-            "provenance": store.provenance(),
-        }
-    )
+    config.update({"quality": quality, "provenance": store.provenance()})
     with store.writing(IMAGERS, artifact_id, config) as folder:
         for name, layout in fitted.items():
             layout.save(folder / name)
@@ -271,9 +291,13 @@ def load_imager(artifact: Artifact, encoder: TextEncoder | None = None) -> TextI
     """Rebuild a TextImager from its artifact (the encoder is loaded unless one is given)."""
     config = artifact.config
     encoder = encoder or TextEncoder.from_name(config["encoder"]["name"])
-    if encoder.describe()["model_id"] != config["encoder"]["model_id"]:
+    now, then = encoder.describe(), config["encoder"]
+    if now["model_id"] != then["model_id"]:
+        raise ValueError(f"This layout was fitted for {then['model_id']}, not {now['model_id']}.")
+    if now["revision"] != then["revision"]:
         raise ValueError(
-            f"This layout was fitted for {config['encoder']['model_id']}, not {encoder.describe()['model_id']}."
+            f"This layout was fitted for revision {then['revision'][:12]} of {then['model_id']}, but the installed "
+            f"weights are revision {now['revision'][:12]}; fit the layout again for these weights."
         )
     return TextImager(
         encoder=encoder,
@@ -284,6 +308,22 @@ def load_imager(artifact: Artifact, encoder: TextEncoder | None = None) -> TextI
         config=config,
         artifact_id=artifact.id,
     )
+
+
+def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, int]]:
+    """(layer, dimension) of each feature of an imager's ``combined`` grid, or (None, dimension) for
+    its ``per_layer`` grid, where every layer shares the map."""
+    hidden = config["encoder"]["hidden_size"]
+    if which == "per_layer":
+        return [(None, d) for d in range(hidden)]
+    return [(layer, d) for layer in config["layers"] for d in range(hidden)]
+
+
+def same_features(first: dict[str, Any], second: dict[str, Any], which: str) -> bool:
+    """Whether two imagers' ``which`` grids place the same features (same encoder; same layers for ``combined``)."""
+    if first["encoder"]["model_id"] != second["encoder"]["model_id"]:
+        return False
+    return which == "per_layer" or first["layers"] == second["layers"]
 
 
 def imager_label(artifact: Artifact) -> str:

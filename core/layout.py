@@ -368,8 +368,6 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             # three power iterations are plenty for a t-SNE input, and twice as fast as the default
             pca = PCA(int(self.reduce_dim), svd_solver="randomized", iterated_power=3, random_state=self.random_state)
             points = pca.fit_transform(points)
-        if callback is not None and callback(0, 1, {"stage": "embedding features"}):
-            self.stopped_early_ = True
         embedding = self._embed(points, callback)
         if embedding.shape != (X.shape[1], 2) or not np.all(np.isfinite(embedding)):
             raise ValueError(f"method returned {embedding.shape} or non-finite values; expected ({X.shape[1]}, 2).")
@@ -452,8 +450,11 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         params = self.get_params()
         if not isinstance(params["method"], str):
             params["method"] = f"object:{type(params['method']).__name__}"
-        if not isinstance(params["random_state"], (int, type(None))):
-            params["random_state"] = None
+        seed = params["random_state"]
+        if isinstance(seed, np.integer):
+            params["random_state"] = int(seed)
+        elif not isinstance(seed, (int, type(None))):
+            params["random_state"] = f"object:{type(seed).__name__}"  # a RandomState cannot be recorded
         params["pixels"] = list(params["pixels"]) if isinstance(params["pixels"], (tuple, list)) else params["pixels"]
         return params
 
@@ -492,6 +493,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         params = dict(record["params"])
         if isinstance(params.get("pixels"), list):
             params["pixels"] = tuple(params["pixels"])
+        if isinstance(params.get("random_state"), str):  # a RandomState object was used; it cannot be restored
+            params["random_state"] = None
         layout = cls(**params)
         try:
             with np.load(folder / "layout.npz", allow_pickle=False) as arrays:

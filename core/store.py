@@ -186,7 +186,13 @@ def writing(kind: str, artifact_id: str, config: dict[str, Any], root: Path | No
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not (final / CONFIG_NAME).is_file():
+                    raise
+                # another writer published the same id (the same config) first: keep theirs
+                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

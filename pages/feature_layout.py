@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import imaging, store
 from core.figures import layout_scatter, occupancy_figure
-from core.layout import neighbour_agreement
+from core.layout import FeatureLayout, neighbour_agreement
 from ui import forms, panels, state
 
 st.title("Feature Layout")
@@ -19,18 +19,25 @@ which = st.radio("Grid", ["combined", "per_layer"], horizontal=True, key="fl-whi
                  format_func={"combined": "combined (all layers on one grid)", "per_layer": "per layer (shared by every layer)"}.get)
 
 
+def grid(artifact: store.Artifact) -> FeatureLayout:
+    return state.layouts(artifact.id, state.stamp(artifact.id))[which]
+
+
 def show(artifact: store.Artifact, where) -> None:
-    fitted = state.imager(artifact.id)
-    layout = fitted.combined if which == "combined" else fitted.per_layer
-    names = [fitted.feature_name(i) for i in range(layout.n_features_in_)] if which == "combined" else [(None, d) for d in range(fitted.hidden)]
+    layout = grid(artifact)
     panels.layout_quality(artifact, which, where)
     quality = artifact.config["quality"][which]
     where.caption(f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
                   + (" (stopped early)" if quality["stopped_early"] else ""))
+    names = imaging.feature_names(artifact.config, which)
     where.plotly_chart(layout_scatter(layout, names, "feature positions"), key=f"scatter-{artifact.id}-{where is st}")
     where.plotly_chart(occupancy_figure(layout.occupancy(), "features per pixel"), key=f"occ-{artifact.id}-{where is st}", width="content")
 
 
+just_fitted = st.session_state.pop("fl-fitted", None)
+if just_fitted in labels:
+    st.session_state["fl-main"] = just_fitted
+    st.success(f"Fitted layout {just_fitted}; it is selected below.")
 if not fitted_all:
     st.info("No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline corpus).")
 else:
@@ -38,29 +45,31 @@ else:
     compare = st.toggle("Compare with a second layout", key="fl-compare", disabled=len(fitted_all) < 2,
                         help="Fit a second layout (e.g. another seed) to compare.")
     with state.user_errors():
+        first = store.load(imaging.IMAGERS, chosen)
         if compare:
             other = st.selectbox("Second layout", [i for i in labels if i != chosen], format_func=labels.get, key="fl-other")
-            a, b = state.imager(chosen), state.imager(other)
-            la, lb = (a.combined, b.combined) if which == "combined" else (a.per_layer, b.per_layer)
-            if la.n_features_in_ == lb.n_features_in_:
-                st.metric("Neighbourhood agreement", f"{neighbour_agreement(la, lb):.3f}",
+            second = store.load(imaging.IMAGERS, other)
+            if imaging.same_features(first.config, second.config, which):
+                st.metric("Neighbourhood agreement", f"{neighbour_agreement(grid(first), grid(second)):.3f}",
                           help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 nearest in the other (1 = the same map up to rotation and scale).")
+            else:
+                st.caption("These two layouts place different features (another encoder or other layers), so their neighbourhoods cannot be compared.")
             left, right = st.columns(2)
-            show(store.load(imaging.IMAGERS, chosen), left)
-            show(store.load(imaging.IMAGERS, other), right)
+            show(first, left)
+            show(second, right)
         else:
-            show(store.load(imaging.IMAGERS, chosen), st)
+            show(first, st)
 
 with st.expander("Fit a layout", expanded=not fitted_all):
+    load_corpus = None
     with state.user_errors():
-        corpus = forms.corpus_picker()
+        load_corpus = forms.corpus_picker()
     encoder_name, pooling = forms.encoder_picker()
     params = forms.layout_settings()
     st.caption("Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted twice.")
     if st.button("Fit", type="primary", key="fl-fit"):
         with state.user_errors():
-            if corpus is None:
+            if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
-            new_id = panels.fit_imager(corpus, encoder_name, pooling, params)
-            st.success(f"Fitted layout {new_id}; choose it above.")
+            st.session_state["fl-fitted"] = panels.fit_imager(load_corpus(), encoder_name, pooling, params)
             st.rerun()

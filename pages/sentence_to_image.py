@@ -41,8 +41,9 @@ if not texts:
     st.stop()
 
 with state.user_errors():
-    fitted = state.imager(artifact_id)
-    result = state.images(artifact_id, tuple(texts))
+    ref = (artifact_id, state.stamp(artifact_id))
+    fitted = state.imager(*ref)
+    result = state.images(*ref, tuple(texts))
     quality = fitted.config["quality"]["combined"]
     st.caption(
         f"{fitted.encoder.name}, layers {fitted.layers}, {pooling} pooling; layouts fitted on "
@@ -52,7 +53,7 @@ with state.user_errors():
     )
     for index, sentence in enumerate(texts):
         with st.container(border=True):
-            panels.sentence_images(artifact_id, index, sentence, result, contrast)
+            panels.sentence_images(ref, index, sentence, result, contrast)
     left, right, _ = st.columns([1, 1, 2])
     left.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
     right.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")
@@ -60,4 +61,4 @@ with state.user_errors():
     if len(texts) < 2:
         st.info("Type a second sentence to see their difference image.")
     else:
-        panels.difference(artifact_id, texts, result)
+        panels.difference(ref, texts, result)

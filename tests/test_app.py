@@ -105,10 +105,24 @@ def test_layout_page_refits_and_compares_two_layouts(lab_home):
     app.button(key="fl-fit").click().run()
     assert not app.exception, [e.value for e in app.error]
     assert len(app.selectbox(key="fl-main").options) == before + 1
+    assert any("Fitted layout" in box.value for box in app.success)
+    from core import imaging, store
+
+    shown = store.load(imaging.IMAGERS, app.selectbox(key="fl-main").value).config  # the new layout is the one shown
+    assert shown["layout"]["method"] == "pca" and shown["corpus"]["rows"] == 60
     app.toggle(key="fl-compare").set_value(True).run()
     assert not app.exception
     assert len(charts(app)) == 4
     assert len([m for m in app.metric if m.label == "Trustworthiness"]) == 2
+
+
+def test_layout_page_reports_an_unavailable_corpus_without_a_traceback(lab_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = run("pages/feature_layout.py")
+    app.selectbox(key="fit-corpus").set_value("imdb").run()
+    app.button(key="fl-fit").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("IMDB" in e.value or "internet" in e.value for e in app.error)
 
 
 def test_layout_page_reports_a_missing_csv_clearly(lab_home):

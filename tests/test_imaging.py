@@ -44,8 +44,14 @@ def test_embed_corpus_caches_with_provenance(private_home, encoder):
     assert artifact.config["corpus"]["texts_sha256"] == imaging.texts_sha256(corpus["text"].tolist())
     assert artifact.config["encoder"]["model_id"] and artifact.config["provenance"]["packages"]
     assert pd.read_parquet(artifact.file("corpus.parquet"))["text"].tolist() == corpus["text"].tolist()
-    again = imaging.embed_corpus(encoder, corpus, shard_size=16)
-    assert again.id == artifact.id
+    calls = []
+    original = type(encoder).embed
+    try:
+        type(encoder).embed = lambda self, texts, **kw: calls.append(texts) or original(self, texts, **kw)
+        again = imaging.embed_corpus(encoder, corpus, shard_size=16)
+    finally:
+        type(encoder).embed = original
+    assert again.id == artifact.id and calls == []  # served from the store, nothing embedded again
 
 
 def test_interrupted_embedding_resumes_without_redoing_shards(private_home, encoder, monkeypatch):
@@ -153,3 +159,71 @@ def test_imager_id_records_every_layout_setting(lab_home, small_imager):
     assert config["layout"]["n_iter"] == FeatureLayout().n_iter and config["layout"]["method"] == "tsne"
     explicit = imaging.imager_config(embeddings, FeatureLayout(pixels=24, random_state=0).get_params(), None)
     assert store.config_hash(config) == store.config_hash(explicit)
+
+
+def test_resume_never_mixes_shards_of_another_size_or_a_damaged_shard(private_home, encoder):
+    corpus = small_corpus(20)
+    with pytest.raises(Interrupted):
+        imaging.embed_corpus(encoder, corpus, shard_size=16, callback=lambda step, total, m: "shard" in m)
+    # a run with another shard size starts its own shards instead of reusing the 16-row one
+    partials = sorted(p.name for p in (private_home / "runs" / "embeddings").iterdir())
+    assert len(partials) == 1 and partials[0].endswith("-16")
+    shard = next((private_home / "runs" / "embeddings").iterdir()) / "shard-00000.npy"
+    shard.write_bytes(b"torn write")  # a damaged shard is redone, not trusted
+    resumed = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus, shard_size=16))
+    other = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus, shard_size=7))
+    np.testing.assert_allclose(resumed, encoder.embed(corpus["text"].tolist()), atol=1e-5)
+    np.testing.assert_array_equal(resumed, other)
+
+
+def test_embed_corpus_needs_labels(private_home, encoder):
+    with pytest.raises(ValueError, match="'label'"):
+        imaging.embed_corpus(encoder, pd.DataFrame({"text": ["a film"]}))
+
+
+def test_stopped_fit_is_kept_but_refitted_next_time(private_home, encoder):
+    embeddings = imaging.embed_corpus(encoder, small_corpus(30))
+    params = {"pixels": 10, "random_state": 0}
+    stopped = imaging.fit_imager(embeddings, params, callback=lambda step, total, m: m.get("stage") == "tsne")
+    assert stopped.config["quality"]["combined"]["stopped_early"]
+    finished = imaging.fit_imager(embeddings, params)
+    assert finished.id == stopped.id
+    assert not any(q["stopped_early"] for q in finished.config["quality"].values())
+
+
+def test_settings_are_checked_for_both_grids_before_any_work():
+    with pytest.raises(ValueError, match="at least 2"):
+        imaging.check_settings({"pixels": 30}, layer_pixels=1)
+    imaging.check_settings({"pixels": 30}, layer_pixels=None)
+
+
+def test_threads_do_not_change_an_imager_id(lab_home, small_imager):
+    embeddings = store.load(imaging.EMBEDDINGS, small_imager.config["embeddings"])
+    one = imaging.imager_config(embeddings, {"pixels": 24, "random_state": 0, "n_jobs": 1}, None)
+    all_cores = imaging.imager_config(embeddings, {"pixels": 24, "random_state": 0}, None)
+    explicit_side = imaging.imager_config(embeddings, {"pixels": 24, "random_state": 0}, 20)
+    assert store.config_hash(one) == store.config_hash(all_cores) == store.config_hash(explicit_side)
+    assert "n_jobs" not in one["layout"]
+
+
+def test_feature_names_and_same_features(small_imager):
+    config = small_imager.config
+    names = imaging.feature_names(config, "combined")
+    assert len(names) == 6 * small_imager.hidden and names[small_imager.hidden + 3] == (config["layers"][1], 3)
+    assert imaging.feature_names(config, "per_layer")[:2] == [(None, 0), (None, 1)]
+    other_layers = {**config, "layers": [0, 1, 2, 3, 4, 5]}
+    assert imaging.same_features(config, config, "combined")
+    assert not imaging.same_features(config, other_layers, "combined")
+    assert imaging.same_features(config, other_layers, "per_layer")
+    other_model = {**config, "encoder": {**config["encoder"], "model_id": "someone/else"}}
+    assert not imaging.same_features(config, other_model, "per_layer")
+
+
+def test_load_imager_refuses_other_weights(lab_home, small_imager):
+    class Retrained:
+        def describe(self):
+            return {**small_imager.encoder.describe(), "revision": "0" * 64}
+
+    artifact = store.load(imaging.IMAGERS, small_imager.artifact_id)
+    with pytest.raises(ValueError, match="fit the layout again"):
+        imaging.load_imager(artifact, Retrained())

@@ -320,3 +320,5 @@ def test_describe_is_json_ready_even_for_a_custom_method(X):
     layout = FeatureLayout(method=FixedEmbedding(np.zeros((X.shape[1], 2))), pixels=(4, 5), reduce_dim=None)
     record = json.loads(json.dumps(layout.describe()))
     assert record["method"] == "object:FixedEmbedding" and record["pixels"] == [4, 5]
+    assert FeatureLayout(random_state=np.int64(7)).describe()["random_state"] == 7  # numpy seeds kept, not dropped
+    assert FeatureLayout(random_state=np.random.RandomState(0)).describe()["random_state"] == "object:RandomState"

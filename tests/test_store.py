@@ -92,3 +92,22 @@ def test_bad_artifact_names_raise(tmp_path, bad):
 def test_file_sha256(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
     assert store.file_sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_two_writers_of_the_same_artifact_both_succeed(tmp_path, monkeypatch):
+    real_replace = store.os.replace
+
+    def racing_replace(source, target):
+        final = tmp_path / "runs" / "things" / "same"
+        if str(target) == str(final) and not final.exists():  # the other writer wins the race
+            final.mkdir()
+            (final / "config.json").write_text('{"x": 1}')
+            (final / "v.txt").write_text("theirs")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(store.os, "replace", racing_replace)
+    with store.writing("things", "same", {"x": 1}, root=tmp_path) as folder:
+        (folder / "v.txt").write_text("mine")
+    found = store.load("things", "same", root=tmp_path)
+    assert found.config == {"x": 1} and found.file("v.txt").read_text() == "theirs"
+    assert [p.name for p in (tmp_path / "runs" / "things").iterdir()] == ["same"]

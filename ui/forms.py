@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from core import corpora
@@ -15,21 +18,21 @@ from core.layout import DISCRETIZATIONS, METHODS, SCALERS
 METHOD_NAMES = {"tsne": "t-SNE (openTSNE)", "umap": "UMAP", "pca": "PCA", "kpca": "Kernel PCA (RBF)"}
 
 
-def corpus_picker() -> object | None:
-    """Choose a corpus (packaged, hub or uploaded CSV) and load it; None until a CSV is complete."""
+def corpus_picker() -> Callable[[], pd.DataFrame] | None:
+    """Choose a corpus (packaged, hub or uploaded CSV); returns its loader, called only on Fit."""
     names = [row["name"] for row in corpora.available_corpora()]
     name = st.selectbox("Corpus", names, key="fit-corpus")
     n = st.number_input("Texts to fit on", 50, 50_000, corpora.DEFAULTS.n, step=250, key="fit-n")
     seed = st.number_input("Sampling seed", 0, 2**31 - 1, corpora.DEFAULTS.seed, key="fit-seed")
     if name != "csv":
-        return corpora.load_corpus(name, n=int(n), seed=int(seed))
+        return partial(corpora.load_corpus, name, n=int(n), seed=int(seed))
     upload = st.file_uploader("CSV file (UTF-8)", type=["csv", "tsv", "txt"], key="fit-csv")
     if upload is None:
         return None
     columns = corpora.csv_columns(upload)
     text_column = st.selectbox("Text column", columns, key="fit-text-col")
     label_column = st.selectbox("Label column", columns, index=min(1, len(columns) - 1), key="fit-label-col")
-    return corpora.load_csv(upload, text_column, label_column, n=int(n), seed=int(seed))
+    return partial(corpora.load_csv, upload, text_column, label_column, n=int(n), seed=int(seed))
 
 
 def encoder_picker() -> tuple[str, str]:

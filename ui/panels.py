@@ -11,13 +11,12 @@ from core import corpora, imaging, store
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.figures import image_figure, layer_strip_figure
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
-from core.layout import FeatureLayout
 from ui import state
 
 
 def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> str:
     """Embed a corpus (cached, resumable) and fit both layouts with progress; returns the imager id."""
-    FeatureLayout(**layout_params).check_params()  # fail before the costly embedding
+    imaging.check_settings(layout_params)  # fail before the costly embedding
     encoder = state.encoder(encoder_name)
     embeddings = imaging.embed_corpus(encoder, corpus, pooling=pooling, callback=state.progress_callback("Embedding the corpus"))
     artifact = imaging.fit_imager(embeddings, layout_params, callback=state.progress_callback("Fitting the layouts"))
@@ -54,19 +53,19 @@ PLAIN = {"displayModeBar": False}
 """Plotly config for small images: no toolbar over the panel titles."""
 
 
-def sentence_images(artifact_id: str, index: int, text: str, result: dict, contrast: str) -> None:
-    """The six layer images, the combined image and downloads for one sentence."""
-    fitted = state.imager(artifact_id)
+def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, contrast: str) -> None:
+    """The six layer images, the combined image and downloads for one sentence (``ref``: imager id, stamp)."""
+    fitted = state.imager(*ref)
     layers = result["layers"][index]
     combined = result["combined"][index]
     st.markdown(f"**{index + 1}.** {text}")
     if result["truncated"][index]:
         st.warning(f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read.")
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), contrast=contrast), key=f"strip-{index}", config=PLAIN)
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), contrast=contrast), key=f"strip-{index}", config=PLAIN)
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), contrast=contrast), key=f"combined-{index}", config=PLAIN, width="content")
+        st.plotly_chart(image_figure(combined, state.hover_text(*ref, "combined"), contrast=contrast), key=f"combined-{index}", config=PLAIN, width="content")
     with right:
         st.caption(f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper.")
         choices = ["combined", *titles]
@@ -78,9 +77,9 @@ def sentence_images(artifact_id: str, index: int, text: str, result: dict, contr
         buttons[1].download_button("NPY", imaging.to_npy(image), f"{name}.npy", key=f"npy-{index}")
 
 
-def difference(artifact_id: str, texts: list[str], result: dict) -> None:
+def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     """Difference images between two of the sentences."""
-    fitted = state.imager(artifact_id)
+    fitted = state.imager(*ref)
     labels = [f"{i + 1}. {t[:70]}" for i, t in enumerate(texts)]
     left, right = st.columns(2)
     first = left.selectbox("Sentence A", labels, key="diff-a")
@@ -89,9 +88,9 @@ def difference(artifact_id: str, texts: list[str], result: dict) -> None:
     layers = result["layers"][a] - result["layers"][b]
     combined = result["combined"][a] - result["combined"][b]
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(artifact_id, "per_layer"), diverging=True), key="diff-strip", config=PLAIN)
+    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), diverging=True), key="diff-strip", config=PLAIN)
     left, right = st.columns([2, 3], vertical_alignment="center")
-    left.plotly_chart(image_figure(combined, state.hover_text(artifact_id, "combined"), diverging=True), key="diff-combined", config=PLAIN, width="content")
+    left.plotly_chart(image_figure(combined, state.hover_text(*ref, "combined"), diverging=True), key="diff-combined", config=PLAIN, width="content")
     right.caption(
         f"A − B. Red: higher in A; blue: higher in B. Each image has its own symmetric scale; the largest "
         f"absolute difference on the combined grid is {np.abs(combined).max():.3f}."

@@ -18,7 +18,8 @@ from core import store
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
 from core.figures import pixel_feature_text
-from core.imaging import IMAGERS, TextImager, load_imager
+from core.imaging import IMAGERS, TextImager, feature_names, load_imager
+from core.layout import FeatureLayout
 
 
 @st.cache_resource(show_spinner="Loading the text encoder…")
@@ -27,31 +28,40 @@ def encoder(name: str) -> TextEncoder:
     return TextEncoder.from_name(name)
 
 
-@st.cache_resource(show_spinner="Loading the fitted layouts…")
-def imager(artifact_id: str) -> TextImager:
-    """A fitted text imager (encoder + layouts), loaded once per process."""
+def stamp(artifact_id: str) -> str:
+    """When a fitted imager was written: part of every cache key, so a refit under the same id is seen."""
     artifact = store.load(IMAGERS, artifact_id)
     if artifact is None:
         raise ValueError(f"No fitted layout {artifact_id!r} in {store.home()}; fit one on the Feature Layout page.")
+    return str(artifact.config.get("provenance", {}).get("created", ""))
+
+
+@st.cache_resource(show_spinner="Loading the fitted layouts…")
+def layouts(artifact_id: str, written: str) -> dict[str, FeatureLayout]:
+    """The combined and per-layer layouts of an imager (no encoder needed), loaded once per process."""
+    artifact = store.load(IMAGERS, artifact_id)
+    return {name: FeatureLayout.load(artifact.file(name)) for name in ("combined", "per_layer")}
+
+
+@st.cache_resource(show_spinner="Loading the encoder and the fitted layouts…")
+def imager(artifact_id: str, written: str) -> TextImager:
+    """A fitted text imager (encoder + layouts), loaded once per process."""
+    artifact = store.load(IMAGERS, artifact_id)
     return load_imager(artifact, encoder(artifact.config["encoder"]["name"]))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def images(artifact_id: str, texts: tuple[str, ...]) -> dict[str, np.ndarray]:
+def images(artifact_id: str, written: str, texts: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Images of some sentences under a fitted imager."""
-    result = imager(artifact_id).images(list(texts))
+    result = imager(artifact_id, written).images(list(texts))
     return {"features": result.features, "combined": result.combined, "layers": result.layers, "truncated": result.truncated}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def hover_text(artifact_id: str, which: str) -> np.ndarray:
+def hover_text(artifact_id: str, written: str, which: str) -> np.ndarray:
     """Which (layer, dimension) features sit on each pixel of the ``combined`` or ``per_layer`` grid."""
-    fitted = imager(artifact_id)
-    if which == "combined":
-        names = [fitted.feature_name(i) for i in range(fitted.combined.n_features_in_)]
-        return pixel_feature_text(fitted.combined, names)
-    names = [(None, d) for d in range(fitted.hidden)]
-    return pixel_feature_text(fitted.per_layer, names)
+    config = store.load(IMAGERS, artifact_id).config
+    return pixel_feature_text(layouts(artifact_id, written)[which], feature_names(config, which))
 
 
 def progress_callback(label: str):
