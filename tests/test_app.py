@@ -74,6 +74,22 @@ def test_sentence_page_offers_to_fit_when_no_layout_has_that_pooling(lab_home):
     assert not charts(app)
 
 
+def test_fitting_the_default_layout_from_the_sentence_page(lab_home, monkeypatch, tmp_path):
+    """The first-visit flow: no layout for this pooling, one click fits it, then the images appear."""
+    from core import corpora
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))  # an empty store of its own
+    monkeypatch.setattr(corpora, "DEFAULTS", corpora.CorpusDefaults(n=60))  # a small default keeps the test quick
+    app = run("pages/sentence_to_image.py")
+    app.radio(key="s2i-pooling").set_value("mean").run()
+    assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
+    app.button(key="s2i-imager-fit").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.radio(key="s2i-pooling").value == "mean"
+    assert "(60 texts)" in app.selectbox(key="s2i-imager").format_func(app.selectbox(key="s2i-imager").value)
+    assert len(charts(app)) == 2 * 2 + 2
+
+
 def test_two_sessions_never_see_each_others_sentences(lab_home):
     first, second = run("pages/sentence_to_image.py"), run("pages/sentence_to_image.py")
     first.text_area(key="s2i-text").set_value("Only the first visitor wrote this.").run()
