@@ -141,6 +141,16 @@ def test_layout_page_reports_an_unavailable_corpus_without_a_traceback(lab_home,
     assert any("IMDB" in e.value or "internet" in e.value for e in app.error)
 
 
+def test_layout_page_reports_an_online_only_encoder_without_a_traceback(lab_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = run("pages/feature_layout.py")
+    app.number_input(key="fit-n").set_value(60)
+    app.selectbox(key="fit-encoder").set_value("bert-base-uncased").run()
+    app.button(key="fl-fit").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("needs internet" in e.value for e in app.error)
+
+
 def test_layout_page_reports_a_missing_csv_clearly(lab_home):
     app = run("pages/feature_layout.py")
     app.selectbox(key="fit-corpus").set_value("csv").run()
