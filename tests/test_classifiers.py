@@ -1,0 +1,77 @@
+"""Sliced-backbone classifiers: the paper's heads, preprocessing, and learning a separable toy task."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.backbones import BACKBONES, build_backbone, slice_backbone
+from core.classifiers import PAPER_HEADS, SlicedClassifier, to_backbone_input
+
+CHANNELS = {"alexnet": 192, "wide_resnet50_2": 256, "resnext50_32x4d": 256, "shufflenet_v2_x1_0": 116, "vgg16": 256}
+
+
+def paper_model(name: str) -> SlicedClassifier:
+    info = next(i for i in BACKBONES if i.name == name)
+    body = slice_backbone(build_backbone(name, pretrained=False), info.paper_node)
+    return SlicedClassifier(body, CHANNELS[name], PAPER_HEADS[name])
+
+
+def separable_images(n: int = 64, side: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 0 is bright on the left half, class 1 on the right half, both under noise."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    images = 0.3 * torch.rand(n, side, side, generator=generator)
+    images[labels == 0, :, : side // 2] += 0.6
+    images[labels == 1, :, side // 2 :] += 0.6
+    return images, labels
+
+
+def test_preprocessing_copies_grey_to_three_channels_upsampled_and_normalised():
+    images = torch.rand(4, 50, 50)
+    x = to_backbone_input(images)
+    assert x.shape == (4, 3, 150, 150)
+    assert torch.equal(x[:, 0], x[:, 2]) and torch.equal(x[0, 0, :3, :3], x[0, 0, 0, 0].expand(3, 3))
+    assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-3
+    with pytest.raises(ValueError, match="grayscale images"):
+        to_backbone_input(torch.rand(4, 3, 50, 50))
+
+
+@pytest.mark.parametrize("name", ["alexnet", "shufflenet_v2_x1_0"])
+def test_paper_heads_take_50_pixel_images(name):
+    model = paper_model(name).eval()
+    with torch.inference_mode():
+        logits = model(to_backbone_input(torch.rand(2, 50, 50)))
+    assert logits.shape == (2, 2)
+    frozen = [p.requires_grad for p in model.body.parameters()]
+    assert frozen and not any(frozen)  # the slice is frozen, as in the paper
+
+
+def test_head_widths_follow_the_paper():
+    model = paper_model("alexnet")
+    linear = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(1600, 700), (700, 50), (50, 2)]
+
+
+def test_a_sliced_classifier_learns_a_separable_task():
+    torch.manual_seed(0)
+    model = paper_model("alexnet")
+    images, labels = separable_images()
+    inputs = to_backbone_input(images)
+    optimiser = torch.optim.Adam(model.param_groups())
+    for _ in range(40):
+        model.train()
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    test_images, test_labels = separable_images(seed=1)
+    with torch.inference_mode():
+        accuracy = (model(to_backbone_input(test_images)).argmax(1) == test_labels).float().mean()
+    assert accuracy >= 0.9
+
+
+def test_one_class_is_refused():
+    with pytest.raises(ValueError, match="at least two classes"):
+        SlicedClassifier(torch.nn.Identity(), 3, PAPER_HEADS["alexnet"], n_classes=1)
