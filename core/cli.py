@@ -4,6 +4,7 @@ Commands:
     info        what is available here (encoders, corpora, backbones) and the device
     fit-layout  embed a corpus (cached, resumable) and fit the combined and per-layer layouts
     layouts     list the fitted layouts
+    build-dataset  embed a labelled corpus, split it, fit the layout on the training rows, save images
 """
 
 from __future__ import annotations
@@ -58,23 +59,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("layouts", help="list fitted layouts")
 
     fit = commands.add_parser("fit-layout", help="embed a corpus and fit the feature layouts")
-    source = fit.add_argument_group("corpus")
+    _add_corpus_encoder_layout(fit)
+    fit.add_argument("--layer-pixels", type=int, default=None, help="per-layer grid side (default: fits hidden)")
+    fit.add_argument("--force", action="store_true", help="refit even if these settings were fitted before")
+
+    build = commands.add_parser("build-dataset", help="embed a labelled corpus, split it, and turn it into images")
+    _add_corpus_encoder_layout(build)
+    split = build.add_argument_group("split")
+    split.add_argument("--test-size", type=float, default=imaging.DATASET_DEFAULTS.test_size)
+    split.add_argument("--split-seed", type=int, default=imaging.DATASET_DEFAULTS.seed)
+    split.add_argument(
+        "--fit-on", choices=imaging.FIT_ON, default=imaging.DATASET_DEFAULTS.fit_on,
+        help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
+    )
+    return parser
+
+
+def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
+    source = command.add_argument_group("corpus")
     source.add_argument("--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv")
     source.add_argument("--csv", help="path of a UTF-8 CSV (with --corpus csv)")
     source.add_argument("--text-column", default="text")
     source.add_argument("--label-column", default="label")
     source.add_argument("--n", type=_optional_int, default=corpora.DEFAULTS.n, help="texts to sample (none = all)")
     source.add_argument("--seed", type=int, default=corpora.DEFAULTS.seed, help="sampling seed")
-    model = fit.add_argument_group("encoder")
+    model = command.add_argument_group("encoder")
     model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
     model.add_argument("--layers", type=int, nargs="+", help="hidden_states indices (default: the encoder's)")
     model.add_argument("--pooling", choices=POOLINGS, default=ENCODER_DEFAULTS.pooling)
-    layout = fit.add_argument_group("layout")
+    layout = command.add_argument_group("layout")
     layout.add_argument("--method", choices=METHODS, default=LAYOUT_DEFAULTS.method)
     layout.add_argument("--pixels", type=_pixels, default=LAYOUT_DEFAULTS.pixels, help="50 or 40x60")
-    layout.add_argument("--layer-pixels", type=int, default=None, help="per-layer grid side (default: fits hidden)")
     layout.add_argument("--discretization", choices=DISCRETIZATIONS, default=LAYOUT_DEFAULTS.discretization)
-    layout.add_argument("--scaler", type=_scaler, default=LAYOUT_DEFAULTS.scaler, help="log, minmax or none")
+    layout.add_argument("--scaler", type=_scaler, default=LAYOUT_DEFAULTS.scaler, help="log, norm2, minmax or none")
     layout.add_argument("--reduce-dim", type=_optional_int, default=LAYOUT_DEFAULTS.reduce_dim)
     layout.add_argument("--metric", default=LAYOUT_DEFAULTS.metric)
     layout.add_argument("--perplexity", type=float, default=LAYOUT_DEFAULTS.perplexity)
@@ -83,8 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
     layout.add_argument("--early-exaggeration-iter", type=int, default=LAYOUT_DEFAULTS.early_exaggeration_iter)
     layout.add_argument("--layout-seed", type=int, default=LAYOUT_DEFAULTS.random_state)
     layout.add_argument("--n-jobs", type=int, default=LAYOUT_DEFAULTS.n_jobs)
-    layout.add_argument("--force", action="store_true", help="refit even if these settings were fitted before")
-    return parser
+
+
+def _corpus(args: argparse.Namespace):
+    if args.corpus == "csv":
+        if not args.csv:
+            raise ValueError("--corpus csv needs --csv PATH (and --text-column / --label-column).")
+        return corpora.load_csv(args.csv, args.text_column, args.label_column, n=args.n, seed=args.seed)
+    return corpora.load_corpus(args.corpus, n=args.n, seed=args.seed)
+
+
+def _layout_params(args: argparse.Namespace) -> dict:
+    return {
+        "method": args.method,
+        "pixels": args.pixels,
+        "discretization": args.discretization,
+        "scaler": args.scaler,
+        "reduce_dim": args.reduce_dim,
+        "metric": args.metric,
+        "perplexity": args.perplexity,
+        "n_neighbors": args.n_neighbors,
+        "n_iter": args.n_iter,
+        "early_exaggeration_iter": args.early_exaggeration_iter,
+        "random_state": args.layout_seed,
+        "n_jobs": args.n_jobs,
+    }
 
 
 def _info() -> dict:
@@ -104,31 +144,26 @@ def _info() -> dict:
 def _fit_layout(args: argparse.Namespace) -> dict:
     from core.encoders import TextEncoder
 
-    if args.corpus == "csv":
-        if not args.csv:
-            raise ValueError("--corpus csv needs --csv PATH (and --text-column / --label-column).")
-        corpus = corpora.load_csv(args.csv, args.text_column, args.label_column, n=args.n, seed=args.seed)
-    else:
-        corpus = corpora.load_corpus(args.corpus, n=args.n, seed=args.seed)
-    params = {
-        "method": args.method,
-        "pixels": args.pixels,
-        "discretization": args.discretization,
-        "scaler": args.scaler,
-        "reduce_dim": args.reduce_dim,
-        "metric": args.metric,
-        "perplexity": args.perplexity,
-        "n_neighbors": args.n_neighbors,
-        "n_iter": args.n_iter,
-        "early_exaggeration_iter": args.early_exaggeration_iter,
-        "random_state": args.layout_seed,
-        "n_jobs": args.n_jobs,
-    }
+    corpus, params = _corpus(args), _layout_params(args)
     imaging.check_settings(params, args.layer_pixels)  # fail before the costly embedding
     encoder = TextEncoder.from_name(args.encoder)
     embeddings = imaging.embed_corpus(encoder, corpus, args.layers, args.pooling, callback=_progress("embedding"))
     artifact = imaging.fit_imager(embeddings, params, args.layer_pixels, callback=_progress("layout"), force=args.force)
     return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
+
+
+def _build_dataset(args: argparse.Namespace) -> dict:
+    from core.encoders import TextEncoder
+
+    corpus, params = _corpus(args), _layout_params(args)
+    corpora.check_labels(corpus)
+    imaging.check_settings(params)
+    encoder = TextEncoder.from_name(args.encoder)
+    artifact = imaging.build_dataset(
+        encoder, corpus, args.layers, args.pooling, params, args.test_size, args.split_seed, args.fit_on,
+        callback=_progress("dataset"),
+    )
+    return {"id": artifact.id, "path": str(artifact.path), "split": artifact.config["split"], "quality": artifact.config["quality"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = _info()
         elif args.command == "layouts":
             result = [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()]
+        elif args.command == "build-dataset":
+            result = _build_dataset(args)
         else:
             result = _fit_layout(args)
     except Interrupted as stop:

@@ -68,3 +68,23 @@ def test_unknown_command_is_refused():
     with pytest.raises(SystemExit) as stop:
         cli.main(["paint"])
     assert stop.value.code == 2
+
+
+def test_build_dataset_from_a_csv(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("text,label\n" + "\n".join(f"review {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(30)))
+    code = cli.main(["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none", "--method", "pca", "--pixels", "10"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == {"test_size": 0.2, "seed": 42, "train": 24, "test": 6}
+    artifact = imaging.store.load(imaging.DATASETS, result["id"])
+    assert artifact.config["fit_on"] == "train" and imaging.load_dataset(artifact)["images"].shape == (30, 10, 10)
+
+
+def test_build_dataset_refuses_one_class(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    csv = tmp_path / "one.csv"
+    csv.write_text("text,label\n" + "\n".join(f"review {i},pos" for i in range(10)))
+    assert cli.main(["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none"]) == 2
+    assert "only one class" in capsys.readouterr().err

@@ -227,3 +227,52 @@ def test_load_imager_refuses_other_weights(lab_home, small_imager):
     artifact = store.load(imaging.IMAGERS, small_imager.artifact_id)
     with pytest.raises(ValueError, match="fit the layout again"):
         imaging.load_imager(artifact, Retrained())
+
+
+def test_dataset_split_is_stratified_and_images_are_compact(private_home, encoder):
+    corpus = small_corpus(40)
+    artifact = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    data = imaging.load_dataset(artifact)
+    assert data["images"].shape == (40, 12, 12) and data["images"].dtype == np.float16
+    np.testing.assert_array_equal(data["labels"], corpus["label"].to_numpy())
+    assert data["is_test"].sum() == 8 and data["labels"][data["is_test"]].sum() == 4  # 20 %, half of each class
+    assert artifact.config["split"] == {"test_size": 0.2, "seed": 42, "train": 32, "test": 8}
+
+
+def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, encoder):
+    corpus = small_corpus(40)
+    features = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus))
+    honest = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    is_test = imaging.load_dataset(honest)["is_test"]
+    layout = FeatureLayout.load(honest.file("layout"))
+    # the log scaler learns each column's minimum from the rows it was fitted on
+    np.testing.assert_array_equal(layout.scale_min_, features[~is_test].min(axis=0))
+    assert np.any(features[~is_test].min(axis=0) != features.min(axis=0))  # the test rows would have changed it
+    paper = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12}, fit_on="all")
+    assert paper.id != honest.id and paper.config["fit_on"] == "all"
+    np.testing.assert_array_equal(FeatureLayout.load(paper.file("layout")).scale_min_, features.min(axis=0))
+
+
+def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
+    corpus = small_corpus(30)
+    first = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    monkeypatch.setenv(store.HOME_ENV, str(private_home / "again"))
+    second = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    for name in ("images", "labels", "is_test"):
+        np.testing.assert_array_equal(first[name], second[name])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"fit_on": "test"}, "fit_on must be"), ({"test_size": 1.5}, "test_size must be"), ({"layout_params": {"pixels": 1}}, "at least 2")],
+)
+def test_dataset_bad_parameters(private_home, encoder, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        imaging.build_dataset(encoder, small_corpus(20), **kwargs)
+
+
+def test_dataset_needs_two_classes(private_home, encoder):
+    corpus = small_corpus(20)
+    corpus["label"] = 1
+    with pytest.raises(ValueError, match="only one class"):
+        imaging.build_dataset(encoder, corpus)
