@@ -39,3 +39,21 @@ def small_imager(lab_home):
 
     artifact_id = (lab_home / "small-imager-id").read_text()
     return imaging.load_imager(store.load(imaging.IMAGERS, artifact_id))
+
+
+def _separable_images(n: int = 64, side: int = 20, seed: int = 0):
+    """Class 0 is bright on the left half, class 1 on the right half, both under noise."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    images = 0.3 * torch.rand(n, side, side, generator=generator)
+    images[labels == 0, :, : side // 2] += 0.6
+    images[labels == 1, :, side // 2 :] += 0.6
+    return images, labels
+
+
+@pytest.fixture()
+def separable():
+    """A factory of small separable grayscale image sets: separable(n, side, seed) -> (images, labels)."""
+    return _separable_images

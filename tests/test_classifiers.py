@@ -17,16 +17,6 @@ def paper_model(name: str) -> SlicedClassifier:
     return SlicedClassifier(body, CHANNELS[name], PAPER_HEADS[name])
 
 
-def separable_images(n: int = 64, side: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class 0 is bright on the left half, class 1 on the right half, both under noise."""
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 2
-    images = 0.3 * torch.rand(n, side, side, generator=generator)
-    images[labels == 0, :, : side // 2] += 0.6
-    images[labels == 1, :, side // 2 :] += 0.6
-    return images, labels
-
-
 def test_preprocessing_copies_grey_to_three_channels_upsampled_and_normalised():
     images = torch.rand(4, 50, 50)
     x = to_backbone_input(images)
@@ -53,10 +43,10 @@ def test_head_widths_follow_the_paper():
     assert [(m.in_features, m.out_features) for m in linear] == [(1600, 700), (700, 50), (50, 2)]
 
 
-def test_a_sliced_classifier_learns_a_separable_task():
+def test_a_sliced_classifier_learns_a_separable_task(separable):
     torch.manual_seed(0)
     model = paper_model("alexnet")
-    images, labels = separable_images()
+    images, labels = separable()
     inputs = to_backbone_input(images)
     optimiser = torch.optim.Adam(model.param_groups())
     for _ in range(40):
@@ -66,7 +56,7 @@ def test_a_sliced_classifier_learns_a_separable_task():
         loss.backward()
         optimiser.step()
     model.eval()
-    test_images, test_labels = separable_images(seed=1)
+    test_images, test_labels = separable(seed=1)
     with torch.inference_mode():
         accuracy = (model(to_backbone_input(test_images)).argmax(1) == test_labels).float().mean()
     assert accuracy >= 0.9

@@ -11,25 +11,16 @@ from core.classifiers import HeadSpec, SlicedClassifier, to_backbone_input
 from core.train import classification_metrics, load_checkpoint, predict, save_checkpoint, train_classifier
 
 
-def toy_images(n: int, seed: int, side: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 2
-    images = 0.3 * torch.rand(n, side, side, generator=generator)
-    images[labels == 0, :, : side // 2] += 0.6
-    images[labels == 1, :, side // 2 :] += 0.6
-    return images, labels
-
-
 def small_model(seed: int = 0) -> SlicedClassifier:
     torch.manual_seed(seed)
     body = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU())
     return SlicedClassifier(body, 8, HeadSpec(2, (8, 8, 8, 8), 2, (16,), lr_convs=1e-3, lr_head=1e-3))
 
 
-def test_training_learns_and_measures_the_whole_held_out_split_each_epoch():
+def test_training_learns_and_measures_the_whole_held_out_split_each_epoch(separable):
     seen = []
     result = train_classifier(
-        small_model(), toy_images(64, 0), toy_images(40, 1), to_backbone_input, epochs=6, batch_size=16,
+        small_model(), separable(64, 12, 0), separable(40, 12, 1), to_backbone_input, epochs=6, batch_size=16,
         callback=lambda epoch, total, metrics: seen.append((epoch, total, metrics["accuracy"])) and False,
     )
     assert [e for e, _, _ in seen] == [1, 2, 3, 4, 5, 6] and all(t == 6 for _, t, _ in seen)
@@ -39,16 +30,16 @@ def test_training_learns_and_measures_the_whole_held_out_split_each_epoch():
     assert {"train_loss", "test_loss", "f1", "precision", "recall", "seconds"} <= set(result.history[0])
 
 
-def test_stop_keeps_the_best_epoch_so_far():
+def test_stop_keeps_the_best_epoch_so_far(separable):
     model = small_model()
     result = train_classifier(
-        model, toy_images(64, 0), toy_images(40, 1), to_backbone_input, epochs=10, batch_size=16,
+        model, separable(64, 12, 0), separable(40, 12, 1), to_backbone_input, epochs=10, batch_size=16,
         callback=lambda epoch, total, metrics: epoch == 3,
     )
     assert result.stopped_early and len(result.history) == 3
     best = max(result.history, key=lambda r: r["accuracy"])
     assert result.best_epoch == best["epoch"]
-    accuracy = (predict(model, *toy_images(40, 1)[:1], preprocess=to_backbone_input).argmax(1) == toy_images(40, 1)[1]).float().mean()
+    accuracy = (predict(model, *separable(40, 12, 1)[:1], preprocess=to_backbone_input).argmax(1) == separable(40, 12, 1)[1]).float().mean()
     assert float(accuracy) == pytest.approx(best["accuracy"])  # the model holds the best weights
 
 
@@ -59,8 +50,8 @@ def test_metrics_match_their_definitions():
     assert metrics["precision"] == pytest.approx(2 / 3) and metrics["recall"] == pytest.approx(2 / 3)
 
 
-def test_bad_training_input_is_refused():
-    images, labels = toy_images(10, 0)
+def test_bad_training_input_is_refused(separable):
+    images, labels = separable(10, 12, 0)
     with pytest.raises(ValueError, match="only one class"):
         train_classifier(small_model(), (images, torch.zeros(10, dtype=torch.long)), (images, labels), to_backbone_input)
     with pytest.raises(ValueError, match="differ in length"):
