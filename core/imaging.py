@@ -185,10 +185,6 @@ class TextImager:
     def hidden(self) -> int:
         return self.encoder.hidden_size
 
-    def feature_name(self, index: int) -> tuple[int, int]:
-        """(layer, dimension) of a column of the combined feature vector."""
-        return self.layers[index // self.hidden], index % self.hidden
-
     def images_from_features(self, features: np.ndarray, texts: list[str] | None = None) -> TextImages:
         """Images of already computed feature vectors (n, L * hidden)."""
         n_layers = len(self.layers)

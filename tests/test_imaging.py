@@ -88,8 +88,8 @@ def test_fitted_imager_shapes_and_names(small_imager):
     side = imaging.default_layer_pixels(hidden)
     assert result.layers.shape == (2, 6, side, side)
     assert result.truncated.tolist() == [False, False]
-    assert small_imager.feature_name(0) == (small_imager.layers[0], 0)
-    assert small_imager.feature_name(hidden + 5) == (small_imager.layers[1], 5)
+    names = imaging.feature_names(small_imager.config, "combined")
+    assert names[0] == (small_imager.layers[0], 0) and names[hidden + 5] == (small_imager.layers[1], 5)
     # the per-layer image of layer j is the shared per-layer layout applied to that layer's slice
     layer_two = result.features[:, 2 * hidden : 3 * hidden]
     np.testing.assert_allclose(result.layers[:, 2], small_imager.per_layer.transform(layer_two))
