@@ -212,8 +212,6 @@ def imager_config(
     The layout settings are recorded in full (defaults included), so a change of a default gives
     a new id rather than reusing a layout fitted under the old one.
     """
-    params = FeatureLayout(**layout_params).describe()
-    params.pop("n_jobs")  # threads change the speed, not the layout
     hidden = embeddings.config["encoder"]["hidden_size"]
     return {
         "embeddings": embeddings.id,
@@ -221,9 +219,19 @@ def imager_config(
         "encoder": embeddings.config["encoder"],
         "layers": embeddings.config["layers"],
         "pooling": embeddings.config["pooling"],
-        "layout": params,
+        "layout": _layout_record(layout_params),
         "layer_pixels": layer_pixels or default_layer_pixels(hidden),
     }
+
+
+def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
+    """Every layout setting, defaults included, as recorded in an artifact's config (and so its id).
+
+    Threads are left out: they change the speed, not the layout.
+    """
+    record = FeatureLayout(**layout_params).describe()
+    record.pop("n_jobs")
+    return record
 
 
 def check_settings(layout_params: dict[str, Any], layer_pixels: int | None = None) -> None:
@@ -283,8 +291,10 @@ def fit_imager(
     return store.load(IMAGERS, artifact_id)
 
 
-def load_imager(artifact: Artifact, encoder: TextEncoder | None = None) -> TextImager:
-    """Rebuild a TextImager from its artifact (the encoder is loaded unless one is given)."""
+def load_imager(
+    artifact: Artifact, encoder: TextEncoder | None = None, layouts: dict[str, FeatureLayout] | None = None
+) -> TextImager:
+    """Rebuild a TextImager from its artifact (the encoder and the layouts are loaded unless given)."""
     config = artifact.config
     encoder = encoder or TextEncoder.from_name(config["encoder"]["name"])
     now, then = encoder.describe(), config["encoder"]
@@ -295,15 +305,21 @@ def load_imager(artifact: Artifact, encoder: TextEncoder | None = None) -> TextI
             f"This layout was fitted for revision {then['revision'][:12]} of {then['model_id']}, but the installed "
             f"weights are revision {now['revision'][:12]}; fit the layout again for these weights."
         )
+    layouts = layouts or load_layouts(artifact)
     return TextImager(
         encoder=encoder,
         layers=list(config["layers"]),
         pooling=config["pooling"],
-        combined=FeatureLayout.load(artifact.file("combined")),
-        per_layer=FeatureLayout.load(artifact.file("per_layer")),
+        combined=layouts["combined"],
+        per_layer=layouts["per_layer"],
         config=config,
         artifact_id=artifact.id,
     )
+
+
+def load_layouts(artifact: Artifact) -> dict[str, FeatureLayout]:
+    """The ``combined`` and ``per_layer`` layouts of an imager artifact."""
+    return {name: FeatureLayout.load(artifact.file(name)) for name in ("combined", "per_layer")}
 
 
 def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, int]]:
@@ -420,7 +436,7 @@ def build_dataset(
         "encoder": embeddings.config["encoder"],
         "layers": embeddings.config["layers"],
         "pooling": pooling,
-        "layout": FeatureLayout(**layout_params).describe(),
+        "layout": _layout_record(layout_params),
         "split": {"test_size": test_size, "seed": seed, "train": int(len(train)), "test": int(len(test))},
         "fit_on": fit_on,
     }

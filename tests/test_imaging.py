@@ -237,6 +237,8 @@ def test_dataset_split_is_stratified_and_images_are_compact(private_home, encode
     np.testing.assert_array_equal(data["labels"], corpus["label"].to_numpy())
     assert data["is_test"].sum() == 8 and data["labels"][data["is_test"]].sum() == 4  # 20 %, half of each class
     assert artifact.config["split"] == {"test_size": 0.2, "seed": 42, "train": 32, "test": 8}
+    one_thread = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12, "n_jobs": 1})
+    assert one_thread.id == artifact.id and "n_jobs" not in artifact.config["layout"]  # threads are not a setting
 
 
 def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, encoder):

@@ -36,7 +36,7 @@ def choose_imager(pooling: str, key: str) -> str | None:
         st.info(
             f"No layout is fitted yet for **{pooling}** pooling. The default fits on "
             f"{corpora.DEFAULTS.n:,} Rotten Tomatoes snippets with {ENCODER_DEFAULTS.name} "
-            "(a few minutes on a CPU, once; then cached on disk)."
+            "(about 40 seconds on two CPU cores, once; then cached on disk)."
         )
         st.caption("You can stop at any time (the Stop button at the top right, or leave the page): finished "
                    "embedding shards are kept and the next fit resumes from them.")

@@ -18,7 +18,7 @@ from core import store
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
 from core.figures import pixel_feature_text
-from core.imaging import IMAGERS, TextImager, feature_names, load_imager
+from core.imaging import IMAGERS, TextImager, feature_names, load_imager, load_layouts
 from core.layout import FeatureLayout
 
 
@@ -39,15 +39,14 @@ def stamp(artifact_id: str) -> str:
 @st.cache_resource(show_spinner="Loading the fitted layouts…")
 def layouts(artifact_id: str, written: str) -> dict[str, FeatureLayout]:
     """The combined and per-layer layouts of an imager (no encoder needed), loaded once per process."""
-    artifact = store.load(IMAGERS, artifact_id)
-    return {name: FeatureLayout.load(artifact.file(name)) for name in ("combined", "per_layer")}
+    return load_layouts(store.load(IMAGERS, artifact_id))
 
 
 @st.cache_resource(show_spinner="Loading the encoder and the fitted layouts…")
 def imager(artifact_id: str, written: str) -> TextImager:
     """A fitted text imager (encoder + layouts), loaded once per process."""
     artifact = store.load(IMAGERS, artifact_id)
-    return load_imager(artifact, encoder(artifact.config["encoder"]["name"]))
+    return load_imager(artifact, encoder(artifact.config["encoder"]["name"]), layouts(artifact_id, written))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
