@@ -103,3 +103,84 @@ class SlicedClassifier(nn.Module):
         if self.finetune:
             groups.append({"params": list(self.body.parameters()), "lr": self.spec.lr_convs})
         return groups
+
+
+GENERIC_HEAD = HeadSpec(3, (192, 128, 64, 32), 5, (700, 50), 0.0, 5e-5, 1e-3)
+"""New layers after a cut the paper did not use (this project's choice; kernel and pool shrink to fit the map)."""
+
+
+def head_for(backbone: str, node: str, map_size: int) -> HeadSpec:
+    """The paper's new layers at the paper's cut; otherwise :data:`GENERIC_HEAD`, its kernel and pool
+    reduced so four valid convolutions fit a ``map_size`` x ``map_size`` feature map."""
+    from dataclasses import replace
+
+    from core.backbones import _info
+
+    if backbone in PAPER_HEADS and node == _info(backbone).paper_node:
+        return PAPER_HEADS[backbone]
+    kernel = GENERIC_HEAD.kernel
+    while kernel > 1 and map_size - len(GENERIC_HEAD.channels) * (kernel - 1) < 2:
+        kernel -= 1
+    remaining = map_size - len(GENERIC_HEAD.channels) * (kernel - 1)
+    return replace(GENERIC_HEAD, kernel=kernel, pool=max(1, min(GENERIC_HEAD.pool, remaining)))
+
+
+def classifier_config(
+    backbone: str,
+    node: str | None = None,
+    pretrained: bool = True,
+    finetune: bool = False,
+    n_classes: int = 2,
+    image_shape: tuple[int, int] = (50, 50),
+    upsample: int = 3,
+) -> dict:
+    """Everything that defines a text-as-image classifier's architecture, as JSON-able values."""
+    from core.backbones import _info
+
+    info = _info(backbone)
+    if n_classes < 2:
+        raise ValueError(f"a classifier needs at least two classes, got {n_classes}.")
+    if upsample < 1:
+        raise ValueError(f"upsample must be at least 1, got {upsample}.")
+    return {
+        "backbone": backbone,
+        "node": node or info.cut,
+        "pretrained": bool(pretrained),
+        "finetune": bool(finetune),
+        "n_classes": int(n_classes),
+        "image_shape": [int(image_shape[0]), int(image_shape[1])],
+        "upsample": int(upsample),
+    }
+
+
+def build_classifier(config: dict) -> SlicedClassifier:
+    """The classifier a :func:`classifier_config` describes (backbone weights loaded when pretrained).
+
+    Raises:
+        ValueError: an unknown backbone or cut point, or a cut whose map is too small for the head.
+        ResourceUnavailable: pretrained weights that cannot be had here.
+    """
+    from dataclasses import asdict
+
+    from core.backbones import build_backbone, slice_backbone
+
+    body = slice_backbone(build_backbone(config["backbone"], pretrained=config["pretrained"]).eval(), config["node"])
+    height, width = (side * config["upsample"] for side in config["image_shape"])
+    with torch.inference_mode():
+        features = body.eval()(torch.zeros(1, 3, height, width))
+    if features.ndim != 4:
+        raise ValueError(f"{config['node']!r} does not give a feature map; choose a convolutional cut point.")
+    spec = head_for(config["backbone"], config["node"], min(features.shape[-2:]))
+    model = SlicedClassifier(body, int(features.shape[1]), spec, config["n_classes"], config["finetune"])
+    model.config = {**config, "head": asdict(spec), "feature_map": list(features.shape[1:])}
+    return model
+
+
+def check_images(config: dict, images: torch.Tensor) -> None:
+    """Raise ValueError unless ``images`` are (n, H, W) grayscale images of the size the model was built for."""
+    expected = tuple(config["image_shape"])
+    if images.ndim != 3 or tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"this model takes {expected[0]}x{expected[1]} grayscale images, got an array shaped {tuple(images.shape)}; "
+            "use images made with the layout of the model's dataset."
+        )

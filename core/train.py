@@ -42,6 +42,7 @@ class TrainResult:
     best_epoch: int = -1
     best_state: dict[str, torch.Tensor] | None = None
     stopped_early: bool = False
+    optimiser_state: dict[str, Any] | None = None  # after the last finished epoch (for resuming)
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -91,6 +92,8 @@ def train_classifier(
     batch_size: int = DEFAULTS.batch_size,
     seed: int = DEFAULTS.seed,
     callback: Callback | None = None,
+    resume: TrainResult | None = None,
+    on_epoch: Callable[[nn.Module, TrainResult], None] | None = None,
 ) -> TrainResult:
     """Train with Adam and cross-entropy; after every epoch, measure the whole held-out split.
 
@@ -104,6 +107,12 @@ def train_classifier(
         seed: shuffling seed.
         callback: ``callback(epoch, epochs, metrics)`` after each epoch; True stops, keeping the best
             epoch so far.
+        resume: the state of an interrupted run of the same training (its history, best weights and
+            optimiser state, with ``model`` holding the weights of its last finished epoch); training
+            goes on from the next epoch. Every epoch shuffles with ``seed + epoch``, so a resumed run
+            sees the same batches (and dropout masks) as an uninterrupted one.
+        on_epoch: ``on_epoch(model, result)`` after each epoch, with ``result.optimiser_state`` filled,
+            to save what a resume needs.
 
     Returns:
         The history (train loss, held-out loss and metrics, seconds per epoch) and the weights of the
@@ -121,11 +130,16 @@ def train_classifier(
         model = model.to(memory_format=torch.channels_last)
     groups = model.param_groups() if hasattr(model, "param_groups") else [{"params": list(model.parameters())}]
     optimiser = torch.optim.Adam([g for g in groups if any(p.requires_grad for p in g["params"])])
-    generator = torch.Generator().manual_seed(seed)
     result = TrainResult()
-    best = -1.0
-    for epoch in range(1, epochs + 1):
+    if resume is not None:
+        result = TrainResult(list(resume.history), resume.best_epoch, resume.best_state)
+        if resume.optimiser_state is not None:
+            optimiser.load_state_dict(resume.optimiser_state)
+    best = max((r["accuracy"] for r in result.history), default=-1.0)
+    for epoch in range(len(result.history) + 1, epochs + 1):
         started = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed + epoch)
+        torch.manual_seed(seed + epoch)  # dropout draws too: a resumed epoch repeats an uninterrupted one
         model.train()
         losses = []
         for rows in _batches(len(images), batch_size, generator):
@@ -150,6 +164,9 @@ def train_classifier(
         if record["accuracy"] > best:
             best, result.best_epoch = record["accuracy"], epoch
             result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        if on_epoch is not None:
+            result.optimiser_state = optimiser.state_dict()
+            on_epoch(model, result)
         if callback is not None and callback(epoch, epochs, record):
             result.stopped_early = epoch < epochs
             break

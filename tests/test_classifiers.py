@@ -65,3 +65,28 @@ def test_a_sliced_classifier_learns_a_separable_task(separable):
 def test_one_class_is_refused():
     with pytest.raises(ValueError, match="at least two classes"):
         SlicedClassifier(torch.nn.Identity(), 3, PAPER_HEADS["alexnet"], n_classes=1)
+
+
+def test_build_classifier_uses_the_paper_head_at_the_paper_cut_and_fits_other_cuts():
+    from core.classifiers import PAPER_HEADS, build_classifier, classifier_config, to_backbone_input
+
+    paper = build_classifier(classifier_config("alexnet", pretrained=False))
+    assert paper.config["node"] == "features.4" and paper.config["feature_map"] == [192, 17, 17]
+    assert paper.spec == PAPER_HEADS["alexnet"]
+    deep = build_classifier(classifier_config("vgg16", "features.30", pretrained=False))  # a 4x4 map
+    assert deep.config["feature_map"][1:] == [4, 4] and deep.spec.kernel == 1
+    with torch.inference_mode():
+        assert deep.eval()(to_backbone_input(torch.rand(2, 50, 50))).shape == (2, 2)
+
+
+def test_classifier_config_and_images_are_checked():
+    from core.classifiers import check_images, classifier_config
+
+    with pytest.raises(ValueError, match="Unknown backbone"):
+        classifier_config("lenet")
+    with pytest.raises(ValueError, match="at least two classes"):
+        classifier_config("alexnet", n_classes=1)
+    config = classifier_config("alexnet", image_shape=(50, 50))
+    check_images(config, torch.zeros(3, 50, 50))
+    with pytest.raises(ValueError, match="takes 50x50 grayscale images, got an array shaped \\(3, 40, 40\\)"):
+        check_images(config, torch.zeros(3, 40, 40))
