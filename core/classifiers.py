@@ -90,7 +90,8 @@ class SlicedClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for (n, 3, h, w) backbone inputs (see :func:`to_backbone_input`)."""
-        with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+        # a frozen body needs no graph, unless gradients must reach the input (saliency)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and (self.finetune or images.requires_grad)):
             features = self.body(images)
         return self.head(self.pool(self.convs(features)))
 

@@ -5,6 +5,11 @@ Commands:
     fit-layout  embed a corpus (cached, resumable) and fit the combined and per-layer layouts
     layouts     list the fitted layouts
     build-dataset  embed a labelled corpus, split it, fit the layout on the training rows, save images
+    datasets    list the built image datasets
+    train       train a sliced-backbone classifier on a dataset (resumes an interrupted run)
+    baseline    logistic regression on the raw embeddings of a dataset, same split
+    results     held-out metrics of every model and baseline of a dataset
+    classify    classify texts with trained models (each model's probabilities and the ensemble vote)
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from core import corpora, imaging, store
+from core import corpora, experiments, imaging, store
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS
 from core.errors import USER_ERRORS, Interrupted
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS
+from core.train import DEFAULTS as TRAIN_DEFAULTS
 
 
 def _progress(label: str):
@@ -72,6 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--fit-on", choices=imaging.FIT_ON, default=imaging.DATASET_DEFAULTS.fit_on,
         help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
     )
+
+    commands.add_parser("datasets", help="list built image datasets")
+    train = commands.add_parser("train", help="train a sliced-backbone classifier on an image dataset")
+    train.add_argument("--dataset", required=True, help="dataset id (see: python -m core datasets)")
+    train.add_argument("--backbone", required=True, help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online)")
+    train.add_argument("--cut", default=None, help="feature-extraction node to cut at (default: the paper's, or ours)")
+    train.add_argument("--random-init", action="store_true", help="randomly initialised slice (the baseline)")
+    train.add_argument("--finetune", action="store_true", help="train the slice too (default: frozen)")
+    train.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
+    train.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
+    train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
+    train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    baseline = commands.add_parser("baseline", help="logistic regression on the raw embeddings of a dataset")
+    baseline.add_argument("--dataset", required=True)
+    baseline.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    results = commands.add_parser("results", help="held-out metrics of every model and baseline of a dataset")
+    results.add_argument("--dataset", required=True)
+    classify = commands.add_parser("classify", help="classify texts with trained models")
+    classify.add_argument("texts", nargs="+", help="one or more texts")
+    classify.add_argument("--model", action="append", required=True, help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)")
     return parser
 
 
@@ -166,6 +192,65 @@ def _build_dataset(args: argparse.Namespace) -> dict:
     return {"id": artifact.id, "path": str(artifact.path), "split": artifact.config["split"], "quality": artifact.config["quality"]}
 
 
+def _dataset(dataset_id: str) -> store.Artifact:
+    found = store.load(imaging.DATASETS, dataset_id)
+    if found is None:
+        known = ", ".join(a.id for a in experiments.list_datasets()) or "none yet (python -m core build-dataset)"
+        raise ValueError(f"no dataset {dataset_id!r}; built datasets: {known}.")
+    return found
+
+
+def _train(args: argparse.Namespace) -> dict:
+    dataset = _dataset(args.dataset)
+    bars: list = []
+
+    def callback(epoch: int, epochs: int, metrics: dict) -> None:
+        if not bars:
+            bars.append(_progress("epochs"))
+        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy")})
+
+    artifact = experiments.train_model(
+        dataset, args.backbone, args.cut, not args.random_init, args.finetune, args.epochs, args.batch_size, args.seed, args.device, callback
+    )
+    return {"id": artifact.id, "path": str(artifact.path), "status": artifact.config["status"], "best_epoch": artifact.config["best_epoch"], "metrics": artifact.config["metrics"]}
+
+
+def _model_folder(reference: str):
+    from pathlib import Path
+
+    found = store.load(experiments.MODELS, reference) if "/" not in reference and not reference.startswith(".") else None
+    if found is not None:
+        return found.path
+    if Path(reference).is_dir():
+        return Path(reference)
+    raise ValueError(f"{reference!r} is neither a trained model id (see: python -m core results --dataset ID) nor a folder.")
+
+
+def _classify(args: argparse.Namespace) -> list[dict]:
+    folders = [_model_folder(reference) for reference in args.model]
+    configs = [store.read_json(folder / store.CONFIG_NAME) for folder in folders]
+    datasets = {config.get("dataset") for config in configs}
+    if len(datasets) != 1:
+        raise ValueError("the models were trained on different datasets; an ensemble needs one dataset's images.")
+    dataset = _dataset(datasets.pop())
+    models = {folder.name: experiments.load_model(folder) for folder in folders}
+    imager = experiments.dataset_imager(dataset)
+    names = experiments.label_names(dataset)
+    _, images = imager.images(args.texts)
+    rows = []
+    for text, image in zip(args.texts, images, strict=True):
+        result = experiments.classify(models, image)
+        rows.append(
+            {
+                "text": text,
+                "vote": names[result["vote"]],
+                "mean_probability": dict(zip(names, map(float, result["mean"]), strict=True)),
+                "models": {m: dict(zip(names, map(float, p), strict=True)) for m, p in result["per_model"].items()},
+            }
+        )
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; user errors print a one-line message and exit with status 2."""
     args = build_parser().parse_args(argv)
@@ -176,6 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()]
         elif args.command == "build-dataset":
             result = _build_dataset(args)
+        elif args.command == "datasets":
+            result = [{"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]} for a in experiments.list_datasets()]
+        elif args.command == "train":
+            result = _train(args)
+        elif args.command == "baseline":
+            artifact = experiments.logistic_baseline(_dataset(args.dataset), args.C)
+            result = {"id": artifact.id, "metrics": artifact.config["metrics"]}
+        elif args.command == "results":
+            result = experiments.results_table(_dataset(args.dataset))
+        elif args.command == "classify":
+            result = _classify(args)
         else:
             result = _fit_layout(args)
     except Interrupted as stop:

@@ -57,3 +57,48 @@ def _separable_images(n: int = 64, side: int = 20, seed: int = 0):
 def separable():
     """A factory of small separable grayscale image sets: separable(n, side, seed) -> (images, labels)."""
     return _separable_images
+
+
+SMALL_DATASET_LAYOUT = {"pixels": 24, "random_state": 0}
+
+
+@pytest.fixture(scope="session")
+def small_dataset(lab_home):
+    """An image dataset of the small Rotten Tomatoes sample (24 px, layout fitted on the training rows)."""
+    from core import corpora, imaging
+    from core.encoders import TextEncoder
+
+    corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
+    return imaging.build_dataset(TextEncoder.from_name(), corpus, layout_params=SMALL_DATASET_LAYOUT)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_dataset):
+    """A SqueezeNet-slice classifier trained for two epochs on the small dataset."""
+    from core import experiments
+
+    return experiments.train_model(small_dataset, "squeezenet1_1", epochs=2, batch_size=16)
+
+
+def write_separable_dataset(dataset_id: str, n: int = 96, side: int = 24):
+    """A ``datasets`` artifact of separable images (no texts behind them), for training tests."""
+    import numpy as np
+
+    from core import imaging, store
+
+    images, labels = _separable_images(n, side, seed=1)
+    is_test = np.zeros(n, dtype=bool)
+    is_test[::4] = True
+    config = {"label_names": ["left", "right"], "split": {"train": int((~is_test).sum()), "test": int(is_test.sum())}, "provenance": store.provenance()}
+    with store.writing(imaging.DATASETS, dataset_id, config) as folder:
+        np.save(folder / "images.npy", images.numpy().astype(np.float16))
+        np.save(folder / "labels.npy", labels.numpy())
+        np.save(folder / "is_test.npy", is_test)
+    return store.load(imaging.DATASETS, dataset_id)
+
+
+@pytest.fixture()
+def separable_dataset(tmp_path, monkeypatch):
+    """A fresh store holding one separable image dataset."""
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    return write_separable_dataset("separable")
