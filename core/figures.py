@@ -196,3 +196,73 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
     _bare_axes(fig, 1)
     fig.update_layout(title=title, height=440, width=int(400 * counts.shape[1] / counts.shape[0]) + 90, margin=_MARGIN)
     return fig
+
+
+def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str, float] | None = None, height: int = 360) -> go.Figure:
+    """Held-out accuracy per epoch (left) and train / held-out loss (right) of one or more runs.
+
+    Args:
+        histories: run name -> per-epoch records with epoch, accuracy, train_loss, test_loss.
+        baselines: name -> held-out accuracy of a model without epochs, drawn as a dashed line.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["held-out accuracy", "loss"], horizontal_spacing=0.1)
+    for index, (name, history) in enumerate(histories.items()):
+        colour = LAYER_COLOURS[index % len(LAYER_COLOURS)]
+        epochs = [r["epoch"] for r in history]
+        fig.add_trace(go.Scatter(x=epochs, y=[r["accuracy"] for r in history], name=name, mode="lines+markers", line={"color": colour}, legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name=f"{name} train", mode="lines", line={"color": colour, "dash": "dot"}, legendgroup=name, showlegend=False, hovertemplate="train loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
+        fig.add_trace(go.Scatter(x=epochs, y=[r["test_loss"] for r in history], name=f"{name} held-out", mode="lines+markers", line={"color": colour}, legendgroup=name, showlegend=False, hovertemplate="held-out loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
+    for name, accuracy in (baselines or {}).items():
+        fig.add_hline(y=accuracy, line={"dash": "dash", "color": "#888"}, annotation_text=f"{name} {accuracy:.3f}", annotation_position="bottom right", row=1, col=1)
+    fig.update_xaxes(title="epoch", dtick=1)
+    fig.update_yaxes(title="accuracy", row=1, col=1)
+    fig.update_yaxes(title="cross-entropy (dotted: train)", row=1, col=2)
+    fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], title: str = "") -> go.Figure:
+    """A confusion matrix: rows the true class, columns the predicted one, counts and row shares."""
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    text = np.char.add(np.char.add(counts.astype(int).astype(str), "<br>"), np.char.mod("%.0f%%", 100 * shares))
+    fig = go.Figure(
+        go.Heatmap(
+            z=shares, x=list(names), y=list(names), text=text, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, showscale=False,
+            hovertemplate="true %{y}, predicted %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title="true", autorange="reversed")
+    fig.update_xaxes(title="predicted", side="top")
+    fig.update_layout(title=title, height=320, width=380, margin=_MARGIN)
+    return fig
+
+
+def probabilities_figure(per_model: dict[str, np.ndarray], names: Sequence[str], mean: np.ndarray | None = None) -> go.Figure:
+    """Each model's class probabilities as grouped horizontal bars (and the ensemble mean)."""
+    rows = dict(per_model)
+    if mean is not None and len(per_model) > 1:
+        rows = {"ensemble (mean)": mean, **rows}
+    fig = go.Figure()
+    for index, name in enumerate(names):
+        fig.add_trace(
+            go.Bar(y=list(rows), x=[float(p[index]) for p in rows.values()], name=str(name), orientation="h",
+                   marker={"color": LAYER_COLOURS[index % len(LAYER_COLOURS)]}, hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>")
+        )
+    fig.update_layout(barmode="stack", height=90 + 34 * len(rows), margin=_MARGIN, xaxis={"range": [0, 1], "title": "probability"},
+                      yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.15})
+    return fig
+
+
+def saliency_figure(saliency: np.ndarray, hover: np.ndarray | None = None, size: int = 360) -> go.Figure:
+    """A saliency map over an image's pixels (brighter: the prediction is more sensitive to that pixel)."""
+    features = hover if hover is not None else np.full(saliency.shape, "", dtype=object)
+    fig = go.Figure(
+        go.Heatmap(
+            z=saliency, customdata=features, colorscale="Inferno", showscale=False,
+            hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
+        )
+    )
+    _bare_axes(fig, 1)
+    fig.update_layout(height=size, width=int(size * saliency.shape[1] / saliency.shape[0]), margin=_TIGHT)
+    return fig

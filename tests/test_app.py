@@ -163,3 +163,75 @@ def test_layout_page_reports_a_missing_csv_clearly(lab_home):
 def test_pages_stay_thin(page):
     lines = (ROOT / page).read_text().splitlines()
     assert len(lines) <= 120, f"{page} has {len(lines)} lines; move logic into core/ or ui/"
+
+
+def test_image_dataset_page_builds_a_dataset_and_shows_its_gallery(lab_home, small_dataset):
+    app = run("pages/image_dataset.py")
+    app.selectbox(key="ds-chosen").set_value(small_dataset.id).run()
+    assert not app.exception
+    assert [m.label for m in app.metric][:2] == ["Training images", "Held-out images"]
+    assert app.metric[0].value == str(small_dataset.config["split"]["train"])
+    # one strip of samples per class, a mean image per class and their difference
+    assert len(charts(app)) == 2 + 2 + 1
+    shown = " ".join(m.value for m in app.markdown)
+    assert "**fresh**" in shown and "**rotten**" in shown
+
+    app.number_input(key="fit-n").set_value(60)
+    app.number_input(key="fit-pixels").set_value(16)
+    app.button(key="ds-build").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    built = app.selectbox(key="ds-chosen").value
+    assert built != small_dataset.id and app.metric[0].value == "48" and app.metric[2].value == "16×16"
+
+
+def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
+    app = run("pages/train.py")
+    app.selectbox(key="tr-dataset").set_value(small_dataset.id)
+    app.selectbox(key="tr-backbone").set_value("efficientnet_lite0").run()
+    assert app.selectbox(key="tr-cut-efficientnet_lite0").value == "blocks.2"
+    assert "40 channels, stride 8" in " ".join(c.value for c in app.caption)
+    app.number_input(key="tr-epochs").set_value(2)
+    app.number_input(key="tr-batch").set_value(16)
+    app.button(key="tr-go").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert "finished: best epoch" in app.success[0].value and "held-out accuracy" in app.success[0].value
+    assert charts(app)  # the learning curves
+    from core import experiments
+
+    assert any(m.config["classifier"]["backbone"] == "efficientnet_lite0" for m in experiments.list_models(small_dataset))
+
+
+def test_train_page_reports_a_backbone_that_needs_internet(lab_home, small_dataset):
+    app = run("pages/train.py")
+    app.selectbox(key="tr-dataset").set_value(small_dataset.id)
+    app.selectbox(key="tr-backbone").set_value("vgg16").run()
+    app.button(key="tr-go").click().run()
+    assert not app.exception
+    assert "could not be downloaded" in app.error[0].value and "random" in app.error[0].value
+
+
+def test_results_page_shows_models_next_to_the_baselines(lab_home, small_dataset, small_model):
+    app = run("pages/results.py")
+    app.selectbox(key="rs-dataset").set_value(small_dataset.id).run()
+    app.button(key="rs-baseline").click().run()
+    assert not app.exception and not app.error
+    table = app.dataframe[0].value
+    assert "baseline: raw embeddings" in set(table["kind"]) and small_model.id in set(table["id"])
+    assert {"accuracy", "f1", "precision", "recall"} <= set(table.columns)
+    assert len(charts(app)) == 2  # learning curves and the confusion matrix
+
+
+def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset, small_model):
+    app = run("pages/classify.py")
+    app.selectbox(key="cl-dataset").set_value(small_dataset.id).run()
+    app.text_input(key="cl-text").set_value("A dreary, joyless slog.").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.subheader[0].value.startswith("Ensemble: **")
+    assert len(charts(app)) == 3  # probabilities, the image, the saliency map
+    features = app.dataframe[0].value
+    assert {"layer", "dimension", "pixel", "saliency", "value"} <= set(features.columns)
+    assert len(set(features["pixel"].map(tuple))) == 10
+    app.text_input(key="cl-text").set_value("").run()
+    assert "type a sentence" in app.warning[0].value

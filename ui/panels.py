@@ -111,3 +111,13 @@ def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
         help="sklearn.manifold.trustworthiness (k=5) of the 2-D feature positions against the scaled features "
         "(each feature a point over the corpus samples), with the layout's metric. 1 = no false neighbours.",
     )
+
+
+def dataset_label(artifact: store.Artifact) -> str:
+    """A one-line description of an image dataset (for select boxes)."""
+    config = artifact.config
+    corpus, layout = config["corpus"], config["layout"]
+    return (
+        f"{corpus.get('corpus', 'corpus')} ({config['split']['train']:,} + {config['split']['test']:,}) · {config['encoder']['name']} · "
+        f"{config['pooling']} · {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · fit on {config['fit_on']} · {artifact.id}"
+    )

@@ -14,11 +14,12 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from core import store
+from core import experiments, store
+from core.classifiers import SlicedClassifier
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
 from core.figures import pixel_feature_text
-from core.imaging import IMAGERS, TextImager, feature_names, load_imager, load_layouts
+from core.imaging import DATASETS, IMAGERS, TextImager, feature_names, load_dataset, load_imager, load_layouts
 from core.layout import FeatureLayout
 
 
@@ -83,3 +84,52 @@ def user_errors() -> Iterator[None]:
         st.warning(f"{stop} Work done so far is saved; run it again to resume.")
     except USER_ERRORS as error:
         st.error(str(error), icon=":material/error:")
+
+
+# ----------------------------------------------------------------- image datasets and trained models
+
+
+def artifact_stamp(kind: str, artifact_id: str) -> str:
+    """When an artifact was written (part of cache keys, so a rewrite under the same id is seen)."""
+    artifact = store.load(kind, artifact_id)
+    if artifact is None:
+        raise ValueError(f"No {kind} artifact {artifact_id!r} in {store.home()}.")
+    return str(artifact.config.get("provenance", {}).get("created", ""))
+
+
+@st.cache_data(show_spinner="Loading the dataset…", max_entries=4)
+def dataset_arrays(dataset_id: str, written: str) -> dict[str, np.ndarray]:
+    """A dataset's images (float32), labels and test mask."""
+    arrays = load_dataset(store.load(DATASETS, dataset_id))
+    return {**arrays, "images": arrays["images"].astype(np.float32)}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def dataset_hover(dataset_id: str, written: str) -> np.ndarray:
+    """Which (layer, dimension) features sit on each pixel of a dataset's images."""
+    artifact = store.load(DATASETS, dataset_id)
+    return pixel_feature_text(FeatureLayout.load(artifact.file("layout")), feature_names(artifact.config, "combined"))
+
+
+@st.cache_resource(show_spinner="Loading the encoder and the dataset's layout…")
+def dataset_imager(dataset_id: str, written: str) -> experiments.DatasetImager:
+    """Turns typed texts into images exactly as the dataset's texts were, loaded once per process."""
+    artifact = store.load(DATASETS, dataset_id)
+    return experiments.dataset_imager(artifact, encoder(artifact.config["encoder"]["name"]))
+
+
+@st.cache_resource(show_spinner="Loading the trained model…", max_entries=16)
+def model(model_id: str, written: str) -> SlicedClassifier:
+    """A trained classifier, loaded once per process (on the CPU: one sentence at a time is fast there)."""
+    return experiments.load_model(store.load(experiments.MODELS, model_id).path)
+
+
+@st.cache_data(show_spinner="Listing the backbone's cut points…", max_entries=16)
+def cut_points(backbone: str) -> list[dict]:
+    """The cut points of a backbone (a randomly initialised copy: shapes and sizes do not depend on weights)."""
+    from dataclasses import asdict
+
+    from core.backbones import build_backbone
+    from core.backbones import cut_points as points
+
+    return [asdict(p) for p in points(build_backbone(backbone, pretrained=False))]

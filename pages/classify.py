@@ -1,0 +1,58 @@
+"""Classify: type a sentence, see its image, every model's prediction, the ensemble vote and a saliency map."""
+
+import pandas as pd
+import streamlit as st
+
+from core import experiments, imaging, store
+from core.figures import image_figure, probabilities_figure, saliency_figure
+from ui import panels, state
+
+st.title("Classify")
+st.caption(
+    "The sentence is embedded and laid out exactly as the dataset's texts were, then read by every chosen model. "
+    "The saliency map is the gradient of the predicted class's logit with respect to each pixel; through the layout "
+    "each salient pixel names the (layer, dimension) features it holds."
+)
+
+with_models = [a for a in experiments.list_datasets() if experiments.list_models(a)]
+if not with_models:
+    st.info("Train a model first (Image Dataset page, then Train page).")
+    st.stop()
+labels = {a.id: panels.dataset_label(a) for a in with_models}
+dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="cl-dataset")
+dataset = store.load(imaging.DATASETS, dataset_id)
+models = {a.id: a for a in experiments.list_models(dataset)}
+chosen = st.multiselect("Models", list(models), default=list(models), format_func=lambda i: experiments.model_label(models[i]), key="cl-models")
+text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="cl-text").strip()
+if not chosen or not text:
+    st.warning("Choose at least one model and type a sentence.")
+    st.stop()
+
+with state.user_errors():
+    ref = (dataset_id, state.artifact_stamp(imaging.DATASETS, dataset_id))
+    imager = state.dataset_imager(*ref)
+    features, images = imager.images([text])
+    loaded = {experiments.model_label(models[i]).split(" · acc")[0]: state.model(i, state.artifact_stamp(experiments.MODELS, i)) for i in chosen}
+    result = experiments.classify(loaded, images[0])
+    names = experiments.label_names(dataset)
+    hover = state.dataset_hover(*ref)
+    vote = names[result["vote"]]
+    counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
+    st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean probability; votes {counts})")
+    st.plotly_chart(probabilities_figure(result["per_model"], names, result["mean"]), key="cl-probs")
+    if imager.encoder.truncated([text])[0]:
+        st.warning(f"Only the first {imager.encoder.max_length} tokens were read.")
+
+    explained = st.selectbox("Saliency of", list(loaded), key="cl-explain")
+    target = st.radio("for the class", ["predicted", *names], horizontal=True, key="cl-target")
+    saliency, probabilities = experiments.saliency(loaded[explained], images[0], None if target == "predicted" else names.index(target))
+    left, right = st.columns(2)
+    left.caption("The sentence's image (as the model sees it)")
+    left.plotly_chart(image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content")
+    right.caption("Saliency |∂ logit / ∂ pixel|")
+    right.plotly_chart(saliency_figure(saliency, hover, size=320), key="cl-saliency", config=panels.PLAIN, width="content")
+    k = st.slider("Most salient pixels", 3, 30, 10, key="cl-k")
+    rows = experiments.influential_features(imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k)
+    st.dataframe(pd.DataFrame(rows).drop(columns="feature"), hide_index=True, width="stretch",
+                 column_config={"saliency": st.column_config.NumberColumn(format="%.4f"), "value": st.column_config.NumberColumn("embedding value", format="%.4f")})
+    st.caption("Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the Feature Layout page).")

@@ -1,0 +1,80 @@
+"""Image Dataset: turn a labelled corpus into a split set of images, and look at it class by class."""
+
+import numpy as np
+import streamlit as st
+
+from core import experiments, imaging, store
+from core.figures import image_figure, layer_strip_figure
+from ui import forms, panels, state
+
+st.title("Image Dataset")
+st.caption(
+    "Every text of a labelled corpus becomes one image: its layer vectors are embedded, and a feature layout fitted on "
+    "the training split only places each (layer, dimension) on a pixel. The split is stratified and seeded."
+)
+
+with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
+    load_corpus = None
+    with state.user_errors():
+        load_corpus = forms.corpus_picker()
+    encoder_name, pooling = forms.encoder_picker()
+    params = forms.layout_settings()
+    left, middle, right = st.columns(3)
+    test_size = left.slider("Held-out share", 0.05, 0.5, imaging.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
+    split_seed = middle.number_input("Split seed", 0, 2**31 - 1, imaging.DATASET_DEFAULTS.seed, key="ds-split-seed")
+    fit_on = right.radio(
+        "Fit the layout on", imaging.FIT_ON, key="ds-fit-on", horizontal=True,
+        format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
+        help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to reproduce it.",
+    )
+    st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
+    if st.button("Build", type="primary", key="ds-build"):
+        with state.user_errors():
+            if load_corpus is None:
+                raise ValueError("Upload a CSV and choose its text and label columns first.")
+            artifact = imaging.build_dataset(
+                state.encoder(encoder_name), load_corpus(), None, pooling, params, test_size, int(split_seed), fit_on,
+                callback=state.progress_callback("Building"),
+            )
+            st.session_state["ds-chosen"] = artifact.id
+            st.rerun()
+
+datasets = experiments.list_datasets()
+if not datasets:
+    st.info("No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets).")
+    st.stop()
+labels = {a.id: panels.dataset_label(a) for a in datasets}
+chosen = st.selectbox("Dataset", list(labels), format_func=labels.get, key="ds-chosen")
+with state.user_errors():
+    artifact = store.load(imaging.DATASETS, chosen)
+    ref = (chosen, state.artifact_stamp(imaging.DATASETS, chosen))
+    arrays = state.dataset_arrays(*ref)
+    names = experiments.label_names(artifact)
+    config = artifact.config
+    cols = st.columns(4)
+    cols[0].metric("Training images", f"{config['split']['train']:,}")
+    cols[1].metric("Held-out images", f"{config['split']['test']:,}")
+    cols[2].metric("Image size", "×".join(map(str, arrays["images"].shape[1:])))
+    cols[3].metric("Layout fitted on", "training rows" if config["fit_on"] == "train" else "all rows (leak)")
+    counts = np.bincount(arrays["labels"], minlength=len(names))
+    st.caption(" · ".join(f"{name}: {count:,}" for name, count in zip(names, counts, strict=True))
+               + f" · {config['encoder']['name']}, layers {config['layers']}, {config['pooling']} pooling")
+    contrast = st.radio("Grey levels", ["equalize", "stretch", "model"], horizontal=True, key="ds-contrast",
+                        format_func={"equalize": "equalized", "stretch": "stretched", "model": "as the model sees them"}.get)
+    hover = state.dataset_hover(*ref)
+    per_class = st.slider("Samples per class", 2, 10, 6, key="ds-samples")
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(names):
+        rows = np.flatnonzero(arrays["labels"] == index)
+        picked = rng.choice(rows, size=min(per_class, len(rows)), replace=False)
+        st.markdown(f"**{name}** — {len(picked)} random images of {len(rows):,}")
+        st.plotly_chart(layer_strip_figure(arrays["images"][picked], [f"#{r}" for r in picked], hover, contrast=contrast, height=170),
+                        key=f"ds-samples-{index}", config=panels.PLAIN)
+    st.subheader("Mean image per class, and their difference")
+    means = [arrays["images"][arrays["labels"] == i].mean(0) for i in range(len(names))]
+    columns = st.columns(len(means) + 1)
+    for column, name, mean in zip(columns, names, means, strict=False):
+        column.caption(f"mean of {name}")
+        column.plotly_chart(image_figure(mean, hover, contrast=contrast, size=260), key=f"ds-mean-{name}", config=panels.PLAIN, width="content")
+    columns[-1].caption(f"{names[1]} − {names[0]} (red: brighter in {names[1]})")
+    columns[-1].plotly_chart(image_figure(means[1] - means[0], hover, diverging=True, size=260), key="ds-diff", config=panels.PLAIN, width="content")

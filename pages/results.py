@@ -1,0 +1,62 @@
+"""Results: every trained model of a dataset next to the two baselines, on the same held-out split."""
+
+import pandas as pd
+import streamlit as st
+
+from core import experiments, imaging, store
+from core.figures import confusion_figure, learning_curves_figure
+from ui import panels, state
+
+st.title("Results")
+st.caption(
+    "Held-out accuracy, F1, precision and recall (scikit-learn, on the whole held-out split) of every model trained on "
+    "a dataset, with two baselines on the same split: logistic regression on the raw embedding vectors the images were "
+    "made from, and the same architecture with a randomly initialised slice (train one with 'random init')."
+)
+
+datasets = experiments.list_datasets()
+if not datasets:
+    st.info("Build an image dataset first (Image Dataset page), then train models on it (Train page).")
+    st.stop()
+labels = {a.id: panels.dataset_label(a) for a in datasets}
+dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="rs-dataset")
+dataset = store.load(imaging.DATASETS, dataset_id)
+
+if st.button("Compute the logistic-regression baseline", key="rs-baseline",
+             help="Standardised embedding features, scikit-learn LogisticRegression (C = 1). Seconds on a CPU."):
+    with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
+        experiments.logistic_baseline(dataset)
+
+rows = experiments.results_table(dataset)
+if not rows:
+    st.info("Nothing measured on this dataset yet: train a model on the Train page, or compute the baseline above.")
+    st.stop()
+table = pd.DataFrame(rows)
+st.dataframe(
+    table, hide_index=True, width="stretch",
+    column_config={k: st.column_config.NumberColumn(k, format="%.3f") for k in ("accuracy", "f1", "precision", "recall")}
+    | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")},
+)
+st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
+
+models = {a.id: a for a in experiments.list_models(dataset)}
+baselines = {row["model"].split(" on ")[0]: row["accuracy"] for row in rows if row["kind"] == "baseline: raw embeddings"}
+if not models:
+    st.stop()
+st.subheader("Learning curves")
+shown = st.multiselect("Models", list(models), default=list(models)[:5], format_func=lambda i: experiments.model_label(models[i]), key="rs-curves")
+if shown:
+    histories = {experiments.model_label(models[i]).rsplit(" · ", 2)[0] + f" · {i}": models[i].config["history"] for i in shown}
+    st.plotly_chart(learning_curves_figure(histories, baselines), key="rs-curves-fig")
+st.subheader("Confusion matrix")
+picked = st.selectbox("Model", list(models), format_func=lambda i: experiments.model_label(models[i]), key="rs-confusion")
+config = models[picked].config
+left, right = st.columns([2, 3])
+left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content")
+right.markdown(
+    f"**{experiments.model_label(models[picked])}**\n\n"
+    f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}), {config['seconds']:.1f} s on {config['device']}\n"
+    f"- feature map after the cut: {' × '.join(map(str, config['architecture']['feature_map']))}; head kernel "
+    f"{config['architecture']['head']['kernel']}, pool {config['architecture']['head']['pool']}\n"
+    f"- batch {config['training']['batch_size']}, seed {config['training']['seed']}, Adam, cross-entropy"
+)

@@ -1,0 +1,71 @@
+"""Train: a frozen slice of an ImageNet CNN, four new conv layers and a head, learning from text images."""
+
+import pandas as pd
+import streamlit as st
+
+from core import experiments, imaging, store
+from core.backbones import BACKBONES, available_backbones
+from core.device import describe_device
+from core.figures import learning_curves_figure
+from core.train import DEFAULTS
+from ui import panels, state, training
+
+st.title("Train")
+st.caption(
+    "The paper's recipe: the grey image copied to 3 channels, upsampled ×3, z-normalised per batch; a frozen backbone "
+    "slice, four new conv + BatchNorm layers, adaptive pooling and a fully connected head; Adam, cross-entropy. "
+    "The whole held-out split is measured after every epoch, and the best epoch is kept."
+)
+
+datasets = experiments.list_datasets()
+if not datasets:
+    st.info("Build an image dataset first (Image Dataset page).")
+    st.stop()
+labels = {a.id: panels.dataset_label(a) for a in datasets}
+dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="tr-dataset")
+
+ready = {row["name"]: row for row in available_backbones()}
+titles = {info.name: f"{info.title} — {'ready' if ready[info.name]['available'] else 'needs internet'}"
+          f"{'' if info.paper_node else ' (offline, not in the paper)'}" for info in BACKBONES}
+first_ready = next((i for i, info in enumerate(BACKBONES) if ready[info.name]["available"]), 0)
+left, right = st.columns(2)
+backbone = left.selectbox("Backbone", list(titles), index=first_ready, format_func=titles.get, key="tr-backbone")
+info = next(i for i in BACKBONES if i.name == backbone)
+init = left.radio("Slice weights", ["imagenet", "random"], horizontal=True, key="tr-init",
+                  format_func={"imagenet": "ImageNet (transfer)", "random": "random init (baseline)"}.get,
+                  help="A randomly initialised slice of the same architecture shows what ImageNet pretraining adds.")
+finetune = left.toggle("Fine-tune the slice", key="tr-finetune", help="Off (the paper): the slice stays frozen; only the new layers learn.")
+with state.user_errors():
+    points = pd.DataFrame(state.cut_points(backbone))
+    nodes = list(points["node"])
+    node = right.selectbox(
+        "Cut after", nodes, index=nodes.index(info.cut) if info.cut in nodes else 0, key=f"tr-cut-{backbone}",
+        format_func=lambda n: f"{n}{' (the paper)' if n == info.paper_node else ' (default)' if n == info.cut else ''}",
+    )
+    row = points.set_index("node").loc[node]
+    right.caption(f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice.")
+with right.expander("All cut points"):
+    st.dataframe(points, hide_index=True, width="stretch")
+cols = st.columns(3)
+epochs = cols[0].number_input("Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
+batch = cols[1].number_input("Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")
+seed = cols[2].number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="tr-seed")
+device = describe_device()
+st.caption(f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_last)' if device['kind'] == 'cuda' else 'the CPU'}. "
+           "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
+           "training the same settings again resumes where it stopped.")
+
+settings = {"backbone": backbone, "node": node, "pretrained": init == "imagenet", "finetune": finetune,
+            "epochs": int(epochs), "batch_size": int(batch), "seed": int(seed)}
+if st.button("Train", type="primary", key="tr-go"):
+    with state.user_errors():
+        artifact = training.train_live(store.load(imaging.DATASETS, dataset_id), settings)
+        st.session_state["tr-last"] = artifact.id
+
+last = store.load(experiments.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
+if last is not None:
+    metrics = last.config["metrics"]
+    status = "finished" if last.config["status"] == "finished" else "stopped early (train again to resume)"
+    st.success(f"Model {last.id} {status}: best epoch {last.config['best_epoch']} of {len(last.config['history'])}, "
+               f"held-out accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}. Compare it on the Results page.")
+    st.plotly_chart(learning_curves_figure({experiments.model_label(last): last.config["history"]}), key="tr-curves")
