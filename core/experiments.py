@@ -146,7 +146,8 @@ def train_model(
     device = torch.device(device or default_device())
     split = load_split(dataset)
     model = build_classifier(config["classifier"]).to(device)
-    if device.type == "cuda":
+    resident = device.type == "cuda" and _fits_on_gpu(split, device)
+    if resident:  # images stay on the GPU for the whole run; otherwise each batch is copied over
         split = Split(*(t.to(device) for t in (split.train_images, split.train_labels, split.test_images, split.test_labels)))
     partial = store.shard_dir(MODELS, artifact_id)
     resume = _load_progress(partial, model)
@@ -174,6 +175,7 @@ def train_model(
             "history": result.history,
             "best_epoch": result.best_epoch,
             "device": str(device),
+            "data_on_gpu": resident,
             "seconds": round(sum(r["seconds"] for r in result.history), 2),
             "provenance": store.provenance(session_seconds=round(time.perf_counter() - started, 2)),
         }
@@ -184,6 +186,13 @@ def train_model(
     if done:
         shutil.rmtree(partial, ignore_errors=True)
     return store.load(MODELS, artifact_id)
+
+
+def _fits_on_gpu(split: Split, device: torch.device, share: float = 0.5) -> bool:
+    """Whether the dataset takes less than ``share`` of the GPU's free memory (the rest is for the model)."""
+    free, _ = torch.cuda.mem_get_info(device)
+    size = sum(t.numel() * t.element_size() for t in (split.train_images, split.train_labels, split.test_images, split.test_labels))
+    return size < share * free
 
 
 def _write_weights(folder: Path, model: torch.nn.Module) -> None:

@@ -21,7 +21,9 @@ Explore **cross-modality transfer learning**: models trained on one kind of data
   music** (Kao & Lee 2021) follow.
 
 Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
-and refit the map that places each feature on a pixel.
+and refit the map that places each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
+**Train** classifiers made of early layers of ImageNet CNNs on it, compare them with two baselines in
+**Results**, and **Classify** new sentences live.
 """
 )
 

@@ -347,3 +347,41 @@ def test_sessions_do_not_share_sentences(app_url: str, new_browser) -> None:
         assert own in state["text"]
         assert other not in state["text"], f"a session shows another session's sentence {other!r}"
         assert state["sentences"][other] is None
+
+
+def type_into_input(driver: WebDriver, text: str) -> None:
+    """Replace the text input's content and submit it (Enter)."""
+    field = driver.find_element(By.CSS_SELECTOR, '[data-testid="stTextInput"] input')
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    field.send_keys(text)
+    field.send_keys(Keys.ENTER)
+    driver.execute_script("document.activeElement && document.activeElement.blur();")
+
+
+def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small_dataset, small_model) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/image_dataset")
+    gallery = wait_for(driver, "the dataset gallery", lambda s: "Image Dataset" in s["titles"] and "Held-out images" in s["metrics"] and len(s["charts"]) >= 5)
+    assert not gallery["errors"], gallery["errors"]
+    save_screenshot(driver, screenshots / "image_dataset.png")
+
+    driver.get(app_url + "/classify")
+    wait_for(driver, "the Classify page", lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3)
+    sentence = "An overlong, joyless and thoroughly tedious sequel."
+    type_into_input(driver, sentence)
+    state = wait_for(
+        driver,
+        "the prediction, image and saliency of the typed sentence",
+        lambda s: sentence in s["text"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3 and s["tables"],
+    )
+    assert not state["errors"], state["errors"]
+    assert [c["heatmaps"] for c in state["charts"]][1:] == [1, 1], state["charts"]  # the image and its saliency map
+    assert "dimension" in state["tables"][0] and "saliency" in state["tables"][0]
+    save_screenshot(driver, screenshots / "classify.png")
+
+    driver.get(app_url + "/results")
+    results = wait_for(driver, "the Results page", lambda s: "Results" in s["titles"] and s["tables"] and len(s["charts"]) == 2)
+    assert small_model.id in results["text"]
+    save_screenshot(driver, screenshots / "results.png")

@@ -278,3 +278,22 @@ def test_dataset_needs_two_classes(private_home, encoder):
     corpus["label"] = 1
     with pytest.raises(ValueError, match="only one class"):
         imaging.build_dataset(encoder, corpus)
+
+
+def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, encoder, monkeypatch):
+    corpus = small_corpus(40)
+    params = {"pixels": 10, "random_state": 0}
+    seen = []
+
+    def stop_once(step, total, metrics):
+        seen.append(metrics)
+        return len(seen) == 1  # the first progress report stops the build
+
+    with pytest.raises(Interrupted):
+        imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_once)
+    assert store.list_artifacts(imaging.DATASETS) == []  # nothing half-built is published
+    resumed = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_once))
+    monkeypatch.setenv(store.HOME_ENV, str(private_home / "straight"))
+    straight = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params))
+    for name in ("images", "labels", "is_test"):
+        np.testing.assert_array_equal(resumed[name], straight[name])
