@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
     st.Page("pages/classify.py", title="Classify", icon=":material/label:"),
+    st.Page("pages/images_to_words.py", title="Images → Words", icon=":material/translate:"),
 ]
 
 st.navigation(PAGES).run()

@@ -10,6 +10,8 @@ Commands:
     baseline    logistic regression on the raw embeddings of a dataset, same split
     results     held-out metrics of every model and baseline of a dataset
     classify    classify texts with trained models (each model's probabilities and the ensemble vote)
+    loo         leave-one-out study: SimpNet regresses GloVe vectors of class names, each class held out in turn
+    studies     list leave-one-out studies and how complete they are
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.errors import USER_ERRORS, Interrupted
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS
 from core.train import DEFAULTS as TRAIN_DEFAULTS
+from core.zeroshot import DEFAULTS as ZEROSHOT_DEFAULTS
 
 
 def _progress(label: str):
@@ -98,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="classify texts with trained models")
     classify.add_argument("texts", nargs="+", help="one or more texts")
     classify.add_argument("--model", action="append", required=True, help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)")
+
+    loo = commands.add_parser("loo", help="leave-one-out study: images into GloVe word-vector space")
+    loo.add_argument("--imageset", default="fashion_mnist", help="fashion_mnist (offline), cifar100 (online) or folder")
+    loo.add_argument("--path", default=None, help="the image folder (with --imageset folder) or a data folder")
+    loo.add_argument("--classes", nargs="+", default=None, help="classes to leave out (default: all)")
+    loo.add_argument("--per-class", type=int, default=ZEROSHOT_DEFAULTS.per_class, help="training images per class (default: all)")
+    loo.add_argument("--epochs", type=int, default=ZEROSHOT_DEFAULTS.epochs)
+    loo.add_argument("--width", type=float, default=ZEROSHOT_DEFAULTS.width, help="SimpNet width multiplier (1 = ~5.4M-parameter body)")
+    loo.add_argument("--batch-size", type=int, default=ZEROSHOT_DEFAULTS.batch_size)
+    loo.add_argument("--lr", type=float, default=ZEROSHOT_DEFAULTS.lr)
+    loo.add_argument("--seed", type=int, default=ZEROSHOT_DEFAULTS.seed)
+    loo.add_argument("--loss", choices=("mse", "cosine"), default=ZEROSHOT_DEFAULTS.loss)
+    loo.add_argument("--words", choices=("best", "average"), default=ZEROSHOT_DEFAULTS.words, help="the best word of a class name, or the mean of its words")
+    loo.add_argument("--table", default=None, help="class-name table: a packaged name or a CSV (class, best, words)")
+    loo.add_argument("--threads", type=int, default=None, help="CPU threads per fold (part of the study's settings)")
+    loo.add_argument("--ray", action="store_true", help="run folds as Ray tasks (a local instance, or $RAY_ADDRESS)")
+    loo.add_argument("--redo", nargs="+", default=None, help="recompute these finished folds")
+    loo.add_argument("--device", default=None)
+    commands.add_parser("studies", help="list leave-one-out studies")
     return parser
 
 
@@ -251,6 +273,24 @@ def _classify(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def _loo(args: argparse.Namespace) -> dict:
+    from core import imagesets, zeroshot
+
+    imageset = imagesets.load_imageset(args.imageset, args.path).subsample(args.per_class)
+    config = zeroshot.study_config(
+        imageset, args.classes, args.epochs, args.width, args.batch_size, args.lr, args.seed, args.loss, args.words, args.table, args.threads
+    )
+    bars: list = []
+
+    def callback(done: int, total: int, metrics: dict) -> None:
+        if not bars:
+            bars.append(_progress("folds"))
+        bars[0](done, total, {k: v for k, v in metrics.items() if k in ("fold", "epoch", "held_out_loss", "relative_change")})
+
+    study = zeroshot.run_study(imageset, config, use_ray=args.ray, redo=args.redo, device=args.device, callback=callback)
+    return {"id": study.id, "path": str(zeroshot.study_dir(study.id)), **zeroshot.summary(study)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; user errors print a one-line message and exit with status 2."""
     args = build_parser().parse_args(argv)
@@ -272,6 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = experiments.results_table(_dataset(args.dataset))
         elif args.command == "classify":
             result = _classify(args)
+        elif args.command == "loo":
+            result = _loo(args)
+        elif args.command == "studies":
+            from core import zeroshot
+
+            result = [{"id": s.id, "label": s.label(), "complete": s.complete, **zeroshot.summary(s)} for s in zeroshot.list_studies()]
         else:
             result = _fit_layout(args)
     except Interrupted as stop:

@@ -102,3 +102,48 @@ def separable_dataset(tmp_path, monkeypatch):
     """A fresh store holding one separable image dataset."""
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     return write_separable_dataset("separable")
+
+
+TINY_CLASSES = ["cat", "dog", "car"]
+
+
+def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0):
+    """Three classes of 1 x side x side images, each class a bright band in its own place, under noise."""
+    import numpy as np
+
+    from core.imagesets import ImageSet
+
+    rng = np.random.default_rng(seed)
+
+    def make(n: int):
+        labels = np.repeat(np.arange(len(TINY_CLASSES)), n)
+        images = rng.integers(0, 80, size=(len(labels), 1, side, side))
+        for c in range(len(TINY_CLASSES)):
+            images[labels == c, 0, 4 * c : 4 * c + 4, :] += 150
+        return images.clip(0, 255).astype(np.uint8), labels.astype(np.int64)
+
+    train, test = make(per_class), make(per_class // 4)
+    return ImageSet("tiny", list(TINY_CLASSES), *train, *test, {"imageset": "tiny"})
+
+
+def tiny_config(imageset, **overrides):
+    """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread."""
+    from core import zeroshot
+
+    settings = {"epochs": 1, "width": 0.125, "batch_size": 32, "table": str(Path(__file__).parent / "data" / "tiny_words.csv"), "cpu_threads": 1}
+    settings.update(overrides)
+    return zeroshot.study_config(imageset, **settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_studies(lab_home):
+    """A finished study (all three classes) and a partial one (one fold of three), in the session's store."""
+    from core import zeroshot
+    from core.errors import Interrupted
+
+    images = tiny_imageset()
+    finished = zeroshot.run_study(images, tiny_config(images))
+    config = tiny_config(images, seed=1)
+    with pytest.raises(Interrupted):
+        zeroshot.run_study(images, config, callback=lambda done, total, metrics: done >= 1 and "epoch" not in metrics)
+    return finished, zeroshot.load_study(zeroshot.store.config_hash(config))

@@ -1,0 +1,68 @@
+"""Running many independent jobs (the folds of a study): one after another, or as Ray tasks.
+
+Ray is used only when asked: ``use_ray=True`` starts a local Ray instance, or joins the cluster at
+``$RAY_ADDRESS`` when that is set. Each job is one task; a task asks for one GPU when the cluster
+has GPUs. Results come back as they finish; the caller writes them (so files are written by one
+process only).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+
+
+def run_many(function: Callable[..., Any], arguments: Sequence[tuple], use_ray: bool = False, cpus_per_job: int = 1) -> Iterator[Any]:
+    """``function(*args)`` for each tuple of ``arguments``: in order here, or in parallel on Ray (in
+    completion order, each task reserving ``cpus_per_job`` CPUs). The iterator can be cancelled with
+    :func:`cancel`."""
+    if not use_ray:
+        return (function(*args) for args in arguments)
+    return _RayJobs(function, arguments, cpus_per_job)
+
+
+class _RayJobs:
+    def __init__(self, function: Callable[..., Any], arguments: Sequence[tuple], cpus_per_job: int) -> None:
+        try:
+            import ray
+        except ImportError as error:
+            raise ValueError("Ray is not installed: pip install ray (or run without --ray).") from error
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get(RAY_ADDRESS_ENV) or None, include_dashboard=False, log_to_driver=False)
+        resources = ray.cluster_resources()
+        gpus = 1 if resources.get("GPU", 0) >= 1 else 0
+        cpus = max(1, min(cpus_per_job, int(resources.get("CPU", 1))))
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus)(function)
+        # an object passed to several jobs (the image set, the word vectors) goes to the object store once
+        counts: dict[int, int] = {}
+        for args in arguments:
+            for value in args:
+                counts[id(value)] = counts.get(id(value), 0) + 1
+        shared = {id(v): ray.put(v) for args in arguments for v in args if counts[id(v)] > 1 and v is not None and not isinstance(v, (int, float, str))}
+        self.pending = [task.remote(*(shared.get(id(v), v) for v in args)) for args in arguments]
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if not self.pending:
+            raise StopIteration
+        done, self.pending = self.ray.wait(self.pending, num_returns=1)
+        return self.ray.get(done[0])
+
+    def cancel(self) -> None:
+        for ref in self.pending:
+            self.ray.cancel(ref, force=True)
+        self.pending = []
+
+
+def cancel(jobs: Iterator[Any]) -> None:
+    """Stop jobs still queued or running (Ray); a plain generator is simply closed."""
+    if isinstance(jobs, _RayJobs):
+        jobs.cancel()
+    elif hasattr(jobs, "close"):
+        jobs.close()

@@ -1,0 +1,407 @@
+"""Images into word-vector space (Baughman et al., SC'21): SimpNet regresses the GloVe vector of each
+image's class name; every class in turn is left out of training, and the question is whether the
+model still moves the held-out class's images toward that class's word vector.
+
+A study is a folder ``<home>/runs/studies/<id>/``: ``config.json`` (written when the study starts)
+and ``folds/<class index>.json``, one per held-out class, each written atomically when its fold
+finishes. An interrupted study resumes at the next unfinished fold; a finished fold is never
+recomputed unless asked (``redo``). Folds run one after another, or as Ray tasks when asked
+(:mod:`core.sweeps`); each fold's seed depends only on the study seed and the held-out class, so
+both ways give the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from core import store
+from core.errors import Interrupted
+from core.imagesets import ImageSet
+from core.store import Callback
+
+STUDIES = "studies"
+LOSSES = ("mse", "cosine")
+SIMPNET_PLAN: tuple[int | str, ...] = (66, 128, 128, 128, 192, "M", 192, 192, 192, 192, 288, "M", 288, 355, 432)
+"""SimpNet's CIFAR design (Hasanpour et al. 2018): thirteen 3x3 convolutions, two 2x2 max pools."""
+
+
+@dataclass(frozen=True)
+class LooDefaults:
+    """The paper's study (25 epochs, full width, MSE, the best word per class) and our optimiser choice."""
+
+    epochs: int = 25
+    width: float = 1.0
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    loss: str = "mse"
+    words: str = "best"
+    per_class: int | None = None
+
+
+DEFAULTS = LooDefaults()
+OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 4, "width": 0.25, "per_class": 1000}
+"""The laptop study: Fashion-MNIST, all 10 classes, quarter width, 1,000 training images per class, 4 epochs."""
+
+
+class SimpNet(nn.Module):
+    """SimpNet's 13 conv layers (BatchNorm, ReLU; dropout 0.2 after the first pool, 0.3 after the second),
+    global max pooling, and three fully connected layers to ``out_dim`` in place of the classifier.
+
+    Args:
+        in_channels: 3 for colour, 1 for grey images.
+        out_dim: the word-vector size (50 for GloVe 6B 50d).
+        width: multiplies every conv width (1.0 = the paper's ~5.4M-parameter body).
+    """
+
+    def __init__(self, in_channels: int = 3, out_dim: int = 50, width: float = 1.0):
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}.")
+        layers: list[nn.Module] = []
+        channels, pools = in_channels, 0
+        for step in SIMPNET_PLAN:
+            if step == "M":
+                pools += 1
+                layers += [nn.MaxPool2d(2), nn.Dropout2d(0.2 if pools == 1 else 0.3)]
+                continue
+            out = max(4, int(round(int(step) * width)))
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        hidden = max(32, int(round(512 * width)))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Dropout(0.3),
+            nn.Linear(hidden, hidden // 2), nn.ReLU(inplace=True), nn.Linear(hidden // 2, out_dim),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(F.adaptive_max_pool2d(self.features(images), 1))
+
+
+def study_config(
+    imageset: ImageSet,
+    classes: list[str] | None = None,
+    epochs: int = DEFAULTS.epochs,
+    width: float = DEFAULTS.width,
+    batch_size: int = DEFAULTS.batch_size,
+    lr: float = DEFAULTS.lr,
+    seed: int = DEFAULTS.seed,
+    loss: str = DEFAULTS.loss,
+    words: str = DEFAULTS.words,
+    table: str | None = None,
+    cpu_threads: int | None = None,
+) -> dict[str, Any]:
+    """Everything that defines a study's numbers (and so its id); checks the settings.
+
+    ``cpu_threads`` (default: torch's current count) is recorded because it changes CPU results in
+    the last digits (how reductions are split); every fold runs with exactly that many threads,
+    here or in a Ray task, so both ways give the same numbers.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
+    if epochs < 1 or batch_size < 2 or lr <= 0 or width <= 0:
+        raise ValueError("epochs must be at least 1, batch size at least 2, and the learning rate and width positive.")
+    unknown = sorted(set(classes or []) - set(imageset.class_names))
+    if unknown:
+        raise ValueError(f"unknown class(es) {', '.join(unknown)}; this image set has: {', '.join(imageset.class_names)}.")
+    empty = [n for i, n in enumerate(imageset.class_names) if not (imageset.train_labels == i).any()]
+    if empty:
+        raise ValueError(f"class(es) {', '.join(empty)} have no training images; remove them from the image set.")
+    return {
+        "imageset": imageset.source,
+        "class_names": list(imageset.class_names),
+        "held_out": list(classes or imageset.class_names),
+        "image_shape": list(imageset.shape),
+        "train_images": int(len(imageset.train_labels)),
+        "test_images": int(len(imageset.test_labels)),
+        "model": {"name": "simpnet", "width": float(width), "out_dim": 50},
+        "training": {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "optimizer": "adam", "loss": loss, "seed": int(seed),
+                     "cpu_threads": int(cpu_threads or torch.get_num_threads())},
+        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table or imageset.name},
+    }
+
+
+def _prepare(images: np.ndarray, mean: torch.Tensor, std: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = torch.as_tensor(images, device=device).float().div_(255)
+    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def _loss(predicted: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "cosine":
+        return (1 - F.cosine_similarity(predicted, target, dim=1)).mean()
+    return F.mse_loss(predicted, target)
+
+
+def _predict(model: nn.Module, images: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    model.eval()
+    with torch.inference_mode(), _autocast(images.device):
+        return torch.cat([model(images[i : i + batch]).float() for i in range(0, len(images), batch)])
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+def run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.ndarray, device: str | None = None, callback: Callback | None = None) -> dict[str, Any]:
+    """Train on every class but ``held`` and measure what happens to the held-out class.
+
+    Returns the fold's record: held-out loss before training, after each epoch and at the end (and
+    the relative change), accuracy on the trained classes' test images (nearest class vector by
+    cosine among the trained classes), the held-out images' rank of their true class among all
+    classes (top-1 / top-5), and the nearest GloVe words to their mean predicted vector.
+    ``callback(epoch, epochs, metrics)`` after each epoch; True stops the fold (raises Interrupted).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config["training"]["cpu_threads"])
+    try:
+        return _run_fold(config, held, imageset, targets, device, callback)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.ndarray, device: str | None, callback: Callback | None) -> dict[str, Any]:
+    from core.device import default_device
+
+    training = config["training"]
+    device = torch.device(device or default_device())
+    seed = training["seed"] * 1000 + held
+    torch.manual_seed(seed)
+    names = config["class_names"]
+    all_targets = torch.as_tensor(targets, device=device)
+    trained = [c for c in range(len(names)) if c != held]
+    keep = imageset.train_labels != held
+    train_np = imageset.train_images[keep]
+    mean = torch.as_tensor(train_np.reshape(len(train_np), train_np.shape[1], -1).mean(axis=(0, 2)) / 255, dtype=torch.float32, device=device)
+    std = torch.as_tensor(train_np.reshape(len(train_np), train_np.shape[1], -1).std(axis=(0, 2)) / 255 + 1e-6, dtype=torch.float32, device=device)
+    x_train = _prepare(train_np, mean, std, device)
+    y_train = torch.as_tensor(imageset.train_labels[keep], device=device)
+    held_np = np.concatenate([imageset.train_images[~keep], imageset.test_images[imageset.test_labels == held]])
+    x_held = _prepare(held_np, mean, std, device)
+    test_keep = imageset.test_labels != held
+    x_test = _prepare(imageset.test_images[test_keep], mean, std, device)
+    y_test = torch.as_tensor(imageset.test_labels[test_keep], device=device)
+    if device.type == "cuda":
+        x_train, x_held, x_test = (x.contiguous(memory_format=torch.channels_last) for x in (x_train, x_held, x_test))
+
+    model = SimpNet(imageset.shape[0], all_targets.shape[1], config["model"]["width"]).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=training["lr"])
+    held_target = all_targets[held].expand(len(x_held), -1)
+
+    def held_loss() -> float:
+        return float(_loss(_predict(model, x_held), held_target, training["loss"]))
+
+    before = held_loss()
+    history = []
+    generator = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    for epoch in range(1, training["epochs"] + 1):
+        model.train()
+        losses = []
+        for rows in torch.randperm(len(x_train), generator=generator).split(training["batch_size"]):
+            if len(rows) < 2:
+                continue
+            rows = rows.to(device)
+            optimiser.zero_grad(set_to_none=True)
+            with _autocast(device):
+                loss = _loss(model(x_train[rows]).float(), all_targets[y_train[rows]], training["loss"])
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "held_out_loss": held_loss()}
+        history.append(record)
+        if callback is not None and callback(epoch, training["epochs"], record):
+            raise Interrupted(f"fold {names[held]!r} stopped after epoch {epoch}; it will be run again from its start.")
+    seconds = time.perf_counter() - started
+    after = history[-1]["held_out_loss"]
+
+    unit = F.normalize(all_targets, dim=1)
+    held_scores = F.normalize(_predict(model, x_held), dim=1) @ unit.T  # cosine to every class vector
+    ranks = 1 + (held_scores > held_scores[:, held : held + 1]).sum(1)
+    test_scores = F.normalize(_predict(model, x_test), dim=1) @ unit[trained].T
+    test_accuracy = float((torch.as_tensor(trained, device=device)[test_scores.argmax(1)] == y_test).float().mean())
+    mean_vector = _predict(model, x_held).mean(0).cpu().numpy()
+    similarity = (unit[held] @ unit[trained].T).cpu().numpy()
+    closest = int(np.argmax(similarity))
+    from core.wordvectors import load_glove
+
+    return {
+        "class": names[held],
+        "index": held,
+        "loss_before": before,
+        "loss_after": after,
+        "relative_change": (after - before) / before,
+        "history": history,
+        "test_accuracy_trained": test_accuracy,
+        "held_out_images": int(len(x_held)),
+        "rank_median": float(ranks.float().median()),
+        "rank_mean": float(ranks.float().mean()),
+        "top1": float((ranks == 1).float().mean()),
+        "top5": float((ranks <= 5).float().mean()),
+        "nearest_words": load_glove().nearest(mean_vector, 10),
+        "nearest_trained_class": names[trained[closest]],
+        "nearest_trained_cosine": float(similarity[closest]),
+        "seconds": seconds,
+        "images_per_second": len(x_train) * training["epochs"] / seconds,
+        "device": str(device),
+        "seed": seed,
+    }
+
+
+# --------------------------------------------------------------------------- studies on disk
+
+
+def study_dir(study_id: str) -> Path:
+    return store.artifact_dir(STUDIES, study_id)
+
+
+def _fold_path(study_id: str, index: int) -> Path:
+    return study_dir(study_id) / "folds" / f"{index:03d}.json"
+
+
+def read_folds(study_id: str) -> dict[int, dict[str, Any]]:
+    """The finished folds of a study by class index.
+
+    Raises:
+        ValueError: a damaged fold file (named, with what to do); nothing is deleted.
+    """
+    folder = study_dir(study_id) / "folds"
+    folds = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = store.read_json(path)
+            folds[int(record["index"])] = record
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"fold file {path} is damaged ({str(error)[:120]}); delete it, or redo that class, to recompute "
+                             "that fold. The other folds are kept.") from error
+    return folds
+
+
+@dataclass
+class Study:
+    """A study's config and its finished folds."""
+
+    id: str
+    config: dict[str, Any]
+    folds: dict[int, dict[str, Any]]
+
+    @property
+    def planned(self) -> list[str]:
+        return list(self.config["held_out"])
+
+    @property
+    def complete(self) -> bool:
+        done = {f["class"] for f in self.folds.values()}
+        return all(name in done for name in self.planned)
+
+    def label(self) -> str:
+        c = self.config
+        return (f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds · width {c['model']['width']} · "
+                f"{c['training']['epochs']} epochs · {c['training']['loss']} · {c['words']['mode']} word · {self.id}")
+
+
+def load_study(study_id: str) -> Study:
+    """A study from the store, with whatever folds are finished."""
+    path = study_dir(study_id) / store.CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no study {study_id!r} in {store.home()}.")
+    return Study(study_id, store.read_json(path), read_folds(study_id))
+
+
+def list_studies() -> list[Study]:
+    """Every study (finished or partial), newest first; damaged ones are left out."""
+    found = []
+    for artifact in store.list_artifacts(STUDIES):
+        try:
+            found.append(load_study(artifact.id))
+        except ValueError:
+            continue
+    return found
+
+
+def run_study(
+    imageset: ImageSet,
+    config: dict[str, Any],
+    use_ray: bool = False,
+    redo: list[str] | None = None,
+    device: str | None = None,
+    callback: Callback | None = None,
+) -> Study:
+    """Run (or resume) the study ``config`` describes on ``imageset``; returns it with every fold finished.
+
+    ``callback(folds_done, folds_total, metrics)`` after each fold (and, run sequentially, after each
+    epoch with ``metrics["fold"]``); True stops cleanly: finished folds are kept and the next call
+    resumes at the first unfinished one.
+    """
+    from core import sweeps
+    from core.wordvectors import class_table, class_vectors
+
+    targets = class_vectors(config["class_names"], class_table(config["words"]["table"]), config["words"]["mode"])
+    study_id = store.config_hash(config)
+    folder = study_dir(study_id)
+    (folder / "folds").mkdir(parents=True, exist_ok=True)
+    if not (folder / store.CONFIG_NAME).is_file():
+        store.atomic_write_json(folder / store.CONFIG_NAME, {**config, "provenance": store.provenance()})
+    done = read_folds(study_id)
+    for name in redo or []:
+        if name not in config["class_names"]:
+            raise ValueError(f"cannot redo {name!r}: not a class of this study.")
+        done.pop(config["class_names"].index(name), None)
+    todo = [config["class_names"].index(n) for n in config["held_out"] if config["class_names"].index(n) not in done]
+    total = len(config["held_out"])
+    finished = total - len(todo)
+
+    def fold_progress(index: int) -> Callback:
+        def relay(epoch: int, epochs: int, metrics: dict) -> bool | None:
+            return callback(finished, total, {"fold": config["class_names"][index], "epoch": f"{epoch}/{epochs}", **metrics}) if callback else None
+        return relay
+
+    results: Iterator[dict[str, Any]] = sweeps.run_many(
+        run_fold,
+        [(config, index, imageset, targets, device, None if use_ray else fold_progress(index)) for index in todo],
+        use_ray=use_ray,
+        cpus_per_job=config["training"]["cpu_threads"],
+    )
+    for record in results:
+        store.atomic_write_json(_fold_path(study_id, record["index"]), record)
+        finished += 1
+        if callback is not None and callback(finished, total, {"fold": record["class"], "relative_change": record["relative_change"]}):
+            sweeps.cancel(results)
+            raise Interrupted(f"study stopped after {finished} of {total} folds; run it again to resume.")
+    return load_study(study_id)
+
+
+def summary(study: Study) -> dict[str, Any]:
+    """Median and extremes of the relative change of held-out loss, and mean accuracies, over finished folds."""
+    changes = np.array([f["relative_change"] for f in study.folds.values()])
+    if not len(changes):
+        return {"folds": 0}
+    return {
+        "folds": int(len(changes)),
+        "median_change": float(np.median(changes)),
+        "best_change": float(changes.min()),
+        "worst_change": float(changes.max()),
+        "improved": int((changes < 0).sum()),
+        "test_accuracy_trained": float(np.mean([f["test_accuracy_trained"] for f in study.folds.values()])),
+        "top5_held_out": float(np.mean([f["top5"] for f in study.folds.values()])),
+        "chance_top5": 5 / len(study.config["class_names"]) if len(study.config["class_names"]) > 5 else 1.0,
+    }
+
+
+def parameter_count(width: float = 1.0, in_channels: int = 3) -> dict[str, int]:
+    """Parameters of SimpNet's conv body and of the whole regressor at a width."""
+    model = SimpNet(in_channels, 50, width)
+    body = sum(p.numel() for p in model.features.parameters())
+    return {"body": body, "total": body + sum(p.numel() for p in model.head.parameters())}
+

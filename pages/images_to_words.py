@@ -1,0 +1,97 @@
+"""Images → Words: SimpNet regresses the GloVe vector of each image's class name, one class held out at a time."""
+
+import pandas as pd
+import streamlit as st
+from scipy.stats import spearmanr
+
+from core import zeroshot
+from core.figures import (
+    change_vs_similarity_figure,
+    fold_curve_figure,
+    held_out_band_figure,
+    loss_change_histogram,
+    sample_images_figure,
+)
+from ui import state, studies
+
+st.title("Images → Words")
+st.caption(
+    "Baughman et al. (SC'21): a SimpNet CNN learns to output the 50-d GloVe vector of each image's class name. Each class "
+    "in turn is left out of training; does training on the others still move the held-out images toward their word? "
+    "Paper (CIFAR-100, 25 epochs): median held-out loss −31.0 %, extremes −65.5 % and +67.9 %."
+)
+
+found = zeroshot.list_studies()
+with st.expander("Run a study", expanded=not found):
+    st.caption("The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, quarter width, 1,000 images per class, "
+               "4 epochs. Finished folds are kept: Stop at any time and run again to resume.")
+    settings = studies.settings_form()
+    if st.button("Run", type="primary", key="loo-run"):
+        with state.user_errors():
+            st.session_state["loo-study"] = studies.run(settings).id
+            st.rerun()
+if not found:
+    st.stop()
+
+labels = {s.id: s.label() for s in found}
+study_id = st.selectbox("Study", list(labels), format_func=labels.get, key="loo-study")
+with state.user_errors():
+    study = zeroshot.load_study(study_id)
+    done, planned = len(study.folds), len(study.planned)
+    if not study.complete:
+        st.warning(f"This study is partial: {done} of {planned} folds are finished. Figures show the finished folds.")
+        if st.button("Resume it", key="loo-resume"):
+            c = study.config
+            studies.run({"imageset": c["imageset"]["imageset"], "path": c["imageset"].get("path"), "per_class": c["imageset"].get("per_class"),
+                         "epochs": c["training"]["epochs"], "width": c["model"]["width"], "seed": c["training"]["seed"],
+                         "loss": c["training"]["loss"], "words": c["words"]["mode"]}, study.planned)
+            st.rerun()
+    if not study.folds:
+        st.info("No fold has finished yet.")
+        st.stop()
+    folds = [study.folds[i] for i in sorted(study.folds)]
+    summary = zeroshot.summary(study)
+    cols = st.columns(5)
+    cols[0].metric("Folds finished", f"{done}/{planned}")
+    cols[1].metric("Median held-out loss change", f"{100 * summary['median_change']:+.1f} %", help="after / before − 1 over finished folds; the paper: −31.0 %.")
+    cols[2].metric("Extremes", f"{100 * summary['best_change']:+.1f} / {100 * summary['worst_change']:+.1f} %")
+    cols[3].metric("Accuracy, trained classes", f"{summary['test_accuracy_trained']:.3f}", help="Test images of the trained classes, nearest class vector by cosine among the trained classes; mean over folds.")
+    cols[4].metric("Held-out top-5 (zero-shot)", f"{summary['top5_held_out']:.3f}", help=f"Share of held-out images whose true class is among the 5 nearest of all classes; chance {summary['chance_top5']:.2f}.")
+
+    table = pd.DataFrame([{
+        "class": f["class"], "loss before": f["loss_before"], "loss after": f["loss_after"], "change %": 100 * f["relative_change"],
+        "after / before": f["loss_after"] / f["loss_before"], "median rank of true class": f["rank_median"], "top-1": f["top1"], "top-5": f["top5"],
+        "nearest words": ", ".join(w for w, _ in f["nearest_words"][:5]), "nearest trained class": f["nearest_trained_class"],
+        "word cosine": f["nearest_trained_cosine"],
+    } for f in folds])
+    st.dataframe(table, hide_index=True, width="stretch", column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("loss before", "loss after", "after / before", "word cosine")}
+                 | {"change %": st.column_config.NumberColumn(format="%+.1f")})
+    st.download_button("Table (CSV)", table.to_csv(index=False), f"loo-{study.id}.csv", "text/csv", key="loo-csv")
+
+    left, right = st.columns(2)
+    left.markdown("**Held-out loss change across classes**")
+    left.plotly_chart(loss_change_histogram([f["relative_change"] for f in folds], [f["class"] for f in folds]), key="loo-hist")
+    right.markdown("**Held-out loss during training** (median and quartiles across folds)")
+    right.plotly_chart(held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}), key="loo-band")
+    st.markdown("**Does a related trained class help?** (the paper: willow does well because other trees are trained)")
+    st.plotly_chart(change_vs_similarity_figure(folds), key="loo-scatter")
+    if len(folds) >= 3:
+        rho, p = spearmanr([f["nearest_trained_cosine"] for f in folds], [f["relative_change"] for f in folds])
+        st.caption(f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} (p = {p:.2g}); "
+                   "negative ρ: classes with a close trained relative lose more of their loss.")
+
+    st.subheader("One class")
+    chosen = st.selectbox("Held-out class", [f["class"] for f in folds], key="loo-class")
+    fold = next(f for f in folds if f["class"] == chosen)
+    images = studies.samples(study.config["imageset"], fold["index"])
+    if images is None:
+        st.caption("The image set is not available here, so no sample images.")
+    else:
+        st.plotly_chart(sample_images_figure(images), key="loo-samples")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
+    right.markdown(f"Loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
+                   f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}.")
+    right.dataframe(pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]), hide_index=True)
+    st.caption(f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "
+               f"Fold trained at {fold['images_per_second']:.0f} images/s on {fold['device']}.")

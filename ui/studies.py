@@ -1,0 +1,59 @@
+"""Leave-one-out studies from a page: the settings form, running with progress, and sample images."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import imagesets, zeroshot
+from core.errors import USER_ERRORS
+from core.imagesets import ImageSet
+
+
+@st.cache_resource(show_spinner="Loading the image set…", max_entries=2)
+def imageset(name: str, path: str | None) -> ImageSet:
+    """An image set, loaded once per process."""
+    return imagesets.load_imageset(name, path)
+
+
+def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None:
+    """A few training images of one class of a study's image set, or None when the set is not here."""
+    name = source.get("imageset")
+    try:
+        images = imageset(name, source.get("path") or source.get("folder") or source.get("root"))
+    except USER_ERRORS:  # the set may be online-only or moved; the page says so
+        return None
+    rows = np.flatnonzero(images.train_labels == class_index)[:count]
+    return images.train_images[rows]
+
+
+def settings_form(key: str = "loo") -> dict:
+    """The study settings, defaulting to the offline laptop preset."""
+    preset = zeroshot.OFFLINE_PRESET
+    names = [row["name"] for row in imagesets.available_imagesets()]
+    left, middle, right = st.columns(3)
+    name = left.selectbox("Image set", names, index=names.index(preset["imageset"]), key=f"{key}-set")
+    path = left.text_input("Image folder", key=f"{key}-path") if name == "folder" else None
+    per_class = left.number_input("Training images per class (0 = all)", 0, 10_000, preset["per_class"], step=100, key=f"{key}-per-class")
+    epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset["epochs"], key=f"{key}-epochs")
+    width = middle.select_slider("SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset["width"], key=f"{key}-width")
+    seed = middle.number_input("Seed", 0, 2**31 - 1, zeroshot.DEFAULTS.seed, key=f"{key}-seed")
+    loss = right.radio("Loss", zeroshot.LOSSES, horizontal=True, key=f"{key}-loss")
+    words = right.radio("Class word", ["best", "average"], horizontal=True, key=f"{key}-words",
+                        help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
+                        "The tables are CSV files in assets/class_words/.")
+    return {"imageset": name, "path": path or None, "per_class": int(per_class) or None, "epochs": int(epochs), "width": float(width),
+            "seed": int(seed), "loss": loss, "words": words}
+
+
+def run(settings: dict, classes: list[str] | None = None) -> zeroshot.Study:
+    """Run (or resume) a study with a progress bar; Stop keeps the finished folds."""
+    images = imageset(settings["imageset"], settings["path"]).subsample(settings["per_class"])
+    config = zeroshot.study_config(images, classes, settings["epochs"], settings["width"], seed=settings["seed"], loss=settings["loss"], words=settings["words"])
+    bar = st.progress(0.0, text="Starting…")
+
+    def callback(done: int, total: int, metrics: dict) -> None:
+        detail = f" · fold {metrics['fold']}, epoch {metrics['epoch']}" if "epoch" in metrics else f" · finished {metrics.get('fold', '')}"
+        bar.progress(done / total, text=f"{done}/{total} folds{detail}")
+
+    return zeroshot.run_study(images, config, callback=callback)
