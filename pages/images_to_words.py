@@ -90,7 +90,7 @@ with state.user_errors():
         st.plotly_chart(sample_images_figure(images), key="loo-samples")
     left, right = st.columns([3, 2])
     left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
-    right.markdown(f"Loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
+    right.markdown(f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
                    f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}.")
     right.dataframe(pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]), hide_index=True)
     st.caption(f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "

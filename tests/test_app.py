@@ -235,3 +235,28 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     assert len(set(features["pixel"].map(tuple))) == 10
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value
+
+
+def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):
+    finished, _ = tiny_studies
+    app = run("pages/images_to_words.py")
+    app.selectbox(key="loo-study").set_value(finished.id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.warning  # complete: no partial-study warning
+    assert app.metric[0].value == "3/3"
+    table = app.dataframe[0].value
+    assert sorted(table["class"]) == ["car", "cat", "dog"] and {"change %", "median rank of true class", "nearest words"} <= set(table.columns)
+    assert len(charts(app)) == 4  # histogram, quartile band, similarity scatter, one class's curve
+    assert "image set is not available here" in " ".join(c.value for c in app.caption)  # the tiny set lives in memory only
+    app.selectbox(key="loo-class").set_value("dog").run()
+    assert not app.exception
+    assert "dog" in " ".join(m.value for m in app.markdown)
+
+
+def test_images_to_words_page_on_a_partial_study(lab_home, tiny_studies):
+    _, partial = tiny_studies
+    app = run("pages/images_to_words.py")
+    app.selectbox(key="loo-study").set_value(partial.id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "1 of 3 folds are finished" in app.warning[0].value
+    assert app.metric[0].value == "1/3" and len(app.dataframe[0].value) == 1
