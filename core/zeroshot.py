@@ -49,8 +49,8 @@ class LooDefaults:
 
 
 DEFAULTS = LooDefaults()
-OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 4, "width": 0.25, "per_class": 1000}
-"""The laptop study: Fashion-MNIST, all 10 classes, quarter width, 1,000 training images per class, 4 epochs."""
+OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 3, "width": 0.25, "per_class": 800}
+"""The laptop study: Fashion-MNIST, all 10 classes, quarter width, 800 training images per class, 3 epochs."""
 
 
 class SimpNet(nn.Module):
@@ -405,3 +405,10 @@ def parameter_count(width: float = 1.0, in_channels: int = 3) -> dict[str, int]:
     body = sum(p.numel() for p in model.features.parameters())
     return {"body": body, "total": body + sum(p.numel() for p in model.head.parameters())}
 
+
+
+def is_offline_preset(study: Study) -> bool:
+    """Whether a study is the laptop study of :data:`OFFLINE_PRESET` (whatever its seed or loss)."""
+    c = study.config
+    return (c["imageset"].get("imageset") == OFFLINE_PRESET["imageset"] and c["imageset"].get("per_class") == OFFLINE_PRESET["per_class"]
+            and c["model"]["width"] == OFFLINE_PRESET["width"] and c["training"]["epochs"] == OFFLINE_PRESET["epochs"])

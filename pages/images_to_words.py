@@ -23,8 +23,8 @@ st.caption(
 
 found = zeroshot.list_studies()
 with st.expander("Run a study", expanded=not found):
-    st.caption("The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, quarter width, 1,000 images per class, "
-               "4 epochs. Finished folds are kept: Stop at any time and run again to resume.")
+    st.caption("The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, quarter width, 800 images per class, "
+               "3 epochs. Finished folds are kept: Stop at any time and run again to resume.")
     settings = studies.settings_form()
     if st.button("Run", type="primary", key="loo-run"):
         with state.user_errors():
@@ -33,6 +33,7 @@ with st.expander("Run a study", expanded=not found):
 if not found:
     st.stop()
 
+found.sort(key=lambda s: not (s.complete and zeroshot.is_offline_preset(s)))  # the finished laptop study first
 labels = {s.id: s.label() for s in found}
 study_id = st.selectbox("Study", list(labels), format_func=labels.get, key="loo-study")
 with state.user_errors():

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import TINY_CLASSES, tiny_config, tiny_imageset
+
 from core import imagesets, zeroshot
 from core.errors import Interrupted, ResourceUnavailable
 from core.wordvectors import WORD_MODES, class_table, class_vectors, load_glove
