@@ -252,6 +252,11 @@ def list_datasets() -> list[Artifact]:
     return store.list_artifacts(DATASETS)
 
 
+def has_results(dataset: Artifact) -> bool:
+    """Whether any model or baseline has been measured on ``dataset``."""
+    return bool(list_models(dataset)) or any(a.config.get("dataset") == dataset.id for a in store.list_artifacts(BASELINES))
+
+
 def model_label(artifact: Artifact) -> str:
     """A one-line description of a trained model."""
     c = artifact.config["classifier"]

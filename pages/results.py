@@ -18,6 +18,7 @@ datasets = experiments.list_datasets()
 if not datasets:
     st.info("Build an image dataset first (Image Dataset page), then train models on it (Train page).")
     st.stop()
+datasets.sort(key=lambda a: not experiments.has_results(a))  # newest first among those with results, then the rest
 labels = {a.id: panels.dataset_label(a) for a in datasets}
 dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="rs-dataset")
 dataset = store.load(imaging.DATASETS, dataset_id)
