@@ -53,7 +53,7 @@ st.subheader("Confusion matrix")
 picked = st.selectbox("Model", list(models), format_func=lambda i: experiments.model_label(models[i]), key="rs-confusion")
 config = models[picked].config
 left, right = st.columns([2, 3])
-left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content")
+left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content", config=panels.PLAIN)
 right.markdown(
     f"**{experiments.model_label(models[picked])}**\n\n"
     f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}), {config['seconds']:.1f} s on {config['device']}\n"
