@@ -22,6 +22,7 @@ import os
 import platform
 import shlex
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def main() -> None:
 
     from core import zeroshot
     from core.imagesets import ImageSet
+    from core.wordvectors import load_glove
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shape", type=int, nargs=3, default=[3, 32, 32])
@@ -57,9 +59,12 @@ def main() -> None:
     test = np.repeat(np.arange(args.classes), 2)
     names = [f"class{i}" for i in range(args.classes)]
     imageset = ImageSet("synthetic", names, images, labels, rng.integers(0, 256, size=(len(test), *args.shape), dtype=np.uint8), test)
-    targets = rng.normal(size=(args.classes, 50)).astype(np.float32)
-    config = zeroshot.study_config(imageset, names[:1], args.epochs, args.width, args.batch)
-    warm = zeroshot.study_config(imageset, names[:1], 1, args.width, args.batch)
+    targets = rng.normal(size=(args.classes, 50)).astype(np.float32)  # run_fold takes the vectors as given
+    table = Path(tempfile.mkdtemp()) / "words.csv"  # a study config records each class's word; any vocabulary words do here
+    words = load_glove().words[1000 : 1000 + args.classes]
+    table.write_text("class,best,words\n" + "".join(f"{n},{w},{w}\n" for n, w in zip(names, words, strict=True)))
+    config = zeroshot.study_config(imageset, names[:1], args.epochs, args.width, args.batch, table=str(table))
+    warm = zeroshot.study_config(imageset, names[:1], 1, args.width, args.batch, table=str(table))
     small = ImageSet("synthetic", names, images[: 4 * args.batch], labels[: 4 * args.batch], imageset.test_images, test)
     zeroshot.run_fold(warm, 0, small, targets, args.device)  # warm-up
     fold = zeroshot.run_fold(config, 0, imageset, targets, args.device)

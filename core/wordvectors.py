@@ -102,4 +102,9 @@ def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", g
         if missing or not words:
             raise ValueError(f"class {name!r}: {', '.join(missing) or '(no word)'} is not in the GloVe vocabulary; edit the class-name table.")
         out.append(np.mean([glove.vector(w) for w in words], axis=0))
-    return np.stack(out).astype(np.float32)
+    vectors = np.stack(out).astype(np.float32)
+    _, first, counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        same = [name for name, vector in zip(classes, vectors, strict=True) if any((vector == vectors[f]).all() for f in first[counts > 1])]
+        raise ValueError(f"classes {', '.join(same)} map to the same word vector; give each class its own word in the class-name table.")
+    return vectors

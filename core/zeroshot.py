@@ -127,8 +127,19 @@ def study_config(
         "model": {"name": "simpnet", "width": float(width), "out_dim": 50},
         "training": {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "optimizer": "adam", "loss": loss, "seed": int(seed),
                      "cpu_threads": int(cpu_threads or torch.get_num_threads())},
-        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table or imageset.name},
+        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table or imageset.name, "entries": _word_entries(imageset.class_names, table or imageset.name, words)},
     }
+
+
+def _word_entries(classes: list[str], table: str, mode: str) -> dict[str, str]:
+    """The word(s) each class maps to, as recorded in a study's config: editing the table gives a new study."""
+    from core.wordvectors import class_table
+
+    rows = class_table(table).set_index("class")
+    missing = [c for c in classes if c not in rows.index]
+    if missing:
+        raise ValueError(f"class(es) {', '.join(missing)} are not in the class-name table {table!r}; add a row for each (class, best, words).")
+    return {c: rows.loc[c, "best"] if mode == "best" else rows.loc[c, "words"] for c in classes}
 
 
 def _prepare(images: np.ndarray, mean: torch.Tensor, std: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -59,6 +59,9 @@ def test_bad_class_words_are_clear_errors(tmp_path):
         class_vectors(["dog"], table)
     with pytest.raises(ValueError, match="mode must be one of"):
         class_vectors(["cat"], table, "median")
+    (tmp_path / "same.csv").write_text("class,best,words\nT-shirt,shirt,shirt\nShirt,shirt,shirt\ncat,cat,cat\n")
+    with pytest.raises(ValueError, match="classes T-shirt, Shirt map to the same word vector"):
+        class_vectors(["T-shirt", "Shirt", "cat"], class_table(tmp_path / "same.csv"))
     with pytest.raises(FileNotFoundError, match="packaged tables: cifar100, fashion_mnist"):
         class_table("nope")
     (tmp_path / "bad.csv").write_text("name,word\ncat,cat\n")
