@@ -368,10 +368,11 @@ def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = No
 
 
 def influential_features(layout: FeatureLayout, saliency_map: np.ndarray, layers: list[int], hidden: int, values: np.ndarray, k: int = 10) -> list[dict[str, Any]]:
-    """The features on the ``k`` most salient pixels, each as (layer, dimension) through the layout.
+    """The features on the ``k`` most salient pixels that hold features, each as (layer, dimension) through the layout.
 
-    Features that share a pixel share its saliency; every index returned is a valid feature of
-    ``values`` (one text's feature vector).
+    Empty pixels (0 in every image) are passed over, whatever their gradient; features that share a
+    pixel share its saliency; every index returned is a valid feature of ``values`` (one text's
+    feature vector).
     """
     height, width = saliency_map.shape
     rows = []
