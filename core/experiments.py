@@ -14,6 +14,7 @@ made from (``baselines`` artifacts), and the same architecture with a randomly i
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from core.train import DEFAULTS, TrainResult, classification_metrics, predict, t
 
 MODELS = "models"
 BASELINES = "baselines"
-_PROGRESS = "progress.json"
+_PROGRESS = "progress.safetensors"
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,32 @@ def model_config(
     epochs: int = DEFAULTS.epochs,
     batch_size: int = DEFAULTS.batch_size,
     seed: int = DEFAULTS.seed,
+    validation: float = DEFAULTS.validation,
 ) -> dict[str, Any]:
     """What defines a trained model (and so its id): the dataset, the architecture, the training."""
     if epochs < 1 or batch_size < 2:
         raise ValueError(f"epochs must be at least 1 and batch size at least 2, got {epochs} and {batch_size}.")
+    if not 0 < validation < 0.5:
+        raise ValueError(f"the validation share of the training split must be between 0 and 0.5, got {validation}.")
     shape = np.load(dataset.file("images.npy"), mmap_mode="r").shape[1:]
     return {
         "dataset": dataset.id,
         "classifier": classifier_config(backbone, node, pretrained, finetune, len(label_names(dataset)), shape),
-        "training": {"optimizer": "adam", "loss": "cross-entropy", "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed)},
+        "training": {"optimizer": "adam", "loss": "cross-entropy", "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed),
+                     "validation": float(validation), "best_epoch_chosen_on": "validation"},
     }
+
+
+def validation_split(labels: torch.Tensor, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the training split to fit on and rows set aside to choose the best epoch (stratified, seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    labels = labels.cpu().numpy()
+    size = max(len(np.unique(labels)), int(round(share * len(labels))))
+    if size >= len(labels):
+        raise ValueError(f"the training split ({len(labels)} images) is too small to set {size} aside for validation.")
+    fit, held = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels, random_state=seed)
+    return np.sort(fit), np.sort(held)
 
 
 def _preprocess(upsample: int):
@@ -86,7 +103,8 @@ def _preprocess(upsample: int):
 
 
 def _save_progress(folder: Path, model: torch.nn.Module, result: TrainResult) -> None:
-    """What a resume needs: the last epoch's weights, the best weights, the optimiser, the history."""
+    """What a resume needs, in one file written atomically: the last epoch's weights, the best
+    weights, the optimiser state, and (in its metadata) the history that goes with them."""
     from safetensors.torch import save_file
 
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -94,20 +112,23 @@ def _save_progress(folder: Path, model: torch.nn.Module, result: TrainResult) ->
     optimiser = result.optimiser_state or {"state": {}, "param_groups": []}
     for index, state in optimiser["state"].items():
         tensors.update({f"adam.{index}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
-    partial = folder / "progress.safetensors.part"
-    save_file(tensors, str(partial))
-    partial.replace(folder / "progress.safetensors")
-    store.atomic_write_json(folder / _PROGRESS, {"history": result.history, "best_epoch": result.best_epoch, "param_groups": optimiser["param_groups"]})
+    record = {"history": result.history, "best_epoch": result.best_epoch, "param_groups": optimiser["param_groups"]}
+    partial = folder / f"{_PROGRESS}.part"
+    save_file(tensors, str(partial), metadata={"progress": json.dumps(record)})
+    partial.replace(folder / _PROGRESS)
 
 
 def _load_progress(folder: Path, model: torch.nn.Module) -> TrainResult | None:
     """The saved progress of an interrupted run (``model`` gets its last epoch's weights), or None."""
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    if not (folder / _PROGRESS).is_file() or not (folder / "progress.safetensors").is_file():
+    path = folder / _PROGRESS
+    if not path.is_file():
         return None
-    record = store.read_json(folder / _PROGRESS)
-    tensors = load_file(str(folder / "progress.safetensors"))
+    with safe_open(str(path), "pt") as handle:
+        record = json.loads(handle.metadata()["progress"])
+    tensors = load_file(str(path))
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
@@ -129,8 +150,13 @@ def train_model(
     seed: int = DEFAULTS.seed,
     device: str | None = None,
     callback: Callback | None = None,
+    validation: float = DEFAULTS.validation,
 ) -> Artifact:
     """Train a classifier on ``dataset`` (resuming an interrupted run of the same config) and save it.
+
+    A seeded, stratified ``validation`` share of the training split is set aside to choose the best
+    epoch; the held-out (test) split is measured after every epoch but chooses nothing, so the
+    reported figures (those of the best epoch) are not optimistic.
 
     Returns the ``models`` artifact; a finished model of the same config is returned as it is.
     ``callback(epoch, epochs, metrics)`` after each epoch may return True to stop: the best epoch so
@@ -138,7 +164,7 @@ def train_model(
     """
     from core.device import default_device
 
-    config = model_config(dataset, backbone, node, pretrained, finetune, epochs, batch_size, seed)
+    config = model_config(dataset, backbone, node, pretrained, finetune, epochs, batch_size, seed, validation)
     artifact_id = store.config_hash(config)
     found = store.load(MODELS, artifact_id)
     if found is not None and found.config.get("status") == "finished":
@@ -152,9 +178,10 @@ def train_model(
     partial = store.shard_dir(MODELS, artifact_id)
     resume = _load_progress(partial, model)
     started = time.perf_counter()
+    fit, held = (torch.as_tensor(rows, device=split.train_labels.device) for rows in validation_split(split.train_labels, validation, seed))
     result = train_classifier(
         model,
-        (split.train_images, split.train_labels),
+        (split.train_images[fit], split.train_labels[fit]),
         (split.test_images, split.test_labels),
         _preprocess(config["classifier"]["upsample"]),
         epochs,
@@ -163,6 +190,7 @@ def train_model(
         callback=callback,
         resume=resume,
         on_epoch=lambda m, r: _save_progress(partial, m, r),
+        validation=(split.train_images[held], split.train_labels[held]),
     )
     probabilities = predict(model, split.test_images, _preprocess(config["classifier"]["upsample"])).numpy()
     test_labels = split.test_labels.cpu().numpy()

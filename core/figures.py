@@ -199,10 +199,11 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
 
 
 def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str, float] | None = None, height: int = 360) -> go.Figure:
-    """Held-out accuracy per epoch (left) and train / held-out loss (right) of one or more runs.
+    """Held-out accuracy per epoch (left; dotted: the validation accuracy that chooses the best epoch)
+    and train / held-out loss (right) of one or more runs.
 
     Args:
-        histories: run name -> per-epoch records with epoch, accuracy, train_loss, test_loss.
+        histories: run name -> per-epoch records with epoch, accuracy, train_loss, test_loss (and val_accuracy).
         baselines: name -> held-out accuracy of a model without epochs, drawn as a dashed line.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=["held-out accuracy", "loss"], horizontal_spacing=0.1)
@@ -210,12 +211,14 @@ def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str
         colour = LAYER_COLOURS[index % len(LAYER_COLOURS)]
         epochs = [r["epoch"] for r in history]
         fig.add_trace(go.Scatter(x=epochs, y=[r["accuracy"] for r in history], name=name, mode="lines+markers", line={"color": colour}, legendgroup=name), row=1, col=1)
+        if all("val_accuracy" in r for r in history):
+            fig.add_trace(go.Scatter(x=epochs, y=[r["val_accuracy"] for r in history], name=f"{name} validation", mode="lines", line={"color": colour, "dash": "dot"}, legendgroup=name, showlegend=False, hovertemplate="validation accuracy %{y:.4f}<extra>" + name + "</extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name=f"{name} train", mode="lines", line={"color": colour, "dash": "dot"}, legendgroup=name, showlegend=False, hovertemplate="train loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
         fig.add_trace(go.Scatter(x=epochs, y=[r["test_loss"] for r in history], name=f"{name} held-out", mode="lines+markers", line={"color": colour}, legendgroup=name, showlegend=False, hovertemplate="held-out loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
     for name, accuracy in (baselines or {}).items():
         fig.add_hline(y=accuracy, line={"dash": "dash", "color": "#888"}, annotation_text=f"{name} {accuracy:.3f}", annotation_position="bottom right", row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1)
-    fig.update_yaxes(title="accuracy", row=1, col=1)
+    fig.update_yaxes(title="accuracy (dotted: validation)", row=1, col=1)
     fig.update_yaxes(title="cross-entropy (dotted: train)", row=1, col=2)
     fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.25})
     return fig

@@ -32,7 +32,8 @@ with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(imaging.DATASETS, dataset_id))
     imager = state.dataset_imager(*ref)
     features, images = imager.images([text])
-    loaded = {experiments.model_label(models[i]).split(" · acc")[0]: state.model(i, state.artifact_stamp(experiments.MODELS, i)) for i in chosen}
+    # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
+    loaded = {f"{experiments.model_label(models[i]).split(' · acc')[0]} · {i}": state.model(i, state.artifact_stamp(experiments.MODELS, i)) for i in chosen}
     result = experiments.classify(loaded, images[0])
     names = experiments.label_names(dataset)
     hover = state.dataset_hover(*ref)

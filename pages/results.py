@@ -11,7 +11,8 @@ st.title("Results")
 st.caption(
     "Held-out accuracy, F1, precision and recall (scikit-learn, on the whole held-out split) of every model trained on "
     "a dataset, with two baselines on the same split: logistic regression on the raw embedding vectors the images were "
-    "made from, and the same architecture with a randomly initialised slice (train one with 'random init')."
+    "made from, and the same architecture with a randomly initialised slice (train one with 'random init'). A model's "
+    "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out split."
 )
 
 datasets = experiments.list_datasets()
@@ -56,7 +57,8 @@ left, right = st.columns([2, 3])
 left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content", config=panels.PLAIN)
 right.markdown(
     f"**{experiments.model_label(models[picked])}**\n\n"
-    f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}), {config['seconds']:.1f} s on {config['device']}\n"
+    f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}; chosen on "
+    f"{config['training'].get('best_epoch_chosen_on', 'the held-out split')}), {config['seconds']:.1f} s on {config['device']}\n"
     f"- feature map after the cut: {' × '.join(map(str, config['architecture']['feature_map']))}; head kernel "
     f"{config['architecture']['head']['kernel']}, pool {config['architecture']['head']['pool']}\n"
     f"- batch {config['training']['batch_size']}, seed {config['training']['seed']}, Adam, cross-entropy"

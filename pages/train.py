@@ -14,7 +14,8 @@ st.title("Train")
 st.caption(
     "The paper's recipe: the grey image copied to 3 channels, upsampled ×3, z-normalised per batch; a frozen backbone "
     "slice, four new conv + BatchNorm layers, adaptive pooling and a fully connected head; Adam, cross-entropy. "
-    "The whole held-out split is measured after every epoch, and the best epoch is kept."
+    "The whole held-out split is measured after every epoch; the best epoch, chosen on a validation share set aside from "
+    "the training split (never on the held-out split), is kept."
 )
 
 datasets = experiments.list_datasets()
@@ -46,17 +47,19 @@ with state.user_errors():
     right.caption(f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice.")
 with right.expander("All cut points"):
     st.dataframe(points, hide_index=True, width="stretch")
-cols = st.columns(3)
+cols = st.columns(4)
 epochs = cols[0].number_input("Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
 batch = cols[1].number_input("Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")
 seed = cols[2].number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="tr-seed")
+validation = cols[3].number_input("Validation share", 0.05, 0.45, DEFAULTS.validation, 0.05, key="tr-validation",
+                                  help="The part of the training split set aside (stratified, seeded) to choose the best epoch.")
 device = describe_device()
 st.caption(f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_last)' if device['kind'] == 'cuda' else 'the CPU'}. "
            "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
            "training the same settings again resumes where it stopped.")
 
 settings = {"backbone": backbone, "node": node, "pretrained": init == "imagenet", "finetune": finetune,
-            "epochs": int(epochs), "batch_size": int(batch), "seed": int(seed)}
+            "epochs": int(epochs), "batch_size": int(batch), "seed": int(seed), "validation": float(validation)}
 if st.button("Train", type="primary", key="tr-go"):
     with state.user_errors():
         artifact = training.train_live(store.load(imaging.DATASETS, dataset_id), settings)

@@ -20,7 +20,10 @@ def test_a_sliced_classifier_learns_a_separable_dataset(separable_dataset):
     assert artifact.file("model.safetensors").is_file()
     probabilities = np.load(artifact.file("test_probabilities.npy"))
     assert probabilities.shape == (24, 2) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
-    assert config["metrics"]["accuracy"] == max(r["accuracy"] for r in config["history"])  # the best epoch is kept
+    # the best epoch is chosen on the validation share of the training split, and its held-out figures are reported
+    chosen = max(config["history"], key=lambda r: r["val_accuracy"])
+    assert config["best_epoch"] == chosen["epoch"] and config["metrics"]["accuracy"] == chosen["accuracy"]
+    assert config["training"]["validation"] == 0.1 and config["training"]["best_epoch_chosen_on"] == "validation"
     assert experiments.train_model(separable_dataset, "squeezenet1_1", epochs=4, batch_size=16).id == artifact.id
 
 

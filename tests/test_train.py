@@ -43,11 +43,31 @@ def test_stop_keeps_the_best_epoch_so_far(separable):
     assert float(accuracy) == pytest.approx(best["accuracy"])  # the model holds the best weights
 
 
+def test_the_validation_split_chooses_the_best_epoch_not_the_held_out_split(separable):
+    images, labels = separable(40, 12, 1)
+    model = small_model()
+    # the held-out labels are the validation labels flipped: choosing on the held-out split would pick the worst epoch
+    result = train_classifier(model, separable(64, 12, 0), (images, 1 - labels), to_backbone_input, epochs=5, batch_size=16,
+                              validation=(images, labels))
+    validation = [r["val_accuracy"] for r in result.history]
+    assert all(r["accuracy"] == pytest.approx(1 - r["val_accuracy"]) for r in result.history)
+    assert result.best_epoch == 1 + validation.index(max(validation))
+    assert result.history[result.best_epoch - 1]["accuracy"] == min(r["accuracy"] for r in result.history)
+    accuracy = (predict(model, images, preprocess=to_backbone_input).argmax(1) == labels).float().mean()
+    assert float(accuracy) == pytest.approx(max(validation))  # the model holds the chosen epoch's weights
+    with pytest.raises(ValueError, match="differ in length"):
+        train_classifier(small_model(), separable(64, 12, 0), (images, labels), to_backbone_input, validation=(images, labels[:3]))
+
+
 def test_metrics_match_their_definitions():
     labels, predicted = np.array([0, 0, 1, 1, 1]), np.array([0, 1, 1, 1, 0])
     metrics = classification_metrics(labels, predicted)
     assert metrics["accuracy"] == pytest.approx(0.6)
     assert metrics["precision"] == pytest.approx(2 / 3) and metrics["recall"] == pytest.approx(2 / 3)
+    # three classes: macro averages (class 0: P 1, R 1/2; class 1: P 1/2, R 1; class 2: P 1, R 1)
+    macro = classification_metrics(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]))
+    assert macro["precision"] == pytest.approx((1 + 1 / 2 + 1) / 3) and macro["recall"] == pytest.approx((1 / 2 + 1 + 1) / 3)
+    assert macro["f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
 
 
 def test_bad_training_input_is_refused(separable):
