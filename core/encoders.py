@@ -160,6 +160,20 @@ def default_layers(num_layers: int) -> list[int]:
     return list(range(max(1, num_layers - 5), num_layers + 1))
 
 
+def parse_layers(text: str) -> list[int] | None:
+    """Layers typed as text ("6 7 8", "-2, -1"): ``hidden_states`` indices, or None (the defaults) when blank.
+
+    Raises:
+        ValueError: something other than whole numbers separated by spaces or commas.
+    """
+    words = text.replace(",", " ").split()
+    try:
+        return [int(word) for word in words] or None
+    except ValueError:
+        raise ValueError(f"layers must be whole numbers separated by spaces or commas (hidden_states indices, 0 = the "
+                         f"embedding output, -1 = the last layer), got {text!r}.") from None
+
+
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().upper() in _TRUE_VALUES
 

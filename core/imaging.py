@@ -446,6 +446,8 @@ def build_dataset(
         return found
     fit_rows = np.sort(train) if fit_on == "train" else np.arange(len(labels))
     layout = FeatureLayout(**layout_params).fit(features[fit_rows], callback=callback)
+    if layout.stopped_early_:  # never publish a half-fitted layout; the embeddings stay cached for the next run
+        raise Interrupted("The layout fit was stopped; build the dataset again to refit it (the embeddings are kept).")
     config["quality"] = layout.quality(features[fit_rows])
     config["provenance"] = store.provenance()
     with store.writing(DATASETS, artifact_id, config) as folder:

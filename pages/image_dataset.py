@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core import experiments, imaging, store
+from core.encoders import parse_layers
 from core.figures import image_figure, layer_strip_figure
 from ui import forms, panels, state
 
@@ -18,6 +19,7 @@ with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
     with state.user_errors():
         load_corpus = forms.corpus_picker()
     encoder_name, pooling = forms.encoder_picker()
+    layers = forms.layers_text()
     params = forms.layout_settings()
     left, middle, right = st.columns(3)
     test_size = left.slider("Held-out share", 0.05, 0.5, imaging.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
@@ -33,7 +35,7 @@ with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
             artifact = imaging.build_dataset(
-                state.encoder(encoder_name), load_corpus(), None, pooling, params, test_size, int(split_seed), fit_on,
+                state.encoder(encoder_name), load_corpus(), parse_layers(layers), pooling, params, test_size, int(split_seed), fit_on,
                 callback=state.progress_callback("Building"),
             )
             st.session_state["ds-chosen"] = artifact.id

@@ -94,6 +94,17 @@ def test_default_layers_rule(num_layers, expected):
     assert default_layers(num_layers) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [("6 7 8", [6, 7, 8]), ("-2, -1", [-2, -1]), (" 3,4 ", [3, 4]), ("", None), ("  ", None)])
+def test_parse_layers(text, expected):
+    assert encoders.parse_layers(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["six", "6-11", "1.5"])
+def test_parse_layers_rejects_what_is_not_whole_numbers(bad):
+    with pytest.raises(ValueError, match="whole numbers separated by spaces or commas"):
+        encoders.parse_layers(bad)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_default_layers_rejects_non_positive(bad):
     with pytest.raises(ValueError, match="positive integer"):

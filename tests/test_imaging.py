@@ -281,19 +281,36 @@ def test_dataset_needs_two_classes(private_home, encoder):
 
 
 def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, encoder, monkeypatch):
+    import functools
+
     corpus = small_corpus(40)
     params = {"pixels": 10, "random_state": 0}
-    seen = []
+    monkeypatch.setattr(imaging, "embed_corpus", functools.partial(imaging.embed_corpus, shard_size=16))  # 3 shards
+    embedded = []
+    original = encoder.embed
+    monkeypatch.setattr(encoder, "embed", lambda texts, **kw: embedded.append(len(texts)) or original(texts, **kw))
 
-    def stop_once(step, total, metrics):
-        seen.append(metrics)
-        return len(seen) == 1  # the first progress report stops the build
+    stops = [True]
 
-    with pytest.raises(Interrupted):
-        imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_once)
+    def stop_after_first_shard(step, total, metrics):  # once: the resumed build passes shard 0 again
+        return metrics.get("shard") == 0 and bool(stops) and stops.pop()
+
+    with pytest.raises(Interrupted, match="16 of 40"):
+        imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
     assert store.list_artifacts(imaging.DATASETS) == []  # nothing half-built is published
-    resumed = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_once))
+    assert embedded == [16]
+    resumed = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard))
+    assert embedded == [16, 16, 8]  # the finished shard was not embedded again
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "straight"))
     straight = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params))
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(resumed[name], straight[name])
+
+
+def test_a_stopped_layout_fit_publishes_no_dataset(private_home, encoder):
+    corpus = small_corpus(40)
+    params = {"pixels": 10, "random_state": 0}
+    with pytest.raises(Interrupted, match="layout fit was stopped"):
+        imaging.build_dataset(encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne")
+    assert store.list_artifacts(imaging.DATASETS) == []
+    assert len(imaging.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0  # the next build fits it whole

@@ -45,6 +45,15 @@ def encoder_picker() -> tuple[str, str]:
     return name, pooling
 
 
+def layers_text() -> str:
+    """The layers to embed, as typed (parse with :func:`core.encoders.parse_layers`)."""
+    return st.text_input(
+        "Layers (hidden_states indices; empty = the encoder's default)", "", key="fit-layers", placeholder="e.g. 1 2 3 4 5 6, or -2 -1",
+        help="0 is the embedding output, -1 the last layer. Defaults: bert-base's 6 7 8 9 10 11 (the paper's), the last six "
+        "layers of deeper models, every layer of shallower ones (all-MiniLM-L6-v2: 1 to 6).",
+    )
+
+
 def layout_settings() -> dict:
     """FeatureLayout parameters."""
     d = LAYOUT_DEFAULTS
