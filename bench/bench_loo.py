@@ -9,7 +9,7 @@ evaluation included). The projection multiplies out: folds x epochs x training i
 Run from the repository root::
 
     .venv/bin/python bench/bench_loo.py                                     # CIFAR-100 shape, full width, CPU
-    .venv/bin/python bench/bench_loo.py --shape 1 28 28 --classes 10 --width 0.25 --per-class 1000 --epochs 4   # the laptop study
+    .venv/bin/python bench/bench_loo.py --shape 1 28 28 --classes 10 --width 0.25 --per-class 1000 --study-epochs 5   # the laptop study
     python bench/bench_loo.py --device cuda --images 49500 --epochs 2       # on a GPU (bf16, channels_last, data on the GPU)
 
 It prints its figures, the machine, package versions and the command; it asserts nothing.

@@ -29,6 +29,7 @@ from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS
 from core.train import DEFAULTS as TRAIN_DEFAULTS
 from core.zeroshot import DEFAULTS as ZEROSHOT_DEFAULTS
+from core.zeroshot import OFFLINE_PRESET as LAPTOP
 
 
 def _progress(label: str):
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
     train.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
     train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
+    train.add_argument("--validation", type=float, default=TRAIN_DEFAULTS.validation,
+                       help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing)")
     train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     baseline = commands.add_parser("baseline", help="logistic regression on the raw embeddings of a dataset")
     baseline.add_argument("--dataset", required=True)
@@ -103,12 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--model", action="append", required=True, help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)")
 
     loo = commands.add_parser("loo", help="leave-one-out study: images into GloVe word-vector space")
-    loo.add_argument("--imageset", default="fashion_mnist", help="fashion_mnist (offline), cifar100 (online) or folder")
+    loo.add_argument("--laptop", action="store_true", help="the laptop study's settings (Fashion-MNIST, all classes, "
+                     f"{LAPTOP['per_class']:,} images per class, {LAPTOP['epochs']} epochs, width {LAPTOP['width']}) where not given")
+    loo.add_argument("--imageset", default=None, help="fashion_mnist (offline, the default), cifar100 (online) or folder")
     loo.add_argument("--path", default=None, help="the image folder (with --imageset folder) or a data folder")
     loo.add_argument("--classes", nargs="+", default=None, help="classes to leave out (default: all)")
-    loo.add_argument("--per-class", type=int, default=ZEROSHOT_DEFAULTS.per_class, help="training images per class (default: all)")
-    loo.add_argument("--epochs", type=int, default=ZEROSHOT_DEFAULTS.epochs)
-    loo.add_argument("--width", type=float, default=ZEROSHOT_DEFAULTS.width, help="SimpNet width multiplier (1 = ~5.4M-parameter body)")
+    loo.add_argument("--per-class", type=int, default=None, help="training images per class (default: all; 0 = all)")
+    loo.add_argument("--epochs", type=int, default=None, help=f"default {ZEROSHOT_DEFAULTS.epochs} (the paper's)")
+    loo.add_argument("--width", type=float, default=None, help=f"SimpNet width multiplier (default {ZEROSHOT_DEFAULTS.width} = ~5.4M-parameter body)")
     loo.add_argument("--batch-size", type=int, default=ZEROSHOT_DEFAULTS.batch_size)
     loo.add_argument("--lr", type=float, default=ZEROSHOT_DEFAULTS.lr)
     loo.add_argument("--seed", type=int, default=ZEROSHOT_DEFAULTS.seed)
@@ -116,8 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     loo.add_argument("--words", choices=("best", "average"), default=ZEROSHOT_DEFAULTS.words, help="the best word of a class name, or the mean of its words")
     loo.add_argument("--table", default=None, help="class-name table: a packaged name or a CSV (class, best, words)")
     loo.add_argument("--threads", type=int, default=None, help="CPU threads per fold (part of the study's settings)")
-    loo.add_argument("--ray", action="store_true", help="run folds as Ray tasks (a local instance, or $RAY_ADDRESS)")
-    loo.add_argument("--redo", nargs="+", default=None, help="recompute these finished folds")
+    loo.add_argument("--ray", action="store_true", help="run folds as Ray tasks: a local Ray instance, or the cluster at $RAY_ADDRESS "
+                     "(when RAY_ADDRESS is set, folds run on Ray even without --ray)")
+    loo.add_argument("--redo", nargs="+", default=None, help="recompute these classes' folds (finished or damaged); no other fold is touched")
+    loo.add_argument("--resume", default=None, metavar="STUDY_ID", help="finish a study with its recorded settings and image set, under the "
+                     "same id (see: python -m core studies); only --ray, --redo and --device apply")
     loo.add_argument("--device", default=None)
     commands.add_parser("studies", help="list leave-one-out studies")
     return parser
@@ -229,10 +237,11 @@ def _train(args: argparse.Namespace) -> dict:
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
         if not bars:
             bars.append(_progress("epochs"))
-        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy")})
+        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy", "val_accuracy") if k in metrics})
 
     artifact = experiments.train_model(
-        dataset, args.backbone, args.cut, not args.random_init, args.finetune, args.epochs, args.batch_size, args.seed, args.device, callback
+        dataset, args.backbone, args.cut, not args.random_init, args.finetune, args.epochs, args.batch_size, args.seed, args.device, callback,
+        args.validation,
     )
     return {"id": artifact.id, "path": str(artifact.path), "status": artifact.config["status"], "best_epoch": artifact.config["best_epoch"], "metrics": artifact.config["metrics"]}
 
@@ -274,12 +283,10 @@ def _classify(args: argparse.Namespace) -> list[dict]:
 
 
 def _loo(args: argparse.Namespace) -> dict:
-    from core import imagesets, zeroshot
+    import os
 
-    imageset = imagesets.load_imageset(args.imageset, args.path).subsample(args.per_class)
-    config = zeroshot.study_config(
-        imageset, args.classes, args.epochs, args.width, args.batch_size, args.lr, args.seed, args.loss, args.words, args.table, args.threads
-    )
+    from core import imagesets, sweeps, zeroshot
+
     bars: list = []
 
     def callback(done: int, total: int, metrics: dict) -> None:
@@ -287,7 +294,25 @@ def _loo(args: argparse.Namespace) -> dict:
             bars.append(_progress("folds"))
         bars[0](done, total, {k: v for k, v in metrics.items() if k in ("fold", "epoch", "held_out_loss", "relative_change")})
 
-    study = zeroshot.run_study(imageset, config, use_ray=args.ray, redo=args.redo, device=args.device, callback=callback)
+    use_ray = args.ray or bool(os.environ.get(sweeps.RAY_ADDRESS_ENV))
+    if args.resume:
+        recorded = {"laptop": False, "imageset": None, "path": None, "classes": None, "per_class": None, "epochs": None, "width": None,
+                    "table": None, "threads": None, "batch_size": ZEROSHOT_DEFAULTS.batch_size, "lr": ZEROSHOT_DEFAULTS.lr,
+                    "seed": ZEROSHOT_DEFAULTS.seed, "loss": ZEROSHOT_DEFAULTS.loss, "words": ZEROSHOT_DEFAULTS.words}
+        given = ["--" + name.replace("_", "-") for name, default in recorded.items() if getattr(args, name) != default]
+        if given:
+            raise ValueError(f"--resume runs the study with its recorded settings; drop {', '.join(given)} (only --ray, --redo and --device apply).")
+        study = zeroshot.resume_study(args.resume, use_ray=use_ray, device=args.device, callback=callback, redo=args.redo)
+    else:
+        defaults = {"imageset": "fashion_mnist", "per_class": ZEROSHOT_DEFAULTS.per_class, "epochs": ZEROSHOT_DEFAULTS.epochs, "width": ZEROSHOT_DEFAULTS.width}
+        for name, value in (LAPTOP if args.laptop else defaults).items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+        imageset = imagesets.load_imageset(args.imageset, args.path).subsample(args.per_class)
+        config = zeroshot.study_config(
+            imageset, args.classes, args.epochs, args.width, args.batch_size, args.lr, args.seed, args.loss, args.words, args.table, args.threads
+        )
+        study = zeroshot.run_study(imageset, config, use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
     return {"id": study.id, "path": str(zeroshot.study_dir(study.id)), **zeroshot.summary(study)}
 
 

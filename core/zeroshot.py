@@ -4,17 +4,19 @@ model still moves the held-out class's images toward that class's word vector.
 
 A study is a folder ``<home>/runs/studies/<id>/``: ``config.json`` (written when the study starts)
 and ``folds/<class index>.json``, one per held-out class, each written atomically when its fold
-finishes. An interrupted study resumes at the next unfinished fold; a finished fold is never
-recomputed unless asked (``redo``). Folds run one after another, or as Ray tasks when asked
-(:mod:`core.sweeps`); each fold's seed depends only on the study seed and the held-out class, so
-both ways give the same numbers.
+finishes. An interrupted study resumes at the next unfinished fold (:func:`resume_study` needs only
+its id: it reloads the image set from the recorded source); a finished fold is never recomputed
+unless asked (``redo``), and a damaged fold file is reported, never deleted, until it is redone.
+Folds run one after another, or as Ray tasks when asked (:mod:`core.sweeps`); each fold's seed
+depends only on the study seed and the held-out class, so both ways give the same numbers.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,9 @@ class LooDefaults:
 
 
 DEFAULTS = LooDefaults()
-OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 3, "width": 0.25, "per_class": 800}
-"""The laptop study: Fashion-MNIST, all 10 classes, quarter width, 800 training images per class, 3 epochs."""
+OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 5, "width": 0.25, "per_class": 1000}
+"""The laptop study: Fashion-MNIST, all 10 classes, quarter width, 1,000 training images per class, 5 epochs
+(sized for about half an hour on two CPU cores; docs/benchmarks.md has the measured time)."""
 
 
 class SimpNet(nn.Module):
@@ -105,8 +108,12 @@ def study_config(
 
     ``cpu_threads`` (default: torch's current count) is recorded because it changes CPU results in
     the last digits (how reductions are split); every fold runs with exactly that many threads,
-    here or in a Ray task, so both ways give the same numbers.
+    here or in a Ray task, so both ways give the same numbers. ``table`` (a CSV path or a packaged
+    table's name) maps class names to words; by default the image set's packaged table, or, where it
+    has none (an image folder), one derived from the class names (:func:`core.wordvectors.names_table`).
     """
+    from core.wordvectors import study_table
+
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
     if epochs < 1 or batch_size < 2 or lr <= 0 or width <= 0:
@@ -117,6 +124,7 @@ def study_config(
     empty = [n for i, n in enumerate(imageset.class_names) if not (imageset.train_labels == i).any()]
     if empty:
         raise ValueError(f"class(es) {', '.join(empty)} have no training images; remove them from the image set.")
+    table_name, rows = study_table(table, imageset.name, list(imageset.class_names))
     return {
         "imageset": imageset.source,
         "class_names": list(imageset.class_names),
@@ -127,18 +135,16 @@ def study_config(
         "model": {"name": "simpnet", "width": float(width), "out_dim": 50},
         "training": {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "optimizer": "adam", "loss": loss, "seed": int(seed),
                      "cpu_threads": int(cpu_threads or torch.get_num_threads())},
-        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table or imageset.name, "entries": _word_entries(imageset.class_names, table or imageset.name, words)},
+        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table_name, "entries": _word_entries(imageset.class_names, table_name, rows, words)},
     }
 
 
-def _word_entries(classes: list[str], table: str, mode: str) -> dict[str, str]:
+def _word_entries(classes: list[str], name: str, table: Any, mode: str) -> dict[str, str]:
     """The word(s) each class maps to, as recorded in a study's config: editing the table gives a new study."""
-    from core.wordvectors import class_table
-
-    rows = class_table(table).set_index("class")
+    rows = table.set_index("class")
     missing = [c for c in classes if c not in rows.index]
     if missing:
-        raise ValueError(f"class(es) {', '.join(missing)} are not in the class-name table {table!r}; add a row for each (class, best, words).")
+        raise ValueError(f"class(es) {', '.join(missing)} are not in the class-name table {name!r}; add a row for each (class, best, words).")
     return {c: rows.loc[c, "best"] if mode == "best" else rows.loc[c, "words"] for c in classes}
 
 
@@ -281,31 +287,50 @@ def _fold_path(study_id: str, index: int) -> Path:
     return study_dir(study_id) / "folds" / f"{index:03d}.json"
 
 
+def _scan_folds(study_id: str) -> tuple[dict[int, dict[str, Any]], list[Path]]:
+    """The readable fold records by class index, and the fold files that cannot be read."""
+    folder = study_dir(study_id) / "folds"
+    folds, damaged = {}, []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = store.read_json(path)
+            folds[int(record["index"])] = record
+        except (ValueError, KeyError, TypeError):
+            damaged.append(path)
+    return folds, damaged
+
+
+def damaged_message(study_id: str, damaged: list[Path], class_names: list[str]) -> str:
+    """What is wrong with a study's damaged fold files and how to recompute them (nothing is deleted)."""
+    classes = [class_names[int(p.stem)] for p in damaged if p.stem.isdigit() and int(p.stem) < len(class_names)]
+    command = f"python -m core loo --resume {study_id} --redo {' '.join(shlex.quote(c) for c in classes)}" if classes else ""
+    files, one = ", ".join(str(p) for p in damaged), len(damaged) == 1
+    how = "delete it, or redo that class" if one else "delete them, or redo those classes"
+    return (f"fold file{'' if one else 's'} {files} {'is' if one else 'are'} damaged (not a readable fold record); {how}"
+            f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. The other folds are kept.")
+
+
 def read_folds(study_id: str) -> dict[int, dict[str, Any]]:
     """The finished folds of a study by class index.
 
     Raises:
         ValueError: a damaged fold file (named, with what to do); nothing is deleted.
     """
-    folder = study_dir(study_id) / "folds"
-    folds = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = store.read_json(path)
-            folds[int(record["index"])] = record
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"fold file {path} is damaged ({str(error)[:120]}); delete it, or redo that class, to recompute "
-                             "that fold. The other folds are kept.") from error
+    folds, damaged = _scan_folds(study_id)
+    if damaged:
+        path = study_dir(study_id) / store.CONFIG_NAME
+        raise ValueError(damaged_message(study_id, damaged, store.read_json(path).get("class_names", []) if path.is_file() else []))
     return folds
 
 
 @dataclass
 class Study:
-    """A study's config and its finished folds."""
+    """A study's config, its finished folds, and any fold files that cannot be read (``damaged``)."""
 
     id: str
     config: dict[str, Any]
     folds: dict[int, dict[str, Any]]
+    damaged: list[Path] = field(default_factory=list)
 
     @property
     def planned(self) -> list[str]:
@@ -316,27 +341,44 @@ class Study:
         done = {f["class"] for f in self.folds.values()}
         return all(name in done for name in self.planned)
 
+    def damaged_message(self) -> str:
+        """The damaged fold files and how to recompute them ('' when there are none)."""
+        return damaged_message(self.id, self.damaged, self.config["class_names"]) if self.damaged else ""
+
     def label(self) -> str:
         c = self.config
-        return (f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds · width {c['model']['width']} · "
+        damaged = f" · {len(self.damaged)} damaged" if self.damaged else ""
+        return (f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds{damaged} · width {c['model']['width']} · "
                 f"{c['training']['epochs']} epochs · {c['training']['loss']} · {c['words']['mode']} word · {self.id}")
 
 
-def load_study(study_id: str) -> Study:
-    """A study from the store, with whatever folds are finished."""
+def load_study(study_id: str, damaged_ok: bool = False) -> Study:
+    """A study from the store, with whatever folds are finished.
+
+    Args:
+        study_id: the study's id.
+        damaged_ok: keep going past damaged fold files (listed in ``Study.damaged``) instead of raising.
+
+    Raises:
+        FileNotFoundError: no such study.
+        ValueError: a damaged fold file (unless ``damaged_ok``), named with what to do.
+    """
     path = study_dir(study_id) / store.CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no study {study_id!r} in {store.home()}.")
-    return Study(study_id, store.read_json(path), read_folds(study_id))
+    study = Study(study_id, store.read_json(path), *_scan_folds(study_id))
+    if study.damaged and not damaged_ok:
+        raise ValueError(study.damaged_message())
+    return study
 
 
 def list_studies() -> list[Study]:
-    """Every study (finished or partial), newest first; damaged ones are left out."""
+    """Every study (finished or partial, with any damaged fold files in ``Study.damaged``), newest first."""
     found = []
     for artifact in store.list_artifacts(STUDIES):
         try:
-            found.append(load_study(artifact.id))
-        except ValueError:
+            found.append(load_study(artifact.id, damaged_ok=True))
+        except (ValueError, KeyError, TypeError):  # a config.json that is not a study's
             continue
     return found
 
@@ -353,29 +395,38 @@ def run_study(
 
     ``callback(folds_done, folds_total, metrics)`` after each fold (and, run sequentially, after each
     epoch with ``metrics["fold"]``); True stops cleanly: finished folds are kept and the next call
-    resumes at the first unfinished one.
+    resumes at the first unfinished one. ``redo`` names classes whose folds are recomputed (and whose
+    fold files are overwritten, damaged or not); no other finished fold is touched.
+
+    Raises:
+        ValueError: bad words or ``redo`` names, or a damaged fold file of a class not in ``redo``.
     """
     from core import sweeps
-    from core.wordvectors import class_table, class_vectors
+    from core.wordvectors import class_vectors, study_table
 
-    targets = class_vectors(config["class_names"], class_table(config["words"]["table"]), config["words"]["mode"])
+    names = config["class_names"]
+    _, table = study_table(config["words"]["table"], config["imageset"].get("imageset", ""), names)
+    targets = class_vectors(names, table, config["words"]["mode"])
+    unknown = [name for name in redo or [] if name not in names]
+    if unknown:
+        raise ValueError(f"cannot redo {', '.join(map(repr, unknown))}: not a class of this study ({', '.join(names)}).")
+    redone = {names.index(name) for name in redo or []}
     study_id = store.config_hash(config)
     folder = study_dir(study_id)
+    done, damaged = _scan_folds(study_id)
+    damaged = [path for path in damaged if path not in {_fold_path(study_id, index) for index in redone}]
+    if damaged:
+        raise ValueError(damaged_message(study_id, damaged, names))
     (folder / "folds").mkdir(parents=True, exist_ok=True)
     if not (folder / store.CONFIG_NAME).is_file():
         store.atomic_write_json(folder / store.CONFIG_NAME, {**config, "provenance": store.provenance()})
-    done = read_folds(study_id)
-    for name in redo or []:
-        if name not in config["class_names"]:
-            raise ValueError(f"cannot redo {name!r}: not a class of this study.")
-        done.pop(config["class_names"].index(name), None)
-    todo = [config["class_names"].index(n) for n in config["held_out"] if config["class_names"].index(n) not in done]
+    todo = [names.index(n) for n in config["held_out"] if names.index(n) not in done or names.index(n) in redone]
     total = len(config["held_out"])
     finished = total - len(todo)
 
     def fold_progress(index: int) -> Callback:
         def relay(epoch: int, epochs: int, metrics: dict) -> bool | None:
-            return callback(finished, total, {"fold": config["class_names"][index], "epoch": f"{epoch}/{epochs}", **metrics}) if callback else None
+            return callback(finished, total, {"fold": names[index], "epoch": f"{epoch}/{epochs}", **metrics}) if callback else None
         return relay
 
     results: Iterator[dict[str, Any]] = sweeps.run_many(
@@ -391,6 +442,32 @@ def run_study(
             sweeps.cancel(results)
             raise Interrupted(f"study stopped after {finished} of {total} folds; run it again to resume.")
     return load_study(study_id)
+
+
+def resume_study(study_id: str, use_ray: bool = False, device: str | None = None, callback: Callback | None = None,
+                 redo: list[str] | None = None) -> Study:
+    """Finish a study with exactly its recorded settings (so under the same id): the image set is reloaded
+    from its recorded source (loader, folder, images per class, subsample seed) and only unfinished folds
+    (and the classes in ``redo``) are computed.
+
+    Raises:
+        FileNotFoundError: no such study, or its image folder is gone.
+        ValueError: the image set cannot be reloaded (made in memory) or no longer matches the study.
+        ResourceUnavailable: the image set is not available here (e.g. CIFAR-100 offline).
+    """
+    from core.imagesets import load_source
+
+    study = load_study(study_id, damaged_ok=True)
+    config = {key: value for key, value in study.config.items() if key != "provenance"}
+    if store.config_hash(config) != study_id:
+        raise ValueError(f"the config.json of study {study_id} was edited (its settings no longer give its id); start a new study instead.")
+    imageset = load_source(config["imageset"])
+    recorded = (config["class_names"], config["image_shape"], config["train_images"], config["test_images"])
+    found = (list(imageset.class_names), list(imageset.shape), int(len(imageset.train_labels)), int(len(imageset.test_labels)))
+    if found != recorded:
+        raise ValueError(f"the image set {config['imageset']} is not the one study {study_id} ran on (recorded: {recorded[2]} training "
+                         f"images of {len(recorded[0])} classes, found {found[2]} of {len(found[0])}); start a new study on it instead.")
+    return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 
 
 def summary(study: Study) -> dict[str, Any]:
@@ -415,7 +492,6 @@ def parameter_count(width: float = 1.0, in_channels: int = 3) -> dict[str, int]:
     model = SimpNet(in_channels, 50, width)
     body = sum(p.numel() for p in model.features.parameters())
     return {"body": body, "total": body + sum(p.numel() for p in model.head.parameters())}
-
 
 
 def is_offline_preset(study: Study) -> bool:

@@ -8,6 +8,8 @@ from core.backbones import available_backbones
 from core.corpora import available_corpora
 from core.device import describe_device
 from core.encoders import available_encoders
+from core.imagesets import available_imagesets
+from core.wordvectors import available_word_vectors
 
 st.title("Crossmodal Lab")
 st.markdown(
@@ -17,13 +19,14 @@ Explore **cross-modality transfer learning**: models trained on one kind of data
 - **Text → image → vision model** (Benarab 2021): the hidden states of a language model are laid out on a
   2-D pixel grid (a DeepInsight-style feature layout), so every sentence becomes a grayscale image that an
   ImageNet CNN can read.
-- **Images → word vectors** (Baughman 2021), **BERT + BEiT** (Liu et al. 2023) and **BERT on DNA, protein and
-  music** (Kao & Lee 2021) follow.
+- **Images → word vectors** (Baughman 2021): a CNN learns to output the GloVe vector of each image's class
+  name; each class in turn is left out of training, to see whether its images still move toward their word.
+- **BERT + BEiT** (Liu et al. 2023) and **BERT on DNA, protein and music** (Kao & Lee 2021) follow.
 
 Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
 and refit the map that places each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
 **Train** classifiers made of early layers of ImageNet CNNs on it, compare them with two baselines in
-**Results**, and **Classify** new sentences live.
+**Results**, and **Classify** new sentences live. **Images → Words** runs and browses leave-one-out studies.
 """
 )
 
@@ -58,4 +61,6 @@ st.subheader("Corpora")
 availability(available_corpora(), "Layouts are always fitted on a corpus, never on the sentences you type.")
 st.subheader("ImageNet backbones")
 availability(available_backbones(), "Backbones are sliced at an early layer for the text-as-image classifiers.")
+st.subheader("Image sets and word vectors")
+availability(available_imagesets() + available_word_vectors(), "For Images → Words: images whose class names map to GloVe words.")
 st.caption(f"Artifacts (embeddings, layouts) are stored under `{store.home()}` (set `CROSSMODAL_HOME` to move them).")

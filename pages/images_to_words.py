@@ -23,8 +23,10 @@ st.caption(
 
 found = zeroshot.list_studies()
 with st.expander("Run a study", expanded=not found):
-    st.caption("The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, quarter width, 800 images per class, "
-               "3 epochs. Finished folds are kept: Stop at any time and run again to resume.")
+    preset = zeroshot.OFFLINE_PRESET
+    st.caption(f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset['width']}, {preset['per_class']:,} "
+               f"images per class, {preset['epochs']} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
+               "time and run again to resume.")
     settings = studies.settings_form()
     if st.button("Run", type="primary", key="loo-run"):
         with state.user_errors():
@@ -37,15 +39,14 @@ found.sort(key=lambda s: not (s.complete and zeroshot.is_offline_preset(s)))  # 
 labels = {s.id: s.label() for s in found}
 study_id = st.selectbox("Study", list(labels), format_func=labels.get, key="loo-study")
 with state.user_errors():
-    study = zeroshot.load_study(study_id)
+    study = zeroshot.load_study(study_id, damaged_ok=True)
     done, planned = len(study.folds), len(study.planned)
+    if study.damaged:
+        st.error(study.damaged_message(), icon=":material/error:")
     if not study.complete:
         st.warning(f"This study is partial: {done} of {planned} folds are finished. Figures show the finished folds.")
-        if st.button("Resume it", key="loo-resume"):
-            c = study.config
-            studies.run({"imageset": c["imageset"]["imageset"], "path": c["imageset"].get("path"), "per_class": c["imageset"].get("per_class"),
-                         "epochs": c["training"]["epochs"], "width": c["model"]["width"], "seed": c["training"]["seed"],
-                         "loss": c["training"]["loss"], "words": c["words"]["mode"]}, study.planned)
+        if st.button("Resume it", key="loo-resume", help="Runs the unfinished folds with the study's recorded settings (same id); finished folds are kept."):
+            studies.resume(study.id)
             st.rerun()
     if not study.folds:
         st.info("No fold has finished yet.")

@@ -147,3 +147,18 @@ def tiny_studies(lab_home):
     with pytest.raises(Interrupted):
         zeroshot.run_study(images, config, callback=lambda done, total, metrics: done >= 1 and "epoch" not in metrics)
     return finished, zeroshot.load_study(zeroshot.store.config_hash(config))
+
+
+def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 12, side: int = 16) -> Path:
+    """An image folder (one sub-folder of PNGs per class), each class a bright band in its own rows, under noise."""
+    import numpy as np
+    from PIL import Image
+
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = np.random.default_rng(100 * c + i).integers(0, 60, (side, side, 3)).astype(np.uint8)
+            row = (c * side // len(classes)) % (side - 4)
+            pixels[row : row + 4] = 220
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root

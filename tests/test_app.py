@@ -30,7 +30,9 @@ def test_home_lists_what_is_available_and_the_device(lab_home):
     app = run("pages/home.py")
     assert app.title[0].value == "Crossmodal Lab"
     tables = [frame.value for frame in app.dataframe]
-    encoders, corpora, backbones = tables
+    encoders, corpora, backbones, images_and_words = tables
+    ready = dict(zip(images_and_words["name"], images_and_words["available"], strict=True))
+    assert ready["glove-6B-50d"] and ready["folder"] and not ready["cifar100"]  # nothing downloaded into the test store
     minilm = encoders[encoders["name"] == "all-MiniLM-L6-v2"].iloc[0]
     assert bool(minilm["available"]) and minilm["offline"] == "packaged (offline)"
     assert "rotten_tomatoes" in set(corpora["name"]) and "vgg16" in set(backbones["name"])
@@ -178,11 +180,16 @@ def test_image_dataset_page_builds_a_dataset_and_shows_its_gallery(lab_home, sma
 
     app.number_input(key="fit-n").set_value(60)
     app.number_input(key="fit-pixels").set_value(16)
+    app.text_input(key="fit-layers").set_value("five").run()
+    app.button(key="ds-build").click().run()
+    assert not app.exception and "whole numbers" in app.error[0].value  # a typo in the layers is a clear message
+    app.text_input(key="fit-layers").set_value("5, 6").run()
     app.button(key="ds-build").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     built = app.selectbox(key="ds-chosen").value
     assert built != small_dataset.id and app.metric[0].value == "48" and app.metric[2].value == "16×16"
+    assert "layers [5, 6]" in " ".join(c.value for c in app.caption)
 
 
 def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):

@@ -385,3 +385,19 @@ def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small
     results = wait_for(driver, "the Results page", lambda s: "Results" in s["titles"] and s["tables"] and len(s["charts"]) == 2)
     assert small_model.id in results["text"]
     save_screenshot(driver, screenshots / "results.png")
+
+
+def test_images_to_words_page_draws_a_study(app_url: str, new_browser, screenshots: Path, tiny_studies) -> None:
+    finished, _ = tiny_studies
+    driver = new_browser()
+    driver.get(app_url + "/images_to_words")
+    state = wait_for(
+        driver,
+        "the Images → Words page's summary, table and figures",
+        lambda s: "Images → Words" in s["titles"] and "Median held-out loss change" in s["metrics"] and s["tables"] and len(s["charts"]) >= 4,
+    )
+    assert not state["errors"], state["errors"]
+    assert all(c["svgs"] and c["height"] > 100 for c in state["charts"]), state["charts"]
+    shown = [name for name in finished.planned if name in state["tables"][0]]  # the finished study, or the partial one
+    assert shown and ("folds are finished" in state["text"]) == (len(shown) < len(finished.planned)), state["tables"][0][:500]
+    save_screenshot(driver, screenshots / "images_to_words.png")

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_CLASSES, tiny_config, tiny_imageset
+from conftest import TINY_CLASSES, tiny_config, tiny_imageset, write_image_folder
 
-from core import imagesets, zeroshot
+from core import imagesets, sweeps, zeroshot
 from core.errors import Interrupted, ResourceUnavailable
-from core.wordvectors import WORD_MODES, class_table, class_vectors, load_glove
+from core.wordvectors import FROM_NAMES, WORD_MODES, class_table, class_vectors, load_glove, names_table, study_table
 
 
 def test_simpnet_shapes_and_parameters_at_full_width():
@@ -124,7 +124,15 @@ def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
             assert other[key] == fold[key], key
 
 
-def test_a_damaged_fold_file_is_a_clear_error_and_nothing_is_deleted(tmp_path, monkeypatch):
+def _count_folds(monkeypatch) -> list[int]:
+    """Record the held-out class index of every fold run from now on."""
+    calls: list[int] = []
+    original = zeroshot.run_fold
+    monkeypatch.setattr(zeroshot, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
+    return calls
+
+
+def test_a_damaged_fold_file_is_a_clear_error_and_redo_recomputes_only_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     images = tiny_imageset()
     config = tiny_config(images, classes=["cat", "dog"])
@@ -132,12 +140,107 @@ def test_a_damaged_fold_file_is_a_clear_error_and_nothing_is_deleted(tmp_path, m
     folds = zeroshot.study_dir(study.id) / "folds"
     (folds / "001.json").write_text('{"index": 1, "class": "dog", "loss_bef')
     kept = (folds / "000.json").read_bytes()
-    with pytest.raises(ValueError, match="001.json is damaged.*delete it, or redo that class"):
+    with pytest.raises(ValueError, match=f"001.json is damaged.*delete it, or redo that class \\(python -m core loo --resume {study.id} --redo dog\\)"):
         zeroshot.run_study(images, config)
     with pytest.raises(ValueError, match="is damaged"):
         zeroshot.load_study(study.id)
+    with pytest.raises(ValueError, match="is damaged"):
+        zeroshot.run_study(images, config, redo=["cat"])  # redoing another class does not repair it
     assert (folds / "000.json").read_bytes() == kept and (folds / "001.json").exists()
-    assert study.id not in [s.id for s in zeroshot.list_studies()]  # listing skips it rather than failing
+    listed = {s.id: s for s in zeroshot.list_studies()}[study.id]  # still listed, with its intact folds
+    assert listed.damaged == [folds / "001.json"] and list(listed.folds) == [0] and not listed.complete
+    assert "1 damaged" in listed.label() and "001.json is damaged" in listed.damaged_message()
+    calls = _count_folds(monkeypatch)
+    repaired = zeroshot.run_study(images, config, redo=["dog"])
+    assert calls == [1] and repaired.complete and not repaired.damaged
+    assert (folds / "000.json").read_bytes() == kept and zeroshot.store.read_json(folds / "001.json")["class"] == "dog"
+
+
+def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    assert names_table(["pickup_truck", "Maple-Tree", "cat"]).to_dict("records") == [
+        {"class": "pickup_truck", "best": "truck", "words": "pickup truck"},
+        {"class": "Maple-Tree", "best": "tree", "words": "maple tree"},
+        {"class": "cat", "best": "cat", "words": "cat"},
+    ]
+    images = tiny_imageset(per_class=8)
+    images.name, images.class_names = "folder", ["pickup_truck", "maple_tree", "cat"]
+    config = zeroshot.study_config(images, epochs=1, width=0.125)
+    assert config["words"]["table"] == FROM_NAMES
+    assert config["words"]["entries"] == {"pickup_truck": "truck", "maple_tree": "tree", "cat": "cat"}
+    assert zeroshot.study_config(images, words="average")["words"]["entries"]["pickup_truck"] == "pickup truck"
+    glove = load_glove()
+    average = class_vectors(images.class_names, study_table(FROM_NAMES, "folder", images.class_names)[1], "average")
+    np.testing.assert_allclose(average[0], (glove.vector("pickup") + glove.vector("truck")) / 2, rtol=1e-6)
+    assert study_table(None, "cifar100", ["apple"])[0] == "cifar100"  # a packaged table comes first
+    (tmp_path / "words.csv").write_text("class,best,words\npickup_truck,pickup,pickup\nmaple_tree,maple,maple\ncat,cat,cat\n")
+    assert zeroshot.study_config(images, table=str(tmp_path / "words.csv"))["words"]["entries"]["maple_tree"] == "maple"
+    images.class_names = ["cat", "dog", "zorb_qqqzzzxx"]
+    config = zeroshot.study_config(images, epochs=1, width=0.125)
+    with pytest.raises(ValueError, match="class 'zorb_qqqzzzxx': qqqzzzxx is not in the GloVe vocabulary; .*supply a class-name table"):
+        zeroshot.run_study(images, config)
+    assert not zeroshot.study_dir(zeroshot.store.config_hash(config)).exists()  # refused before anything is written
+
+
+def test_resume_finishes_a_partial_study_under_its_id_with_its_recorded_settings(tmp_path, monkeypatch, capsys):
+    from core.cli import main
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    folder = write_image_folder(tmp_path / "set", ("cat", "dog", "car"), per_class=8)
+    images = imagesets.load_imageset("folder", folder).subsample(6, seed=3)
+    config = zeroshot.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # not the defaults
+    with pytest.raises(Interrupted):
+        zeroshot.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
+    study_id = zeroshot.store.config_hash(config)
+    first = zeroshot.study_dir(study_id) / "folds" / "000.json"
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
+    calls = _count_folds(monkeypatch)
+    study = zeroshot.resume_study(study_id)
+    assert study.id == study_id and study.complete and calls == [1, 2]
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    assert [s.id for s in zeroshot.list_studies()] == [study_id]
+    assert main(["loo", "--resume", study_id]) == 0 and calls == [1, 2]  # finished: nothing to compute
+    assert json.loads(capsys.readouterr().out)["id"] == study_id
+    (first.parent / "001.json").write_text("{")
+    assert main(["loo", "--resume", study_id, "--redo", "cat"]) == 0 and calls == [1, 2, 1]  # classes: car, cat, dog
+    assert zeroshot.load_study(study_id).complete and (first.read_bytes(), first.stat().st_mtime_ns) == before
+    capsys.readouterr()
+    assert main(["loo", "--resume", study_id, "--epochs", "2", "--lr", "0.1"]) == 2
+    assert "drop --epochs, --lr" in capsys.readouterr().err
+    write_image_folder(folder, ("bus",), per_class=8)
+    with pytest.raises(ValueError, match=f"is not the one study {study_id} ran on"):
+        zeroshot.resume_study(study_id)
+    with pytest.raises(ValueError, match="cannot be loaded again"):
+        imagesets.load_source({"imageset": "tiny"})
+
+
+def test_ray_tasks_reserve_at_most_the_cpus_of_one_gpu():
+    assert sweeps.task_resources({"CPU": 16.0, "GPU": 4.0}, 16) == (4, 1)
+    assert sweeps.task_resources({"CPU": 8.0, "GPU": 1.0}, 2) == (2, 1)
+    assert sweeps.task_resources({"CPU": 2.0, "GPU": 4.0}, 8) == (1, 1)
+    assert sweeps.task_resources({"CPU": 16.0}, 16) == (16, 0)
+    assert sweeps.task_resources({"CPU": 4.0}, 16) == (4, 0)
+
+
+@pytest.mark.parametrize(("flags", "address", "expected"), [([], None, False), (["--ray"], None, True), ([], "auto", True)])
+def test_cli_loo_uses_ray_when_asked_or_when_ray_address_is_set(monkeypatch, tmp_path, flags, address, expected):
+    from core.cli import main
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    if address:
+        monkeypatch.setenv(sweeps.RAY_ADDRESS_ENV, address)
+    else:
+        monkeypatch.delenv(sweeps.RAY_ADDRESS_ENV, raising=False)
+    seen = []
+
+    def run_study(imageset, config, use_ray=False, **rest):
+        seen.append(use_ray)
+        raise ValueError("seen")
+
+    monkeypatch.setattr(imagesets, "load_imageset", lambda name, path: tiny_imageset())
+    monkeypatch.setattr(zeroshot, "run_study", run_study)
+    assert main(["loo", "--epochs", "1", *flags]) == 2
+    assert seen == [expected]
 
 
 def test_bad_study_settings_are_clear_errors(tmp_path):
@@ -196,17 +299,10 @@ def test_fashion_mnist_reader_on_small_idx_files(tmp_path, monkeypatch):
 
 
 def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
-    from PIL import Image
-
     from core.cli import main
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
-    for name, row in (("cat", 0), ("dog", 8)):
-        (tmp_path / "set" / name).mkdir(parents=True)
-        for i in range(12):
-            pixels = np.random.default_rng(i).integers(0, 60, (16, 16, 3)).astype(np.uint8)
-            pixels[row : row + 6] = 220
-            Image.fromarray(pixels).save(tmp_path / "set" / name / f"{i}.png")
+    write_image_folder(tmp_path / "set", ("cat", "dog"), per_class=12)
     args = ["loo", "--imageset", "folder", "--path", str(tmp_path / "set"), "--epochs", "1", "--width", "0.125", "--batch-size", "8",
             "--table", str(tmp_path / "words.csv"), "--threads", "1"]
     (tmp_path / "words.csv").write_text("class,best,words\ncat,cat,cat\ndog,dog,dog\n")
@@ -216,3 +312,40 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
     assert main(["loo", "--imageset", "folder", "--path", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert main(["studies"]) == 0 and result["id"] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--laptop", "--epochs", "2"], {"imageset": "fashion_mnist", "per_class": zeroshot.OFFLINE_PRESET["per_class"], "epochs": 2,
+                                     "width": zeroshot.OFFLINE_PRESET["width"]}),
+    ([], {"imageset": "fashion_mnist", "per_class": None, "epochs": zeroshot.DEFAULTS.epochs, "width": zeroshot.DEFAULTS.width}),
+])
+def test_cli_loo_laptop_preset_fills_only_the_settings_not_given(monkeypatch, tmp_path, flags, expected):
+    from core.cli import main
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+    seen = {}
+
+    def load(name, path):
+        seen["imageset"] = name
+        return tiny_imageset()
+
+    def settings(imageset, classes, epochs, width, *rest):
+        seen.update(per_class=imageset.source.get("per_class"), epochs=epochs, width=width)
+        raise ValueError("settings seen")
+
+    monkeypatch.setattr(imagesets, "load_imageset", load)
+    monkeypatch.setattr(zeroshot, "study_config", settings)
+    assert main(["loo", *flags]) == 2
+    assert seen == expected
+
+
+def test_cifar100_counts_as_available_once_it_is_in_the_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
+
+    def ready() -> bool:
+        return {row["name"]: row["available"] for row in imagesets.available_imagesets()}["cifar100"]
+
+    assert imagesets.cifar100_root() == tmp_path / "data" / "cifar100" and not ready()
+    (tmp_path / "data" / "cifar100" / "cifar-100-python").mkdir(parents=True)
+    (tmp_path / "data" / "cifar100" / "cifar-100-python" / "train").write_bytes(b"")
+    assert ready()

@@ -8,6 +8,8 @@ import streamlit as st
 from core import imagesets, zeroshot
 from core.errors import USER_ERRORS
 from core.imagesets import ImageSet
+from core.store import Callback
+from ui import state
 
 
 @st.cache_resource(show_spinner="Loading the image set…", max_entries=2)
@@ -27,13 +29,28 @@ def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None
     return images.train_images[rows]
 
 
+def class_names(name: str, path: str | None) -> list[str]:
+    """The class names of an image set, to choose classes to leave out; [] (and a message saying why) when it is not here."""
+    if name == "folder" and not path:
+        st.caption("Enter the image folder's path to choose classes to leave out.")
+        return []
+    row = next(r for r in imagesets.available_imagesets() if r["name"] == name)
+    if not row["available"]:
+        st.info(f"{name} is not on this machine yet, so its classes cannot be listed ({row['note']}). Run loads it if it can, and says "
+                "what to do if not; every class is then left out in turn.")
+        return []
+    with state.user_errors():
+        return list(imageset(name, path).class_names)
+    return []
+
+
 def settings_form(key: str = "loo") -> dict:
     """The study settings, defaulting to the offline laptop preset."""
     preset = zeroshot.OFFLINE_PRESET
     names = [row["name"] for row in imagesets.available_imagesets()]
     left, middle, right = st.columns(3)
     name = left.selectbox("Image set", names, index=names.index(preset["imageset"]), key=f"{key}-set")
-    path = left.text_input("Image folder", key=f"{key}-path") if name == "folder" else None
+    path = (left.text_input("Image folder", key=f"{key}-path") if name == "folder" else "").strip() or None
     per_class = left.number_input("Training images per class (0 = all)", 0, 10_000, preset["per_class"], step=100, key=f"{key}-per-class")
     epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset["epochs"], key=f"{key}-epochs")
     width = middle.select_slider("SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset["width"], key=f"{key}-width")
@@ -42,18 +59,34 @@ def settings_form(key: str = "loo") -> dict:
     words = right.radio("Class word", ["best", "average"], horizontal=True, key=f"{key}-words",
                         help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
                         "The tables are CSV files in assets/class_words/.")
-    return {"imageset": name, "path": path or None, "per_class": int(per_class) or None, "epochs": int(epochs), "width": float(width),
-            "seed": int(seed), "loss": loss, "words": words}
+    table = right.text_input("Class-name table (CSV path)", key=f"{key}-table", placeholder="packaged table, or derived from the class names",
+                             help="A CSV with columns class, best, words. Empty: the image set's packaged table, or, for an image folder, "
+                             "one derived from the class names ('pickup_truck' → best 'truck', words 'pickup truck').")
+    classes = st.multiselect("Classes to leave out (empty = all)", class_names(name, path), key=f"{key}-classes",
+                             help="Each chosen class is held out of training in its own fold; every class is still trained on in the other folds.")
+    return {"imageset": name, "path": path, "per_class": int(per_class) or None, "epochs": int(epochs), "width": float(width),
+            "seed": int(seed), "loss": loss, "words": words, "table": table.strip() or None, "classes": classes or None}
 
 
-def run(settings: dict, classes: list[str] | None = None) -> zeroshot.Study:
-    """Run (or resume) a study with a progress bar; Stop keeps the finished folds."""
-    images = imageset(settings["imageset"], settings["path"]).subsample(settings["per_class"])
-    config = zeroshot.study_config(images, classes, settings["epochs"], settings["width"], seed=settings["seed"], loss=settings["loss"], words=settings["words"])
+def _progress() -> Callback:
+    """A study ``callback`` that drives a progress bar: folds done, and the running fold's epoch."""
     bar = st.progress(0.0, text="Starting…")
 
     def callback(done: int, total: int, metrics: dict) -> None:
         detail = f" · fold {metrics['fold']}, epoch {metrics['epoch']}" if "epoch" in metrics else f" · finished {metrics.get('fold', '')}"
         bar.progress(done / total, text=f"{done}/{total} folds{detail}")
 
-    return zeroshot.run_study(images, config, callback=callback)
+    return callback
+
+
+def run(settings: dict) -> zeroshot.Study:
+    """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the finished folds."""
+    images = imageset(settings["imageset"], settings["path"]).subsample(settings["per_class"])
+    config = zeroshot.study_config(images, settings.get("classes"), settings["epochs"], settings["width"], seed=settings["seed"],
+                                   loss=settings["loss"], words=settings["words"], table=settings.get("table"))
+    return zeroshot.run_study(images, config, callback=_progress())
+
+
+def resume(study_id: str) -> zeroshot.Study:
+    """Finish a partial study with exactly its recorded settings (same id, finished folds kept), with a progress bar."""
+    return zeroshot.resume_study(study_id, callback=_progress())
