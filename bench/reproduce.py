@@ -12,8 +12,8 @@ Run from the repository root::
     # offline, CPU: the offline ImageNet backbones, random-init slices of the paper's five, the baseline
     .venv/bin/python bench/reproduce.py --corpus rotten_tomatoes --n 4000
     .venv/bin/python bench/reproduce.py --csv ../shared/data/imdb_first3180.csv
-    # online, on a GPU: the paper's setting (bert-base-uncased, layers -6..-1 [CLS], its five ImageNet backbones)
-    python bench/reproduce.py --corpus imdb --n 0 --encoder bert-base-uncased --layers -6 -5 -4 -3 -2 -1 \
+    # online, on a GPU: the paper's setting (bert-base-uncased, [CLS] of hidden_states 6..11 = its default layers, its five ImageNet backbones)
+    python bench/reproduce.py --corpus imdb --n 0 --encoder bert-base-uncased \
         --backbones alexnet wide_resnet50_2 resnext50_32x4d shufflenet_v2_x1_0 vgg16 --init imagenet
 
 It prints the time of each stage and one row per model (held-out accuracy, F1, precision, recall of
