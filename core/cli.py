@@ -296,10 +296,9 @@ def _loo(args: argparse.Namespace) -> dict:
 
     use_ray = args.ray or bool(os.environ.get(sweeps.RAY_ADDRESS_ENV))
     if args.resume:
-        recorded = {"laptop": False, "imageset": None, "path": None, "classes": None, "per_class": None, "epochs": None, "width": None,
-                    "table": None, "threads": None, "batch_size": ZEROSHOT_DEFAULTS.batch_size, "lr": ZEROSHOT_DEFAULTS.lr,
-                    "seed": ZEROSHOT_DEFAULTS.seed, "loss": ZEROSHOT_DEFAULTS.loss, "words": ZEROSHOT_DEFAULTS.words}
-        given = ["--" + name.replace("_", "-") for name, default in recorded.items() if getattr(args, name) != default]
+        defaults = vars(build_parser().parse_args(["loo"]))
+        given = ["--" + name.replace("_", "-") for name, value in vars(args).items()
+                 if name not in ("command", "ray", "redo", "device", "resume") and value != defaults[name]]
         if given:
             raise ValueError(f"--resume runs the study with its recorded settings; drop {', '.join(given)} (only --ray, --redo and --device apply).")
         study = zeroshot.resume_study(args.resume, use_ray=use_ray, device=args.device, callback=callback, redo=args.redo)

@@ -310,19 +310,6 @@ def damaged_message(study_id: str, damaged: list[Path], class_names: list[str]) 
             f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. The other folds are kept.")
 
 
-def read_folds(study_id: str) -> dict[int, dict[str, Any]]:
-    """The finished folds of a study by class index.
-
-    Raises:
-        ValueError: a damaged fold file (named, with what to do); nothing is deleted.
-    """
-    folds, damaged = _scan_folds(study_id)
-    if damaged:
-        path = study_dir(study_id) / store.CONFIG_NAME
-        raise ValueError(damaged_message(study_id, damaged, store.read_json(path).get("class_names", []) if path.is_file() else []))
-    return folds
-
-
 @dataclass
 class Study:
     """A study's config, its finished folds, and any fold files that cannot be read (``damaged``)."""
