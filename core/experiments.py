@@ -171,6 +171,7 @@ def train_model(
         return found
     device = torch.device(device or default_device())
     split = load_split(dataset)
+    torch.manual_seed(seed)  # the new layers start from the seed: the same settings give the same model
     model = build_classifier(config["classifier"]).to(device)
     resident = device.type == "cuda" and _fits_on_gpu(split, device)
     if resident:  # images stay on the GPU for the whole run; otherwise each batch is copied over
