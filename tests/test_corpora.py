@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import corpora
+from core import corpora, hub
 from core.corpora import (
     DEFAULTS,
     available_corpora,
@@ -135,9 +135,9 @@ def test_available_corpora_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_available_corpora_imdb_needs_package_and_network(monkeypatch: pytest.MonkeyPatch, online: None) -> None:
-    monkeypatch.setattr(corpora, "_package_available", lambda name: True)
+    monkeypatch.setattr(hub, "package_available", lambda name: True)
     assert {e["name"]: e for e in available_corpora()}["imdb"]["available"] is True
-    monkeypatch.setattr(corpora, "_package_available", lambda name: False)
+    monkeypatch.setattr(hub, "package_available", lambda name: False)
     imdb = {e["name"]: e for e in available_corpora()}["imdb"]
     assert imdb["available"] is False
     assert "pip install datasets" in imdb["note"]
@@ -148,18 +148,18 @@ def test_imdb_offline_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ResourceUnavailable, match="rotten_tomatoes"):
         load_corpus("imdb")
     # with the package present, offline mode alone is the reason given
-    monkeypatch.setattr(corpora, "_package_available", lambda name: True)
+    monkeypatch.setattr(hub, "package_available", lambda name: True)
     with pytest.raises(ResourceUnavailable, match="needs internet access.*rotten_tomatoes"):
         load_corpus("imdb")
 
 
 def test_imdb_without_datasets_gives_pip_hint(monkeypatch: pytest.MonkeyPatch, online: None) -> None:
-    monkeypatch.setattr(corpora, "_package_available", lambda name: False)
+    monkeypatch.setattr(hub, "package_available", lambda name: False)
     with pytest.raises(ResourceUnavailable, match="pip install datasets"):
         load_corpus("imdb")
 
 
-@pytest.mark.skipif(corpora._package_available("datasets"), reason="the datasets package is installed here")
+@pytest.mark.skipif(hub.package_available("datasets"), reason="the datasets package is installed here")
 def test_imdb_really_missing_datasets(online: None) -> None:
     with pytest.raises(ResourceUnavailable, match="pip install datasets"):
         load_corpus("imdb")
@@ -169,7 +169,7 @@ def _fake_datasets(monkeypatch: pytest.MonkeyPatch, load_dataset) -> None:
     module = types.ModuleType("datasets")
     module.load_dataset = load_dataset
     monkeypatch.setitem(sys.modules, "datasets", module)
-    monkeypatch.setattr(corpora, "_package_available", lambda name: True)
+    monkeypatch.setattr(hub, "package_available", lambda name: True)
 
 
 def test_imdb_connection_failure(monkeypatch: pytest.MonkeyPatch, online: None) -> None:
