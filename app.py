@@ -1,18 +1,32 @@
-"""Crossmodal Lab: `streamlit run app.py`."""
+"""Crossmodal Lab: `streamlit run app.py`.
+
+The navigation has one section per method; each method's pages live in ``pages/<method>/``. Adding a
+method is one package in ``core/``, its pages, and one section here.
+"""
 
 import streamlit as st
 
 st.set_page_config(page_title="Crossmodal Lab", page_icon=":material/blur_on:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/sentence_to_image.py", title="Sentence → Image", icon=":material/image:"),
-    st.Page("pages/feature_layout.py", title="Feature Layout", icon=":material/scatter_plot:"),
-    st.Page("pages/image_dataset.py", title="Image Dataset", icon=":material/photo_library:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
-    st.Page("pages/classify.py", title="Classify", icon=":material/label:"),
-    st.Page("pages/images_to_words.py", title="Images → Words", icon=":material/translate:"),
-]
 
-st.navigation(PAGES).run()
+def page(path: str, title: str, icon: str, **kwargs) -> st.Page:
+    """A page whose URL is its file's name (e.g. /classify)."""
+    return st.Page(path, title=title, icon=icon, url_path=path.rsplit("/", 1)[-1].removesuffix(".py"), **kwargs)
+
+
+SECTIONS = {
+    "": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Text → image (Benarab 2021)": [
+        page("pages/text_to_image/sentence_to_image.py", "Sentence → Image", ":material/image:"),
+        page("pages/text_to_image/feature_layout.py", "Feature Layout", ":material/scatter_plot:"),
+        page("pages/text_to_image/image_dataset.py", "Image Dataset", ":material/photo_library:"),
+        page("pages/text_to_image/train.py", "Train", ":material/model_training:"),
+        page("pages/text_to_image/results.py", "Results", ":material/leaderboard:"),
+        page("pages/text_to_image/classify.py", "Classify", ":material/label:"),
+    ],
+    "Images → words (Baughman 2021)": [
+        page("pages/images_to_words/images_to_words.py", "Images → Words", ":material/translate:"),
+    ],
+}
+
+st.navigation(SECTIONS).run()

@@ -73,9 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from threadpoolctl import threadpool_info
 
-    from core import corpora, imaging
+    from core import corpora
     from core.encoders import TextEncoder
     from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+    from core.text_to_image import imaging
 
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv]) if argv is None else shlex.join(argv)
     print(f"command: {command}")

@@ -126,8 +126,9 @@ def versions() -> dict[str, str]:
 
 def load_matrix(shape: str, n: int) -> tuple[np.ndarray, str, float]:
     """The corpus embeddings of ``shape`` (embedded and cached on first use), its artifact id, seconds taken."""
-    from core import corpora, imaging
+    from core import corpora
     from core.encoders import TextEncoder
+    from core.text_to_image import imaging
 
     name, layers, _ = SHAPES[shape]
     started = time.perf_counter()

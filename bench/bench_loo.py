@@ -1,6 +1,6 @@
 """Throughput of one leave-one-out fold (images/s), and the projected time of a whole study.
 
-One fold is run with ``core.zeroshot.run_fold`` exactly as a study runs it (SimpNet at the chosen
+One fold is run with ``core.loo.run_fold`` exactly as a study runs it (SimpNet at the chosen
 width, Adam, MSE to the GloVe vectors, held-out loss measured after every epoch), on random uint8
 images of the chosen shape with the chosen number of classes (throughput does not depend on the
 pixels). images/s = training images x epochs / the fold's wall time (per-epoch held-out
@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:
 def main() -> None:
     import torch
 
-    from core import zeroshot
+    from core.images_to_words import simpnet
+    from core.images_to_words import study as loo
     from core.imagesets import ImageSet
     from core.wordvectors import load_glove
 
@@ -63,18 +64,18 @@ def main() -> None:
     table = Path(tempfile.mkdtemp()) / "words.csv"  # a study config records each class's word; any vocabulary words do here
     words = load_glove().words[1000 : 1000 + args.classes]
     table.write_text("class,best,words\n" + "".join(f"{n},{w},{w}\n" for n, w in zip(names, words, strict=True)))
-    config = zeroshot.study_config(imageset, names[:1], args.epochs, args.width, args.batch, table=str(table))
-    warm = zeroshot.study_config(imageset, names[:1], 1, args.width, args.batch, table=str(table))
+    config = loo.study_config(imageset, names[:1], args.epochs, args.width, args.batch, table=str(table))
+    warm = loo.study_config(imageset, names[:1], 1, args.width, args.batch, table=str(table))
     small = ImageSet("synthetic", names, images[: 4 * args.batch], labels[: 4 * args.batch], imageset.test_images, test)
-    zeroshot.run_fold(warm, 0, small, targets, args.device)  # warm-up
-    fold = zeroshot.run_fold(config, 0, imageset, targets, args.device)
+    loo.run_fold(warm, 0, small, targets, args.device)  # warm-up
+    fold = loo.run_fold(config, 0, imageset, targets, args.device)
     ips = fold["images_per_second"]
     folds, train_per_fold = args.classes, (args.classes - 1) * args.per_class
     projected = folds * args.study_epochs * train_per_fold / ips
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
           + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") else ""))
-    print(f"# torch {metadata.version('torch')}; SimpNet width {args.width} ({zeroshot.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
+    print(f"# torch {metadata.version('torch')}; SimpNet width {args.width} ({simpnet.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
           f"images {'x'.join(map(str, args.shape))}, batch {args.batch}")
     print(f"fold throughput: {ips:.1f} images/s ({len(labels) - per_class} training images x {args.epochs} epoch(s) in {fold['seconds']:.1f} s)")
     print(f"projected study: {folds} folds x {args.study_epochs} epochs x {train_per_fold:,} images = {projected / 3600:.2f} h on this device, one fold at a time")

@@ -12,7 +12,7 @@ the frozen slice runs in inference mode as in real training.
 * inference: ``core.train.predict`` over ``--infer-images`` images in batches of 256.
 
 Images are random (throughput does not depend on them). On CUDA the loop uses bf16 autocast and
-channels_last and the images are resident on the GPU, as in ``core.experiments.train_model``.
+channels_last and the images are resident on the GPU, as in ``core.training.train_model``.
 
 Run from the repository root::
 
@@ -43,7 +43,7 @@ PACKAGES = ("torch", "torchvision", "timm")
 def measure(name: str, device: str, train_images: int, infer_images: int, batch: int) -> dict:
     import torch
 
-    from core.classifiers import build_classifier, classifier_config, to_backbone_input
+    from core.text_to_image.classifiers import build_classifier, classifier_config, to_backbone_input
     from core.train import predict, train_classifier
 
     torch.manual_seed(0)
@@ -79,7 +79,7 @@ def measure(name: str, device: str, train_images: int, infer_images: int, batch:
 
 
 def main() -> None:
-    from core.backbones import BACKBONES
+    from core.text_to_image.backbones import BACKBONES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backbones", nargs="+", default=[b.name for b in BACKBONES])

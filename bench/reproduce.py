@@ -1,7 +1,7 @@
 """Reproduction runs: build one image dataset, train several classifiers on it, print the table.
 
-Everything goes through the library the app uses (``core.imaging.build_dataset``,
-``core.experiments.train_model`` / ``logistic_baseline``), so every run is also an artifact in the
+Everything goes through the library the app uses (``core.datasets.build_dataset``,
+``core.training.train_model`` / ``logistic_baseline``), so every run is also an artifact in the
 store (resumable: run the same command again after an interruption and finished work is reused).
 
 Corpora: ``rotten_tomatoes`` (offline, short snippets) or a CSV such as
@@ -42,9 +42,11 @@ PAPER = ["alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", 
 def main() -> None:
     import torch
 
-    from core import corpora, experiments, imaging
+    from core import corpora
     from core.encoders import DEFAULTS as ENCODER_DEFAULTS
     from core.encoders import TextEncoder
+    from core.text_to_image import datasets, training
+    from core.text_to_image.training import TrainSettings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="rotten_tomatoes")
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=0, help="texts to sample (0 = all)")
     parser.add_argument("--encoder", default=ENCODER_DEFAULTS.name)
     parser.add_argument("--layers", type=int, nargs="+", default=None)
-    parser.add_argument("--fit-on", default="train", choices=imaging.FIT_ON)
+    parser.add_argument("--fit-on", default="train", choices=datasets.FIT_ON)
     parser.add_argument("--backbones", nargs="+", default=OFFLINE + PAPER)
     parser.add_argument("--init", nargs="+", default=None, help="imagenet and/or random; default: imagenet for the offline backbones, random for the paper's")
     parser.add_argument("--epochs", type=int, default=15)
@@ -71,18 +73,18 @@ def main() -> None:
     else:
         corpus = corpora.load_corpus(args.corpus, n=args.n or None, seed=0)
     encoder = TextEncoder.from_name(args.encoder, device=args.device)
-    dataset = imaging.build_dataset(encoder, corpus, args.layers, "cls", {}, fit_on=args.fit_on)
+    dataset = datasets.build_dataset(encoder, corpus, args.layers, "cls", {}, fit_on=args.fit_on)
     print(f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): {time.perf_counter() - started:.1f} s "
           f"-> dataset {dataset.id}, split {dataset.config['split']}", flush=True)
     rows = []
     started = time.perf_counter()
-    baseline = experiments.logistic_baseline(dataset)
+    baseline = training.logistic_baseline(dataset)
     rows.append({"model": "logistic regression (raw embeddings)", "init": "", **baseline.config["metrics"], "seconds": baseline.config["seconds"]})
     print(f"stage baseline: {time.perf_counter() - started:.1f} s", flush=True)
     for name in args.backbones:
         for init in args.init or (["imagenet"] if name in OFFLINE else ["random"]):
             started = time.perf_counter()
-            artifact = experiments.train_model(dataset, name, pretrained=init == "imagenet", epochs=args.epochs, batch_size=args.batch, device=args.device)
+            artifact = training.train_model(dataset, TrainSettings(name, pretrained=init == "imagenet", epochs=args.epochs, batch_size=args.batch, device=args.device))
             c = artifact.config
             rows.append({"model": f"{name} @ {c['classifier']['node']}", "init": init, **c["metrics"], "seconds": c["seconds"],
                          "best_epoch": c["best_epoch"], "id": artifact.id})

@@ -14,8 +14,8 @@ from core.layout import FeatureLayout
 
 GRAY = "gray"
 DIVERGING = "RdBu_r"
-_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
-_TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
+MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
 LAYER_COLOURS = plotly.colors.qualitative.Dark24
 
 
@@ -91,7 +91,7 @@ def _symmetric(image: np.ndarray) -> tuple[float, float]:
     return -bound, bound
 
 
-def _bare_axes(fig: go.Figure, count: int) -> None:
+def bare_axes(fig: go.Figure, count: int) -> None:
     """Square pixels, no ticks, row 0 at the top, for each of ``count`` image panels."""
     for i in range(1, count + 1):
         suffix = "" if i == 1 else str(i)
@@ -124,8 +124,8 @@ def image_figure(
     """
     shown, limits = (image, _symmetric(image)) if diverging else display_values(image, contrast)
     fig = go.Figure(_heatmap(shown, image, hover, diverging, limits))
-    _bare_axes(fig, 1)
-    fig.update_layout(height=size, width=int(size * image.shape[1] / image.shape[0]), margin=_TIGHT)
+    bare_axes(fig, 1)
+    fig.update_layout(height=size, width=int(size * image.shape[1] / image.shape[0]), margin=TIGHT)
     return fig
 
 
@@ -147,7 +147,7 @@ def layer_strip_figure(
     shown, limits = (images, None) if diverging else display_values(images, contrast)
     for i, image in enumerate(images):
         fig.add_trace(_heatmap(shown[i], image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1)
-    _bare_axes(fig, count)
+    bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig
 
@@ -176,7 +176,7 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
                 ),
             )
         )
-    fig.update_layout(title=title, height=480, margin=_MARGIN, legend={"itemsizing": "constant"})
+    fig.update_layout(title=title, height=480, margin=MARGIN, legend={"itemsizing": "constant"})
     # axes stretched to the grid, as binning does: each axis is scaled to the grid on its own
     fig.update_yaxes(autorange="reversed", title="grid rows (top to bottom)", zeroline=False)
     fig.update_xaxes(title="grid columns (left to right)", zeroline=False)
@@ -193,8 +193,8 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
             hovertemplate="row %{y}, col %{x}<br>%{z} feature(s)<extra></extra>",
         )
     )
-    _bare_axes(fig, 1)
-    fig.update_layout(title=title, height=440, width=int(400 * counts.shape[1] / counts.shape[0]) + 90, margin=_MARGIN)
+    bare_axes(fig, 1)
+    fig.update_layout(title=title, height=440, width=int(400 * counts.shape[1] / counts.shape[0]) + 90, margin=MARGIN)
     return fig
 
 
@@ -220,7 +220,7 @@ def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="accuracy (dotted: validation)", row=1, col=1)
     fig.update_yaxes(title="cross-entropy (dotted: train)", row=1, col=2)
-    fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(height=height, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -237,97 +237,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], titl
     )
     fig.update_yaxes(title="true", autorange="reversed")
     fig.update_xaxes(title="predicted", side="top")
-    fig.update_layout(title=title, height=320, width=380, margin=_MARGIN)
-    return fig
-
-
-def probabilities_figure(per_model: dict[str, np.ndarray], names: Sequence[str], mean: np.ndarray | None = None) -> go.Figure:
-    """Each model's class probabilities as grouped horizontal bars (and the ensemble mean)."""
-    rows = dict(per_model)
-    if mean is not None and len(per_model) > 1:
-        rows = {"ensemble (mean)": mean, **rows}
-    fig = go.Figure()
-    for index, name in enumerate(names):
-        fig.add_trace(
-            go.Bar(y=list(rows), x=[float(p[index]) for p in rows.values()], name=str(name), orientation="h",
-                   marker={"color": LAYER_COLOURS[index % len(LAYER_COLOURS)]}, hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>")
-        )
-    fig.update_layout(barmode="stack", height=90 + 34 * len(rows), margin=_MARGIN, xaxis={"range": [0, 1], "title": "probability"},
-                      yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.15})
-    return fig
-
-
-def saliency_figure(saliency: np.ndarray, hover: np.ndarray | None = None, size: int = 360) -> go.Figure:
-    """A saliency map over an image's pixels (brighter: the prediction is more sensitive to that pixel)."""
-    features = hover if hover is not None else np.full(saliency.shape, "", dtype=object)
-    fig = go.Figure(
-        go.Heatmap(
-            z=saliency, customdata=features, colorscale="Inferno", showscale=False,
-            hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
-        )
-    )
-    _bare_axes(fig, 1)
-    fig.update_layout(height=size, width=int(size * saliency.shape[1] / saliency.shape[0]), margin=_TIGHT)
-    return fig
-
-
-def loss_change_histogram(changes: Sequence[float], classes: Sequence[str]) -> go.Figure:
-    """The distribution of the held-out class's relative loss change (after / before - 1), median and
-    extremes marked (the poster's Figure 2). Left of 0: training on the other classes helped."""
-    values = 100 * np.asarray(changes, dtype=float)
-    fig = go.Figure(go.Histogram(x=values, nbinsx=max(10, min(40, len(values))), marker={"color": "#4c78a8"},
-                                 hovertemplate="%{x} %<br>%{y} class(es)<extra></extra>"))
-    median = float(np.median(values))
-    fig.add_vline(x=median, line={"color": "#e45756", "width": 2}, annotation_text=f"median {median:+.1f} %", annotation_position="top")
-    for index in (int(np.argmin(values)), int(np.argmax(values))):
-        fig.add_vline(x=values[index], line={"color": "#888", "dash": "dot"}, annotation_text=f"{classes[index]} {values[index]:+.1f} %",
-                      annotation_position="bottom")
-    fig.add_vline(x=0, line={"color": "#222", "width": 1})
-    fig.update_layout(height=340, margin=_MARGIN, xaxis_title="held-out loss change after training (%)", yaxis_title="classes", bargap=0.05)
-    return fig
-
-
-def held_out_band_figure(histories: dict[str, list[dict]], before: dict[str, float]) -> go.Figure:
-    """Held-out loss per epoch relative to before training: median across folds with the quartile
-    band (the poster's Figure 1); epoch 0 is the untrained model."""
-    curves = [[1.0] + [r["held_out_loss"] / before[name] for r in history] for name, history in histories.items()]
-    length = min(len(c) for c in curves)
-    ratios = np.array([c[:length] for c in curves])
-    epochs = list(range(length))
-    q1, median, q3 = np.percentile(ratios, [25, 50, 75], axis=0)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs + epochs[::-1], y=list(q3) + list(q1[::-1]), fill="toself", fillcolor="rgba(76,120,168,0.25)",
-                             line={"width": 0}, name="quartiles", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=epochs, y=median, mode="lines+markers", name=f"median of {len(curves)} folds", line={"color": "#4c78a8"}))
-    fig.add_hline(y=1, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(height=340, margin=_MARGIN, xaxis={"title": "epoch (0 = before training)", "dtick": 1},
-                      yaxis_title="held-out loss / loss before training", legend={"orientation": "h", "y": 1.1})
-    return fig
-
-
-def change_vs_similarity_figure(folds: Sequence[dict]) -> go.Figure:
-    """Each held-out class: its loss change against its word's cosine similarity to the nearest trained class's word."""
-    fig = go.Figure(
-        go.Scatter(
-            x=[f["nearest_trained_cosine"] for f in folds], y=[100 * f["relative_change"] for f in folds], mode="markers+text",
-            text=[f["class"] for f in folds], textposition="top center", textfont={"size": 10}, marker={"size": 8, "color": "#4c78a8"},
-            customdata=[f["nearest_trained_class"] for f in folds],
-            hovertemplate="%{text}: %{y:+.1f} %<br>nearest trained class %{customdata} (cosine %{x:.3f})<extra></extra>",
-        )
-    )
-    fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(height=380, margin=_MARGIN, xaxis_title="cosine of the held-out word to its nearest trained class word",
-                      yaxis_title="held-out loss change (%)")
-    return fig
-
-
-def fold_curve_figure(fold: dict) -> go.Figure:
-    """One fold: training loss and held-out loss per epoch (epoch 0: held-out loss before training)."""
-    epochs = [0] + [r["epoch"] for r in fold["history"]]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[fold["loss_before"]] + [r["held_out_loss"] for r in fold["history"]], name=f"held-out ({fold['class']})", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=epochs[1:], y=[r["train_loss"] for r in fold["history"]], name="training (other classes)", mode="lines+markers", line={"dash": "dot"}))
-    fig.update_layout(height=300, margin=_MARGIN, xaxis={"title": "epoch", "dtick": 1}, yaxis_title="loss", legend={"orientation": "h", "y": 1.15})
+    fig.update_layout(title=title, height=320, width=380, margin=MARGIN)
     return fig
 
 

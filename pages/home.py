@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from core import store
-from core.backbones import available_backbones
 from core.corpora import available_corpora
 from core.device import describe_device
 from core.encoders import available_encoders
 from core.imagesets import available_imagesets
+from core.text_to_image.backbones import available_backbones
 from core.wordvectors import available_word_vectors
 
 st.title("Crossmodal Lab")

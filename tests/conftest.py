@@ -17,8 +17,9 @@ def lab_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("lab-home")
     previous = os.environ.get("CROSSMODAL_HOME")
     os.environ["CROSSMODAL_HOME"] = str(home)
-    from core import corpora, imaging
+    from core import corpora
     from core.encoders import TextEncoder
+    from core.text_to_image import imaging
 
     encoder = TextEncoder.from_name()
     corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
@@ -35,7 +36,8 @@ def lab_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_imager(lab_home):
     """The fitted small imager, loaded (other tests may add imagers to the same store)."""
-    from core import imaging, store
+    from core import store
+    from core.text_to_image import imaging
 
     artifact_id = (lab_home / "small-imager-id").read_text()
     return imaging.load_imager(store.load(imaging.IMAGERS, artifact_id))
@@ -65,36 +67,38 @@ SMALL_DATASET_LAYOUT = {"pixels": 24, "random_state": 0}
 @pytest.fixture(scope="session")
 def small_dataset(lab_home):
     """An image dataset of the small Rotten Tomatoes sample (24 px, layout fitted on the training rows)."""
-    from core import corpora, imaging
+    from core import corpora
     from core.encoders import TextEncoder
+    from core.text_to_image import datasets
 
     corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
-    return imaging.build_dataset(TextEncoder.from_name(), corpus, layout_params=SMALL_DATASET_LAYOUT)
+    return datasets.build_dataset(TextEncoder.from_name(), corpus, layout_params=SMALL_DATASET_LAYOUT)
 
 
 @pytest.fixture(scope="session")
 def small_model(small_dataset):
     """A SqueezeNet-slice classifier trained for two epochs on the small dataset."""
-    from core import experiments
+    from core.text_to_image import training
 
-    return experiments.train_model(small_dataset, "squeezenet1_1", epochs=2, batch_size=16)
+    return training.train_model(small_dataset, training.TrainSettings("squeezenet1_1", epochs=2, batch_size=16))
 
 
 def write_separable_dataset(dataset_id: str, n: int = 96, side: int = 24):
     """A ``datasets`` artifact of separable images (no texts behind them), for training tests."""
     import numpy as np
 
-    from core import imaging, store
+    from core import store
+    from core.text_to_image import datasets
 
     images, labels = _separable_images(n, side, seed=1)
     is_test = np.zeros(n, dtype=bool)
     is_test[::4] = True
     config = {"label_names": ["left", "right"], "split": {"train": int((~is_test).sum()), "test": int(is_test.sum())}, "provenance": store.provenance()}
-    with store.writing(imaging.DATASETS, dataset_id, config) as folder:
+    with store.writing(datasets.DATASETS, dataset_id, config) as folder:
         np.save(folder / "images.npy", images.numpy().astype(np.float16))
         np.save(folder / "labels.npy", labels.numpy())
         np.save(folder / "is_test.npy", is_test)
-    return store.load(imaging.DATASETS, dataset_id)
+    return store.load(datasets.DATASETS, dataset_id)
 
 
 @pytest.fixture()
@@ -128,25 +132,25 @@ def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0):
 
 def tiny_config(imageset, **overrides):
     """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread."""
-    from core import zeroshot
+    from core.images_to_words import study as loo
 
     settings = {"epochs": 1, "width": 0.125, "batch_size": 32, "table": str(Path(__file__).parent / "data" / "tiny_words.csv"), "cpu_threads": 1}
     settings.update(overrides)
-    return zeroshot.study_config(imageset, **settings)
+    return loo.study_config(imageset, **settings)
 
 
 @pytest.fixture(scope="session")
 def tiny_studies(lab_home):
     """A finished study (all three classes) and a partial one (one fold of three), in the session's store."""
-    from core import zeroshot
     from core.errors import Interrupted
+    from core.images_to_words import study as loo
 
     images = tiny_imageset()
-    finished = zeroshot.run_study(images, tiny_config(images))
+    finished = loo.run_study(images, tiny_config(images))
     config = tiny_config(images, seed=1)
     with pytest.raises(Interrupted):
-        zeroshot.run_study(images, config, callback=lambda done, total, metrics: done >= 1 and "epoch" not in metrics)
-    return finished, zeroshot.load_study(zeroshot.store.config_hash(config))
+        loo.run_study(images, config, callback=lambda done, total, metrics: done >= 1 and "epoch" not in metrics)
+    return finished, loo.load_study(loo.store.config_hash(config))
 
 
 def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 12, side: int = 16) -> Path:

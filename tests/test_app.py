@@ -41,7 +41,7 @@ def test_home_lists_what_is_available_and_the_device(lab_home):
 
 
 def test_sentence_page_shows_images_for_typed_sentences(lab_home):
-    app = run("pages/sentence_to_image.py")
+    app = run("pages/text_to_image/sentence_to_image.py")
     app.text_area(key="s2i-text").set_value("An utterly charming little film.\nA tedious mess.\nFine.").run()
     assert not app.exception
     shown = " ".join(m.value for m in app.markdown)
@@ -60,7 +60,7 @@ def test_sentence_page_shows_images_for_typed_sentences(lab_home):
 
 
 def test_sentence_page_warns_about_truncation_and_empty_input(lab_home):
-    app = run("pages/sentence_to_image.py")
+    app = run("pages/text_to_image/sentence_to_image.py")
     app.text_area(key="s2i-text").set_value("word " * 700).run()
     assert any("longer than" in w.value for w in app.warning)
     app.text_area(key="s2i-text").set_value("   \n  ").run()
@@ -69,7 +69,7 @@ def test_sentence_page_warns_about_truncation_and_empty_input(lab_home):
 
 
 def test_sentence_page_offers_to_fit_when_no_layout_has_that_pooling(lab_home):
-    app = run("pages/sentence_to_image.py")
+    app = run("pages/text_to_image/sentence_to_image.py")
     app.radio(key="s2i-pooling").set_value("mean").run()
     assert any("No layout is fitted yet" in box.value for box in app.info)
     assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
@@ -82,7 +82,7 @@ def test_fitting_the_default_layout_from_the_sentence_page(lab_home, monkeypatch
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))  # an empty store of its own
     monkeypatch.setattr(corpora, "DEFAULTS", corpora.CorpusDefaults(n=60))  # a small default keeps the test quick
-    app = run("pages/sentence_to_image.py")
+    app = run("pages/text_to_image/sentence_to_image.py")
     app.radio(key="s2i-pooling").set_value("mean").run()
     assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
     app.button(key="s2i-imager-fit").click().run()
@@ -93,7 +93,7 @@ def test_fitting_the_default_layout_from_the_sentence_page(lab_home, monkeypatch
 
 
 def test_two_sessions_never_see_each_others_sentences(lab_home):
-    first, second = run("pages/sentence_to_image.py"), run("pages/sentence_to_image.py")
+    first, second = run("pages/text_to_image/sentence_to_image.py"), run("pages/text_to_image/sentence_to_image.py")
     first.text_area(key="s2i-text").set_value("Only the first visitor wrote this.").run()
     second.text_area(key="s2i-text").set_value("The second visitor wrote this instead.").run()
     second.radio(key="s2i-pooling").set_value("mean").run()
@@ -105,7 +105,7 @@ def test_two_sessions_never_see_each_others_sentences(lab_home):
 
 
 def test_layout_page_shows_quality_figures_and_charts(lab_home):
-    app = run("pages/feature_layout.py")
+    app = run("pages/text_to_image/feature_layout.py")
     labels = {m.label: m.value for m in app.metric}
     assert {"Occupied pixels", "Max collisions", "Mean collisions", "Trustworthiness"} <= set(labels)
     assert 0 < float(labels["Trustworthiness"]) <= 1
@@ -115,7 +115,7 @@ def test_layout_page_shows_quality_figures_and_charts(lab_home):
 
 
 def test_layout_page_refits_and_compares_two_layouts(lab_home):
-    app = run("pages/feature_layout.py")
+    app = run("pages/text_to_image/feature_layout.py")
     before = len(app.selectbox(key="fl-main").options)
     app.number_input(key="fit-n").set_value(60)
     app.selectbox(key="fit-method").set_value("pca")
@@ -124,7 +124,8 @@ def test_layout_page_refits_and_compares_two_layouts(lab_home):
     assert not app.exception, [e.value for e in app.error]
     assert len(app.selectbox(key="fl-main").options) == before + 1
     assert any("Fitted layout" in box.value for box in app.success)
-    from core import imaging, store
+    from core import store
+    from core.text_to_image import imaging
 
     shown = store.load(imaging.IMAGERS, app.selectbox(key="fl-main").value).config  # the new layout is the one shown
     assert shown["layout"]["method"] == "pca" and shown["corpus"]["rows"] == 60
@@ -136,7 +137,7 @@ def test_layout_page_refits_and_compares_two_layouts(lab_home):
 
 def test_layout_page_reports_an_unavailable_corpus_without_a_traceback(lab_home, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    app = run("pages/feature_layout.py")
+    app = run("pages/text_to_image/feature_layout.py")
     app.selectbox(key="fit-corpus").set_value("imdb").run()
     app.button(key="fl-fit").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -145,7 +146,7 @@ def test_layout_page_reports_an_unavailable_corpus_without_a_traceback(lab_home,
 
 def test_layout_page_reports_an_online_only_encoder_without_a_traceback(lab_home, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    app = run("pages/feature_layout.py")
+    app = run("pages/text_to_image/feature_layout.py")
     app.number_input(key="fit-n").set_value(60)
     app.selectbox(key="fit-encoder").set_value("bert-base-uncased").run()
     app.button(key="fl-fit").click().run()
@@ -154,21 +155,21 @@ def test_layout_page_reports_an_online_only_encoder_without_a_traceback(lab_home
 
 
 def test_layout_page_reports_a_missing_csv_clearly(lab_home):
-    app = run("pages/feature_layout.py")
+    app = run("pages/text_to_image/feature_layout.py")
     app.selectbox(key="fit-corpus").set_value("csv").run()
     app.button(key="fl-fit").click().run()
     assert not app.exception
     assert any("Upload a CSV" in e.value for e in app.error)
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/sentence_to_image.py", "pages/feature_layout.py"])
+@pytest.mark.parametrize("page", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").rglob("*.py")))
 def test_pages_stay_thin(page):
     lines = (ROOT / page).read_text().splitlines()
     assert len(lines) <= 120, f"{page} has {len(lines)} lines; move logic into core/ or ui/"
 
 
 def test_image_dataset_page_builds_a_dataset_and_shows_its_gallery(lab_home, small_dataset):
-    app = run("pages/image_dataset.py")
+    app = run("pages/text_to_image/image_dataset.py")
     app.selectbox(key="ds-chosen").set_value(small_dataset.id).run()
     assert not app.exception
     assert [m.label for m in app.metric][:2] == ["Training images", "Held-out images"]
@@ -193,7 +194,7 @@ def test_image_dataset_page_builds_a_dataset_and_shows_its_gallery(lab_home, sma
 
 
 def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
-    app = run("pages/train.py")
+    app = run("pages/text_to_image/train.py")
     app.selectbox(key="tr-dataset").set_value(small_dataset.id)
     app.selectbox(key="tr-backbone").set_value("efficientnet_lite0").run()
     assert app.selectbox(key="tr-cut-efficientnet_lite0").value == "blocks.2"
@@ -205,13 +206,13 @@ def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
     assert not app.error, [e.value for e in app.error]
     assert "finished: best epoch" in app.success[0].value and "held-out accuracy" in app.success[0].value
     assert charts(app)  # the learning curves
-    from core import experiments
+    from core.text_to_image import results
 
-    assert any(m.config["classifier"]["backbone"] == "efficientnet_lite0" for m in experiments.list_models(small_dataset))
+    assert any(m.config["classifier"]["backbone"] == "efficientnet_lite0" for m in results.list_models(small_dataset))
 
 
 def test_train_page_reports_a_backbone_that_needs_internet(lab_home, small_dataset):
-    app = run("pages/train.py")
+    app = run("pages/text_to_image/train.py")
     app.selectbox(key="tr-dataset").set_value(small_dataset.id)
     app.selectbox(key="tr-backbone").set_value("vgg16").run()
     app.button(key="tr-go").click().run()
@@ -220,7 +221,7 @@ def test_train_page_reports_a_backbone_that_needs_internet(lab_home, small_datas
 
 
 def test_results_page_shows_models_next_to_the_baselines(lab_home, small_dataset, small_model):
-    app = run("pages/results.py")
+    app = run("pages/text_to_image/results.py")
     app.selectbox(key="rs-dataset").set_value(small_dataset.id).run()
     app.button(key="rs-baseline").click().run()
     assert not app.exception and not app.error
@@ -231,7 +232,7 @@ def test_results_page_shows_models_next_to_the_baselines(lab_home, small_dataset
 
 
 def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset, small_model):
-    app = run("pages/classify.py")
+    app = run("pages/text_to_image/classify.py")
     app.selectbox(key="cl-dataset").set_value(small_dataset.id).run()
     app.text_input(key="cl-text").set_value("A dreary, joyless slog.").run()
     assert not app.exception, [e.value for e in app.exception]
@@ -246,7 +247,7 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
 
 def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):
     finished, _ = tiny_studies
-    app = run("pages/images_to_words.py")
+    app = run("pages/images_to_words/images_to_words.py")
     app.selectbox(key="loo-study").set_value(finished.id).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.warning  # complete: no partial-study warning
@@ -262,7 +263,7 @@ def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):
 
 def test_images_to_words_page_on_a_partial_study(lab_home, tiny_studies):
     _, partial = tiny_studies
-    app = run("pages/images_to_words.py")
+    app = run("pages/images_to_words/images_to_words.py")
     app.selectbox(key="loo-study").set_value(partial.id).run()
     assert not app.exception, [e.value for e in app.exception]
     assert "1 of 3 folds are finished" in app.warning[0].value

@@ -6,7 +6,7 @@ import pytest
 from conftest import write_image_folder
 from test_app import run
 
-PAGE = "pages/images_to_words.py"
+PAGE = "pages/images_to_words/images_to_words.py"
 
 
 @pytest.fixture()
@@ -17,7 +17,7 @@ def store_and_folder(lab_home, tmp_path, monkeypatch):
 
 
 def test_running_a_study_on_an_image_folder_from_the_page(store_and_folder):
-    from core import zeroshot
+    from core.images_to_words import study as loo
     from core.wordvectors import FROM_NAMES
 
     app = run(PAGE)
@@ -33,21 +33,22 @@ def test_running_a_study_on_an_image_folder_from_the_page(store_and_folder):
     app.button(key="loo-run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
-    study = zeroshot.load_study(app.selectbox(key="loo-study").value)
+    study = loo.load_study(app.selectbox(key="loo-study").value)
     assert study.complete and study.planned == ["cat", "dog"] and study.config["words"]["table"] == FROM_NAMES
     assert app.metric[0].value == "2/2" and sorted(app.dataframe[0].value["class"]) == ["cat", "dog"]
 
 
 def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_and_folder):
-    from core import imagesets, zeroshot
+    from core import imagesets
     from core.errors import Interrupted
+    from core.images_to_words import study as loo
 
     images = imagesets.load_imageset("folder", store_and_folder).subsample(6, seed=2)
-    config = zeroshot.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # settings the form lacks
+    config = loo.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # settings the form lacks
     with pytest.raises(Interrupted):
-        zeroshot.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
-    study_id = zeroshot.store.config_hash(config)
-    folds = zeroshot.study_dir(study_id) / "folds"
+        loo.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
+    study_id = loo.store.config_hash(config)
+    folds = loo.study_dir(study_id) / "folds"
     first = (folds / "000.json").stat().st_mtime_ns
 
     app = run(PAGE)

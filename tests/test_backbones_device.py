@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.backbones import BACKBONES, available_backbones
 from core.device import default_device, describe_device
+from core.text_to_image.backbones import BACKBONES, available_backbones
 
 
 def test_backbone_catalogue_marks_torchvision_weights_online_only(monkeypatch, tmp_path):
@@ -67,7 +67,7 @@ PAPER_SHAPES = {  # 150 x 150 input, the paper's cuts; hand-computed from each a
 def test_paper_slices_give_the_documented_feature_maps(name):
     import torch
 
-    from core.backbones import BACKBONES, build_backbone, slice_backbone
+    from core.text_to_image.backbones import BACKBONES, build_backbone, slice_backbone
 
     info = next(i for i in BACKBONES if i.name == name)
     sliced = slice_backbone(build_backbone(name, pretrained=False).eval(), info.paper_node)
@@ -77,7 +77,7 @@ def test_paper_slices_give_the_documented_feature_maps(name):
 
 
 def test_cut_points_report_channels_stride_and_parameters():
-    from core.backbones import build_backbone, cut_points
+    from core.text_to_image.backbones import build_backbone, cut_points
 
     points = {p.node: p for p in cut_points(build_backbone("alexnet", pretrained=False))}
     assert points["features.0"].channels == 64 and points["features.0"].params == 64 * 3 * 11 * 11 + 64
@@ -88,7 +88,7 @@ def test_cut_points_report_channels_stride_and_parameters():
 
 
 def test_unknown_backbone_or_cut_point_is_a_clear_error():
-    from core.backbones import build_backbone, slice_backbone
+    from core.text_to_image.backbones import build_backbone, slice_backbone
 
     with pytest.raises(ValueError, match="Unknown backbone"):
         build_backbone("lenet", pretrained=False)
@@ -101,8 +101,8 @@ def test_missing_weights_offline_are_a_clear_error(monkeypatch):
 
     import torchvision
 
-    from core.backbones import build_backbone
     from core.errors import ResourceUnavailable
+    from core.text_to_image.backbones import build_backbone
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("no route to host")

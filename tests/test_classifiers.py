@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.backbones import BACKBONES, build_backbone, slice_backbone
-from core.classifiers import PAPER_HEADS, SlicedClassifier, to_backbone_input
+from core.text_to_image.backbones import BACKBONES, build_backbone, slice_backbone
+from core.text_to_image.classifiers import PAPER_HEADS, SlicedClassifier, to_backbone_input
 
 CHANNELS = {"alexnet": 192, "wide_resnet50_2": 256, "resnext50_32x4d": 256, "shufflenet_v2_x1_0": 116, "vgg16": 256}
 
@@ -68,7 +68,7 @@ def test_one_class_is_refused():
 
 
 def test_build_classifier_uses_the_paper_head_at_the_paper_cut_and_fits_other_cuts():
-    from core.classifiers import PAPER_HEADS, build_classifier, classifier_config, to_backbone_input
+    from core.text_to_image.classifiers import PAPER_HEADS, build_classifier, classifier_config, to_backbone_input
 
     paper = build_classifier(classifier_config("alexnet", pretrained=False))
     assert paper.config["node"] == "features.4" and paper.config["feature_map"] == [192, 17, 17]
@@ -80,7 +80,7 @@ def test_build_classifier_uses_the_paper_head_at_the_paper_cut_and_fits_other_cu
 
 
 def test_classifier_config_and_images_are_checked():
-    from core.classifiers import check_images, classifier_config
+    from core.text_to_image.classifiers import check_images, classifier_config
 
     with pytest.raises(ValueError, match="Unknown backbone"):
         classifier_config("lenet")

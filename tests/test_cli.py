@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core import cli, imaging
+from core import cli
+from core.text_to_image import datasets, imaging
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,8 +79,8 @@ def test_build_dataset_from_a_csv(monkeypatch, tmp_path, capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == {"test_size": 0.2, "seed": 42, "train": 24, "test": 6}
-    artifact = imaging.store.load(imaging.DATASETS, result["id"])
-    assert artifact.config["fit_on"] == "train" and imaging.load_dataset(artifact)["images"].shape == (30, 10, 10)
+    artifact = imaging.store.load(datasets.DATASETS, result["id"])
+    assert artifact.config["fit_on"] == "train" and datasets.load_dataset(artifact)["images"].shape == (30, 10, 10)
 
 
 def test_build_dataset_refuses_one_class(monkeypatch, tmp_path, capsys):

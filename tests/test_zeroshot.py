@@ -10,21 +10,23 @@ import pytest
 import torch
 from conftest import TINY_CLASSES, tiny_config, tiny_imageset, write_image_folder
 
-from core import imagesets, sweeps, zeroshot
+from core import imagesets, sweeps
 from core.errors import Interrupted, ResourceUnavailable
+from core.images_to_words import simpnet
+from core.images_to_words import study as loo
 from core.wordvectors import FROM_NAMES, WORD_MODES, class_table, class_vectors, load_glove, names_table, study_table
 
 
 def test_simpnet_shapes_and_parameters_at_full_width():
-    counts = zeroshot.parameter_count(1.0, 3)
+    counts = simpnet.parameter_count(1.0, 3)
     assert 5_300_000 < counts["body"] < 5_600_000  # SimpNet's CIFAR body: ~5.4-5.5M parameters
-    model = zeroshot.SimpNet(3, 50, 1.0).eval()
+    model = simpnet.SimpNet(3, 50, 1.0).eval()
     with torch.inference_mode():
         assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 50)
-        assert zeroshot.SimpNet(1, 50, 0.25).eval()(torch.zeros(3, 1, 28, 28)).shape == (3, 50)
+        assert simpnet.SimpNet(1, 50, 0.25).eval()(torch.zeros(3, 1, 28, 28)).shape == (3, 50)
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 13 and [c.out_channels for c in convs][-3:] == [288, 355, 432]
-    assert zeroshot.parameter_count(0.25, 3)["body"] < counts["body"] / 10
+    assert simpnet.parameter_count(0.25, 3)["body"] < counts["body"] / 10
 
 
 def test_glove_is_the_official_vectors_and_every_table_word_is_in_it():
@@ -72,7 +74,7 @@ def test_bad_class_words_are_clear_errors(tmp_path):
 def test_a_tiny_study_runs_end_to_end_and_records_every_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     images = tiny_imageset()
-    study = zeroshot.run_study(images, tiny_config(images, classes=["cat", "car"], epochs=2))
+    study = loo.run_study(images, tiny_config(images, classes=["cat", "car"], epochs=2))
     assert study.complete and sorted(f["class"] for f in study.folds.values()) == ["car", "cat"]
     for fold in study.folds.values():
         assert fold["relative_change"] == pytest.approx(fold["loss_after"] / fold["loss_before"] - 1)
@@ -80,7 +82,7 @@ def test_a_tiny_study_runs_end_to_end_and_records_every_figure(tmp_path, monkeyp
         assert 0 <= fold["test_accuracy_trained"] <= 1 and 1 <= fold["rank_median"] <= 3 and 0 <= fold["top1"] <= fold["top5"] <= 1
         assert len(fold["nearest_words"]) == 10 and fold["nearest_trained_class"] in TINY_CLASSES
         assert fold["held_out_images"] == 60 + 15  # the class's training and test images
-    summary = zeroshot.summary(study)
+    summary = loo.summary(study)
     assert summary["folds"] == 2 and summary["best_change"] <= summary["median_change"] <= summary["worst_change"]
 
 
@@ -89,18 +91,18 @@ def test_an_interrupted_study_resumes_without_recomputing_finished_folds(tmp_pat
     images = tiny_imageset()
     config = tiny_config(images)
     with pytest.raises(Interrupted, match="1 of 3"):
-        zeroshot.run_study(images, config, callback=lambda done, total, m: "epoch" not in m)
-    study_id = zeroshot.store.config_hash(config)
-    first = zeroshot.study_dir(study_id) / "folds" / "000.json"
+        loo.run_study(images, config, callback=lambda done, total, m: "epoch" not in m)
+    study_id = loo.store.config_hash(config)
+    first = loo.study_dir(study_id) / "folds" / "000.json"
     before = first.read_bytes()
     calls = []
-    original = zeroshot.run_fold
-    monkeypatch.setattr(zeroshot, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
-    study = zeroshot.run_study(images, config)
+    original = loo.run_fold
+    monkeypatch.setattr(loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
+    study = loo.run_study(images, config)
     assert calls == [1, 2] and study.complete and first.read_bytes() == before
-    zeroshot.run_study(images, config)
+    loo.run_study(images, config)
     assert calls == [1, 2]  # a finished study computes nothing
-    zeroshot.run_study(images, config, redo=["dog"])
+    loo.run_study(images, config, redo=["dog"])
     assert calls == [1, 2, 1]
 
 
@@ -111,11 +113,11 @@ def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
     images = tiny_imageset()
     config = tiny_config(images, classes=["dog", "car"])
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "plain"))
-    plain = zeroshot.run_study(images, config)
+    plain = loo.run_study(images, config)
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "ray"))
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        through_ray = zeroshot.run_study(images, config, use_ray=True)
+        through_ray = loo.run_study(images, config, use_ray=True)
     finally:
         ray.shutdown()
     for index, fold in plain.folds.items():
@@ -127,8 +129,8 @@ def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
 def _count_folds(monkeypatch) -> list[int]:
     """Record the held-out class index of every fold run from now on."""
     calls: list[int] = []
-    original = zeroshot.run_fold
-    monkeypatch.setattr(zeroshot, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
+    original = loo.run_fold
+    monkeypatch.setattr(loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
     return calls
 
 
@@ -136,24 +138,24 @@ def test_a_damaged_fold_file_is_a_clear_error_and_redo_recomputes_only_it(tmp_pa
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     images = tiny_imageset()
     config = tiny_config(images, classes=["cat", "dog"])
-    study = zeroshot.run_study(images, config)
-    folds = zeroshot.study_dir(study.id) / "folds"
+    study = loo.run_study(images, config)
+    folds = loo.study_dir(study.id) / "folds"
     (folds / "001.json").write_text('{"index": 1, "class": "dog", "loss_bef')
     kept = (folds / "000.json").read_bytes()
     with pytest.raises(ValueError, match=f"001.json is damaged.*delete it, or redo that class \\(python -m core loo --resume {study.id} --redo dog\\)"):
-        zeroshot.run_study(images, config)
+        loo.run_study(images, config)
     with pytest.raises(ValueError, match="is damaged"):
-        zeroshot.load_study(study.id)
+        loo.load_study(study.id)
     with pytest.raises(ValueError, match="is damaged"):
-        zeroshot.run_study(images, config, redo=["cat"])  # redoing another class does not repair it
+        loo.run_study(images, config, redo=["cat"])  # redoing another class does not repair it
     assert (folds / "000.json").read_bytes() == kept and (folds / "001.json").exists()
-    listed = {s.id: s for s in zeroshot.list_studies()}[study.id]  # still listed, with its intact folds
+    listed = {s.id: s for s in loo.list_studies()}[study.id]  # still listed, with its intact folds
     assert listed.damaged == [folds / "001.json"] and list(listed.folds) == [0] and not listed.complete
     assert "1 damaged" in listed.label() and "001.json is damaged" in listed.damaged_message()
     calls = _count_folds(monkeypatch)
-    repaired = zeroshot.run_study(images, config, redo=["dog"])
+    repaired = loo.run_study(images, config, redo=["dog"])
     assert calls == [1] and repaired.complete and not repaired.damaged
-    assert (folds / "000.json").read_bytes() == kept and zeroshot.store.read_json(folds / "001.json")["class"] == "dog"
+    assert (folds / "000.json").read_bytes() == kept and loo.store.read_json(folds / "001.json")["class"] == "dog"
 
 
 def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp_path, monkeypatch):
@@ -165,21 +167,21 @@ def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp
     ]
     images = tiny_imageset(per_class=8)
     images.name, images.class_names = "folder", ["pickup_truck", "maple_tree", "cat"]
-    config = zeroshot.study_config(images, epochs=1, width=0.125)
+    config = loo.study_config(images, epochs=1, width=0.125)
     assert config["words"]["table"] == FROM_NAMES
     assert config["words"]["entries"] == {"pickup_truck": "truck", "maple_tree": "tree", "cat": "cat"}
-    assert zeroshot.study_config(images, words="average")["words"]["entries"]["pickup_truck"] == "pickup truck"
+    assert loo.study_config(images, words="average")["words"]["entries"]["pickup_truck"] == "pickup truck"
     glove = load_glove()
     average = class_vectors(images.class_names, study_table(FROM_NAMES, "folder", images.class_names)[1], "average")
     np.testing.assert_allclose(average[0], (glove.vector("pickup") + glove.vector("truck")) / 2, rtol=1e-6)
     assert study_table(None, "cifar100", ["apple"])[0] == "cifar100"  # a packaged table comes first
     (tmp_path / "words.csv").write_text("class,best,words\npickup_truck,pickup,pickup\nmaple_tree,maple,maple\ncat,cat,cat\n")
-    assert zeroshot.study_config(images, table=str(tmp_path / "words.csv"))["words"]["entries"]["maple_tree"] == "maple"
+    assert loo.study_config(images, table=str(tmp_path / "words.csv"))["words"]["entries"]["maple_tree"] == "maple"
     images.class_names = ["cat", "dog", "zorb_qqqzzzxx"]
-    config = zeroshot.study_config(images, epochs=1, width=0.125)
+    config = loo.study_config(images, epochs=1, width=0.125)
     with pytest.raises(ValueError, match="class 'zorb_qqqzzzxx': qqqzzzxx is not in the GloVe vocabulary; .*supply a class-name table"):
-        zeroshot.run_study(images, config)
-    assert not zeroshot.study_dir(zeroshot.store.config_hash(config)).exists()  # refused before anything is written
+        loo.run_study(images, config)
+    assert not loo.study_dir(loo.store.config_hash(config)).exists()  # refused before anything is written
 
 
 def test_resume_finishes_a_partial_study_under_its_id_with_its_recorded_settings(tmp_path, monkeypatch, capsys):
@@ -188,28 +190,28 @@ def test_resume_finishes_a_partial_study_under_its_id_with_its_recorded_settings
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     folder = write_image_folder(tmp_path / "set", ("cat", "dog", "car"), per_class=8)
     images = imagesets.load_imageset("folder", folder).subsample(6, seed=3)
-    config = zeroshot.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # not the defaults
+    config = loo.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # not the defaults
     with pytest.raises(Interrupted):
-        zeroshot.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
-    study_id = zeroshot.store.config_hash(config)
-    first = zeroshot.study_dir(study_id) / "folds" / "000.json"
+        loo.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
+    study_id = loo.store.config_hash(config)
+    first = loo.study_dir(study_id) / "folds" / "000.json"
     before = (first.read_bytes(), first.stat().st_mtime_ns)
     calls = _count_folds(monkeypatch)
-    study = zeroshot.resume_study(study_id)
+    study = loo.resume_study(study_id)
     assert study.id == study_id and study.complete and calls == [1, 2]
     assert (first.read_bytes(), first.stat().st_mtime_ns) == before
-    assert [s.id for s in zeroshot.list_studies()] == [study_id]
+    assert [s.id for s in loo.list_studies()] == [study_id]
     assert main(["loo", "--resume", study_id]) == 0 and calls == [1, 2]  # finished: nothing to compute
     assert json.loads(capsys.readouterr().out)["id"] == study_id
     (first.parent / "001.json").write_text("{")
     assert main(["loo", "--resume", study_id, "--redo", "cat"]) == 0 and calls == [1, 2, 1]  # classes: car, cat, dog
-    assert zeroshot.load_study(study_id).complete and (first.read_bytes(), first.stat().st_mtime_ns) == before
+    assert loo.load_study(study_id).complete and (first.read_bytes(), first.stat().st_mtime_ns) == before
     capsys.readouterr()
     assert main(["loo", "--resume", study_id, "--epochs", "2", "--lr", "0.1"]) == 2
     assert "drop --epochs, --lr" in capsys.readouterr().err
     write_image_folder(folder, ("bus",), per_class=8)
     with pytest.raises(ValueError, match=f"is not the one study {study_id} ran on"):
-        zeroshot.resume_study(study_id)
+        loo.resume_study(study_id)
     with pytest.raises(ValueError, match="cannot be loaded again"):
         imagesets.load_source({"imageset": "tiny"})
 
@@ -238,7 +240,7 @@ def test_cli_loo_uses_ray_when_asked_or_when_ray_address_is_set(monkeypatch, tmp
         raise ValueError("seen")
 
     monkeypatch.setattr(imagesets, "load_imageset", lambda name, path: tiny_imageset())
-    monkeypatch.setattr(zeroshot, "run_study", run_study)
+    monkeypatch.setattr(loo, "run_study", run_study)
     assert main(["loo", "--epochs", "1", *flags]) == 2
     assert seen == [expected]
 
@@ -315,9 +317,9 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (["--laptop", "--epochs", "2"], {"imageset": "fashion_mnist", "per_class": zeroshot.OFFLINE_PRESET["per_class"], "epochs": 2,
-                                     "width": zeroshot.OFFLINE_PRESET["width"]}),
-    ([], {"imageset": "fashion_mnist", "per_class": None, "epochs": zeroshot.DEFAULTS.epochs, "width": zeroshot.DEFAULTS.width}),
+    (["--laptop", "--epochs", "2"], {"imageset": "fashion_mnist", "per_class": loo.OFFLINE_PRESET.per_class, "epochs": 2,
+                                     "width": loo.OFFLINE_PRESET.width}),
+    ([], {"imageset": "fashion_mnist", "per_class": None, "epochs": loo.DEFAULTS.epochs, "width": loo.DEFAULTS.width}),
 ])
 def test_cli_loo_laptop_preset_fills_only_the_settings_not_given(monkeypatch, tmp_path, flags, expected):
     from core.cli import main
@@ -334,7 +336,7 @@ def test_cli_loo_laptop_preset_fills_only_the_settings_not_given(monkeypatch, tm
         raise ValueError("settings seen")
 
     monkeypatch.setattr(imagesets, "load_imageset", load)
-    monkeypatch.setattr(zeroshot, "study_config", settings)
+    monkeypatch.setattr(loo, "study_config", settings)
     assert main(["loo", *flags]) == 2
     assert seen == expected
 

@@ -14,13 +14,22 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from core import experiments, store
-from core.classifiers import SlicedClassifier
+from core import store
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
 from core.figures import pixel_feature_text
-from core.imaging import DATASETS, IMAGERS, TextImager, feature_names, load_dataset, load_imager, load_layouts
+from core.imagesets import ImageSet
 from core.layout import FeatureLayout
+from core.text_to_image import classify, training
+from core.text_to_image.classifiers import SlicedClassifier
+from core.text_to_image.datasets import DATASETS, load_dataset
+from core.text_to_image.imaging import (
+    IMAGERS,
+    TextImager,
+    feature_names,
+    load_imager,
+    load_layouts,
+)
 
 
 @st.cache_resource(show_spinner="Loading the text encoder…")
@@ -112,16 +121,16 @@ def dataset_hover(dataset_id: str, written: str) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner="Loading the encoder and the dataset's layout…")
-def dataset_imager(dataset_id: str, written: str) -> experiments.DatasetImager:
+def dataset_imager(dataset_id: str, written: str) -> classify.DatasetImager:
     """Turns typed texts into images exactly as the dataset's texts were, loaded once per process."""
     artifact = store.load(DATASETS, dataset_id)
-    return experiments.dataset_imager(artifact, encoder(artifact.config["encoder"]["name"]))
+    return classify.dataset_imager(artifact, encoder(artifact.config["encoder"]["name"]))
 
 
 @st.cache_resource(show_spinner="Loading the trained model…", max_entries=16)
 def model(model_id: str, written: str) -> SlicedClassifier:
     """A trained classifier, loaded once per process (on the CPU: one sentence at a time is fast there)."""
-    return experiments.load_model(store.load(experiments.MODELS, model_id).path)
+    return classify.load_model(store.load(training.MODELS, model_id).path)
 
 
 @st.cache_data(show_spinner="Listing the backbone's cut points…", max_entries=16)
@@ -129,7 +138,18 @@ def cut_points(backbone: str) -> list[dict]:
     """The cut points of a backbone (a randomly initialised copy: shapes and sizes do not depend on weights)."""
     from dataclasses import asdict
 
-    from core.backbones import build_backbone
-    from core.backbones import cut_points as points
+    from core.text_to_image.backbones import build_backbone
+    from core.text_to_image.backbones import cut_points as points
 
     return [asdict(p) for p in points(build_backbone(backbone, pretrained=False))]
+
+
+# ----------------------------------------------------------------- image sets (images -> words)
+
+
+@st.cache_resource(show_spinner="Loading the image set…", max_entries=2)
+def imageset(name: str, path: str | None) -> ImageSet:
+    """An image set, loaded once per process."""
+    from core import imagesets
+
+    return imagesets.load_imageset(name, path)

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from core import imaging
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS
 from core.figures import CONTRASTS
-from ui import panels, state
+from core.text_to_image import imaging
+from ui import state
+from ui.text_to_image import panels
 
 EXAMPLES = "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
 

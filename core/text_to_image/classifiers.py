@@ -115,7 +115,7 @@ def head_for(backbone: str, node: str, map_size: int) -> HeadSpec:
     reduced so four valid convolutions fit a ``map_size`` x ``map_size`` feature map."""
     from dataclasses import replace
 
-    from core.backbones import _info
+    from core.text_to_image.backbones import _info
 
     if backbone in PAPER_HEADS and node == _info(backbone).paper_node:
         return PAPER_HEADS[backbone]
@@ -136,7 +136,7 @@ def classifier_config(
     upsample: int = 3,
 ) -> dict:
     """Everything that defines a text-as-image classifier's architecture, as JSON-able values."""
-    from core.backbones import _info
+    from core.text_to_image.backbones import _info
 
     info = _info(backbone)
     if n_classes < 2:
@@ -163,7 +163,7 @@ def build_classifier(config: dict) -> SlicedClassifier:
     """
     from dataclasses import asdict
 
-    from core.backbones import build_backbone, slice_backbone
+    from core.text_to_image.backbones import build_backbone, slice_backbone
 
     body = slice_backbone(build_backbone(config["backbone"], pretrained=config["pretrained"]).eval(), config["node"])
     height, width = (side * config["upsample"] for side in config["image_shape"])

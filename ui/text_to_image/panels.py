@@ -7,19 +7,21 @@ from dataclasses import asdict
 import numpy as np
 import streamlit as st
 
-from core import corpora, imaging, store
+from core import corpora, store
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.figures import image_figure, layer_strip_figure
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from core.text_to_image import imaging
 from ui import state
 
 
 def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> str:
     """Embed a corpus (cached, resumable) and fit both layouts with progress; returns the imager id."""
-    imaging.check_settings(layout_params)  # fail before the costly embedding
-    encoder = state.encoder(encoder_name)
-    embeddings = imaging.embed_corpus(encoder, corpus, pooling=pooling, callback=state.progress_callback("Embedding the corpus"))
-    artifact = imaging.fit_imager(embeddings, layout_params, callback=state.progress_callback("Fitting the layouts"))
+    from core.text_to_image import jobs
+
+    artifact = jobs.fit_layout(
+        corpus, lambda: state.encoder(encoder_name), None, pooling, layout_params, progress=state.progress_callback
+    )
     return artifact.id
 
 
@@ -110,14 +112,4 @@ def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
         f"{quality['trustworthiness']:.3f}",
         help="sklearn.manifold.trustworthiness (k=5) of the 2-D feature positions against the scaled features "
         "(each feature a point over the corpus samples), with the layout's metric. 1 = no false neighbours.",
-    )
-
-
-def dataset_label(artifact: store.Artifact) -> str:
-    """A one-line description of an image dataset (for select boxes)."""
-    config = artifact.config
-    corpus, layout = config["corpus"], config["layout"]
-    return (
-        f"{corpus.get('corpus', 'corpus')} ({config['split']['train']:,} + {config['split']['test']:,}) · {config['encoder']['name']} · "
-        f"{config['pooling']} · {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · fit on {config['fit_on']} · {artifact.id}"
     )

@@ -2,17 +2,17 @@
 
 import pandas as pd
 import streamlit as st
-from scipy.stats import spearmanr
 
-from core import zeroshot
-from core.figures import (
+from core.figures import sample_images_figure
+from core.images_to_words import study as loo
+from core.images_to_words.figures import (
     change_vs_similarity_figure,
     fold_curve_figure,
     held_out_band_figure,
     loss_change_histogram,
-    sample_images_figure,
 )
-from ui import state, studies
+from ui import state
+from ui.images_to_words import studies
 
 st.title("Images → Words")
 st.caption(
@@ -21,11 +21,11 @@ st.caption(
     "Paper (CIFAR-100, 25 epochs): median held-out loss −31.0 %, extremes −65.5 % and +67.9 %."
 )
 
-found = zeroshot.list_studies()
+found = loo.list_studies()
 with st.expander("Run a study", expanded=not found):
-    preset = zeroshot.OFFLINE_PRESET
-    st.caption(f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset['width']}, {preset['per_class']:,} "
-               f"images per class, {preset['epochs']} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
+    preset = loo.OFFLINE_PRESET
+    st.caption(f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, {preset.per_class:,} "
+               f"images per class, {preset.epochs} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
                "time and run again to resume.")
     settings = studies.settings_form()
     if st.button("Run", type="primary", key="loo-run"):
@@ -35,11 +35,11 @@ with st.expander("Run a study", expanded=not found):
 if not found:
     st.stop()
 
-found.sort(key=lambda s: not (s.complete and zeroshot.is_offline_preset(s)))  # the finished laptop study first
+found.sort(key=lambda s: not (s.complete and loo.is_offline_preset(s)))  # the finished laptop study first
 labels = {s.id: s.label() for s in found}
 study_id = st.selectbox("Study", list(labels), format_func=labels.get, key="loo-study")
 with state.user_errors():
-    study = zeroshot.load_study(study_id, damaged_ok=True)
+    study = loo.load_study(study_id, damaged_ok=True)
     done, planned = len(study.folds), len(study.planned)
     if study.damaged:
         st.error(study.damaged_message(), icon=":material/error:")
@@ -52,7 +52,7 @@ with state.user_errors():
         st.info("No fold has finished yet.")
         st.stop()
     folds = [study.folds[i] for i in sorted(study.folds)]
-    summary = zeroshot.summary(study)
+    summary = loo.summary(study)
     cols = st.columns(5)
     cols[0].metric("Folds finished", f"{done}/{planned}")
     cols[1].metric("Median held-out loss change", f"{100 * summary['median_change']:+.1f} %", help="after / before − 1 over finished folds; the paper: −31.0 %.")
@@ -60,12 +60,7 @@ with state.user_errors():
     cols[3].metric("Accuracy, trained classes", f"{summary['test_accuracy_trained']:.3f}", help="Test images of the trained classes, nearest class vector by cosine among the trained classes; mean over folds.")
     cols[4].metric("Held-out top-5 (zero-shot)", f"{summary['top5_held_out']:.3f}", help=f"Share of held-out images whose true class is among the 5 nearest of all classes; chance {summary['chance_top5']:.2f}.")
 
-    table = pd.DataFrame([{
-        "class": f["class"], "loss before": f["loss_before"], "loss after": f["loss_after"], "change %": 100 * f["relative_change"],
-        "after / before": f["loss_after"] / f["loss_before"], "median rank of true class": f["rank_median"], "top-1": f["top1"], "top-5": f["top5"],
-        "nearest words": ", ".join(w for w, _ in f["nearest_words"][:5]), "nearest trained class": f["nearest_trained_class"],
-        "word cosine": f["nearest_trained_cosine"],
-    } for f in folds])
+    table = loo.fold_table(study)
     st.dataframe(table, hide_index=True, width="stretch", column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("loss before", "loss after", "after / before", "word cosine")}
                  | {"change %": st.column_config.NumberColumn(format="%+.1f")})
     st.download_button("Table (CSV)", table.to_csv(index=False), f"loo-{study.id}.csv", "text/csv", key="loo-csv")
@@ -77,8 +72,9 @@ with state.user_errors():
     right.plotly_chart(held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}), key="loo-band")
     st.markdown("**Does a related trained class help?** (the paper: willow does well because other trees are trained)")
     st.plotly_chart(change_vs_similarity_figure(folds), key="loo-scatter")
-    if len(folds) >= 3:
-        rho, p = spearmanr([f["nearest_trained_cosine"] for f in folds], [f["relative_change"] for f in folds])
+    correlation = loo.similarity_correlation(folds)
+    if correlation is not None:
+        rho, p = correlation
         st.caption(f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} (p = {p:.2g}); "
                    "negative ρ: classes with a close trained relative lose more of their loss.")
 

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from core import imaging, store
+from core import store
 from core.figures import layout_scatter, occupancy_figure
 from core.layout import FeatureLayout, neighbour_agreement
-from ui import forms, panels, state
+from core.text_to_image import imaging
+from ui import state
+from ui.text_to_image import forms, panels
 
 st.title("Feature Layout")
 st.caption(

@@ -18,7 +18,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 import numpy as np
 import torch
@@ -27,19 +30,41 @@ from torch.nn import functional as F
 
 from core import store
 from core.errors import Interrupted
+from core.images_to_words.simpnet import SimpNet
 from core.imagesets import ImageSet
 from core.store import Callback
+from core.train import Trainer, forward_batches
 
 STUDIES = "studies"
 LOSSES = ("mse", "cosine")
-SIMPNET_PLAN: tuple[int | str, ...] = (66, 128, 128, 128, 192, "M", 192, 192, 192, 192, 288, "M", 288, 355, 432)
-"""SimpNet's CIFAR design (Hasanpour et al. 2018): thirteen 3x3 convolutions, two 2x2 max pools."""
 
 
 @dataclass(frozen=True)
-class LooDefaults:
-    """The paper's study (25 epochs, full width, MSE, the best word per class) and our optimiser choice."""
+class LooSettings:
+    """A leave-one-out study's settings: the paper's (25 epochs, full width, MSE, the best word per
+    class) by default, with our optimiser choice (Adam, lr 1e-3, batch 128). Pages and the CLI read
+    their defaults from here.
 
+    Attributes:
+        imageset: ``fashion_mnist`` (offline), ``cifar100`` (online) or ``folder``.
+        path: the image folder (``folder``) or a data folder.
+        classes: the classes to leave out in turn (None: all).
+        per_class: training images per class (None: all).
+        epochs: passes over the trained classes' images per fold.
+        width: SimpNet width multiplier (1.0 = the ~5.4M-parameter body).
+        batch_size: images per step.
+        lr: Adam's learning rate.
+        seed: the study seed (each fold's seed is ``seed * 1000 + class index``).
+        loss: ``mse`` (the paper) or ``cosine``.
+        words: ``best`` (one word per class, the paper) or ``average`` (the mean of the name's words).
+        table: a class-name table (a CSV path or a packaged table's name; None: the image set's own).
+        threads: CPU threads per fold (None: torch's current count); recorded in the study.
+    """
+
+    imageset: str = "fashion_mnist"
+    path: str | None = None
+    classes: tuple[str, ...] | None = None
+    per_class: int | None = None
     epochs: int = 25
     width: float = 1.0
     batch_size: int = 128
@@ -47,48 +72,14 @@ class LooDefaults:
     seed: int = 0
     loss: str = "mse"
     words: str = "best"
-    per_class: int | None = None
+    table: str | None = None
+    threads: int | None = None
 
 
-DEFAULTS = LooDefaults()
-OFFLINE_PRESET = {"imageset": "fashion_mnist", "epochs": 5, "width": 0.25, "per_class": 1000}
+DEFAULTS = LooSettings()
+OFFLINE_PRESET = LooSettings(epochs=5, width=0.25, per_class=1000)
 """The laptop study: Fashion-MNIST, all 10 classes, quarter width, 1,000 training images per class, 5 epochs
 (sized for about half an hour on two CPU cores; docs/benchmarks.md has the measured time)."""
-
-
-class SimpNet(nn.Module):
-    """SimpNet's 13 conv layers (BatchNorm, ReLU; dropout 0.2 after the first pool, 0.3 after the second),
-    global max pooling, and three fully connected layers to ``out_dim`` in place of the classifier.
-
-    Args:
-        in_channels: 3 for colour, 1 for grey images.
-        out_dim: the word-vector size (50 for GloVe 6B 50d).
-        width: multiplies every conv width (1.0 = the paper's ~5.4M-parameter body).
-    """
-
-    def __init__(self, in_channels: int = 3, out_dim: int = 50, width: float = 1.0):
-        super().__init__()
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}.")
-        layers: list[nn.Module] = []
-        channels, pools = in_channels, 0
-        for step in SIMPNET_PLAN:
-            if step == "M":
-                pools += 1
-                layers += [nn.MaxPool2d(2), nn.Dropout2d(0.2 if pools == 1 else 0.3)]
-                continue
-            out = max(4, int(round(int(step) * width)))
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
-            channels = out
-        self.features = nn.Sequential(*layers)
-        hidden = max(32, int(round(512 * width)))
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Dropout(0.3),
-            nn.Linear(hidden, hidden // 2), nn.ReLU(inplace=True), nn.Linear(hidden // 2, out_dim),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(F.adaptive_max_pool2d(self.features(images), 1))
 
 
 def study_config(
@@ -160,13 +151,7 @@ def _loss(predicted: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Ten
 
 
 def _predict(model: nn.Module, images: torch.Tensor, batch: int = 512) -> torch.Tensor:
-    model.eval()
-    with torch.inference_mode(), _autocast(images.device):
-        return torch.cat([model(images[i : i + batch]).float() for i in range(0, len(images), batch)])
-
-
-def _autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    return forward_batches(model, images, batch_size=batch, to_cpu=False)
 
 
 def run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.ndarray, device: str | None = None, callback: Callback | None = None) -> dict[str, Any]:
@@ -213,33 +198,31 @@ def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np
     model = SimpNet(imageset.shape[0], all_targets.shape[1], config["model"]["width"]).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam(model.parameters(), lr=training["lr"])
     held_target = all_targets[held].expand(len(x_held), -1)
 
-    def held_loss() -> float:
-        return float(_loss(_predict(model, x_held), held_target, training["loss"]))
+    def held_loss(trained: nn.Module) -> float:
+        return float(_loss(_predict(trained, x_held), held_target, training["loss"]))
 
-    before = held_loss()
-    history = []
-    generator = torch.Generator().manual_seed(seed)
+    def relay(epoch: int, epochs: int, record: dict) -> bool | None:
+        return callback(epoch, epochs, {k: record[k] for k in ("epoch", "train_loss", "held_out_loss")}) if callback else None
+
+    before = held_loss(model)
+    trainer = Trainer(
+        model,
+        lambda predicted, labels: _loss(predicted.float(), all_targets[labels], training["loss"]),
+        torch.optim.Adam(model.parameters(), lr=training["lr"]),
+        training["epochs"],
+        training["batch_size"],
+        seed,
+        evaluate=lambda trained: {"held_out_loss": held_loss(trained)},
+        shuffle="stream",
+        callback=relay,
+    )
     started = time.perf_counter()
-    for epoch in range(1, training["epochs"] + 1):
-        model.train()
-        losses = []
-        for rows in torch.randperm(len(x_train), generator=generator).split(training["batch_size"]):
-            if len(rows) < 2:
-                continue
-            rows = rows.to(device)
-            optimiser.zero_grad(set_to_none=True)
-            with _autocast(device):
-                loss = _loss(model(x_train[rows]).float(), all_targets[y_train[rows]], training["loss"])
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "held_out_loss": held_loss()}
-        history.append(record)
-        if callback is not None and callback(epoch, training["epochs"], record):
-            raise Interrupted(f"fold {names[held]!r} stopped after epoch {epoch}; it will be run again from its start.")
+    result = trainer.fit(x_train, y_train)
+    history = result.history
+    if result.stopped:
+        raise Interrupted(f"fold {names[held]!r} stopped after epoch {len(history)}; it will be run again from its start.")
     seconds = time.perf_counter() - started
     after = history[-1]["held_out_loss"]
 
@@ -474,15 +457,49 @@ def summary(study: Study) -> dict[str, Any]:
     }
 
 
-def parameter_count(width: float = 1.0, in_channels: int = 3) -> dict[str, int]:
-    """Parameters of SimpNet's conv body and of the whole regressor at a width."""
-    model = SimpNet(in_channels, 50, width)
-    body = sum(p.numel() for p in model.features.parameters())
-    return {"body": body, "total": body + sum(p.numel() for p in model.head.parameters())}
-
-
 def is_offline_preset(study: Study) -> bool:
     """Whether a study is the laptop study of :data:`OFFLINE_PRESET` (whatever its seed or loss)."""
     c = study.config
-    return (c["imageset"].get("imageset") == OFFLINE_PRESET["imageset"] and c["imageset"].get("per_class") == OFFLINE_PRESET["per_class"]
-            and c["model"]["width"] == OFFLINE_PRESET["width"] and c["training"]["epochs"] == OFFLINE_PRESET["epochs"])
+    preset = OFFLINE_PRESET
+    return (
+        c["imageset"].get("imageset") == preset.imageset
+        and c["imageset"].get("per_class") == preset.per_class
+        and c["model"]["width"] == preset.width
+        and c["training"]["epochs"] == preset.epochs
+    )
+
+
+def fold_table(study: Study) -> pd.DataFrame:
+    """One row per finished fold, in class order: losses before and after, the change, ranks, nearest words."""
+    import pandas as pd
+
+    rows = []
+    for index in sorted(study.folds):
+        f = study.folds[index]
+        rows.append(
+            {
+                "class": f["class"],
+                "loss before": f["loss_before"],
+                "loss after": f["loss_after"],
+                "change %": 100 * f["relative_change"],
+                "after / before": f["loss_after"] / f["loss_before"],
+                "median rank of true class": f["rank_median"],
+                "top-1": f["top1"],
+                "top-5": f["top5"],
+                "nearest words": ", ".join(w for w, _ in f["nearest_words"][:5]),
+                "nearest trained class": f["nearest_trained_class"],
+                "word cosine": f["nearest_trained_cosine"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def similarity_correlation(folds: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """Spearman's rho (and its p-value) between word similarity to the nearest trained class and the
+    held-out loss change, over the folds; None with fewer than three folds."""
+    from scipy.stats import spearmanr
+
+    if len(folds) < 3:
+        return None
+    rho, p = spearmanr([f["nearest_trained_cosine"] for f in folds], [f["relative_change"] for f in folds])
+    return float(rho), float(p)

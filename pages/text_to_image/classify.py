@@ -3,9 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core import experiments, imaging, store
-from core.figures import image_figure, probabilities_figure, saliency_figure
-from ui import panels, state
+from core import store
+from core.figures import image_figure
+from core.text_to_image import classify, datasets, results, training
+from core.text_to_image.figures import probabilities_figure, saliency_figure
+from ui import state
+from ui.text_to_image import panels
 
 st.title("Classify")
 st.caption(
@@ -14,28 +17,28 @@ st.caption(
     "each salient pixel names the (layer, dimension) features it holds."
 )
 
-with_models = [a for a in experiments.list_datasets() if experiments.list_models(a)]
+with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
 if not with_models:
     st.info("Train a model first (Image Dataset page, then Train page).")
     st.stop()
-labels = {a.id: panels.dataset_label(a) for a in with_models}
+labels = {a.id: datasets.dataset_label(a) for a in with_models}
 dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="cl-dataset")
-dataset = store.load(imaging.DATASETS, dataset_id)
-models = {a.id: a for a in experiments.list_models(dataset)}
-chosen = st.multiselect("Models", list(models), default=list(models), format_func=lambda i: experiments.model_label(models[i]), key="cl-models")
+dataset = store.load(datasets.DATASETS, dataset_id)
+models = {a.id: a for a in results.list_models(dataset)}
+chosen = st.multiselect("Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models")
 text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="cl-text").strip()
 if not chosen or not text:
     st.warning("Choose at least one model and type a sentence.")
     st.stop()
 
 with state.user_errors():
-    ref = (dataset_id, state.artifact_stamp(imaging.DATASETS, dataset_id))
+    ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
     imager = state.dataset_imager(*ref)
     features, images = imager.images([text])
     # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
-    loaded = {f"{experiments.model_label(models[i]).split(' · acc')[0]} · {i}": state.model(i, state.artifact_stamp(experiments.MODELS, i)) for i in chosen}
-    result = experiments.classify(loaded, images[0])
-    names = experiments.label_names(dataset)
+    loaded = {results.model_key(models[i]): state.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
+    result = classify.classify(loaded, images[0])
+    names = datasets.label_names(dataset)
     hover = state.dataset_hover(*ref)
     vote = names[result["vote"]]
     counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
@@ -46,14 +49,14 @@ with state.user_errors():
 
     explained = st.selectbox("Saliency of", list(loaded), key="cl-explain")
     target = st.radio("for the class", ["predicted", *names], horizontal=True, key="cl-target")
-    saliency, probabilities = experiments.saliency(loaded[explained], images[0], None if target == "predicted" else names.index(target))
+    saliency, probabilities = classify.saliency(loaded[explained], images[0], None if target == "predicted" else names.index(target))
     left, right = st.columns(2)
     left.caption("The sentence's image (as the model sees it)")
     left.plotly_chart(image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content")
     right.caption("Saliency |∂ logit / ∂ pixel|")
     right.plotly_chart(saliency_figure(saliency, hover, size=320), key="cl-saliency", config=panels.PLAIN, width="content")
     k = st.slider("Most salient pixels", 3, 30, 10, key="cl-k")
-    rows = experiments.influential_features(imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k)
+    rows = classify.influential_features(imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k)
     st.dataframe(pd.DataFrame(rows).drop(columns="feature"), hide_index=True, width="stretch",
                  column_config={"saliency": st.column_config.NumberColumn(format="%.4f"), "value": st.column_config.NumberColumn("embedding value", format="%.4f")})
     st.caption("Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the Feature Layout page).")

@@ -114,8 +114,8 @@ def build_backbone(name: str, pretrained: bool = True):
     """
     import torchvision
 
-    from core import weights
     from core.errors import ResourceUnavailable
+    from core.text_to_image import weights
 
     info = _info(name)
     if info.module is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import experiments, store
+from core import store
 from core.figures import learning_curves_figure
+from core.text_to_image import training
 
 
-def train_live(dataset: store.Artifact, settings: dict) -> store.Artifact:
-    """Train with ``settings`` (the keyword arguments of :func:`core.experiments.train_model`), drawing
+def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
+    """Train with ``settings`` (the keyword arguments of :func:`core.training.train_model`), drawing
     the curves after every epoch.
 
     Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an
@@ -33,7 +34,7 @@ def train_live(dataset: store.Artifact, settings: dict) -> store.Artifact:
             return True
         return None
 
-    artifact = experiments.train_model(dataset, **settings, callback=callback)
+    artifact = training.train_model(dataset, settings, callback)
     if ended:
         raise ended[0]
     return artifact

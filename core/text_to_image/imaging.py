@@ -11,7 +11,6 @@ A *text imager* couples an encoder (with chosen layers and pooling) with two fit
 Both layouts are fitted on a real corpus, never on the sentences being imaged. Embeddings of a
 corpus are cached in shards, so an interrupted run resumes where it stopped.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -19,20 +18,21 @@ import io
 import math
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core import store
+from core import jobs, store
 from core.encoders import TextEncoder
 from core.errors import Interrupted
 from core.layout import FeatureLayout
 from core.store import Artifact, Callback
 
 EMBEDDINGS = "embeddings"
-IMAGERS = "imagers"
 
+IMAGERS = "imagers"
 
 @dataclass(frozen=True)
 class ImagingDefaults:
@@ -42,9 +42,7 @@ class ImagingDefaults:
     layer_pixels: int | None = None  # None: the smallest square that holds ``hidden`` pixels
     neighbours: int = 5  # trustworthiness neighbourhood
 
-
 DEFAULTS = ImagingDefaults()
-
 
 def texts_sha256(texts: list[str]) -> str:
     """A fingerprint of an ordered list of texts."""
@@ -54,13 +52,11 @@ def texts_sha256(texts: list[str]) -> str:
         digest.update(b"\0")
     return digest.hexdigest()
 
-
 def _corpus_record(corpus: pd.DataFrame) -> dict[str, Any]:
     source = dict(corpus.attrs.get("source", {}))
     source["texts_sha256"] = texts_sha256(corpus["text"].tolist())
     source["rows"] = len(corpus)
     return source
-
 
 def embed_corpus(
     encoder: TextEncoder,
@@ -96,42 +92,41 @@ def embed_corpus(
         "layers": layers,
         "pooling": pooling,
     }
-    artifact_id = store.config_hash(config)
-    found = store.load(EMBEDDINGS, artifact_id)
-    if found is not None:
-        return found
-    texts = corpus["text"].tolist()
-    width = len(layers) * encoder.hidden_size
-    partial = store.shard_dir(EMBEDDINGS, f"{artifact_id}-{shard_size}")
-    n_shards = math.ceil(len(texts) / shard_size)
-    for index in range(n_shards):
-        path = partial / f"shard-{index:05d}.npy"
-        start = index * shard_size
-        chunk = texts[start : start + shard_size]
-        if _load_shard(path, (len(chunk), width)) is None:
+    def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
+        texts = corpus["text"].tolist()
+        width = len(layers) * encoder.hidden_size
+        partial = store.shard_dir(EMBEDDINGS, f"{artifact_id}-{shard_size}")
+        n_shards = math.ceil(len(texts) / shard_size)
+        for index in range(n_shards):
+            path = partial / f"shard-{index:05d}.npy"
+            start = index * shard_size
+            chunk = texts[start : start + shard_size]
+            if _load_shard(path, (len(chunk), width)) is None:
 
-            def relay(done: int, total: int, metrics: dict, start: int = start) -> bool | None:
-                return callback(start + done, len(texts), metrics) if callback else None
+                def relay(done: int, total: int, metrics: dict, start: int = start) -> bool | None:
+                    return callback(start + done, len(texts), metrics) if callback else None
 
-            array = encoder.embed(chunk, layers=layers, pooling=pooling, callback=relay)
-            buffer = io.BytesIO()
-            np.save(buffer, array.astype(np.float32), allow_pickle=False)
-            store.atomic_write_bytes(path, buffer.getvalue())
-        if callback is not None and callback(min(start + shard_size, len(texts)), len(texts), {"shard": index}):
-            raise Interrupted(f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts.")
-    arrays = [_load_shard(partial / f"shard-{i:05d}.npy", (len(texts[i * shard_size : (i + 1) * shard_size]), width)) for i in range(n_shards)]
-    if any(array is None for array in arrays):
-        finished = store.load(EMBEDDINGS, artifact_id)
-        if finished is not None:  # another session finished the same embeddings meanwhile
-            return finished
-        raise Interrupted("Some embedding shards vanished while they were being read (another job cleaned them up).")
-    config["provenance"] = store.provenance()
-    with store.writing(EMBEDDINGS, artifact_id, config) as folder:
-        np.save(folder / "embeddings.npy", np.concatenate(arrays), allow_pickle=False)
-        corpus[["text", "label"]].to_parquet(folder / "corpus.parquet", index=False)
-    shutil.rmtree(partial, ignore_errors=True)
-    return store.load(EMBEDDINGS, artifact_id)
+                array = encoder.embed(chunk, layers=layers, pooling=pooling, callback=relay)
+                buffer = io.BytesIO()
+                np.save(buffer, array.astype(np.float32), allow_pickle=False)
+                store.atomic_write_bytes(path, buffer.getvalue())
+            if callback is not None and callback(min(start + shard_size, len(texts)), len(texts), {"shard": index}):
+                raise Interrupted(f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts.")
+        shapes = [(len(texts[i * shard_size : (i + 1) * shard_size]), width) for i in range(n_shards)]
+        arrays = [_load_shard(partial / f"shard-{i:05d}.npy", shape) for i, shape in enumerate(shapes)]
+        if any(array is None for array in arrays):
+            if store.load(EMBEDDINGS, artifact_id) is not None:  # another session finished the same embeddings meanwhile
+                raise jobs.FoundMeanwhile(artifact_id)
+            raise Interrupted("Some embedding shards vanished while they were being read (another job cleaned them up).")
 
+        def write(folder: Path) -> None:
+            np.save(folder / "embeddings.npy", np.concatenate(arrays), allow_pickle=False)
+            corpus[["text", "label"]].to_parquet(folder / "corpus.parquet", index=False)
+            shutil.rmtree(partial, ignore_errors=True)
+
+        return {"provenance": store.provenance()}, write
+
+    return jobs.build_or_load(EMBEDDINGS, config, build)
 
 def _load_shard(path, shape: tuple[int, int]) -> np.ndarray | None:
     """A finished shard of the expected shape, or None when it is missing or unusable (then it is redone)."""
@@ -141,22 +136,18 @@ def _load_shard(path, shape: tuple[int, int]) -> np.ndarray | None:
         return None
     return array if array.shape == shape and array.dtype == np.float32 else None
 
-
 def load_embeddings(artifact: Artifact) -> np.ndarray:
     """The embedding matrix of an ``embeddings`` artifact."""
     return np.load(artifact.file("embeddings.npy"), allow_pickle=False)
-
 
 def stack_layers(features: np.ndarray, n_layers: int) -> np.ndarray:
     """(n, L * hidden) -> (n * L, hidden): every layer's vector becomes a sample."""
     n, width = features.shape
     return features.reshape(n * n_layers, width // n_layers)
 
-
 def default_layer_pixels(hidden: int) -> int:
     """Side of the smallest square grid with at least ``hidden`` pixels."""
     return math.ceil(math.sqrt(hidden))
-
 
 @dataclass
 class TextImages:
@@ -167,7 +158,6 @@ class TextImages:
     combined: np.ndarray  # (n, H, W) float32
     layers: np.ndarray  # (n, L, h, w) float32
     truncated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-
 
 @dataclass
 class TextImager:
@@ -203,7 +193,6 @@ class TextImager:
         result.truncated = self.encoder.truncated(texts)
         return result
 
-
 def imager_config(
     embeddings: Artifact, layout_params: dict[str, Any], layer_pixels: int | None
 ) -> dict[str, Any]:
@@ -223,7 +212,6 @@ def imager_config(
         "layer_pixels": layer_pixels or default_layer_pixels(hidden),
     }
 
-
 def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     """Every layout setting, defaults included, as recorded in an artifact's config (and so its id).
 
@@ -233,13 +221,11 @@ def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     record.pop("n_jobs")
     return record
 
-
 def check_settings(layout_params: dict[str, Any], layer_pixels: int | None = None) -> None:
     """Raise ValueError for bad layout settings before any costly work (both grids are checked)."""
     FeatureLayout(**layout_params).check_params()
     if layer_pixels is not None:
         FeatureLayout(**{**layout_params, "pixels": layer_pixels}).check_params()
-
 
 def fit_imager(
     embeddings: Artifact,
@@ -265,31 +251,35 @@ def fit_imager(
     layout_params = dict(layout_params or {})
     check_settings(layout_params, layer_pixels)
     config = imager_config(embeddings, layout_params, layer_pixels)
-    artifact_id = store.config_hash(config)
-    found = store.load(IMAGERS, artifact_id)
-    complete = found is not None and not any(q["stopped_early"] for q in found.config["quality"].values())
-    if complete and not force:
-        return found
-    features = load_embeddings(embeddings)
-    n_layers = len(config["layers"])
-    side = config["layer_pixels"]
-    stages = [("combined", features, layout_params), ("per_layer", stack_layers(features, n_layers), {**layout_params, "pixels": side})]
-    fitted, quality = {}, {}
-    for number, (name, matrix, params) in enumerate(stages):
+    def complete(found: Artifact) -> bool:
+        return not any(q["stopped_early"] for q in found.config["quality"].values())
 
-        def relay(step: int, total: int, metrics: dict, name: str = name, number: int = number) -> bool | None:
-            return callback(number * total + step, 2 * total, {**metrics, "layout": name}) if callback else None
+    def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
+        features = load_embeddings(embeddings)
+        n_layers = len(config["layers"])
+        side = config["layer_pixels"]
+        stages = [
+            ("combined", features, layout_params),
+            ("per_layer", stack_layers(features, n_layers), {**layout_params, "pixels": side}),
+        ]
+        fitted, quality = {}, {}
+        for number, (name, matrix, params) in enumerate(stages):
 
-        fitted[name] = FeatureLayout(**params).fit(matrix, callback=relay)
-        quality[name] = fitted[name].quality(matrix, n_neighbors=DEFAULTS.neighbours)
-        quality[name]["fit_seconds"] = fitted[name].fit_seconds_
-        quality[name]["stopped_early"] = fitted[name].stopped_early_
-    config.update({"quality": quality, "provenance": store.provenance()})
-    with store.writing(IMAGERS, artifact_id, config) as folder:
-        for name, layout in fitted.items():
-            layout.save(folder / name)
-    return store.load(IMAGERS, artifact_id)
+            def relay(step: int, total: int, metrics: dict, name: str = name, number: int = number) -> bool | None:
+                return callback(number * total + step, 2 * total, {**metrics, "layout": name}) if callback else None
 
+            fitted[name] = FeatureLayout(**params).fit(matrix, callback=relay)
+            quality[name] = fitted[name].quality(matrix, n_neighbors=DEFAULTS.neighbours)
+            quality[name]["fit_seconds"] = fitted[name].fit_seconds_
+            quality[name]["stopped_early"] = fitted[name].stopped_early_
+
+        def write(folder: Path) -> None:
+            for name, layout in fitted.items():
+                layout.save(folder / name)
+
+        return {"quality": quality, "provenance": store.provenance()}, write
+
+    return jobs.build_or_load(IMAGERS, config, build, accept=complete, force=force)
 
 def load_imager(
     artifact: Artifact, encoder: TextEncoder | None = None, layouts: dict[str, FeatureLayout] | None = None
@@ -316,11 +306,9 @@ def load_imager(
         artifact_id=artifact.id,
     )
 
-
 def load_layouts(artifact: Artifact) -> dict[str, FeatureLayout]:
     """The ``combined`` and ``per_layer`` layouts of an imager artifact."""
     return {name: FeatureLayout.load(artifact.file(name)) for name in ("combined", "per_layer")}
-
 
 def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, int]]:
     """(layer, dimension) of each feature of an imager's ``combined`` grid, or (None, dimension) for
@@ -330,13 +318,11 @@ def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, 
         return [(None, d) for d in range(hidden)]
     return [(layer, d) for layer in config["layers"] for d in range(hidden)]
 
-
 def same_features(first: dict[str, Any], second: dict[str, Any], which: str) -> bool:
     """Whether two imagers' ``which`` grids place the same features (same encoder; same layers for ``combined``)."""
     if first["encoder"]["model_id"] != second["encoder"]["model_id"]:
         return False
     return which == "per_layer" or first["layers"] == second["layers"]
-
 
 def imager_label(artifact: Artifact) -> str:
     """A one-line description of a fitted imager (for select boxes and listings)."""
@@ -348,11 +334,9 @@ def imager_label(artifact: Artifact) -> str:
         f"seed {layout.get('random_state')} · {artifact.id}"
     )
 
-
 def list_imagers() -> list[Artifact]:
     """Every fitted imager, newest first."""
     return store.list_artifacts(IMAGERS)
-
 
 def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     """An 8-bit grayscale PNG of a [0, 1] image (values outside are clipped), upscaled ``scale`` x nearest."""
@@ -367,97 +351,8 @@ def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
 
-
 def to_npy(array: np.ndarray) -> bytes:
     """The bytes of ``array`` saved as a .npy file (no pickle)."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
     return buffer.getvalue()
-
-
-DATASETS = "datasets"
-FIT_ON = ("train", "all")
-
-
-@dataclass(frozen=True)
-class DatasetDefaults:
-    """Defaults of an image dataset build (the paper: 80/20 split, seed 42, layout on all reviews)."""
-
-    test_size: float = 0.2
-    seed: int = 42
-    fit_on: str = "train"  # "all" repeats the paper's code, whose layout also saw the test rows
-
-
-DATASET_DEFAULTS = DatasetDefaults()
-
-
-def build_dataset(
-    encoder: TextEncoder,
-    corpus: pd.DataFrame,
-    layers: list[int] | None = None,
-    pooling: str = "cls",
-    layout_params: dict[str, Any] | None = None,
-    test_size: float = DATASET_DEFAULTS.test_size,
-    seed: int = DATASET_DEFAULTS.seed,
-    fit_on: str = DATASET_DEFAULTS.fit_on,
-    callback: Callback | None = None,
-) -> Artifact:
-    """Turn a labelled corpus into a split image dataset (combined grid) and save it as an artifact.
-
-    The texts are embedded once (cached, resumable), split with a stratified, seeded split, and the
-    layout is fitted on the training rows only, unless ``fit_on="all"`` asks for the paper's way
-    (its layout saw every row, test rows included). Images are stored as float16.
-
-    Returns:
-        The ``datasets`` artifact: ``images.npy`` (n, H, W) float16, ``labels.npy``, ``is_test.npy``,
-        ``layout/`` and ``config.json`` (split, counts, layout quality, provenance).
-    """
-    from sklearn.model_selection import train_test_split
-
-    from core.corpora import check_labels
-
-    if fit_on not in FIT_ON:
-        raise ValueError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}.")
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be between 0 and 1, got {test_size!r}.")
-    check_labels(corpus)
-    layout_params = dict(layout_params or {})
-    check_settings(layout_params)
-    embeddings = embed_corpus(encoder, corpus, layers, pooling, callback=callback)
-    features = load_embeddings(embeddings)
-    labels = corpus["label"].to_numpy()
-    train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
-    is_test = np.zeros(len(labels), dtype=bool)
-    is_test[test] = True
-    config = {
-        "embeddings": embeddings.id,
-        "corpus": embeddings.config["corpus"],
-        "label_names": list(corpus.attrs.get("label_names", [])),
-        "encoder": embeddings.config["encoder"],
-        "layers": embeddings.config["layers"],
-        "pooling": pooling,
-        "layout": _layout_record(layout_params),
-        "split": {"test_size": test_size, "seed": seed, "train": int(len(train)), "test": int(len(test))},
-        "fit_on": fit_on,
-    }
-    artifact_id = store.config_hash(config)
-    found = store.load(DATASETS, artifact_id)
-    if found is not None:
-        return found
-    fit_rows = np.sort(train) if fit_on == "train" else np.arange(len(labels))
-    layout = FeatureLayout(**layout_params).fit(features[fit_rows], callback=callback)
-    if layout.stopped_early_:  # never publish a half-fitted layout; the embeddings stay cached for the next run
-        raise Interrupted("The layout fit was stopped; build the dataset again to refit it (the embeddings are kept).")
-    config["quality"] = layout.quality(features[fit_rows])
-    config["provenance"] = store.provenance()
-    with store.writing(DATASETS, artifact_id, config) as folder:
-        np.save(folder / "images.npy", layout.transform(features).astype(np.float16), allow_pickle=False)
-        np.save(folder / "labels.npy", labels.astype(np.int64), allow_pickle=False)
-        np.save(folder / "is_test.npy", is_test, allow_pickle=False)
-        layout.save(folder / "layout")
-    return store.load(DATASETS, artifact_id)
-
-
-def load_dataset(artifact: Artifact) -> dict[str, np.ndarray]:
-    """The arrays of a ``datasets`` artifact: images (float16), labels and the test mask."""
-    return {name: np.load(artifact.file(f"{name}.npy"), allow_pickle=False) for name in ("images", "labels", "is_test")}

@@ -5,24 +5,20 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import imagesets, zeroshot
+from core import imagesets
 from core.errors import USER_ERRORS
-from core.imagesets import ImageSet
+from core.images_to_words import jobs
+from core.images_to_words import study as loo
+from core.images_to_words.study import LooSettings
 from core.store import Callback
 from ui import state
-
-
-@st.cache_resource(show_spinner="Loading the image set…", max_entries=2)
-def imageset(name: str, path: str | None) -> ImageSet:
-    """An image set, loaded once per process."""
-    return imagesets.load_imageset(name, path)
 
 
 def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None:
     """A few training images of one class of a study's image set, or None when the set is not here."""
     name = source.get("imageset")
     try:
-        images = imageset(name, source.get("path") or source.get("folder") or source.get("root"))
+        images = state.imageset(name, source.get("path") or source.get("folder") or source.get("root"))
     except USER_ERRORS:  # the set may be online-only or moved; the page says so
         return None
     rows = np.flatnonzero(images.train_labels == class_index)[:count]
@@ -40,22 +36,22 @@ def class_names(name: str, path: str | None) -> list[str]:
                 "what to do if not; every class is then left out in turn.")
         return []
     with state.user_errors():
-        return list(imageset(name, path).class_names)
+        return list(state.imageset(name, path).class_names)
     return []
 
 
-def settings_form(key: str = "loo") -> dict:
+def settings_form(key: str = "loo") -> LooSettings:
     """The study settings, defaulting to the offline laptop preset."""
-    preset = zeroshot.OFFLINE_PRESET
+    preset = loo.OFFLINE_PRESET
     names = [row["name"] for row in imagesets.available_imagesets()]
     left, middle, right = st.columns(3)
-    name = left.selectbox("Image set", names, index=names.index(preset["imageset"]), key=f"{key}-set")
+    name = left.selectbox("Image set", names, index=names.index(preset.imageset), key=f"{key}-set")
     path = (left.text_input("Image folder", key=f"{key}-path") if name == "folder" else "").strip() or None
-    per_class = left.number_input("Training images per class (0 = all)", 0, 10_000, preset["per_class"], step=100, key=f"{key}-per-class")
-    epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset["epochs"], key=f"{key}-epochs")
-    width = middle.select_slider("SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset["width"], key=f"{key}-width")
-    seed = middle.number_input("Seed", 0, 2**31 - 1, zeroshot.DEFAULTS.seed, key=f"{key}-seed")
-    loss = right.radio("Loss", zeroshot.LOSSES, horizontal=True, key=f"{key}-loss")
+    per_class = left.number_input("Training images per class (0 = all)", 0, 10_000, preset.per_class, step=100, key=f"{key}-per-class")
+    epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset.epochs, key=f"{key}-epochs")
+    width = middle.select_slider("SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width")
+    seed = middle.number_input("Seed", 0, 2**31 - 1, loo.DEFAULTS.seed, key=f"{key}-seed")
+    loss = right.radio("Loss", loo.LOSSES, horizontal=True, key=f"{key}-loss")
     words = right.radio("Class word", ["best", "average"], horizontal=True, key=f"{key}-words",
                         help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
                         "The tables are CSV files in assets/class_words/.")
@@ -64,8 +60,8 @@ def settings_form(key: str = "loo") -> dict:
                              "one derived from the class names ('pickup_truck' → best 'truck', words 'pickup truck').")
     classes = st.multiselect("Classes to leave out (empty = all)", class_names(name, path), key=f"{key}-classes",
                              help="Each chosen class is held out of training in its own fold; every class is still trained on in the other folds.")
-    return {"imageset": name, "path": path, "per_class": int(per_class) or None, "epochs": int(epochs), "width": float(width),
-            "seed": int(seed), "loss": loss, "words": words, "table": table.strip() or None, "classes": classes or None}
+    return LooSettings(imageset=name, path=path, per_class=int(per_class) or None, epochs=int(epochs), width=float(width),
+                       seed=int(seed), loss=loss, words=words, table=table.strip() or None, classes=tuple(classes) or None)
 
 
 def _progress() -> Callback:
@@ -79,14 +75,12 @@ def _progress() -> Callback:
     return callback
 
 
-def run(settings: dict) -> zeroshot.Study:
+def run(settings: LooSettings) -> loo.Study:
     """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the finished folds."""
-    images = imageset(settings["imageset"], settings["path"]).subsample(settings["per_class"])
-    config = zeroshot.study_config(images, settings.get("classes"), settings["epochs"], settings["width"], seed=settings["seed"],
-                                   loss=settings["loss"], words=settings["words"], table=settings.get("table"))
-    return zeroshot.run_study(images, config, callback=_progress())
+    images = state.imageset(settings.imageset, settings.path).subsample(settings.per_class)
+    return jobs.run_loo(settings, images, callback=_progress())
 
 
-def resume(study_id: str) -> zeroshot.Study:
+def resume(study_id: str) -> loo.Study:
     """Finish a partial study with exactly its recorded settings (same id, finished folds kept), with a progress bar."""
-    return zeroshot.resume_study(study_id, callback=_progress())
+    return jobs.resume_loo(study_id, callback=_progress())

@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from core import experiments, imaging, store
+from core import store
 from core.encoders import parse_layers
 from core.figures import image_figure, layer_strip_figure
-from ui import forms, panels, state
+from core.text_to_image import datasets, jobs
+from ui import state
+from ui.text_to_image import forms, panels
 
 st.title("Image Dataset")
 st.caption(
@@ -14,7 +16,7 @@ st.caption(
     "the training split only places each (layer, dimension) on a pixel. The split is stratified and seeded."
 )
 
-with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
+with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     load_corpus = None
     with state.user_errors():
         load_corpus = forms.corpus_picker()
@@ -22,10 +24,10 @@ with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
     layers = forms.layers_text()
     params = forms.layout_settings()
     left, middle, right = st.columns(3)
-    test_size = left.slider("Held-out share", 0.05, 0.5, imaging.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
-    split_seed = middle.number_input("Split seed", 0, 2**31 - 1, imaging.DATASET_DEFAULTS.seed, key="ds-split-seed")
+    test_size = left.slider("Held-out share", 0.05, 0.5, datasets.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
+    split_seed = middle.number_input("Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
     fit_on = right.radio(
-        "Fit the layout on", imaging.FIT_ON, key="ds-fit-on", horizontal=True,
+        "Fit the layout on", datasets.FIT_ON, key="ds-fit-on", horizontal=True,
         format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
         help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to reproduce it.",
     )
@@ -34,24 +36,24 @@ with st.expander("Build a dataset", expanded=not experiments.list_datasets()):
         with state.user_errors():
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
-            artifact = imaging.build_dataset(
-                state.encoder(encoder_name), load_corpus(), parse_layers(layers), pooling, params, test_size, int(split_seed), fit_on,
-                callback=state.progress_callback("Building"),
+            artifact = jobs.build_dataset(
+                load_corpus(), lambda: state.encoder(encoder_name), parse_layers(layers), pooling, params, test_size,
+                int(split_seed), fit_on, progress=state.progress_callback,
             )
             st.session_state["ds-chosen"] = artifact.id
             st.rerun()
 
-datasets = experiments.list_datasets()
-if not datasets:
+built = datasets.list_datasets()
+if not built:
     st.info("No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets).")
     st.stop()
-labels = {a.id: panels.dataset_label(a) for a in datasets}
+labels = {a.id: datasets.dataset_label(a) for a in built}
 chosen = st.selectbox("Dataset", list(labels), format_func=labels.get, key="ds-chosen")
 with state.user_errors():
-    artifact = store.load(imaging.DATASETS, chosen)
-    ref = (chosen, state.artifact_stamp(imaging.DATASETS, chosen))
+    artifact = store.load(datasets.DATASETS, chosen)
+    ref = (chosen, state.artifact_stamp(datasets.DATASETS, chosen))
     arrays = state.dataset_arrays(*ref)
-    names = experiments.label_names(artifact)
+    names = datasets.label_names(artifact)
     config = artifact.config
     cols = st.columns(4)
     cols[0].metric("Training images", f"{config['split']['train']:,}")
@@ -73,7 +75,7 @@ with state.user_errors():
         st.plotly_chart(layer_strip_figure(arrays["images"][picked], [f"#{r}" for r in picked], hover, contrast=contrast, height=170),
                         key=f"ds-samples-{index}", config=panels.PLAIN)
     st.subheader("Mean image per class, and their difference")
-    means = [arrays["images"][arrays["labels"] == i].mean(0) for i in range(len(names))]
+    means = datasets.class_means(arrays["images"], arrays["labels"], len(names))
     columns = st.columns(len(means) + 1)
     for column, name, mean in zip(columns, names, means, strict=False):
         column.caption(f"mean of {name}")

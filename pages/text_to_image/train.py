@@ -3,12 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from core import experiments, imaging, store
-from core.backbones import BACKBONES, available_backbones
+from core import store
 from core.device import describe_device
 from core.figures import learning_curves_figure
-from core.train import DEFAULTS
-from ui import panels, state, training
+from core.text_to_image import datasets, results, training
+from core.text_to_image.backbones import BACKBONES, available_backbones
+from core.text_to_image.training import DEFAULTS, TrainSettings
+from ui import state
+from ui.text_to_image import training as live_training
 
 st.title("Train")
 st.caption(
@@ -18,11 +20,11 @@ st.caption(
     "the training split (never on the held-out split), is kept."
 )
 
-datasets = experiments.list_datasets()
-if not datasets:
+built = datasets.list_datasets()
+if not built:
     st.info("Build an image dataset first (Image Dataset page).")
     st.stop()
-labels = {a.id: panels.dataset_label(a) for a in datasets}
+labels = {a.id: datasets.dataset_label(a) for a in built}
 dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="tr-dataset")
 
 ready = {row["name"]: row for row in available_backbones()}
@@ -58,17 +60,16 @@ st.caption(f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_las
            "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
            "training the same settings again resumes where it stopped.")
 
-settings = {"backbone": backbone, "node": node, "pretrained": init == "imagenet", "finetune": finetune,
-            "epochs": int(epochs), "batch_size": int(batch), "seed": int(seed), "validation": float(validation)}
+settings = TrainSettings(backbone, node, init == "imagenet", finetune, int(epochs), int(batch), int(seed), float(validation))
 if st.button("Train", type="primary", key="tr-go"):
     with state.user_errors():
-        artifact = training.train_live(store.load(imaging.DATASETS, dataset_id), settings)
+        artifact = live_training.train_live(store.load(datasets.DATASETS, dataset_id), settings)
         st.session_state["tr-last"] = artifact.id
 
-last = store.load(experiments.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
+last = store.load(training.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
 if last is not None:
     metrics = last.config["metrics"]
     status = "finished" if last.config["status"] == "finished" else "stopped early (train again to resume)"
     st.success(f"Model {last.id} {status}: best epoch {last.config['best_epoch']} of {len(last.config['history'])}, "
                f"held-out accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}. Compare it on the Results page.")
-    st.plotly_chart(learning_curves_figure({experiments.model_label(last): last.config["history"]}), key="tr-curves")
+    st.plotly_chart(learning_curves_figure({results.model_label(last): last.config["history"]}), key="tr-curves")

@@ -3,9 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import experiments, imaging, store
+from core import store
 from core.figures import confusion_figure, learning_curves_figure
-from ui import panels, state
+from core.text_to_image import datasets, results, training
+from ui import state
+from ui.text_to_image import panels
 
 st.title("Results")
 st.caption(
@@ -15,21 +17,21 @@ st.caption(
     "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out split."
 )
 
-datasets = experiments.list_datasets()
-if not datasets:
+built = datasets.list_datasets()
+if not built:
     st.info("Build an image dataset first (Image Dataset page), then train models on it (Train page).")
     st.stop()
-datasets.sort(key=lambda a: not experiments.has_results(a))  # newest first among those with results, then the rest
-labels = {a.id: panels.dataset_label(a) for a in datasets}
+built.sort(key=lambda a: not results.has_results(a))  # newest first among those with results, then the rest
+labels = {a.id: datasets.dataset_label(a) for a in built}
 dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="rs-dataset")
-dataset = store.load(imaging.DATASETS, dataset_id)
+dataset = store.load(datasets.DATASETS, dataset_id)
 
 if st.button("Compute the logistic-regression baseline", key="rs-baseline",
              help="Standardised embedding features, scikit-learn LogisticRegression (C = 1). Seconds on a CPU."):
     with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
-        experiments.logistic_baseline(dataset)
+        training.logistic_baseline(dataset)
 
-rows = experiments.results_table(dataset)
+rows = results.results_table(dataset)
 if not rows:
     st.info("Nothing measured on this dataset yet: train a model on the Train page, or compute the baseline above.")
     st.stop()
@@ -41,22 +43,22 @@ st.dataframe(
 )
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
 
-models = {a.id: a for a in experiments.list_models(dataset)}
-baselines = {row["model"].split(" on ")[0]: row["accuracy"] for row in rows if row["kind"] == "baseline: raw embeddings"}
+models = {a.id: a for a in results.list_models(dataset)}
+baselines = results.baseline_accuracies(dataset)
 if not models:
     st.stop()
 st.subheader("Learning curves")
-shown = st.multiselect("Models", list(models), default=list(models)[:5], format_func=lambda i: experiments.model_label(models[i]), key="rs-curves")
+shown = st.multiselect("Models", list(models), default=list(models)[:5], format_func=lambda i: results.model_label(models[i]), key="rs-curves")
 if shown:
-    histories = {experiments.model_label(models[i]).rsplit(" · ", 2)[0] + f" · {i}": models[i].config["history"] for i in shown}
+    histories = {results.model_key(models[i]): models[i].config["history"] for i in shown}
     st.plotly_chart(learning_curves_figure(histories, baselines), key="rs-curves-fig")
 st.subheader("Confusion matrix")
-picked = st.selectbox("Model", list(models), format_func=lambda i: experiments.model_label(models[i]), key="rs-confusion")
+picked = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="rs-confusion")
 config = models[picked].config
 left, right = st.columns([2, 3])
 left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content", config=panels.PLAIN)
 right.markdown(
-    f"**{experiments.model_label(models[picked])}**\n\n"
+    f"**{results.model_label(models[picked])}**\n\n"
     f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}; chosen on "
     f"{config['training'].get('best_epoch_chosen_on', 'the held-out split')}), {config['seconds']:.1f} s on {config['device']}\n"
     f"- feature map after the cut: {' × '.join(map(str, config['architecture']['feature_map']))}; head kernel "

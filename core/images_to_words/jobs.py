@@ -1,0 +1,53 @@
+"""The long tasks of images -> words, called alike by the CLI and the Images -> Words page."""
+
+from __future__ import annotations
+
+from core.images_to_words import study
+from core.images_to_words.study import LooSettings, Study
+from core.imagesets import ImageSet
+from core.store import Callback
+
+
+def load_images(settings: LooSettings) -> ImageSet:
+    """The image set the settings name, subsampled to their images per class."""
+    from core.imagesets import load_imageset
+
+    return load_imageset(settings.imageset, settings.path).subsample(settings.per_class)
+
+
+def run_loo(
+    settings: LooSettings,
+    images: ImageSet | None = None,
+    use_ray: bool = False,
+    redo: list[str] | None = None,
+    device: str | None = None,
+    callback: Callback | None = None,
+) -> Study:
+    """Run (or resume) the study that ``settings`` define; ``images``: the already loaded and
+    subsampled image set (loaded from the settings when None)."""
+    images = images if images is not None else load_images(settings)
+    config = study.study_config(
+        images,
+        list(settings.classes) if settings.classes else None,
+        settings.epochs,
+        settings.width,
+        settings.batch_size,
+        settings.lr,
+        settings.seed,
+        settings.loss,
+        settings.words,
+        settings.table,
+        settings.threads,
+    )
+    return study.run_study(images, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
+
+
+def resume_loo(
+    study_id: str,
+    use_ray: bool = False,
+    device: str | None = None,
+    callback: Callback | None = None,
+    redo: list[str] | None = None,
+) -> Study:
+    """Finish a partial study with exactly its recorded settings (see :func:`core.images_to_words.study.resume_study`)."""
+    return study.resume_study(study_id, use_ray=use_ray, device=device, callback=callback, redo=redo)

@@ -1,0 +1,125 @@
+"""Live classification: new texts imaged exactly as a dataset's were, every chosen model's
+probabilities, the ensemble's vote, and an input-gradient saliency mapped back to features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import store
+from core.layout import FeatureLayout
+from core.store import Artifact
+from core.text_to_image.classifiers import SlicedClassifier, build_classifier, check_images, to_backbone_input
+from core.text_to_image.training import _preprocess
+from core.train import predict
+
+
+def load_model(folder: str | Path, device: str = "cpu") -> SlicedClassifier:
+    """A trained model from a folder holding ``model.safetensors`` and its ``config.json``.
+
+    The architecture is rebuilt from the config (no weights are downloaded: they all come from the
+    checkpoint). Anything else is refused: a folder without a config of a trained model, pickle
+    files, or weights that do not fit the config's architecture.
+    """
+    from core.train import load_checkpoint
+
+    folder = Path(folder)
+    config = store.read_json(folder / store.CONFIG_NAME)
+    if not isinstance(config, dict) or "classifier" not in config or "dataset" not in config:
+        raise ValueError(f"{folder}/config.json does not describe a trained text-as-image model (no classifier / dataset).")
+    model = build_classifier({**config["classifier"], "pretrained": False})
+    load_checkpoint(folder, model, config, ("dataset", "classifier"))
+    model.config["pretrained"] = config["classifier"]["pretrained"]  # the weights came from the checkpoint
+    return model.to(device).eval()
+
+
+@dataclass
+class DatasetImager:
+    """Turns new texts into images exactly as a dataset's texts were: same encoder, layers, layout."""
+
+    encoder: Any
+    layers: list[int]
+    pooling: str
+    layout: FeatureLayout
+    config: dict[str, Any]
+
+    def images(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(features (n, F), images (n, H, W)) of ``texts``."""
+        features = self.encoder.embed(texts, layers=self.layers, pooling=self.pooling)
+        return features, self.layout.transform(features)
+
+
+def dataset_imager(dataset: Artifact, encoder: Any = None) -> DatasetImager:
+    """The imager of a dataset (its encoder is loaded unless given; it must be the same model and revision)."""
+    from core.encoders import TextEncoder
+
+    config = dataset.config
+    encoder = encoder or TextEncoder.from_name(config["encoder"]["name"])
+    now, then = encoder.describe(), config["encoder"]
+    if (now["model_id"], now["revision"]) != (then["model_id"], then["revision"]):
+        raise ValueError(f"dataset {dataset.id} was made with {then['model_id']} ({then['revision'][:12]}), not {now['model_id']} ({now['revision'][:12]}).")
+    return DatasetImager(encoder, list(config["layers"]), config["pooling"], FeatureLayout.load(dataset.file("layout")), config)
+
+
+def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Input-gradient saliency of one (H, W) image: |d logit[target] / d pixel| (target: the predicted class).
+
+    Returns (saliency (H, W), class probabilities).
+    """
+    config = model.config
+    tensor = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
+    check_images(config, tensor)
+    device = next(model.parameters()).device
+    tensor = tensor.to(device).requires_grad_(True)
+    model.eval()
+    with torch.enable_grad():
+        logits = model(to_backbone_input(tensor, config["upsample"]))
+        target = int(logits.argmax(1)) if target is None else int(target)
+        logits[0, target].backward()
+    return tensor.grad[0].abs().cpu().numpy(), torch.softmax(logits.detach()[0].float(), 0).cpu().numpy()
+
+
+def influential_features(layout: FeatureLayout, saliency_map: np.ndarray, layers: list[int], hidden: int, values: np.ndarray, k: int = 10) -> list[dict[str, Any]]:
+    """The features on the ``k`` most salient pixels that hold features, each as (layer, dimension) through the layout.
+
+    Empty pixels (0 in every image) are passed over, whatever their gradient; features that share a
+    pixel share its saliency; every index returned is a valid feature of ``values`` (one text's
+    feature vector).
+    """
+    height, width = saliency_map.shape
+    rows = []
+    for flat in np.argsort(saliency_map, axis=None)[::-1]:
+        row, col = divmod(int(flat), width)
+        for feature in layout.inverse(row, col):
+            layer_index, dimension = divmod(int(feature), hidden)
+            rows.append(
+                {
+                    "feature": int(feature),
+                    "layer": int(layers[layer_index]),
+                    "dimension": int(dimension),
+                    "pixel": (row, col),
+                    "saliency": float(saliency_map[row, col]),
+                    "value": float(values[feature]),
+                }
+            )
+        if len({r["pixel"] for r in rows}) >= k:
+            break
+    return rows
+
+
+def classify(models: dict[str, SlicedClassifier], image: np.ndarray) -> dict[str, Any]:
+    """Every model's class probabilities for one image, and the ensemble's vote (mean probability)."""
+    tensor = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
+    per_model = {}
+    for name, model in models.items():
+        check_images(model.config, tensor)
+        per_model[name] = predict(model, tensor, _preprocess(model.config["upsample"]))[0].numpy()
+    if not per_model:
+        raise ValueError("no trained model to classify with; train one first.")
+    mean = np.mean(list(per_model.values()), axis=0)
+    votes = np.bincount([int(p.argmax()) for p in per_model.values()], minlength=len(mean))
+    return {"per_model": per_model, "mean": mean, "votes": votes, "vote": int(mean.argmax())}

@@ -1,0 +1,217 @@
+"""The text -> image commands: fit-layout, layouts, build-dataset, datasets, train, baseline, results, classify."""
+
+from __future__ import annotations
+
+import argparse
+
+from core import corpora, store
+from core.cli import progress
+from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+from core.encoders import POOLINGS
+from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+from core.layout import DISCRETIZATIONS, METHODS
+from core.text_to_image import classify, datasets, imaging, jobs, results, training
+from core.text_to_image.training import DEFAULTS as TRAIN_DEFAULTS
+from core.text_to_image.training import TrainSettings
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "0", "off") else int(text)
+
+
+def _pixels(text: str) -> int | tuple[int, int]:
+    if "x" in text:
+        height, width = text.lower().split("x", 1)
+        return int(height), int(width)
+    return int(text)
+
+
+def _scaler(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the text -> image commands to the lab's command line."""
+    layouts = commands.add_parser("layouts", help="list fitted layouts")
+    layouts.set_defaults(run=lambda args: [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()])
+
+    fit = commands.add_parser("fit-layout", help="embed a corpus and fit the feature layouts")
+    _add_corpus_encoder_layout(fit)
+    fit.add_argument("--layer-pixels", type=int, default=None, help="per-layer grid side (default: fits hidden)")
+    fit.add_argument("--force", action="store_true", help="refit even if these settings were fitted before")
+    fit.set_defaults(run=_fit_layout)
+
+    build = commands.add_parser("build-dataset", help="embed a labelled corpus, split it, and turn it into images")
+    _add_corpus_encoder_layout(build)
+    split = build.add_argument_group("split")
+    split.add_argument("--test-size", type=float, default=datasets.DATASET_DEFAULTS.test_size)
+    split.add_argument("--split-seed", type=int, default=datasets.DATASET_DEFAULTS.seed)
+    split.add_argument(
+        "--fit-on", choices=datasets.FIT_ON, default=datasets.DATASET_DEFAULTS.fit_on,
+        help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
+    )
+    build.set_defaults(run=_build_dataset)
+
+    listed = commands.add_parser("datasets", help="list built image datasets")
+    listed.set_defaults(run=lambda args: [
+        {"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]}
+        for a in datasets.list_datasets()
+    ])
+    train = commands.add_parser("train", help="train a sliced-backbone classifier on an image dataset")
+    train.add_argument("--dataset", required=True, help="dataset id (see: python -m core datasets)")
+    train.add_argument("--backbone", required=True, help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online)")
+    train.add_argument("--cut", default=None, help="feature-extraction node to cut at (default: the paper's, or ours)")
+    train.add_argument("--random-init", action="store_true", help="randomly initialised slice (the baseline)")
+    train.add_argument("--finetune", action="store_true", help="train the slice too (default: frozen)")
+    train.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
+    train.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
+    train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
+    train.add_argument("--validation", type=float, default=TRAIN_DEFAULTS.validation,
+                       help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing)")
+    train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    train.set_defaults(run=_train)
+    baseline = commands.add_parser("baseline", help="logistic regression on the raw embeddings of a dataset")
+    baseline.add_argument("--dataset", required=True)
+    baseline.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    baseline.set_defaults(run=_baseline)
+    measured = commands.add_parser("results", help="held-out metrics of every model and baseline of a dataset")
+    measured.add_argument("--dataset", required=True)
+    measured.set_defaults(run=lambda args: results.results_table(_dataset(args.dataset)))
+    texts = commands.add_parser("classify", help="classify texts with trained models")
+    texts.add_argument("texts", nargs="+", help="one or more texts")
+    texts.add_argument("--model", action="append", required=True,
+                       help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)")
+    texts.set_defaults(run=_classify)
+
+
+def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
+    source = command.add_argument_group("corpus")
+    source.add_argument("--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv")
+    source.add_argument("--csv", help="path of a UTF-8 CSV (with --corpus csv)")
+    source.add_argument("--text-column", default="text")
+    source.add_argument("--label-column", default="label")
+    source.add_argument("--n", type=_optional_int, default=corpora.DEFAULTS.n, help="texts to sample (none = all)")
+    source.add_argument("--seed", type=int, default=corpora.DEFAULTS.seed, help="sampling seed")
+    model = command.add_argument_group("encoder")
+    model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
+    model.add_argument("--layers", type=int, nargs="+", help="hidden_states indices (default: the encoder's)")
+    model.add_argument("--pooling", choices=POOLINGS, default=ENCODER_DEFAULTS.pooling)
+    layout = command.add_argument_group("layout")
+    layout.add_argument("--method", choices=METHODS, default=LAYOUT_DEFAULTS.method)
+    layout.add_argument("--pixels", type=_pixels, default=LAYOUT_DEFAULTS.pixels, help="50 or 40x60")
+    layout.add_argument("--discretization", choices=DISCRETIZATIONS, default=LAYOUT_DEFAULTS.discretization)
+    layout.add_argument("--scaler", type=_scaler, default=LAYOUT_DEFAULTS.scaler, help="log, norm2, minmax or none")
+    layout.add_argument("--reduce-dim", type=_optional_int, default=LAYOUT_DEFAULTS.reduce_dim)
+    layout.add_argument("--metric", default=LAYOUT_DEFAULTS.metric)
+    layout.add_argument("--perplexity", type=float, default=LAYOUT_DEFAULTS.perplexity)
+    layout.add_argument("--n-neighbors", type=int, default=LAYOUT_DEFAULTS.n_neighbors)
+    layout.add_argument("--n-iter", type=int, default=LAYOUT_DEFAULTS.n_iter)
+    layout.add_argument("--early-exaggeration-iter", type=int, default=LAYOUT_DEFAULTS.early_exaggeration_iter)
+    layout.add_argument("--layout-seed", type=int, default=LAYOUT_DEFAULTS.random_state)
+    layout.add_argument("--n-jobs", type=int, default=LAYOUT_DEFAULTS.n_jobs)
+
+
+def _corpus(args: argparse.Namespace):
+    if args.corpus == "csv":
+        if not args.csv:
+            raise ValueError("--corpus csv needs --csv PATH (and --text-column / --label-column).")
+        return corpora.load_csv(args.csv, args.text_column, args.label_column, n=args.n, seed=args.seed)
+    return corpora.load_corpus(args.corpus, n=args.n, seed=args.seed)
+
+
+def _layout_params(args: argparse.Namespace) -> dict:
+    return {
+        "method": args.method,
+        "pixels": args.pixels,
+        "discretization": args.discretization,
+        "scaler": args.scaler,
+        "reduce_dim": args.reduce_dim,
+        "metric": args.metric,
+        "perplexity": args.perplexity,
+        "n_neighbors": args.n_neighbors,
+        "n_iter": args.n_iter,
+        "early_exaggeration_iter": args.early_exaggeration_iter,
+        "random_state": args.layout_seed,
+        "n_jobs": args.n_jobs,
+    }
+
+
+def _fit_layout(args: argparse.Namespace) -> dict:
+    artifact = jobs.fit_layout(
+        _corpus(args), args.encoder, args.layers, args.pooling, _layout_params(args), args.layer_pixels, args.force, progress
+    )
+    return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
+
+
+def _build_dataset(args: argparse.Namespace) -> dict:
+    artifact = jobs.build_dataset(
+        _corpus(args), args.encoder, args.layers, args.pooling, _layout_params(args), args.test_size, args.split_seed,
+        args.fit_on, progress,
+    )
+    return {"id": artifact.id, "path": str(artifact.path), "split": artifact.config["split"], "quality": artifact.config["quality"]}
+
+
+def _dataset(dataset_id: str) -> store.Artifact:
+    found = store.load(datasets.DATASETS, dataset_id)
+    if found is None:
+        known = ", ".join(a.id for a in datasets.list_datasets()) or "none yet (python -m core build-dataset)"
+        raise ValueError(f"no dataset {dataset_id!r}; built datasets: {known}.")
+    return found
+
+
+def _train(args: argparse.Namespace) -> dict:
+    dataset = _dataset(args.dataset)
+    bars: list = []
+
+    def callback(epoch: int, epochs: int, metrics: dict) -> None:
+        if not bars:
+            bars.append(progress("epochs"))
+        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy", "val_accuracy") if k in metrics})
+
+    settings = TrainSettings(
+        args.backbone, args.cut, not args.random_init, args.finetune, args.epochs, args.batch_size, args.seed, args.validation,
+        args.device,
+    )
+    artifact = training.train_model(dataset, settings, callback)
+    return {"id": artifact.id, "path": str(artifact.path), "status": artifact.config["status"], "best_epoch": artifact.config["best_epoch"], "metrics": artifact.config["metrics"]}
+
+
+def _baseline(args: argparse.Namespace) -> dict:
+    artifact = training.logistic_baseline(_dataset(args.dataset), args.C)
+    return {"id": artifact.id, "metrics": artifact.config["metrics"]}
+
+
+def _model_folder(reference: str):
+    from pathlib import Path
+
+    found = store.load(training.MODELS, reference) if "/" not in reference and not reference.startswith(".") else None
+    if found is not None:
+        return found.path
+    if Path(reference).is_dir():
+        return Path(reference)
+    raise ValueError(f"{reference!r} is neither a trained model id (see: python -m core results --dataset ID) nor a folder.")
+
+
+def _classify(args: argparse.Namespace) -> list[dict]:
+    folders = [_model_folder(reference) for reference in args.model]
+    configs = [store.read_json(folder / store.CONFIG_NAME) for folder in folders]
+    sources = {config.get("dataset") for config in configs}
+    if len(sources) != 1:
+        raise ValueError("the models were trained on different datasets; an ensemble needs one dataset's images.")
+    dataset = _dataset(sources.pop())
+    models = {folder.name: classify.load_model(folder) for folder in folders}
+    imager = classify.dataset_imager(dataset)
+    names = datasets.label_names(dataset)
+    _, images = imager.images(args.texts)
+    rows = []
+    for text, image in zip(args.texts, images, strict=True):
+        result = classify.classify(models, image)
+        rows.append(
+            {
+                "text": text,
+                "vote": names[result["vote"]],
+                "mean_probability": dict(zip(names, map(float, result["mean"]), strict=True)),
+                "models": {m: dict(zip(names, map(float, p), strict=True)) for m, p in result["per_model"].items()},
+            }
+        )
+    return rows

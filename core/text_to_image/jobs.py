@@ -1,0 +1,74 @@
+"""The long tasks of text -> image, each one function called alike by the CLI and the pages.
+
+Training a classifier and fitting the logistic-regression baseline are
+:func:`core.text_to_image.training.train_model` and
+:func:`core.text_to_image.training.logistic_baseline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from core import jobs
+from core.encoders import TextEncoder
+from core.store import Artifact
+from core.text_to_image import datasets, imaging
+
+EncoderSource = TextEncoder | str | Callable[[], TextEncoder]
+"""An encoder, its name, or a function that loads it (e.g. a cached loader): loaded only once the settings are checked."""
+
+
+def _encoder(encoder: EncoderSource) -> TextEncoder:
+    if isinstance(encoder, TextEncoder):
+        return encoder
+    return TextEncoder.from_name(encoder) if isinstance(encoder, str) else encoder()
+
+
+def fit_layout(
+    corpus: pd.DataFrame,
+    encoder: EncoderSource,
+    layers: list[int] | None,
+    pooling: str,
+    layout_params: dict[str, Any],
+    layer_pixels: int | None = None,
+    force: bool = False,
+    progress: jobs.Progress = jobs.no_progress,
+) -> Artifact:
+    """Embed a corpus (cached, resumable) and fit its combined and per-layer layouts: an ``imagers`` artifact.
+
+    The settings are checked before the encoder is loaded or anything is embedded.
+    """
+    imaging.check_settings(layout_params, layer_pixels)
+    encoder = _encoder(encoder)
+    embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=progress("Embedding the corpus"))
+    return imaging.fit_imager(
+        embeddings, layout_params, layer_pixels, callback=progress("Fitting the layouts"), force=force
+    )
+
+
+def build_dataset(
+    corpus: pd.DataFrame,
+    encoder: EncoderSource,
+    layers: list[int] | None,
+    pooling: str,
+    layout_params: dict[str, Any],
+    test_size: float = datasets.DATASET_DEFAULTS.test_size,
+    seed: int = datasets.DATASET_DEFAULTS.seed,
+    fit_on: str = datasets.DATASET_DEFAULTS.fit_on,
+    progress: jobs.Progress = jobs.no_progress,
+) -> Artifact:
+    """A split image dataset of a labelled corpus (see :func:`core.text_to_image.datasets.build_dataset`).
+
+    The labels and layout settings are checked before the encoder is loaded.
+    """
+    from core.corpora import check_labels
+
+    check_labels(corpus)
+    imaging.check_settings(layout_params)
+    return datasets.build_dataset(
+        _encoder(encoder), corpus, layers, pooling, layout_params, test_size, seed, fit_on,
+        callback=progress("Building the dataset"),
+    )

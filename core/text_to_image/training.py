@@ -1,0 +1,223 @@
+"""Training sliced-backbone classifiers on an image dataset, and the logistic-regression baseline.
+
+A trained classifier is a ``models`` artifact: ``model.safetensors`` (the best epoch's weights),
+``test_probabilities.npy`` and a ``config.json`` holding the dataset id, the architecture, the
+training settings, the per-epoch history, the best epoch's held-out metrics, its confusion matrix
+and provenance. Training runs through the lab's one :class:`core.train.Trainer` and saves its
+progress after every epoch, so an interrupted run resumes where it stopped; a run stopped on
+request is published with the best epoch so far (status "stopped") and resumes too when asked
+again.
+
+The baselines, on the same split: logistic regression on the raw embedding vectors the images were
+made from (``baselines`` artifacts), and the same architecture with a randomly initialised slice
+(a ``models`` artifact with ``pretrained: false``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import jobs, store
+from core.store import Artifact, Callback
+from core.text_to_image.classifiers import build_classifier, classifier_config, to_backbone_input
+from core.text_to_image.datasets import Split, label_names, load_dataset, load_split
+from core.text_to_image.imaging import EMBEDDINGS, load_embeddings
+from core.train import classification_metrics, predict, train_classifier, write_weights
+
+MODELS = "models"
+BASELINES = "baselines"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a classifier is trained: the paper's settings (Adam, batch 32, 15 epochs, cross-entropy)
+    by default, and the share of the training split set aside to choose the best epoch (ours: the
+    paper chose none). Pages and the CLI read their defaults from here.
+
+    Attributes:
+        backbone: the ImageNet backbone to slice (e.g. ``efficientnet_lite0``, ``alexnet``).
+        node: the feature-extraction node to cut after (None: the paper's cut, or ours).
+        pretrained: ImageNet weights in the slice; False is the random-init baseline.
+        finetune: train the slice too (the paper: frozen).
+        epochs: passes over the training split.
+        batch_size: images per step.
+        seed: the seed of the new layers, the batch order and the validation split.
+        validation: the share of the training split that chooses the best epoch.
+        device: ``cuda`` or ``cpu`` (None: CUDA when present).
+    """
+
+    backbone: str = "efficientnet_lite0"
+    node: str | None = None
+    pretrained: bool = True
+    finetune: bool = False
+    epochs: int = 15
+    batch_size: int = 32
+    seed: int = 42
+    validation: float = 0.1
+    device: str | None = None
+
+
+DEFAULTS = TrainSettings()
+
+
+def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
+    """What defines a trained model (and so its id): the dataset, the architecture, the training."""
+    backbone, node, pretrained, finetune = settings.backbone, settings.node, settings.pretrained, settings.finetune
+    epochs, batch_size, seed, validation = settings.epochs, settings.batch_size, settings.seed, settings.validation
+    if epochs < 1 or batch_size < 2:
+        raise ValueError(f"epochs must be at least 1 and batch size at least 2, got {epochs} and {batch_size}.")
+    if not 0 < validation < 0.5:
+        raise ValueError(f"the validation share of the training split must be between 0 and 0.5, got {validation}.")
+    shape = np.load(dataset.file("images.npy"), mmap_mode="r").shape[1:]
+    return {
+        "dataset": dataset.id,
+        "classifier": classifier_config(backbone, node, pretrained, finetune, len(label_names(dataset)), shape),
+        "training": {"optimizer": "adam", "loss": "cross-entropy", "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed),
+                     "validation": float(validation), "best_epoch_chosen_on": "validation"},
+    }
+
+
+def validation_split(labels: torch.Tensor, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the training split to fit on and rows set aside to choose the best epoch (stratified, seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    labels = labels.cpu().numpy()
+    size = max(len(np.unique(labels)), int(round(share * len(labels))))
+    if size >= len(labels):
+        raise ValueError(f"the training split ({len(labels)} images) is too small to set {size} aside for validation.")
+    fit, held = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels, random_state=seed)
+    return np.sort(fit), np.sort(held)
+
+
+def _preprocess(upsample: int):
+    return lambda batch: to_backbone_input(batch, upsample)
+
+
+def train_model(dataset: Artifact, settings: TrainSettings = DEFAULTS, callback: Callback | None = None) -> Artifact:
+    """Train a classifier on ``dataset`` (resuming an interrupted run of the same config) and save it.
+
+    A seeded, stratified ``validation`` share of the training split is set aside to choose the best
+    epoch; the held-out (test) split is measured after every epoch but chooses nothing, so the
+    reported figures (those of the best epoch) are not optimistic.
+
+    Returns the ``models`` artifact; a finished model of the same config is returned as it is.
+    ``callback(epoch, epochs, metrics)`` after each epoch may return True to stop: the best epoch so
+    far is saved with status "stopped", and calling again with the same settings resumes.
+    """
+    config = model_config(dataset, settings)
+    return jobs.build_or_load(
+        MODELS, config, lambda artifact_id: _train(dataset, config, artifact_id, settings, callback), accept=_finished
+    )
+
+
+def _finished(artifact: Artifact) -> bool:
+    return artifact.config.get("status") == "finished"
+
+
+def _train(
+    dataset: Artifact, config: dict[str, Any], artifact_id: str, settings: TrainSettings, callback: Callback | None
+) -> tuple[dict[str, Any], jobs.Writer]:
+    from core.device import default_device
+
+    epochs, batch_size, seed, validation = settings.epochs, settings.batch_size, settings.seed, settings.validation
+    device = torch.device(settings.device or default_device())
+    split = load_split(dataset)
+    torch.manual_seed(seed)  # the new layers start from the seed: the same settings give the same model
+    model = build_classifier(config["classifier"]).to(device)
+    resident = device.type == "cuda" and _fits_on_gpu(split, device)
+    if resident:  # images stay on the GPU for the whole run; otherwise each batch is copied over
+        split = Split(*(t.to(device) for t in (split.train_images, split.train_labels, split.test_images, split.test_labels)))
+    partial = store.shard_dir(MODELS, artifact_id)
+    started = time.perf_counter()
+    fit, held = (torch.as_tensor(rows, device=split.train_labels.device) for rows in validation_split(split.train_labels, validation, seed))
+    result = train_classifier(
+        model,
+        (split.train_images[fit], split.train_labels[fit]),
+        (split.test_images, split.test_labels),
+        _preprocess(config["classifier"]["upsample"]),
+        epochs,
+        batch_size,
+        seed,
+        callback=callback,
+        progress=partial,
+        validation=(split.train_images[held], split.train_labels[held]),
+    )
+    probabilities = predict(model, split.test_images, _preprocess(config["classifier"]["upsample"])).numpy()
+    test_labels = split.test_labels.cpu().numpy()
+    done = len(result.history) >= epochs
+    more = _report(probabilities, test_labels, label_names(dataset))
+    more.update(
+        {
+            "architecture": model.config,
+            "status": "finished" if done else "stopped",
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            "device": str(device),
+            "data_on_gpu": resident,
+            "seconds": round(sum(r["seconds"] for r in result.history), 2),
+            "provenance": store.provenance(session_seconds=round(time.perf_counter() - started, 2)),
+        }
+    )
+
+    def write(folder: Path) -> None:
+        write_weights(folder, model)
+        np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
+        if done:
+            shutil.rmtree(partial, ignore_errors=True)
+
+    return more, write
+
+
+def _fits_on_gpu(split: Split, device: torch.device, share: float = 0.5) -> bool:
+    """Whether the dataset takes less than ``share`` of the GPU's free memory (the rest is for the model)."""
+    free, _ = torch.cuda.mem_get_info(device)
+    size = sum(t.numel() * t.element_size() for t in (split.train_images, split.train_labels, split.test_images, split.test_labels))
+    return size < share * free
+
+
+def _report(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """Held-out metrics and confusion matrix of some predicted class probabilities."""
+    from sklearn.metrics import confusion_matrix
+
+    predicted = probabilities.argmax(1)
+    return {
+        "metrics": classification_metrics(labels, predicted),
+        "confusion": confusion_matrix(labels, predicted, labels=list(range(len(names)))).tolist(),
+        "label_names": names,
+    }
+
+
+def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> Artifact:
+    """Logistic regression on the raw embedding vectors of the dataset's texts, on the same split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    config = {"dataset": dataset.id, "method": "logistic_regression", "C": float(C), "seed": int(seed), "scaling": "standard"}
+    def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
+        embeddings = store.load(EMBEDDINGS, dataset.config["embeddings"])
+        if embeddings is None:
+            raise FileNotFoundError(
+                f"the embeddings {dataset.config['embeddings']} of dataset {dataset.id} are gone; build the dataset again."
+            )
+        features = load_embeddings(embeddings)
+        arrays = load_dataset(dataset)
+        is_test, labels = arrays["is_test"], arrays["labels"]
+        started = time.perf_counter()
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
+        model.fit(features[~is_test], labels[~is_test])
+        probabilities = model.predict_proba(features[is_test])
+        more = _report(probabilities, labels[is_test], label_names(dataset))
+        more.update(
+            {"features": int(features.shape[1]), "seconds": round(time.perf_counter() - started, 2), "provenance": store.provenance()}
+        )
+        return more, lambda folder: np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
+
+    return jobs.build_or_load(BASELINES, config, build)
