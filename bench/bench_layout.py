@@ -1,7 +1,7 @@
 """Layout fit time and trustworthiness: FeatureLayout against pyDeepInsight, same run, same matrix.
 
 For each feature shape the benchmark embeds 2,000 Rotten Tomatoes snippets (cached in the store by
-``core.imaging.embed_corpus``) and fits, on that one samples x features matrix:
+``core.text_to_image.imaging.embed_corpus``) and fits, on that one samples x features matrix:
 
 * ``pyDeepInsight``: the paper's recipe, ``Norm2Scaler().fit_transform`` and then
   ``ImageTransformer(feature_extractor=sklearn TSNE(n_components=2, metric="cosine",

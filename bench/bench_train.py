@@ -1,6 +1,6 @@
 """Training and inference throughput (images/s) of the text-as-image classifiers, per backbone.
 
-Each classifier is built exactly as the Train page builds it (``core.classifiers.build_classifier``
+Each classifier is built exactly as the Train page builds it (``core.text_to_image.classifiers.build_classifier``
 at the backbone's default cut: the paper's for its five backbones, blocks.2 / features.7 for the
 offline ones), on 50 x 50 grayscale images upsampled x3 to 150 px. Throughput does not depend on
 the values of the weights, so every backbone is built randomly initialised here (no download);

@@ -173,7 +173,7 @@ def load_source(source: dict[str, Any]) -> ImageSet:
         loaded = load_image_folder(source["path"], source.get("size", 32), source.get("test_size", 0.2), source.get("seed", 0))
     else:
         raise ValueError(f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), so it cannot be loaded again; "
-                         "run the study from Python with the same ImageSet (core.zeroshot.run_study).")
+                         "run the study from Python with the same ImageSet (core.images_to_words.study.run_study).")
     return loaded.subsample(source.get("per_class"), source.get("subsample_seed", 0))
 
 

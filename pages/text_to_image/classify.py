@@ -18,11 +18,7 @@ st.caption(
 )
 
 with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
-if not with_models:
-    st.info("Train a model first (Image Dataset page, then Train page).")
-    st.stop()
-labels = {a.id: datasets.dataset_label(a) for a in with_models}
-dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="cl-dataset")
+dataset_id = panels.choose_dataset("cl-dataset", "Train a model first (Image Dataset page, then Train page).", with_models)
 dataset = store.load(datasets.DATASETS, dataset_id)
 models = {a.id: a for a in results.list_models(dataset)}
 chosen = st.multiselect("Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models")

@@ -43,12 +43,9 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
             st.session_state["ds-chosen"] = artifact.id
             st.rerun()
 
-built = datasets.list_datasets()
-if not built:
-    st.info("No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets).")
-    st.stop()
-labels = {a.id: datasets.dataset_label(a) for a in built}
-chosen = st.selectbox("Dataset", list(labels), format_func=labels.get, key="ds-chosen")
+chosen = panels.choose_dataset(
+    "ds-chosen", "No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets)."
+)
 with state.user_errors():
     artifact = store.load(datasets.DATASETS, chosen)
     ref = (chosen, state.artifact_stamp(datasets.DATASETS, chosen))

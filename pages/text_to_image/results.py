@@ -17,13 +17,10 @@ st.caption(
     "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out split."
 )
 
-built = datasets.list_datasets()
-if not built:
-    st.info("Build an image dataset first (Image Dataset page), then train models on it (Train page).")
-    st.stop()
-built.sort(key=lambda a: not results.has_results(a))  # newest first among those with results, then the rest
-labels = {a.id: datasets.dataset_label(a) for a in built}
-dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="rs-dataset")
+built = sorted(datasets.list_datasets(), key=lambda a: not results.has_results(a))  # newest with results first
+dataset_id = panels.choose_dataset(
+    "rs-dataset", "Build an image dataset first (Image Dataset page), then train models on it (Train page).", built
+)
 dataset = store.load(datasets.DATASETS, dataset_id)
 
 if st.button("Compute the logistic-regression baseline", key="rs-baseline",

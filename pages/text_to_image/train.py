@@ -10,6 +10,7 @@ from core.text_to_image import datasets, results, training
 from core.text_to_image.backbones import BACKBONES, available_backbones
 from core.text_to_image.training import DEFAULTS, TrainSettings
 from ui import state
+from ui.text_to_image import panels
 from ui.text_to_image import training as live_training
 
 st.title("Train")
@@ -20,12 +21,7 @@ st.caption(
     "the training split (never on the held-out split), is kept."
 )
 
-built = datasets.list_datasets()
-if not built:
-    st.info("Build an image dataset first (Image Dataset page).")
-    st.stop()
-labels = {a.id: datasets.dataset_label(a) for a in built}
-dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="tr-dataset")
+dataset_id = panels.choose_dataset("tr-dataset", "Build an image dataset first (Image Dataset page).")
 
 ready = {row["name"]: row for row in available_backbones()}
 titles = {info.name: f"{info.title} — {'ready' if ready[info.name]['available'] else 'needs internet'}"

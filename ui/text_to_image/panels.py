@@ -113,3 +113,15 @@ def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
         help="sklearn.manifold.trustworthiness (k=5) of the 2-D feature positions against the scaled features "
         "(each feature a point over the corpus samples), with the layout's metric. 1 = no false neighbours.",
     )
+
+
+def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = None) -> str:
+    """A select box of image datasets (``found``, or every built one); stops the page with ``missing`` when there are none."""
+    from core.text_to_image import datasets
+
+    found = datasets.list_datasets() if found is None else found
+    if not found:
+        st.info(missing)
+        st.stop()
+    labels = {a.id: datasets.dataset_label(a) for a in found}
+    return st.selectbox("Dataset", list(labels), format_func=labels.get, key=key)
