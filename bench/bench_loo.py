@@ -49,8 +49,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=1, help="epochs measured")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--per-class", type=int, default=500, help="training images per class in the projected study (CIFAR-100: 500)")
-    parser.add_argument("--study-epochs", type=int, default=25, help="epochs per fold in the projected study (paper: 25)")
+    parser.add_argument(
+        "--per-class", type=int, default=500, help="training images per class in the projected study (CIFAR-100: 500)"
+    )
+    parser.add_argument(
+        "--study-epochs", type=int, default=25, help="epochs per fold in the projected study (paper: 25)"
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -59,9 +63,13 @@ def main() -> None:
     images = rng.integers(0, 256, size=(len(labels), *args.shape), dtype=np.uint8)
     test = np.repeat(np.arange(args.classes), 2)
     names = [f"class{i}" for i in range(args.classes)]
-    imageset = ImageSet("synthetic", names, images, labels, rng.integers(0, 256, size=(len(test), *args.shape), dtype=np.uint8), test)
+    imageset = ImageSet(
+        "synthetic", names, images, labels, rng.integers(0, 256, size=(len(test), *args.shape), dtype=np.uint8), test
+    )
     targets = rng.normal(size=(args.classes, 50)).astype(np.float32)  # run_fold takes the vectors as given
-    table = Path(tempfile.mkdtemp()) / "words.csv"  # a study config records each class's word; any vocabulary words do here
+    table = (
+        Path(tempfile.mkdtemp()) / "words.csv"
+    )  # a study config records each class's word; any vocabulary words do here
     words = load_glove().words[1000 : 1000 + args.classes]
     table.write_text("class,best,words\n" + "".join(f"{n},{w},{w}\n" for n, w in zip(names, words, strict=True)))
     config = loo.study_config(imageset, names[:1], args.epochs, args.width, args.batch, table=str(table))
@@ -73,12 +81,20 @@ def main() -> None:
     folds, train_per_fold = args.classes, (args.classes - 1) * args.per_class
     projected = folds * args.study_epochs * train_per_fold / ips
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
-          + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") else ""))
-    print(f"# torch {metadata.version('torch')}; SimpNet width {args.width} ({simpnet.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
-          f"images {'x'.join(map(str, args.shape))}, batch {args.batch}")
-    print(f"fold throughput: {ips:.1f} images/s ({len(labels) - per_class} training images x {args.epochs} epoch(s) in {fold['seconds']:.1f} s)")
-    print(f"projected study: {folds} folds x {args.study_epochs} epochs x {train_per_fold:,} images = {projected / 3600:.2f} h on this device, one fold at a time")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
+        + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") else "")
+    )
+    print(
+        f"# torch {metadata.version('torch')}; SimpNet width {args.width} ({simpnet.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
+        f"images {'x'.join(map(str, args.shape))}, batch {args.batch}"
+    )
+    print(
+        f"fold throughput: {ips:.1f} images/s ({len(labels) - per_class} training images x {args.epochs} epoch(s) in {fold['seconds']:.1f} s)"
+    )
+    print(
+        f"projected study: {folds} folds x {args.study_epochs} epochs x {train_per_fold:,} images = {projected / 3600:.2f} h on this device, one fold at a time"
+    )
     print("# command: " + shlex.join([sys.executable, *sys.argv]))
 
 

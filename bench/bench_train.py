@@ -52,7 +52,9 @@ def measure(name: str, device: str, train_images: int, infer_images: int, batch:
     images = torch.rand(train_images, 50, 50, device=device)
     labels = (torch.arange(train_images) % 2).to(device)
     held = (images[:2], labels[:2])
-    train_classifier(model, (images[: 2 * batch], labels[: 2 * batch]), held, preprocess, epochs=1, batch_size=batch)  # warm-up
+    train_classifier(
+        model, (images[: 2 * batch], labels[: 2 * batch]), held, preprocess, epochs=1, batch_size=batch
+    )  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -90,14 +92,21 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
-          + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else ""))
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
+        + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else "")
+    )
     print("# " + ", ".join(f"{p} {metadata.version(p)}" for p in PACKAGES if _installed(p)))
-    print(f"# {args.train_images} training images (batch {args.batch}) and {args.infer_images} inference images (batch 256), 50x50 -> 150 px")
+    print(
+        f"# {args.train_images} training images (batch {args.batch}) and {args.infer_images} inference images (batch 256), 50x50 -> 150 px"
+    )
     print(f"{'backbone':22} {'cut':12} {'map':10} {'trainable':>10} {'train img/s':>12} {'infer img/s':>12}")
     for name in args.backbones:
         row = measure(name, args.device, args.train_images, args.infer_images, args.batch)
-        print(f"{row['backbone']:22} {row['node']:12} {row['map']:10} {row['trainable']:>10,} {row['train_img_s']:>12.1f} {row['infer_img_s']:>12.1f}", flush=True)
+        print(
+            f"{row['backbone']:22} {row['node']:12} {row['map']:10} {row['trainable']:>10,} {row['train_img_s']:>12.1f} {row['infer_img_s']:>12.1f}",
+            flush=True,
+        )
     print("# command: " + shlex.join([sys.executable, *sys.argv]))
 
 

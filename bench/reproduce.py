@@ -56,14 +56,21 @@ def main() -> None:
     parser.add_argument("--layers", type=int, nargs="+", default=None)
     parser.add_argument("--fit-on", default="train", choices=datasets.FIT_ON)
     parser.add_argument("--backbones", nargs="+", default=OFFLINE + PAPER)
-    parser.add_argument("--init", nargs="+", default=None, help="imagenet and/or random; default: imagenet for the offline backbones, random for the paper's")
+    parser.add_argument(
+        "--init",
+        nargs="+",
+        default=None,
+        help="imagenet and/or random; default: imagenet for the offline backbones, random for the paper's",
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args()
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+    )
     print("# command: " + shlex.join([sys.executable, *sys.argv]), flush=True)
     started = time.perf_counter()
     if args.csv:
@@ -74,29 +81,59 @@ def main() -> None:
         corpus = corpora.load_corpus(args.corpus, n=args.n or None, seed=0)
     encoder = TextEncoder.from_name(args.encoder, device=args.device)
     dataset = datasets.build_dataset(encoder, corpus, args.layers, "cls", {}, fit_on=args.fit_on)
-    print(f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): {time.perf_counter() - started:.1f} s "
-          f"-> dataset {dataset.id}, split {dataset.config['split']}", flush=True)
+    print(
+        f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): {time.perf_counter() - started:.1f} s "
+        f"-> dataset {dataset.id}, split {dataset.config['split']}",
+        flush=True,
+    )
     rows = []
     started = time.perf_counter()
     baseline = training.logistic_baseline(dataset)
-    rows.append({"model": "logistic regression (raw embeddings)", "init": "", **baseline.config["metrics"], "seconds": baseline.config["seconds"]})
+    rows.append(
+        {
+            "model": "logistic regression (raw embeddings)",
+            "init": "",
+            **baseline.config["metrics"],
+            "seconds": baseline.config["seconds"],
+        }
+    )
     print(f"stage baseline: {time.perf_counter() - started:.1f} s", flush=True)
     for name in args.backbones:
         for init in args.init or (["imagenet"] if name in OFFLINE else ["random"]):
             started = time.perf_counter()
-            artifact = training.train_model(dataset, TrainSettings(name, pretrained=init == "imagenet", epochs=args.epochs, batch_size=args.batch, device=args.device))
+            artifact = training.train_model(
+                dataset,
+                TrainSettings(
+                    name, pretrained=init == "imagenet", epochs=args.epochs, batch_size=args.batch, device=args.device
+                ),
+            )
             c = artifact.config
-            rows.append({"model": f"{name} @ {c['classifier']['node']}", "init": init, **c["metrics"], "seconds": c["seconds"],
-                         "best_epoch": c["best_epoch"], "id": artifact.id})
-            print(f"stage train {name} ({init}, {args.epochs} epochs): {time.perf_counter() - started:.1f} s wall, {c['seconds']:.1f} s in epochs, "
-                  f"accuracy {c['metrics']['accuracy']:.4f} (best epoch {c['best_epoch']})", flush=True)
+            rows.append(
+                {
+                    "model": f"{name} @ {c['classifier']['node']}",
+                    "init": init,
+                    **c["metrics"],
+                    "seconds": c["seconds"],
+                    "best_epoch": c["best_epoch"],
+                    "id": artifact.id,
+                }
+            )
+            print(
+                f"stage train {name} ({init}, {args.epochs} epochs): {time.perf_counter() - started:.1f} s wall, {c['seconds']:.1f} s in epochs, "
+                f"accuracy {c['metrics']['accuracy']:.4f} (best epoch {c['best_epoch']})",
+                flush=True,
+            )
     print()
     print("| model | slice weights | accuracy | F1 | precision | recall | train s |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['model']} | {row['init']} | {row['accuracy']:.4f} | {row['f1']:.4f} | {row['precision']:.4f} | {row['recall']:.4f} | {row['seconds']:.0f} |")
+        print(
+            f"| {row['model']} | {row['init']} | {row['accuracy']:.4f} | {row['f1']:.4f} | {row['precision']:.4f} | {row['recall']:.4f} | {row['seconds']:.0f} |"
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps({"dataset": dataset.id, "config": dataset.config, "rows": rows}, indent=2, default=str))
+        Path(args.out).write_text(
+            json.dumps({"dataset": dataset.id, "config": dataset.config, "rows": rows}, indent=2, default=str)
+        )
 
 
 if __name__ == "__main__":

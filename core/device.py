@@ -7,7 +7,7 @@ from typing import Any
 
 
 def default_device() -> str:
-    """"cuda" when a CUDA GPU is usable, else "cpu"."""
+    """ "cuda" when a CUDA GPU is usable, else "cpu"."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

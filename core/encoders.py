@@ -49,6 +49,7 @@ class EncoderDefaults:
 DEFAULTS = EncoderDefaults()
 POOLINGS = ("cls", "mean")
 
+
 def default_layers(num_layers: int) -> list[int]:
     """The ``hidden_states`` indices used when none are chosen.
 
@@ -80,8 +81,10 @@ def parse_layers(text: str) -> list[int] | None:
     try:
         return [int(word) for word in words] or None
     except ValueError:
-        raise ValueError(f"layers must be whole numbers separated by spaces or commas (hidden_states indices, 0 = the "
-                         f"embedding output, -1 = the last layer), got {text!r}.") from None
+        raise ValueError(
+            f"layers must be whole numbers separated by spaces or commas (hidden_states indices, 0 = the "
+            f"embedding output, -1 = the last layer), got {text!r}."
+        ) from None
 
 
 def _accepts(model: Any, argument: str) -> bool:

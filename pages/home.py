@@ -32,7 +32,9 @@ and refit the map that places each feature on a pixel. Then turn a labelled corp
 
 device = describe_device()
 if device["kind"] == "cuda":
-    st.success(f"Computing on **CUDA**: {device['name']} ({device['memory_gib']} GiB, bf16 {'yes' if device['bf16'] else 'no'}).")
+    st.success(
+        f"Computing on **CUDA**: {device['name']} ({device['memory_gib']} GiB, bf16 {'yes' if device['bf16'] else 'no'})."
+    )
 else:
     st.info(f"Computing on the **CPU** ({device['threads']} threads); a CUDA GPU is used automatically when present.")
 
@@ -40,7 +42,9 @@ else:
 def availability(rows: list[dict], caption: str) -> None:
     frame = pd.DataFrame(rows)
     frame["offline"] = frame["offline"].map({True: "packaged (offline)", False: "needs internet"})
-    shown = [c for c in ("name", "title", "available", "offline", "layers", "hidden", "paper slice", "note") if c in frame]
+    shown = [
+        c for c in ("name", "title", "available", "offline", "layers", "hidden", "paper slice", "note") if c in frame
+    ]
     st.dataframe(
         frame,
         hide_index=True,
@@ -62,5 +66,7 @@ availability(available_corpora(), "Layouts are always fitted on a corpus, never 
 st.subheader("ImageNet backbones")
 availability(available_backbones(), "Backbones are sliced at an early layer for the text-as-image classifiers.")
 st.subheader("Image sets and word vectors")
-availability(available_imagesets() + available_word_vectors(), "For Images → Words: images whose class names map to GloVe words.")
+availability(
+    available_imagesets() + available_word_vectors(), "For Images → Words: images whose class names map to GloVe words."
+)
 st.caption(f"Artifacts (embeddings, layouts) are stored under `{store.home()}` (set `CROSSMODAL_HOME` to move them).")

@@ -93,7 +93,11 @@ def write_separable_dataset(dataset_id: str, n: int = 96, side: int = 24):
     images, labels = _separable_images(n, side, seed=1)
     is_test = np.zeros(n, dtype=bool)
     is_test[::4] = True
-    config = {"label_names": ["left", "right"], "split": {"train": int((~is_test).sum()), "test": int(is_test.sum())}, "provenance": store.provenance()}
+    config = {
+        "label_names": ["left", "right"],
+        "split": {"train": int((~is_test).sum()), "test": int(is_test.sum())},
+        "provenance": store.provenance(),
+    }
     with store.writing(datasets.DATASETS, dataset_id, config) as folder:
         np.save(folder / "images.npy", images.numpy().astype(np.float16))
         np.save(folder / "labels.npy", labels.numpy())
@@ -135,7 +139,13 @@ def tiny_config(imageset, **overrides):
     """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread."""
     from core.images_to_words import study as loo
 
-    settings = {"epochs": 1, "width": 0.125, "batch_size": 32, "table": str(Path(__file__).parent / "data" / "tiny_words.csv"), "cpu_threads": 1}
+    settings = {
+        "epochs": 1,
+        "width": 0.125,
+        "batch_size": 32,
+        "table": str(Path(__file__).parent / "data" / "tiny_words.csv"),
+        "cpu_threads": 1,
+    }
     settings.update(overrides)
     return loo.study_config(imageset, **settings)
 
@@ -154,7 +164,9 @@ def tiny_studies(lab_home):
     return finished, loo.load_study(loo.store.config_hash(config))
 
 
-def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 12, side: int = 16) -> Path:
+def write_image_folder(
+    root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 12, side: int = 16
+) -> Path:
     """An image folder (one sub-folder of PNGs per class), each class a bright band in its own rows, under noise."""
     import numpy as np
     from PIL import Image

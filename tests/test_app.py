@@ -253,9 +253,15 @@ def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):
     assert not app.warning  # complete: no partial-study warning
     assert app.metric[0].value == "3/3"
     table = app.dataframe[0].value
-    assert sorted(table["class"]) == ["car", "cat", "dog"] and {"change %", "median rank of true class", "nearest words"} <= set(table.columns)
+    assert sorted(table["class"]) == ["car", "cat", "dog"] and {
+        "change %",
+        "median rank of true class",
+        "nearest words",
+    } <= set(table.columns)
     assert len(charts(app)) == 4  # histogram, quartile band, similarity scatter, one class's curve
-    assert "image set is not available here" in " ".join(c.value for c in app.caption)  # the tiny set lives in memory only
+    assert "image set is not available here" in " ".join(
+        c.value for c in app.caption
+    )  # the tiny set lives in memory only
     app.selectbox(key="loo-class").set_value("dog").run()
     assert not app.exception
     assert "dog" in " ".join(m.value for m in app.markdown)

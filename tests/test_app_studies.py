@@ -44,7 +44,9 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
     from core.images_to_words import study as loo
 
     images = imagesets.load_imageset("folder", store_and_folder).subsample(6, seed=2)
-    config = loo.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # settings the form lacks
+    config = loo.study_config(
+        images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1
+    )  # settings the form lacks
     with pytest.raises(Interrupted):
         loo.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
     study_id = loo.store.config_hash(config)
@@ -57,7 +59,9 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error and not app.warning, [e.value for e in [*app.error, *app.warning]]
     chosen = app.selectbox(key="loo-study")
-    assert chosen.value == study_id and len(chosen.options) == 1 and app.metric[0].value == "3/3"  # the same study, not a new one
+    assert (
+        chosen.value == study_id and len(chosen.options) == 1 and app.metric[0].value == "3/3"
+    )  # the same study, not a new one
     assert (folds / "000.json").stat().st_mtime_ns == first  # the finished fold was not recomputed
 
     (folds / "002.json").write_text('{"index": 2, "class"')  # a damaged fold: named, and the intact folds still shown

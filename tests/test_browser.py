@@ -96,7 +96,12 @@ def page_state(driver: WebDriver, sentences: tuple[str, ...] = ()) -> dict:
 
 def is_idle(state: dict) -> bool:
     """No script run in progress, nothing stale or spinning, and every chart has drawn its svg."""
-    return not state["running"] and not state["stale"] and not state["spinners"] and all(c["svgs"] for c in state["charts"])
+    return (
+        not state["running"]
+        and not state["stale"]
+        and not state["spinners"]
+        and all(c["svgs"] for c in state["charts"])
+    )
 
 
 def wait_for(driver: WebDriver, what: str, ready: Callable[[dict], bool], sentences: tuple[str, ...] = ()) -> dict:
@@ -113,11 +118,18 @@ def wait_for(driver: WebDriver, what: str, ready: Callable[[dict], bool], senten
         return seen if streak >= 2 else False
 
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)).until(check)
+        return WebDriverWait(
+            driver, WAIT, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(check)
     except TimeoutException:
-        summary = {k: seen.get(k) for k in ("running", "stale", "spinners", "titles", "metrics", "charts", "errors", "sentences")}
-        pytest.fail(f"waited {WAIT:.0f} s for {what} at {driver.current_url}; last state {summary}; "
-                    f"page text ends: {seen.get('text', '')[-1500:]!r}")
+        summary = {
+            k: seen.get(k)
+            for k in ("running", "stale", "spinners", "titles", "metrics", "charts", "errors", "sentences")
+        }
+        pytest.fail(
+            f"waited {WAIT:.0f} s for {what} at {driver.current_url}; last state {summary}; "
+            f"page text ends: {seen.get('text', '')[-1500:]!r}"
+        )
 
 
 def type_sentences(driver: WebDriver, text: str) -> None:
@@ -148,11 +160,14 @@ def save_screenshot(driver: WebDriver, path: Path) -> None:
     )
     height = min(max(int(height), 600), SHOT_MAX_HEIGHT)
     driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": int(width), "height": height, "deviceScaleFactor": 1, "mobile": False}
+        "Emulation.setDeviceMetricsOverride",
+        {"width": int(width), "height": height, "deviceScaleFactor": 1, "mobile": False},
     )
     try:
         wait_for(driver, "the page to settle after resizing for the screenshot", lambda s: True)
-        driver.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+        driver.execute_async_script(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(path)), f"could not save {path}"
     finally:
@@ -205,8 +220,18 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     logs = tmp_path_factory.mktemp("streamlit-logs")
     streamlit = REPO / ".venv" / "bin" / "streamlit"
     command = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
-    command += ["run", "app.py", "--server.headless", "true", "--server.port", str(port),
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    command += [
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     env = {**os.environ, "CROSSMODAL_HOME": str(lab_home), "HF_HUB_OFFLINE": "1"}
     driver = start_chrome(tmp_path_factory.mktemp("chrome-first-render"))  # started first: not part of the timing
     try:
@@ -217,8 +242,10 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             deadline = started + SERVER_WAIT
             while True:
                 if process.poll() is not None:
-                    pytest.fail(f"streamlit exited with code {process.returncode} before serving;\nstderr:\n"
-                                f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}")
+                    pytest.fail(
+                        f"streamlit exited with code {process.returncode} before serving;\nstderr:\n"
+                        f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}"
+                    )
                 try:
                     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
                         if reply.status == 200:
@@ -226,8 +253,10 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     pass
                 if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_WAIT:.0f} s;\nstderr:\n"
-                                f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}")
+                    pytest.fail(
+                        f"streamlit did not answer {url}/_stcore/health within {SERVER_WAIT:.0f} s;\nstderr:\n"
+                        f"{tail(logs / 'stderr.log')}\nstdout:\n{tail(logs / 'stdout.log')}"
+                    )
                 time.sleep(0.25)
             healthy = time.monotonic() - started
             driver.get(url + "/")
@@ -235,8 +264,10 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             rendered = time.monotonic() - started
             driver.quit()
             driver = None
-            print(f"\ntime to first render: {rendered:.1f} s from `streamlit run` to the home page title in Chromium "
-                  f"(health endpoint up after {healthy:.1f} s)")
+            print(
+                f"\ntime to first render: {rendered:.1f} s from `streamlit run` to the home page title in Chromium "
+                f"(health endpoint up after {healthy:.1f} s)"
+            )
             yield url
         finally:
             stop(process)
@@ -262,7 +293,11 @@ def new_browser(tmp_path: Path) -> Iterator[Callable[[], WebDriver]]:
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
     """Where screenshots go: $CROSSMODAL_SCREENSHOTS (created) when set, else the test's tmp_path."""
-    folder = Path(os.environ["CROSSMODAL_SCREENSHOTS"]) if os.environ.get("CROSSMODAL_SCREENSHOTS") else tmp_path / "screenshots"
+    folder = (
+        Path(os.environ["CROSSMODAL_SCREENSHOTS"])
+        if os.environ.get("CROSSMODAL_SCREENSHOTS")
+        else tmp_path / "screenshots"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots go to {folder.resolve()}")
     return folder
@@ -290,24 +325,36 @@ def test_pages_render(app_url: str, new_browser, screenshots: Path) -> None:
     home = wait_for(
         driver,
         "the home page's availability tables",
-        lambda s: "Crossmodal Lab" in s["titles"] and len(s["tables"]) >= 2
-        and any("all-MiniLM-L6-v2" in t for t in s["tables"]) and any("rotten_tomatoes" in t for t in s["tables"]),
+        lambda s: (
+            "Crossmodal Lab" in s["titles"]
+            and len(s["tables"]) >= 2
+            and any("all-MiniLM-L6-v2" in t for t in s["tables"])
+            and any("rotten_tomatoes" in t for t in s["tables"])
+        ),
     )
     assert driver.title == "Crossmodal Lab"
     assert not home["errors"], home["errors"]
     save_screenshot(driver, screenshots / "home.png")
 
     links = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[data-testid="stSidebarNavLink"]')
-    to_images = [link for link in links if (link.get_attribute("href") or "").rstrip("/").endswith("/sentence_to_image")]
-    assert to_images, f"no sidebar link to the Sentence → Image page among {[link.get_attribute('href') for link in links]}"
+    to_images = [
+        link for link in links if (link.get_attribute("href") or "").rstrip("/").endswith("/sentence_to_image")
+    ]
+    assert to_images, (
+        f"no sidebar link to the Sentence → Image page among {[link.get_attribute('href') for link in links]}"
+    )
     to_images[0].click()
     wait_for(driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2)
     assert driver.current_url.rstrip("/").endswith("/sentence_to_image")
 
-    mine = ("A lighthouse keeper paints seven violet herons at dawn.",
-            "The committee postponed the quarterly budget review again.")
+    mine = (
+        "A lighthouse keeper paints seven violet herons at dawn.",
+        "The committee postponed the quarterly budget review again.",
+    )
     type_sentences(driver, "\n".join(mine))
-    state = wait_for(driver, "the images of the typed sentences", lambda s: all(shows_images(s, m) for m in mine), (*mine, EXAMPLE))
+    state = wait_for(
+        driver, "the images of the typed sentences", lambda s: all(shows_images(s, m) for m in mine), (*mine, EXAMPLE)
+    )
     for sentence in mine:
         charts = sentence_charts(state, sentence)
         assert sorted(c["heatmaps"] for c in charts)[-2:] == [1, 6], charts
@@ -330,17 +377,23 @@ def test_pages_render(app_url: str, new_browser, screenshots: Path) -> None:
 
 
 def test_sessions_do_not_share_sentences(app_url: str, new_browser) -> None:
-    sentences = ("Nine copper kettles whistled in the abandoned observatory.",
-                 "A marathon of tax forms left the accountant strangely cheerful.")
+    sentences = (
+        "Nine copper kettles whistled in the abandoned observatory.",
+        "A marathon of tax forms left the accountant strangely cheerful.",
+    )
     drivers = [new_browser(), new_browser()]
     for driver in drivers:
         driver.get(app_url + "/sentence_to_image")
     for driver in drivers:
-        wait_for(driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2)
+        wait_for(
+            driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2
+        )
     for driver, sentence in zip(drivers, sentences, strict=True):  # both typed before either is checked
         type_sentences(driver, sentence)
     for driver, sentence in zip(drivers, sentences, strict=True):
-        wait_for(driver, f"the images of {sentence!r}", lambda s, sentence=sentence: shows_images(s, sentence), sentences)
+        wait_for(
+            driver, f"the images of {sentence!r}", lambda s, sentence=sentence: shows_images(s, sentence), sentences
+        )
     for driver, own, other in zip(drivers, sentences, reversed(sentences), strict=True):  # after both have rendered
         state = page_state(driver, sentences)
         assert shows_images(state, own), state["sentences"]
@@ -363,12 +416,20 @@ def type_into_input(driver: WebDriver, text: str) -> None:
 def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small_dataset, small_model) -> None:
     driver = new_browser()
     driver.get(app_url + "/image_dataset")
-    gallery = wait_for(driver, "the dataset gallery", lambda s: "Image Dataset" in s["titles"] and "Held-out images" in s["metrics"] and len(s["charts"]) >= 5)
+    gallery = wait_for(
+        driver,
+        "the dataset gallery",
+        lambda s: "Image Dataset" in s["titles"] and "Held-out images" in s["metrics"] and len(s["charts"]) >= 5,
+    )
     assert not gallery["errors"], gallery["errors"]
     save_screenshot(driver, screenshots / "image_dataset.png")
 
     driver.get(app_url + "/classify")
-    wait_for(driver, "the Classify page", lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3)
+    wait_for(
+        driver,
+        "the Classify page",
+        lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3,
+    )
     sentence = "An overlong, joyless and thoroughly tedious sequel."
     type_into_input(driver, sentence)
     state = wait_for(
@@ -382,7 +443,9 @@ def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small
     save_screenshot(driver, screenshots / "classify.png")
 
     driver.get(app_url + "/results")
-    results = wait_for(driver, "the Results page", lambda s: "Results" in s["titles"] and s["tables"] and len(s["charts"]) == 2)
+    results = wait_for(
+        driver, "the Results page", lambda s: "Results" in s["titles"] and s["tables"] and len(s["charts"]) == 2
+    )
     assert small_model.id in results["text"]
     save_screenshot(driver, screenshots / "results.png")
 
@@ -394,10 +457,17 @@ def test_images_to_words_page_draws_a_study(app_url: str, new_browser, screensho
     state = wait_for(
         driver,
         "the Images → Words page's summary, table and figures",
-        lambda s: "Images → Words" in s["titles"] and "Median held-out loss change" in s["metrics"] and s["tables"] and len(s["charts"]) >= 4,
+        lambda s: (
+            "Images → Words" in s["titles"]
+            and "Median held-out loss change" in s["metrics"]
+            and s["tables"]
+            and len(s["charts"]) >= 4
+        ),
     )
     assert not state["errors"], state["errors"]
     assert all(c["svgs"] and c["height"] > 100 for c in state["charts"]), state["charts"]
     shown = [name for name in finished.planned if name in state["tables"][0]]  # the finished study, or the partial one
-    assert shown and ("folds are finished" in state["text"]) == (len(shown) < len(finished.planned)), state["tables"][0][:500]
+    assert shown and ("folds are finished" in state["text"]) == (len(shown) < len(finished.planned)), state["tables"][
+        0
+    ][:500]
     save_screenshot(driver, screenshots / "images_to_words.png")

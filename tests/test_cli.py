@@ -21,8 +21,26 @@ def test_fit_layout_builds_an_imager_from_a_csv(monkeypatch, tmp_path, capsys):
     csv = tmp_path / "reviews.csv"
     csv.write_text("body,stars\n" + "\n".join(f"{t},{i % 2}" for i, t in enumerate(rows)), encoding="utf-8")
     code = cli.main(
-        ["fit-layout", "--corpus", "csv", "--csv", str(csv), "--text-column", "body", "--label-column", "stars",
-         "--n", "none", "--method", "pca", "--pixels", "12", "--layers", "5", "6"]
+        [
+            "fit-layout",
+            "--corpus",
+            "csv",
+            "--csv",
+            str(csv),
+            "--text-column",
+            "body",
+            "--label-column",
+            "stars",
+            "--n",
+            "none",
+            "--method",
+            "pca",
+            "--pixels",
+            "12",
+            "--layers",
+            "5",
+            "6",
+        ]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
@@ -55,7 +73,11 @@ def test_bad_layout_parameter_is_a_clear_error(monkeypatch, tmp_path, capsys):
 
 def test_info_runs_as_a_module(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "core", "info"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "core", "info"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"CROSSMODAL_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
@@ -74,8 +96,12 @@ def test_unknown_command_is_refused():
 def test_build_dataset_from_a_csv(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     csv = tmp_path / "reviews.csv"
-    csv.write_text("text,label\n" + "\n".join(f"review {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(30)))
-    code = cli.main(["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none", "--method", "pca", "--pixels", "10"])
+    csv.write_text(
+        "text,label\n" + "\n".join(f"review {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(30))
+    )
+    code = cli.main(
+        ["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none", "--method", "pca", "--pixels", "10"]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == {"test_size": 0.2, "seed": 42, "train": 24, "test": 6}

@@ -94,7 +94,9 @@ def test_default_layers_rule(num_layers, expected):
     assert default_layers(num_layers) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("6 7 8", [6, 7, 8]), ("-2, -1", [-2, -1]), (" 3,4 ", [3, 4]), ("", None), ("  ", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("6 7 8", [6, 7, 8]), ("-2, -1", [-2, -1]), (" 3,4 ", [3, 4]), ("", None), ("  ", None)]
+)
 def test_parse_layers(text, expected):
     assert encoders.parse_layers(text) == expected
 
@@ -407,9 +409,7 @@ def _parts_installed() -> bool:
 
 
 MPNET_INSTALLED = _parts_installed()
-needs_mpnet = pytest.mark.skipif(
-    not MPNET_INSTALLED, reason=f"the MPNet parts are not installed: {hub.MPNET_INSTALL}"
-)
+needs_mpnet = pytest.mark.skipif(not MPNET_INSTALLED, reason=f"the MPNet parts are not installed: {hub.MPNET_INSTALL}")
 
 
 def split_archive(folder, tmp_path, members=None, version="0.0.0-test") -> list:

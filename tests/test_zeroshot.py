@@ -39,7 +39,10 @@ def test_glove_is_the_official_vectors_and_every_table_word_is_in_it():
         assert not [w for w in words if w.lower() not in glove.index], name
         for mode in WORD_MODES:
             assert class_vectors(list(table["class"]), table, mode).shape == (len(table), 50)
-    assert len(class_table("cifar100")) == 100 and class_table("cifar100").set_index("class").loc["pickup_truck", "best"] == "truck"
+    assert (
+        len(class_table("cifar100")) == 100
+        and class_table("cifar100").set_index("class").loc["pickup_truck", "best"] == "truck"
+    )
     assert glove.nearest(glove.vector("willow"), 3)[0][0] == "willow"
 
 
@@ -55,7 +58,9 @@ def test_bad_class_words_are_clear_errors(tmp_path):
     path = tmp_path / "words.csv"
     path.write_text("class,best,words\ncat,cat,cat\nzorb,qqqzzzxx,qqqzzzxx\n")
     table = class_table(path)
-    with pytest.raises(ValueError, match="class 'zorb': qqqzzzxx is not in the GloVe vocabulary; edit the class-name table"):
+    with pytest.raises(
+        ValueError, match="class 'zorb': qqqzzzxx is not in the GloVe vocabulary; edit the class-name table"
+    ):
         class_vectors(["cat", "zorb"], table)
     with pytest.raises(ValueError, match="'dog' is not in the class-name table"):
         class_vectors(["dog"], table)
@@ -78,8 +83,14 @@ def test_a_tiny_study_runs_end_to_end_and_records_every_figure(tmp_path, monkeyp
     assert study.complete and sorted(f["class"] for f in study.folds.values()) == ["car", "cat"]
     for fold in study.folds.values():
         assert fold["relative_change"] == pytest.approx(fold["loss_after"] / fold["loss_before"] - 1)
-        assert [r["epoch"] for r in fold["history"]] == [1, 2] and fold["loss_after"] == fold["history"][-1]["held_out_loss"]
-        assert 0 <= fold["test_accuracy_trained"] <= 1 and 1 <= fold["rank_median"] <= 3 and 0 <= fold["top1"] <= fold["top5"] <= 1
+        assert [r["epoch"] for r in fold["history"]] == [1, 2] and fold["loss_after"] == fold["history"][-1][
+            "held_out_loss"
+        ]
+        assert (
+            0 <= fold["test_accuracy_trained"] <= 1
+            and 1 <= fold["rank_median"] <= 3
+            and 0 <= fold["top1"] <= fold["top5"] <= 1
+        )
         assert len(fold["nearest_words"]) == 10 and fold["nearest_trained_class"] in TINY_CLASSES
         assert fold["held_out_images"] == 60 + 15  # the class's training and test images
     summary = loo.summary(study)
@@ -97,7 +108,9 @@ def test_an_interrupted_study_resumes_without_recomputing_finished_folds(tmp_pat
     before = first.read_bytes()
     calls = []
     original = loo.run_fold
-    monkeypatch.setattr(loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
+    monkeypatch.setattr(
+        loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest)
+    )
     study = loo.run_study(images, config)
     assert calls == [1, 2] and study.complete and first.read_bytes() == before
     loo.run_study(images, config)
@@ -130,7 +143,9 @@ def _count_folds(monkeypatch) -> list[int]:
     """Record the held-out class index of every fold run from now on."""
     calls: list[int] = []
     original = loo.run_fold
-    monkeypatch.setattr(loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest))
+    monkeypatch.setattr(
+        loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest)
+    )
     return calls
 
 
@@ -142,7 +157,10 @@ def test_a_damaged_fold_file_is_a_clear_error_and_redo_recomputes_only_it(tmp_pa
     folds = loo.study_dir(study.id) / "folds"
     (folds / "001.json").write_text('{"index": 1, "class": "dog", "loss_bef')
     kept = (folds / "000.json").read_bytes()
-    with pytest.raises(ValueError, match=f"001.json is damaged.*delete it, or redo that class \\(python -m core loo --resume {study.id} --redo dog\\)"):
+    with pytest.raises(
+        ValueError,
+        match=f"001.json is damaged.*delete it, or redo that class \\(python -m core loo --resume {study.id} --redo dog\\)",
+    ):
         loo.run_study(images, config)
     with pytest.raises(ValueError, match="is damaged"):
         loo.load_study(study.id)
@@ -175,11 +193,15 @@ def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp
     average = class_vectors(images.class_names, study_table(FROM_NAMES, "folder", images.class_names)[1], "average")
     np.testing.assert_allclose(average[0], (glove.vector("pickup") + glove.vector("truck")) / 2, rtol=1e-6)
     assert study_table(None, "cifar100", ["apple"])[0] == "cifar100"  # a packaged table comes first
-    (tmp_path / "words.csv").write_text("class,best,words\npickup_truck,pickup,pickup\nmaple_tree,maple,maple\ncat,cat,cat\n")
+    (tmp_path / "words.csv").write_text(
+        "class,best,words\npickup_truck,pickup,pickup\nmaple_tree,maple,maple\ncat,cat,cat\n"
+    )
     assert loo.study_config(images, table=str(tmp_path / "words.csv"))["words"]["entries"]["maple_tree"] == "maple"
     images.class_names = ["cat", "dog", "zorb_qqqzzzxx"]
     config = loo.study_config(images, epochs=1, width=0.125)
-    with pytest.raises(ValueError, match="class 'zorb_qqqzzzxx': qqqzzzxx is not in the GloVe vocabulary; .*supply a class-name table"):
+    with pytest.raises(
+        ValueError, match="class 'zorb_qqqzzzxx': qqqzzzxx is not in the GloVe vocabulary; .*supply a class-name table"
+    ):
         loo.run_study(images, config)
     assert not loo.study_dir(loo.store.config_hash(config)).exists()  # refused before anything is written
 
@@ -224,7 +246,9 @@ def test_ray_tasks_reserve_at_most_the_cpus_of_one_gpu():
     assert sweeps.task_resources({"CPU": 4.0}, 16) == (4, 0)
 
 
-@pytest.mark.parametrize(("flags", "address", "expected"), [([], None, False), (["--ray"], None, True), ([], "auto", True)])
+@pytest.mark.parametrize(
+    ("flags", "address", "expected"), [([], None, False), (["--ray"], None, True), ([], "auto", True)]
+)
 def test_cli_loo_uses_ray_when_asked_or_when_ray_address_is_set(monkeypatch, tmp_path, flags, address, expected):
     from core.cli import main
 
@@ -305,8 +329,23 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     write_image_folder(tmp_path / "set", ("cat", "dog"), per_class=12)
-    args = ["loo", "--imageset", "folder", "--path", str(tmp_path / "set"), "--epochs", "1", "--width", "0.125", "--batch-size", "8",
-            "--table", str(tmp_path / "words.csv"), "--threads", "1"]
+    args = [
+        "loo",
+        "--imageset",
+        "folder",
+        "--path",
+        str(tmp_path / "set"),
+        "--epochs",
+        "1",
+        "--width",
+        "0.125",
+        "--batch-size",
+        "8",
+        "--table",
+        str(tmp_path / "words.csv"),
+        "--threads",
+        "1",
+    ]
     (tmp_path / "words.csv").write_text("class,best,words\ncat,cat,cat\ndog,dog,dog\n")
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
@@ -316,11 +355,29 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
     assert main(["studies"]) == 0 and result["id"] in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("flags", "expected"), [
-    (["--laptop", "--epochs", "2"], {"imageset": "fashion_mnist", "per_class": loo.OFFLINE_PRESET.per_class, "epochs": 2,
-                                     "width": loo.OFFLINE_PRESET.width}),
-    ([], {"imageset": "fashion_mnist", "per_class": None, "epochs": loo.DEFAULTS.epochs, "width": loo.DEFAULTS.width}),
-])
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            ["--laptop", "--epochs", "2"],
+            {
+                "imageset": "fashion_mnist",
+                "per_class": loo.OFFLINE_PRESET.per_class,
+                "epochs": 2,
+                "width": loo.OFFLINE_PRESET.width,
+            },
+        ),
+        (
+            [],
+            {
+                "imageset": "fashion_mnist",
+                "per_class": None,
+                "epochs": loo.DEFAULTS.epochs,
+                "width": loo.DEFAULTS.width,
+            },
+        ),
+    ],
+)
 def test_cli_loo_laptop_preset_fills_only_the_settings_not_given(monkeypatch, tmp_path, flags, expected):
     from core.cli import main
 

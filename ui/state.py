@@ -63,7 +63,12 @@ def imager(artifact_id: str, written: str) -> TextImager:
 def images(artifact_id: str, written: str, texts: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Images of some sentences under a fitted imager."""
     result = imager(artifact_id, written).images(list(texts))
-    return {"features": result.features, "combined": result.combined, "layers": result.layers, "truncated": result.truncated}
+    return {
+        "features": result.features,
+        "combined": result.combined,
+        "layers": result.layers,
+        "truncated": result.truncated,
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

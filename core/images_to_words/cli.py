@@ -18,32 +18,64 @@ PRESET_FIELDS = ("imageset", "per_class", "epochs", "width")
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the images -> words commands to the lab's command line."""
     loo = commands.add_parser("loo", help="leave-one-out study: images into GloVe word-vector space")
-    loo.add_argument("--laptop", action="store_true", help="the laptop study's settings (Fashion-MNIST, all classes, "
-                     f"{LAPTOP.per_class:,} images per class, {LAPTOP.epochs} epochs, width {LAPTOP.width}) where not given")
-    loo.add_argument("--imageset", default=None, help="fashion_mnist (offline, the default), cifar100 (online) or folder")
+    loo.add_argument(
+        "--laptop",
+        action="store_true",
+        help="the laptop study's settings (Fashion-MNIST, all classes, "
+        f"{LAPTOP.per_class:,} images per class, {LAPTOP.epochs} epochs, width {LAPTOP.width}) where not given",
+    )
+    loo.add_argument(
+        "--imageset", default=None, help="fashion_mnist (offline, the default), cifar100 (online) or folder"
+    )
     loo.add_argument("--path", default=None, help="the image folder (with --imageset folder) or a data folder")
     loo.add_argument("--classes", nargs="+", default=None, help="classes to leave out (default: all)")
     loo.add_argument("--per-class", type=int, default=None, help="training images per class (default: all; 0 = all)")
     loo.add_argument("--epochs", type=int, default=None, help=f"default {DEFAULTS.epochs} (the paper's)")
-    loo.add_argument("--width", type=float, default=None, help=f"SimpNet width multiplier (default {DEFAULTS.width} = ~5.4M-parameter body)")
+    loo.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help=f"SimpNet width multiplier (default {DEFAULTS.width} = ~5.4M-parameter body)",
+    )
     loo.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     loo.add_argument("--lr", type=float, default=DEFAULTS.lr)
     loo.add_argument("--seed", type=int, default=DEFAULTS.seed)
     loo.add_argument("--loss", choices=("mse", "cosine"), default=DEFAULTS.loss)
-    loo.add_argument("--words", choices=("best", "average"), default=DEFAULTS.words, help="the best word of a class name, or the mean of its words")
+    loo.add_argument(
+        "--words",
+        choices=("best", "average"),
+        default=DEFAULTS.words,
+        help="the best word of a class name, or the mean of its words",
+    )
     loo.add_argument("--table", default=None, help="class-name table: a packaged name or a CSV (class, best, words)")
     loo.add_argument("--threads", type=int, default=None, help="CPU threads per fold (part of the study's settings)")
-    loo.add_argument("--ray", action="store_true", help="run folds as Ray tasks: a local Ray instance, or the cluster at $RAY_ADDRESS "
-                     "(when RAY_ADDRESS is set, folds run on Ray even without --ray)")
-    loo.add_argument("--redo", nargs="+", default=None, help="recompute these classes' folds (finished or damaged); no other fold is touched")
-    loo.add_argument("--resume", default=None, metavar="STUDY_ID", help="finish a study with its recorded settings and image set, under the "
-                     "same id (see: python -m core studies); only --ray, --redo and --device apply")
+    loo.add_argument(
+        "--ray",
+        action="store_true",
+        help="run folds as Ray tasks: a local Ray instance, or the cluster at $RAY_ADDRESS "
+        "(when RAY_ADDRESS is set, folds run on Ray even without --ray)",
+    )
+    loo.add_argument(
+        "--redo",
+        nargs="+",
+        default=None,
+        help="recompute these classes' folds (finished or damaged); no other fold is touched",
+    )
+    loo.add_argument(
+        "--resume",
+        default=None,
+        metavar="STUDY_ID",
+        help="finish a study with its recorded settings and image set, under the "
+        "same id (see: python -m core studies); only --ray, --redo and --device apply",
+    )
     loo.add_argument("--device", default=None)
     loo.set_defaults(run=_loo)
     studies = commands.add_parser("studies", help="list leave-one-out studies")
-    studies.set_defaults(run=lambda args: [
-        {"id": s.id, "label": s.label(), "complete": s.complete, **study.summary(s)} for s in study.list_studies()
-    ])
+    studies.set_defaults(
+        run=lambda args: [
+            {"id": s.id, "label": s.label(), "complete": s.complete, **study.summary(s)} for s in study.list_studies()
+        ]
+    )
 
 
 def _settings(args: argparse.Namespace) -> LooSettings:
@@ -65,17 +97,26 @@ def _loo(args: argparse.Namespace) -> dict:
     def callback(done: int, total: int, metrics: dict) -> None:
         if not bars:
             bars.append(progress("folds"))
-        bars[0](done, total, {k: v for k, v in metrics.items() if k in ("fold", "epoch", "held_out_loss", "relative_change")})
+        bars[0](
+            done,
+            total,
+            {k: v for k, v in metrics.items() if k in ("fold", "epoch", "held_out_loss", "relative_change")},
+        )
 
     use_ray = args.ray or bool(os.environ.get(sweeps.RAY_ADDRESS_ENV))
     if args.resume:
         from core.cli import build_parser
 
         defaults = vars(build_parser().parse_args(["loo"]))
-        given = ["--" + name.replace("_", "-") for name, value in vars(args).items()
-                 if name not in ("command", "ray", "redo", "device", "resume", "run") and value != defaults[name]]
+        given = [
+            "--" + name.replace("_", "-")
+            for name, value in vars(args).items()
+            if name not in ("command", "ray", "redo", "device", "resume", "run") and value != defaults[name]
+        ]
         if given:
-            raise ValueError(f"--resume runs the study with its recorded settings; drop {', '.join(given)} (only --ray, --redo and --device apply).")
+            raise ValueError(
+                f"--resume runs the study with its recorded settings; drop {', '.join(given)} (only --ray, --redo and --device apply)."
+            )
         found = jobs.resume_loo(args.resume, use_ray=use_ray, device=args.device, callback=callback, redo=args.redo)
     else:
         found = jobs.run_loo(_settings(args), use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)

@@ -14,15 +14,36 @@ def loss_change_histogram(changes: Sequence[float], classes: Sequence[str]) -> g
     """The distribution of the held-out class's relative loss change (after / before - 1), median and
     extremes marked (the poster's Figure 2). Left of 0: training on the other classes helped."""
     values = 100 * np.asarray(changes, dtype=float)
-    fig = go.Figure(go.Histogram(x=values, nbinsx=max(10, min(40, len(values))), marker={"color": "#4c78a8"},
-                                 hovertemplate="%{x} %<br>%{y} class(es)<extra></extra>"))
+    fig = go.Figure(
+        go.Histogram(
+            x=values,
+            nbinsx=max(10, min(40, len(values))),
+            marker={"color": "#4c78a8"},
+            hovertemplate="%{x} %<br>%{y} class(es)<extra></extra>",
+        )
+    )
     median = float(np.median(values))
-    fig.add_vline(x=median, line={"color": "#e45756", "width": 2}, annotation_text=f"median {median:+.1f} %", annotation_position="top")
+    fig.add_vline(
+        x=median,
+        line={"color": "#e45756", "width": 2},
+        annotation_text=f"median {median:+.1f} %",
+        annotation_position="top",
+    )
     for index in (int(np.argmin(values)), int(np.argmax(values))):
-        fig.add_vline(x=values[index], line={"color": "#888", "dash": "dot"}, annotation_text=f"{classes[index]} {values[index]:+.1f} %",
-                      annotation_position="bottom")
+        fig.add_vline(
+            x=values[index],
+            line={"color": "#888", "dash": "dot"},
+            annotation_text=f"{classes[index]} {values[index]:+.1f} %",
+            annotation_position="bottom",
+        )
     fig.add_vline(x=0, line={"color": "#222", "width": 1})
-    fig.update_layout(height=340, margin=MARGIN, xaxis_title="held-out loss change after training (%)", yaxis_title="classes", bargap=0.05)
+    fig.update_layout(
+        height=340,
+        margin=MARGIN,
+        xaxis_title="held-out loss change after training (%)",
+        yaxis_title="classes",
+        bargap=0.05,
+    )
     return fig
 
 
@@ -35,12 +56,30 @@ def held_out_band_figure(histories: dict[str, list[dict]], before: dict[str, flo
     epochs = list(range(length))
     q1, median, q3 = np.percentile(ratios, [25, 50, 75], axis=0)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs + epochs[::-1], y=list(q3) + list(q1[::-1]), fill="toself", fillcolor="rgba(76,120,168,0.25)",
-                             line={"width": 0}, name="quartiles", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=epochs, y=median, mode="lines+markers", name=f"median of {len(curves)} folds", line={"color": "#4c78a8"}))
+    fig.add_trace(
+        go.Scatter(
+            x=epochs + epochs[::-1],
+            y=list(q3) + list(q1[::-1]),
+            fill="toself",
+            fillcolor="rgba(76,120,168,0.25)",
+            line={"width": 0},
+            name="quartiles",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=epochs, y=median, mode="lines+markers", name=f"median of {len(curves)} folds", line={"color": "#4c78a8"}
+        )
+    )
     fig.add_hline(y=1, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(height=340, margin=MARGIN, xaxis={"title": "epoch (0 = before training)", "dtick": 1},
-                      yaxis_title="held-out loss / loss before training", legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(
+        height=340,
+        margin=MARGIN,
+        xaxis={"title": "epoch (0 = before training)", "dtick": 1},
+        yaxis_title="held-out loss / loss before training",
+        legend={"orientation": "h", "y": 1.1},
+    )
     return fig
 
 
@@ -48,15 +87,24 @@ def change_vs_similarity_figure(folds: Sequence[dict]) -> go.Figure:
     """Each held-out class: its loss change against its word's cosine similarity to the nearest trained class's word."""
     fig = go.Figure(
         go.Scatter(
-            x=[f["nearest_trained_cosine"] for f in folds], y=[100 * f["relative_change"] for f in folds], mode="markers+text",
-            text=[f["class"] for f in folds], textposition="top center", textfont={"size": 10}, marker={"size": 8, "color": "#4c78a8"},
+            x=[f["nearest_trained_cosine"] for f in folds],
+            y=[100 * f["relative_change"] for f in folds],
+            mode="markers+text",
+            text=[f["class"] for f in folds],
+            textposition="top center",
+            textfont={"size": 10},
+            marker={"size": 8, "color": "#4c78a8"},
             customdata=[f["nearest_trained_class"] for f in folds],
             hovertemplate="%{text}: %{y:+.1f} %<br>nearest trained class %{customdata} (cosine %{x:.3f})<extra></extra>",
         )
     )
     fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
-    fig.update_layout(height=380, margin=MARGIN, xaxis_title="cosine of the held-out word to its nearest trained class word",
-                      yaxis_title="held-out loss change (%)")
+    fig.update_layout(
+        height=380,
+        margin=MARGIN,
+        xaxis_title="cosine of the held-out word to its nearest trained class word",
+        yaxis_title="held-out loss change (%)",
+    )
     return fig
 
 
@@ -64,7 +112,28 @@ def fold_curve_figure(fold: dict) -> go.Figure:
     """One fold: training loss and held-out loss per epoch (epoch 0: held-out loss before training)."""
     epochs = [0] + [r["epoch"] for r in fold["history"]]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[fold["loss_before"]] + [r["held_out_loss"] for r in fold["history"]], name=f"held-out ({fold['class']})", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=epochs[1:], y=[r["train_loss"] for r in fold["history"]], name="training (other classes)", mode="lines+markers", line={"dash": "dot"}))
-    fig.update_layout(height=300, margin=MARGIN, xaxis={"title": "epoch", "dtick": 1}, yaxis_title="loss", legend={"orientation": "h", "y": 1.15})
+    fig.add_trace(
+        go.Scatter(
+            x=epochs,
+            y=[fold["loss_before"]] + [r["held_out_loss"] for r in fold["history"]],
+            name=f"held-out ({fold['class']})",
+            mode="lines+markers",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=epochs[1:],
+            y=[r["train_loss"] for r in fold["history"]],
+            name="training (other classes)",
+            mode="lines+markers",
+            line={"dash": "dot"},
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin=MARGIN,
+        xaxis={"title": "epoch", "dtick": 1},
+        yaxis_title="loss",
+        legend={"orientation": "h", "y": 1.15},
+    )
     return fig

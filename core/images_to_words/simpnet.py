@@ -38,8 +38,13 @@ class SimpNet(nn.Module):
         self.features = nn.Sequential(*layers)
         hidden = max(32, int(round(512 * width)))
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Dropout(0.3),
-            nn.Linear(hidden, hidden // 2), nn.ReLU(inplace=True), nn.Linear(hidden // 2, out_dim),
+            nn.Flatten(),
+            nn.Linear(channels, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.3),
+            nn.Linear(hidden, hidden // 2),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden // 2, out_dim),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

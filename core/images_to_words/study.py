@@ -111,7 +111,9 @@ def study_config(
         raise ValueError("epochs must be at least 1, batch size at least 2, and the learning rate and width positive.")
     unknown = sorted(set(classes or []) - set(imageset.class_names))
     if unknown:
-        raise ValueError(f"unknown class(es) {', '.join(unknown)}; this image set has: {', '.join(imageset.class_names)}.")
+        raise ValueError(
+            f"unknown class(es) {', '.join(unknown)}; this image set has: {', '.join(imageset.class_names)}."
+        )
     empty = [n for i, n in enumerate(imageset.class_names) if not (imageset.train_labels == i).any()]
     if empty:
         raise ValueError(f"class(es) {', '.join(empty)} have no training images; remove them from the image set.")
@@ -124,9 +126,21 @@ def study_config(
         "train_images": int(len(imageset.train_labels)),
         "test_images": int(len(imageset.test_labels)),
         "model": {"name": "simpnet", "width": float(width), "out_dim": 50},
-        "training": {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr), "optimizer": "adam", "loss": loss, "seed": int(seed),
-                     "cpu_threads": int(cpu_threads or torch.get_num_threads())},
-        "words": {"vectors": "glove-6B-50d", "mode": words, "table": table_name, "entries": _word_entries(imageset.class_names, table_name, rows, words)},
+        "training": {
+            "epochs": int(epochs),
+            "batch_size": int(batch_size),
+            "lr": float(lr),
+            "optimizer": "adam",
+            "loss": loss,
+            "seed": int(seed),
+            "cpu_threads": int(cpu_threads or torch.get_num_threads()),
+        },
+        "words": {
+            "vectors": "glove-6B-50d",
+            "mode": words,
+            "table": table_name,
+            "entries": _word_entries(imageset.class_names, table_name, rows, words),
+        },
     }
 
 
@@ -135,7 +149,9 @@ def _word_entries(classes: list[str], name: str, table: Any, mode: str) -> dict[
     rows = table.set_index("class")
     missing = [c for c in classes if c not in rows.index]
     if missing:
-        raise ValueError(f"class(es) {', '.join(missing)} are not in the class-name table {name!r}; add a row for each (class, best, words).")
+        raise ValueError(
+            f"class(es) {', '.join(missing)} are not in the class-name table {name!r}; add a row for each (class, best, words)."
+        )
     return {c: rows.loc[c, "best"] if mode == "best" else rows.loc[c, "words"] for c in classes}
 
 
@@ -154,7 +170,14 @@ def _predict(model: nn.Module, images: torch.Tensor, batch: int = 512) -> torch.
     return forward_batches(model, images, batch_size=batch, to_cpu=False)
 
 
-def run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.ndarray, device: str | None = None, callback: Callback | None = None) -> dict[str, Any]:
+def run_fold(
+    config: dict[str, Any],
+    held: int,
+    imageset: ImageSet,
+    targets: np.ndarray,
+    device: str | None = None,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
     """Train on every class but ``held`` and measure what happens to the held-out class.
 
     Returns the fold's record: held-out loss before training, after each epoch and at the end (and
@@ -171,7 +194,14 @@ def run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.
         torch.set_num_threads(previous)
 
 
-def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np.ndarray, device: str | None, callback: Callback | None) -> dict[str, Any]:
+def _run_fold(
+    config: dict[str, Any],
+    held: int,
+    imageset: ImageSet,
+    targets: np.ndarray,
+    device: str | None,
+    callback: Callback | None,
+) -> dict[str, Any]:
     from core.device import default_device
 
     training = config["training"]
@@ -183,8 +213,16 @@ def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np
     trained = [c for c in range(len(names)) if c != held]
     keep = imageset.train_labels != held
     train_np = imageset.train_images[keep]
-    mean = torch.as_tensor(train_np.reshape(len(train_np), train_np.shape[1], -1).mean(axis=(0, 2)) / 255, dtype=torch.float32, device=device)
-    std = torch.as_tensor(train_np.reshape(len(train_np), train_np.shape[1], -1).std(axis=(0, 2)) / 255 + 1e-6, dtype=torch.float32, device=device)
+    mean = torch.as_tensor(
+        train_np.reshape(len(train_np), train_np.shape[1], -1).mean(axis=(0, 2)) / 255,
+        dtype=torch.float32,
+        device=device,
+    )
+    std = torch.as_tensor(
+        train_np.reshape(len(train_np), train_np.shape[1], -1).std(axis=(0, 2)) / 255 + 1e-6,
+        dtype=torch.float32,
+        device=device,
+    )
     x_train = _prepare(train_np, mean, std, device)
     y_train = torch.as_tensor(imageset.train_labels[keep], device=device)
     held_np = np.concatenate([imageset.train_images[~keep], imageset.test_images[imageset.test_labels == held]])
@@ -204,7 +242,11 @@ def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np
         return float(_loss(_predict(trained, x_held), held_target, training["loss"]))
 
     def relay(epoch: int, epochs: int, record: dict) -> bool | None:
-        return callback(epoch, epochs, {k: record[k] for k in ("epoch", "train_loss", "held_out_loss")}) if callback else None
+        return (
+            callback(epoch, epochs, {k: record[k] for k in ("epoch", "train_loss", "held_out_loss")})
+            if callback
+            else None
+        )
 
     before = held_loss(model)
     trainer = Trainer(
@@ -222,7 +264,9 @@ def _run_fold(config: dict[str, Any], held: int, imageset: ImageSet, targets: np
     result = trainer.fit(x_train, y_train)
     history = result.history
     if result.stopped:
-        raise Interrupted(f"fold {names[held]!r} stopped after epoch {len(history)}; it will be run again from its start.")
+        raise Interrupted(
+            f"fold {names[held]!r} stopped after epoch {len(history)}; it will be run again from its start."
+        )
     seconds = time.perf_counter() - started
     after = history[-1]["held_out_loss"]
 
@@ -286,11 +330,15 @@ def _scan_folds(study_id: str) -> tuple[dict[int, dict[str, Any]], list[Path]]:
 def damaged_message(study_id: str, damaged: list[Path], class_names: list[str]) -> str:
     """What is wrong with a study's damaged fold files and how to recompute them (nothing is deleted)."""
     classes = [class_names[int(p.stem)] for p in damaged if p.stem.isdigit() and int(p.stem) < len(class_names)]
-    command = f"python -m core loo --resume {study_id} --redo {' '.join(shlex.quote(c) for c in classes)}" if classes else ""
+    command = (
+        f"python -m core loo --resume {study_id} --redo {' '.join(shlex.quote(c) for c in classes)}" if classes else ""
+    )
     files, one = ", ".join(str(p) for p in damaged), len(damaged) == 1
     how = "delete it, or redo that class" if one else "delete them, or redo those classes"
-    return (f"fold file{'' if one else 's'} {files} {'is' if one else 'are'} damaged (not a readable fold record); {how}"
-            f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. The other folds are kept.")
+    return (
+        f"fold file{'' if one else 's'} {files} {'is' if one else 'are'} damaged (not a readable fold record); {how}"
+        f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. The other folds are kept."
+    )
 
 
 @dataclass
@@ -318,8 +366,10 @@ class Study:
     def label(self) -> str:
         c = self.config
         damaged = f" · {len(self.damaged)} damaged" if self.damaged else ""
-        return (f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds{damaged} · width {c['model']['width']} · "
-                f"{c['training']['epochs']} epochs · {c['training']['loss']} · {c['words']['mode']} word · {self.id}")
+        return (
+            f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds{damaged} · width {c['model']['width']} · "
+            f"{c['training']['epochs']} epochs · {c['training']['loss']} · {c['words']['mode']} word · {self.id}"
+        )
 
 
 def load_study(study_id: str, damaged_ok: bool = False) -> Study:
@@ -379,7 +429,9 @@ def run_study(
     targets = class_vectors(names, table, config["words"]["mode"])
     unknown = [name for name in redo or [] if name not in names]
     if unknown:
-        raise ValueError(f"cannot redo {', '.join(map(repr, unknown))}: not a class of this study ({', '.join(names)}).")
+        raise ValueError(
+            f"cannot redo {', '.join(map(repr, unknown))}: not a class of this study ({', '.join(names)})."
+        )
     redone = {names.index(name) for name in redo or []}
     study_id = store.config_hash(config)
     folder = study_dir(study_id)
@@ -396,7 +448,12 @@ def run_study(
 
     def fold_progress(index: int) -> Callback:
         def relay(epoch: int, epochs: int, metrics: dict) -> bool | None:
-            return callback(finished, total, {"fold": names[index], "epoch": f"{epoch}/{epochs}", **metrics}) if callback else None
+            return (
+                callback(finished, total, {"fold": names[index], "epoch": f"{epoch}/{epochs}", **metrics})
+                if callback
+                else None
+            )
+
         return relay
 
     results: Iterator[dict[str, Any]] = sweeps.run_many(
@@ -408,14 +465,21 @@ def run_study(
     for record in results:
         store.atomic_write_json(_fold_path(study_id, record["index"]), record)
         finished += 1
-        if callback is not None and callback(finished, total, {"fold": record["class"], "relative_change": record["relative_change"]}):
+        if callback is not None and callback(
+            finished, total, {"fold": record["class"], "relative_change": record["relative_change"]}
+        ):
             sweeps.cancel(results)
             raise Interrupted(f"study stopped after {finished} of {total} folds; run it again to resume.")
     return load_study(study_id)
 
 
-def resume_study(study_id: str, use_ray: bool = False, device: str | None = None, callback: Callback | None = None,
-                 redo: list[str] | None = None) -> Study:
+def resume_study(
+    study_id: str,
+    use_ray: bool = False,
+    device: str | None = None,
+    callback: Callback | None = None,
+    redo: list[str] | None = None,
+) -> Study:
     """Finish a study with exactly its recorded settings (so under the same id): the image set is reloaded
     from its recorded source (loader, folder, images per class, subsample seed) and only unfinished folds
     (and the classes in ``redo``) are computed.
@@ -430,13 +494,22 @@ def resume_study(study_id: str, use_ray: bool = False, device: str | None = None
     study = load_study(study_id, damaged_ok=True)
     config = {key: value for key, value in study.config.items() if key != "provenance"}
     if store.config_hash(config) != study_id:
-        raise ValueError(f"the config.json of study {study_id} was edited (its settings no longer give its id); start a new study instead.")
+        raise ValueError(
+            f"the config.json of study {study_id} was edited (its settings no longer give its id); start a new study instead."
+        )
     imageset = load_source(config["imageset"])
     recorded = (config["class_names"], config["image_shape"], config["train_images"], config["test_images"])
-    found = (list(imageset.class_names), list(imageset.shape), int(len(imageset.train_labels)), int(len(imageset.test_labels)))
+    found = (
+        list(imageset.class_names),
+        list(imageset.shape),
+        int(len(imageset.train_labels)),
+        int(len(imageset.test_labels)),
+    )
     if found != recorded:
-        raise ValueError(f"the image set {config['imageset']} is not the one study {study_id} ran on (recorded: {recorded[2]} training "
-                         f"images of {len(recorded[0])} classes, found {found[2]} of {len(found[0])}); start a new study on it instead.")
+        raise ValueError(
+            f"the image set {config['imageset']} is not the one study {study_id} ran on (recorded: {recorded[2]} training "
+            f"images of {len(recorded[0])} classes, found {found[2]} of {len(found[0])}); start a new study on it instead."
+        )
     return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 
 

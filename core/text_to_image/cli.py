@@ -33,7 +33,9 @@ def _scaler(text: str) -> str | None:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the text -> image commands to the lab's command line."""
     layouts = commands.add_parser("layouts", help="list fitted layouts")
-    layouts.set_defaults(run=lambda args: [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()])
+    layouts.set_defaults(
+        run=lambda args: [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()]
+    )
 
     fit = commands.add_parser("fit-layout", help="embed a corpus and fit the feature layouts")
     _add_corpus_encoder_layout(fit)
@@ -47,27 +49,37 @@ def register(commands: argparse._SubParsersAction) -> None:
     split.add_argument("--test-size", type=float, default=datasets.DATASET_DEFAULTS.test_size)
     split.add_argument("--split-seed", type=int, default=datasets.DATASET_DEFAULTS.seed)
     split.add_argument(
-        "--fit-on", choices=datasets.FIT_ON, default=datasets.DATASET_DEFAULTS.fit_on,
+        "--fit-on",
+        choices=datasets.FIT_ON,
+        default=datasets.DATASET_DEFAULTS.fit_on,
         help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
     )
     build.set_defaults(run=_build_dataset)
 
     listed = commands.add_parser("datasets", help="list built image datasets")
-    listed.set_defaults(run=lambda args: [
-        {"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]}
-        for a in datasets.list_datasets()
-    ])
+    listed.set_defaults(
+        run=lambda args: [
+            {"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]}
+            for a in datasets.list_datasets()
+        ]
+    )
     train = commands.add_parser("train", help="train a sliced-backbone classifier on an image dataset")
     train.add_argument("--dataset", required=True, help="dataset id (see: python -m core datasets)")
-    train.add_argument("--backbone", required=True, help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online)")
+    train.add_argument(
+        "--backbone", required=True, help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online)"
+    )
     train.add_argument("--cut", default=None, help="feature-extraction node to cut at (default: the paper's, or ours)")
     train.add_argument("--random-init", action="store_true", help="randomly initialised slice (the baseline)")
     train.add_argument("--finetune", action="store_true", help="train the slice too (default: frozen)")
     train.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
     train.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
     train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
-    train.add_argument("--validation", type=float, default=TRAIN_DEFAULTS.validation,
-                       help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing)")
+    train.add_argument(
+        "--validation",
+        type=float,
+        default=TRAIN_DEFAULTS.validation,
+        help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing)",
+    )
     train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     train.set_defaults(run=_train)
     baseline = commands.add_parser("baseline", help="logistic regression on the raw embeddings of a dataset")
@@ -79,14 +91,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     measured.set_defaults(run=lambda args: results.results_table(_dataset(args.dataset)))
     texts = commands.add_parser("classify", help="classify texts with trained models")
     texts.add_argument("texts", nargs="+", help="one or more texts")
-    texts.add_argument("--model", action="append", required=True,
-                       help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)")
+    texts.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)",
+    )
     texts.set_defaults(run=_classify)
 
 
 def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     source = command.add_argument_group("corpus")
-    source.add_argument("--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv")
+    source.add_argument(
+        "--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv"
+    )
     source.add_argument("--csv", help="path of a UTF-8 CSV (with --corpus csv)")
     source.add_argument("--text-column", default="text")
     source.add_argument("--label-column", default="label")
@@ -138,17 +156,36 @@ def _layout_params(args: argparse.Namespace) -> dict:
 
 def _fit_layout(args: argparse.Namespace) -> dict:
     artifact = jobs.fit_layout(
-        _corpus(args), args.encoder, args.layers, args.pooling, _layout_params(args), args.layer_pixels, args.force, progress
+        _corpus(args),
+        args.encoder,
+        args.layers,
+        args.pooling,
+        _layout_params(args),
+        args.layer_pixels,
+        args.force,
+        progress,
     )
     return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
 
 
 def _build_dataset(args: argparse.Namespace) -> dict:
     artifact = jobs.build_dataset(
-        _corpus(args), args.encoder, args.layers, args.pooling, _layout_params(args), args.test_size, args.split_seed,
-        args.fit_on, progress,
+        _corpus(args),
+        args.encoder,
+        args.layers,
+        args.pooling,
+        _layout_params(args),
+        args.test_size,
+        args.split_seed,
+        args.fit_on,
+        progress,
     )
-    return {"id": artifact.id, "path": str(artifact.path), "split": artifact.config["split"], "quality": artifact.config["quality"]}
+    return {
+        "id": artifact.id,
+        "path": str(artifact.path),
+        "split": artifact.config["split"],
+        "quality": artifact.config["quality"],
+    }
 
 
 def _dataset(dataset_id: str) -> store.Artifact:
@@ -166,14 +203,31 @@ def _train(args: argparse.Namespace) -> dict:
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
         if not bars:
             bars.append(progress("epochs"))
-        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy", "val_accuracy") if k in metrics})
+        bars[0](
+            epoch,
+            epochs,
+            {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy", "val_accuracy") if k in metrics},
+        )
 
     settings = TrainSettings(
-        args.backbone, args.cut, not args.random_init, args.finetune, args.epochs, args.batch_size, args.seed, args.validation,
+        args.backbone,
+        args.cut,
+        not args.random_init,
+        args.finetune,
+        args.epochs,
+        args.batch_size,
+        args.seed,
+        args.validation,
         args.device,
     )
     artifact = training.train_model(dataset, settings, callback)
-    return {"id": artifact.id, "path": str(artifact.path), "status": artifact.config["status"], "best_epoch": artifact.config["best_epoch"], "metrics": artifact.config["metrics"]}
+    return {
+        "id": artifact.id,
+        "path": str(artifact.path),
+        "status": artifact.config["status"],
+        "best_epoch": artifact.config["best_epoch"],
+        "metrics": artifact.config["metrics"],
+    }
 
 
 def _baseline(args: argparse.Namespace) -> dict:
@@ -189,7 +243,9 @@ def _model_folder(reference: str):
         return found.path
     if Path(reference).is_dir():
         return Path(reference)
-    raise ValueError(f"{reference!r} is neither a trained model id (see: python -m core results --dataset ID) nor a folder.")
+    raise ValueError(
+        f"{reference!r} is neither a trained model id (see: python -m core results --dataset ID) nor a folder."
+    )
 
 
 def _classify(args: argparse.Namespace) -> list[dict]:

@@ -28,6 +28,7 @@ DATASETS = "datasets"
 
 FIT_ON = ("train", "all")
 
+
 @dataclass(frozen=True)
 class DatasetDefaults:
     """Defaults of an image dataset build (the paper: 80/20 split, seed 42, layout on all reviews)."""
@@ -36,7 +37,9 @@ class DatasetDefaults:
     seed: int = 42
     fit_on: str = "train"  # "all" repeats the paper's code, whose layout also saw the test rows
 
+
 DATASET_DEFAULTS = DatasetDefaults()
+
 
 def build_dataset(
     encoder: TextEncoder,
@@ -87,11 +90,14 @@ def build_dataset(
         "split": {"test_size": test_size, "seed": seed, "train": int(len(train)), "test": int(len(test))},
         "fit_on": fit_on,
     }
+
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         fit_rows = np.sort(train) if fit_on == "train" else np.arange(len(labels))
         layout = FeatureLayout(**layout_params).fit(features[fit_rows], callback=callback)
         if layout.stopped_early_:  # never publish a half-fitted layout; the embeddings stay cached for the next run
-            raise Interrupted("The layout fit was stopped; build the dataset again to refit it (the embeddings are kept).")
+            raise Interrupted(
+                "The layout fit was stopped; build the dataset again to refit it (the embeddings are kept)."
+            )
 
         def write(folder: Path) -> None:
             np.save(folder / "images.npy", layout.transform(features).astype(np.float16), allow_pickle=False)
@@ -103,9 +109,11 @@ def build_dataset(
 
     return jobs.build_or_load(DATASETS, config, build)
 
+
 def load_dataset(artifact: Artifact) -> dict[str, np.ndarray]:
     """The arrays of a ``datasets`` artifact: images (float16), labels and the test mask."""
     return {name: np.load(artifact.file(f"{name}.npy"), allow_pickle=False) for name in ("images", "labels", "is_test")}
+
 
 @dataclass(frozen=True)
 class Split:
@@ -116,11 +124,17 @@ class Split:
     test_images: torch.Tensor
     test_labels: torch.Tensor
 
+
 def load_split(dataset: Artifact) -> Split:
     """The dataset's images (float16) and labels, split by its stored test mask."""
     arrays = load_dataset(dataset)
-    images, labels, is_test = torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"]), torch.from_numpy(arrays["is_test"])
+    images, labels, is_test = (
+        torch.from_numpy(arrays["images"]),
+        torch.from_numpy(arrays["labels"]),
+        torch.from_numpy(arrays["is_test"]),
+    )
     return Split(images[~is_test], labels[~is_test], images[is_test], labels[is_test])
+
 
 def label_names(dataset: Artifact) -> list[str]:
     """The dataset's class names (their numbers when it has none)."""
@@ -129,9 +143,11 @@ def label_names(dataset: Artifact) -> list[str]:
         return names
     return [str(i) for i in range(int(np.load(dataset.file("labels.npy")).max()) + 1)]
 
+
 def list_datasets() -> list[Artifact]:
     """Built image datasets, newest first."""
     return store.list_artifacts(DATASETS)
+
 
 def dataset_label(artifact: Artifact) -> str:
     """A one-line description of an image dataset (for select boxes)."""
@@ -142,6 +158,7 @@ def dataset_label(artifact: Artifact) -> str:
         f"{config['encoder']['name']} · {config['pooling']} · {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
         f"fit on {config['fit_on']} · {artifact.id}"
     )
+
 
 def class_means(images: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
     """The mean image of each class, (classes, H, W) float32 (zeros for a class with no image)."""

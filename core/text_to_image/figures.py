@@ -10,7 +10,9 @@ import plotly.graph_objects as go
 from core.figures import LAYER_COLOURS, MARGIN, TIGHT, bare_axes
 
 
-def probabilities_figure(per_model: dict[str, np.ndarray], names: Sequence[str], mean: np.ndarray | None = None) -> go.Figure:
+def probabilities_figure(
+    per_model: dict[str, np.ndarray], names: Sequence[str], mean: np.ndarray | None = None
+) -> go.Figure:
     """Each model's class probabilities as grouped horizontal bars (and the ensemble mean)."""
     rows = dict(per_model)
     if mean is not None and len(per_model) > 1:
@@ -18,11 +20,23 @@ def probabilities_figure(per_model: dict[str, np.ndarray], names: Sequence[str],
     fig = go.Figure()
     for index, name in enumerate(names):
         fig.add_trace(
-            go.Bar(y=list(rows), x=[float(p[index]) for p in rows.values()], name=str(name), orientation="h",
-                   marker={"color": LAYER_COLOURS[index % len(LAYER_COLOURS)]}, hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>")
+            go.Bar(
+                y=list(rows),
+                x=[float(p[index]) for p in rows.values()],
+                name=str(name),
+                orientation="h",
+                marker={"color": LAYER_COLOURS[index % len(LAYER_COLOURS)]},
+                hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>",
+            )
         )
-    fig.update_layout(barmode="stack", height=90 + 34 * len(rows), margin=MARGIN, xaxis={"range": [0, 1], "title": "probability"},
-                      yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.15})
+    fig.update_layout(
+        barmode="stack",
+        height=90 + 34 * len(rows),
+        margin=MARGIN,
+        xaxis={"range": [0, 1], "title": "probability"},
+        yaxis={"autorange": "reversed"},
+        legend={"orientation": "h", "y": 1.15},
+    )
     return fig
 
 
@@ -31,7 +45,10 @@ def saliency_figure(saliency: np.ndarray, hover: np.ndarray | None = None, size:
     features = hover if hover is not None else np.full(saliency.shape, "", dtype=object)
     fig = go.Figure(
         go.Heatmap(
-            z=saliency, customdata=features, colorscale="Inferno", showscale=False,
+            z=saliency,
+            customdata=features,
+            colorscale="Inferno",
+            showscale=False,
             hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
         )
     )

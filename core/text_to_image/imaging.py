@@ -11,6 +11,7 @@ A *text imager* couples an encoder (with chosen layers and pooling) with two fit
 Both layouts are fitted on a real corpus, never on the sentences being imaged. Embeddings of a
 corpus are cached in shards, so an interrupted run resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,6 +35,7 @@ EMBEDDINGS = "embeddings"
 
 IMAGERS = "imagers"
 
+
 @dataclass(frozen=True)
 class ImagingDefaults:
     """Defaults of the text-to-image pipeline; widgets read theirs from here."""
@@ -42,7 +44,9 @@ class ImagingDefaults:
     layer_pixels: int | None = None  # None: the smallest square that holds ``hidden`` pixels
     neighbours: int = 5  # trustworthiness neighbourhood
 
+
 DEFAULTS = ImagingDefaults()
+
 
 def texts_sha256(texts: list[str]) -> str:
     """A fingerprint of an ordered list of texts."""
@@ -52,11 +56,13 @@ def texts_sha256(texts: list[str]) -> str:
         digest.update(b"\0")
     return digest.hexdigest()
 
+
 def _corpus_record(corpus: pd.DataFrame) -> dict[str, Any]:
     source = dict(corpus.attrs.get("source", {}))
     source["texts_sha256"] = texts_sha256(corpus["text"].tolist())
     source["rows"] = len(corpus)
     return source
+
 
 def embed_corpus(
     encoder: TextEncoder,
@@ -92,6 +98,7 @@ def embed_corpus(
         "layers": layers,
         "pooling": pooling,
     }
+
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         texts = corpus["text"].tolist()
         width = len(layers) * encoder.hidden_size
@@ -111,13 +118,19 @@ def embed_corpus(
                 np.save(buffer, array.astype(np.float32), allow_pickle=False)
                 store.atomic_write_bytes(path, buffer.getvalue())
             if callback is not None and callback(min(start + shard_size, len(texts)), len(texts), {"shard": index}):
-                raise Interrupted(f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts.")
+                raise Interrupted(
+                    f"Embedding stopped after {min(start + shard_size, len(texts))} of {len(texts)} texts."
+                )
         shapes = [(len(texts[i * shard_size : (i + 1) * shard_size]), width) for i in range(n_shards)]
         arrays = [_load_shard(partial / f"shard-{i:05d}.npy", shape) for i, shape in enumerate(shapes)]
         if any(array is None for array in arrays):
-            if store.load(EMBEDDINGS, artifact_id) is not None:  # another session finished the same embeddings meanwhile
+            if (
+                store.load(EMBEDDINGS, artifact_id) is not None
+            ):  # another session finished the same embeddings meanwhile
                 raise jobs.FoundMeanwhile(artifact_id)
-            raise Interrupted("Some embedding shards vanished while they were being read (another job cleaned them up).")
+            raise Interrupted(
+                "Some embedding shards vanished while they were being read (another job cleaned them up)."
+            )
 
         def write(folder: Path) -> None:
             np.save(folder / "embeddings.npy", np.concatenate(arrays), allow_pickle=False)
@@ -128,6 +141,7 @@ def embed_corpus(
 
     return jobs.build_or_load(EMBEDDINGS, config, build)
 
+
 def _load_shard(path, shape: tuple[int, int]) -> np.ndarray | None:
     """A finished shard of the expected shape, or None when it is missing or unusable (then it is redone)."""
     try:
@@ -136,18 +150,22 @@ def _load_shard(path, shape: tuple[int, int]) -> np.ndarray | None:
         return None
     return array if array.shape == shape and array.dtype == np.float32 else None
 
+
 def load_embeddings(artifact: Artifact) -> np.ndarray:
     """The embedding matrix of an ``embeddings`` artifact."""
     return np.load(artifact.file("embeddings.npy"), allow_pickle=False)
+
 
 def stack_layers(features: np.ndarray, n_layers: int) -> np.ndarray:
     """(n, L * hidden) -> (n * L, hidden): every layer's vector becomes a sample."""
     n, width = features.shape
     return features.reshape(n * n_layers, width // n_layers)
 
+
 def default_layer_pixels(hidden: int) -> int:
     """Side of the smallest square grid with at least ``hidden`` pixels."""
     return math.ceil(math.sqrt(hidden))
+
 
 @dataclass
 class TextImages:
@@ -158,6 +176,7 @@ class TextImages:
     combined: np.ndarray  # (n, H, W) float32
     layers: np.ndarray  # (n, L, h, w) float32
     truncated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
 
 @dataclass
 class TextImager:
@@ -193,9 +212,8 @@ class TextImager:
         result.truncated = self.encoder.truncated(texts)
         return result
 
-def imager_config(
-    embeddings: Artifact, layout_params: dict[str, Any], layer_pixels: int | None
-) -> dict[str, Any]:
+
+def imager_config(embeddings: Artifact, layout_params: dict[str, Any], layer_pixels: int | None) -> dict[str, Any]:
     """The config (and so the id) of an imager fitted on ``embeddings`` with these settings.
 
     The layout settings are recorded in full (defaults included), so a change of a default gives
@@ -212,6 +230,7 @@ def imager_config(
         "layer_pixels": layer_pixels or default_layer_pixels(hidden),
     }
 
+
 def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     """Every layout setting, defaults included, as recorded in an artifact's config (and so its id).
 
@@ -221,11 +240,13 @@ def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     record.pop("n_jobs")
     return record
 
+
 def check_settings(layout_params: dict[str, Any], layer_pixels: int | None = None) -> None:
     """Raise ValueError for bad layout settings before any costly work (both grids are checked)."""
     FeatureLayout(**layout_params).check_params()
     if layer_pixels is not None:
         FeatureLayout(**{**layout_params, "pixels": layer_pixels}).check_params()
+
 
 def fit_imager(
     embeddings: Artifact,
@@ -251,6 +272,7 @@ def fit_imager(
     layout_params = dict(layout_params or {})
     check_settings(layout_params, layer_pixels)
     config = imager_config(embeddings, layout_params, layer_pixels)
+
     def complete(found: Artifact) -> bool:
         return not any(q["stopped_early"] for q in found.config["quality"].values())
 
@@ -281,6 +303,7 @@ def fit_imager(
 
     return jobs.build_or_load(IMAGERS, config, build, accept=complete, force=force)
 
+
 def load_imager(
     artifact: Artifact, encoder: TextEncoder | None = None, layouts: dict[str, FeatureLayout] | None = None
 ) -> TextImager:
@@ -306,9 +329,11 @@ def load_imager(
         artifact_id=artifact.id,
     )
 
+
 def load_layouts(artifact: Artifact) -> dict[str, FeatureLayout]:
     """The ``combined`` and ``per_layer`` layouts of an imager artifact."""
     return {name: FeatureLayout.load(artifact.file(name)) for name in ("combined", "per_layer")}
+
 
 def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, int]]:
     """(layer, dimension) of each feature of an imager's ``combined`` grid, or (None, dimension) for
@@ -318,11 +343,13 @@ def feature_names(config: dict[str, Any], which: str) -> list[tuple[int | None, 
         return [(None, d) for d in range(hidden)]
     return [(layer, d) for layer in config["layers"] for d in range(hidden)]
 
+
 def same_features(first: dict[str, Any], second: dict[str, Any], which: str) -> bool:
     """Whether two imagers' ``which`` grids place the same features (same encoder; same layers for ``combined``)."""
     if first["encoder"]["model_id"] != second["encoder"]["model_id"]:
         return False
     return which == "per_layer" or first["layers"] == second["layers"]
+
 
 def imager_label(artifact: Artifact) -> str:
     """A one-line description of a fitted imager (for select boxes and listings)."""
@@ -334,9 +361,11 @@ def imager_label(artifact: Artifact) -> str:
         f"seed {layout.get('random_state')} · {artifact.id}"
     )
 
+
 def list_imagers() -> list[Artifact]:
     """Every fitted imager, newest first."""
     return store.list_artifacts(IMAGERS)
+
 
 def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     """An 8-bit grayscale PNG of a [0, 1] image (values outside are clipped), upscaled ``scale`` x nearest."""
@@ -350,6 +379,7 @@ def to_png(image: np.ndarray, scale: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
+
 
 def to_npy(array: np.ndarray) -> bytes:
     """The bytes of ``array`` saved as a .npy file (no pickle)."""

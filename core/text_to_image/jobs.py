@@ -69,6 +69,13 @@ def build_dataset(
     check_labels(corpus)
     imaging.check_settings(layout_params)
     return datasets.build_dataset(
-        _encoder(encoder), corpus, layers, pooling, layout_params, test_size, seed, fit_on,
+        _encoder(encoder),
+        corpus,
+        layers,
+        pooling,
+        layout_params,
+        test_size,
+        seed,
+        fit_on,
         callback=progress("Building the dataset"),
     )

@@ -16,7 +16,9 @@ def list_models(dataset: Artifact | None = None) -> list[Artifact]:
 
 def has_results(dataset: Artifact) -> bool:
     """Whether any model or baseline has been measured on ``dataset``."""
-    return bool(list_models(dataset)) or any(a.config.get("dataset") == dataset.id for a in store.list_artifacts(BASELINES))
+    return bool(list_models(dataset)) or any(
+        a.config.get("dataset") == dataset.id for a in store.list_artifacts(BASELINES)
+    )
 
 
 def model_name(artifact: Artifact) -> str:
@@ -45,7 +47,8 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
         rows.append(
             {
                 "model": f"{c['backbone']} @ {c['node']}",
-                "kind": ("sliced CNN (ImageNet)" if c["pretrained"] else "baseline: random-init slice") + (", fine-tuned" if c["finetune"] else ""),
+                "kind": ("sliced CNN (ImageNet)" if c["pretrained"] else "baseline: random-init slice")
+                + (", fine-tuned" if c["finetune"] else ""),
                 **artifact.config["metrics"],
                 "best epoch": artifact.config["best_epoch"],
                 "epochs run": f"{len(artifact.config['history'])}/{t['epochs']}",

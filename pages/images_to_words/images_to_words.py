@@ -24,9 +24,11 @@ st.caption(
 found = loo.list_studies()
 with st.expander("Run a study", expanded=not found):
     preset = loo.OFFLINE_PRESET
-    st.caption(f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, {preset.per_class:,} "
-               f"images per class, {preset.epochs} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
-               "time and run again to resume.")
+    st.caption(
+        f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, {preset.per_class:,} "
+        f"images per class, {preset.epochs} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
+        "time and run again to resume."
+    )
     settings = studies.settings_form()
     if st.button("Run", type="primary", key="loo-run"):
         with state.user_errors():
@@ -45,7 +47,11 @@ with state.user_errors():
         st.error(study.damaged_message(), icon=":material/error:")
     if not study.complete:
         st.warning(f"This study is partial: {done} of {planned} folds are finished. Figures show the finished folds.")
-        if st.button("Resume it", key="loo-resume", help="Runs the unfinished folds with the study's recorded settings (same id); finished folds are kept."):
+        if st.button(
+            "Resume it",
+            key="loo-resume",
+            help="Runs the unfinished folds with the study's recorded settings (same id); finished folds are kept.",
+        ):
             studies.resume(study.id)
             st.rerun()
     if not study.folds:
@@ -55,28 +61,59 @@ with state.user_errors():
     summary = loo.summary(study)
     cols = st.columns(5)
     cols[0].metric("Folds finished", f"{done}/{planned}")
-    cols[1].metric("Median held-out loss change", f"{100 * summary['median_change']:+.1f} %", help="after / before − 1 over finished folds; the paper: −31.0 %.")
-    cols[2].metric("Extremes", f"{100 * summary['best_change']:+.0f} / {100 * summary['worst_change']:+.0f} %", help="The best and worst class (change of held-out loss); the table has them to 0.1 %; the paper: −65.5 / +67.9 %.")
-    cols[3].metric("Accuracy, trained classes", f"{summary['test_accuracy_trained']:.3f}", help="Test images of the trained classes, nearest class vector by cosine among the trained classes; mean over folds.")
-    cols[4].metric("Held-out top-5 (zero-shot)", f"{summary['top5_held_out']:.3f}", help=f"Share of held-out images whose true class is among the 5 nearest of all classes; chance {summary['chance_top5']:.2f}.")
+    cols[1].metric(
+        "Median held-out loss change",
+        f"{100 * summary['median_change']:+.1f} %",
+        help="after / before − 1 over finished folds; the paper: −31.0 %.",
+    )
+    cols[2].metric(
+        "Extremes",
+        f"{100 * summary['best_change']:+.0f} / {100 * summary['worst_change']:+.0f} %",
+        help="The best and worst class (change of held-out loss); the table has them to 0.1 %; the paper: −65.5 / +67.9 %.",
+    )
+    cols[3].metric(
+        "Accuracy, trained classes",
+        f"{summary['test_accuracy_trained']:.3f}",
+        help="Test images of the trained classes, nearest class vector by cosine among the trained classes; mean over folds.",
+    )
+    cols[4].metric(
+        "Held-out top-5 (zero-shot)",
+        f"{summary['top5_held_out']:.3f}",
+        help=f"Share of held-out images whose true class is among the 5 nearest of all classes; chance {summary['chance_top5']:.2f}.",
+    )
 
     table = loo.fold_table(study)
-    st.dataframe(table, hide_index=True, width="stretch", column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("loss before", "loss after", "after / before", "word cosine")}
-                 | {"change %": st.column_config.NumberColumn(format="%+.1f")})
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            k: st.column_config.NumberColumn(format="%.3f")
+            for k in ("loss before", "loss after", "after / before", "word cosine")
+        }
+        | {"change %": st.column_config.NumberColumn(format="%+.1f")},
+    )
     st.download_button("Table (CSV)", table.to_csv(index=False), f"loo-{study.id}.csv", "text/csv", key="loo-csv")
 
     left, right = st.columns(2)
     left.markdown("**Held-out loss change across classes**")
-    left.plotly_chart(loss_change_histogram([f["relative_change"] for f in folds], [f["class"] for f in folds]), key="loo-hist")
+    left.plotly_chart(
+        loss_change_histogram([f["relative_change"] for f in folds], [f["class"] for f in folds]), key="loo-hist"
+    )
     right.markdown("**Held-out loss during training** (median and quartiles across folds)")
-    right.plotly_chart(held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}), key="loo-band")
+    right.plotly_chart(
+        held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}),
+        key="loo-band",
+    )
     st.markdown("**Does a related trained class help?** (the paper: willow does well because other trees are trained)")
     st.plotly_chart(change_vs_similarity_figure(folds), key="loo-scatter")
     correlation = loo.similarity_correlation(folds)
     if correlation is not None:
         rho, p = correlation
-        st.caption(f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} (p = {p:.2g}); "
-                   "negative ρ: classes with a close trained relative lose more of their loss.")
+        st.caption(
+            f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} (p = {p:.2g}); "
+            "negative ρ: classes with a close trained relative lose more of their loss."
+        )
 
     st.subheader("One class")
     chosen = st.selectbox("Held-out class", [f["class"] for f in folds], key="loo-class")
@@ -88,8 +125,15 @@ with state.user_errors():
         st.plotly_chart(sample_images_figure(images), key="loo-samples")
     left, right = st.columns([3, 2])
     left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
-    right.markdown(f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
-                   f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}.")
-    right.dataframe(pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]), hide_index=True)
-    st.caption(f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "
-               f"Fold trained at {fold['images_per_second']:.0f} images/s on {fold['device']}.")
+    right.markdown(
+        f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
+        f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}."
+    )
+    right.dataframe(
+        pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]),
+        hide_index=True,
+    )
+    st.caption(
+        f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "
+        f"Fold trained at {fold['images_per_second']:.0f} images/s on {fold['device']}."
+    )

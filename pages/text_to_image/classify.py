@@ -18,10 +18,14 @@ st.caption(
 )
 
 with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
-dataset_id = panels.choose_dataset("cl-dataset", "Train a model first (Image Dataset page, then Train page).", with_models)
+dataset_id = panels.choose_dataset(
+    "cl-dataset", "Train a model first (Image Dataset page, then Train page).", with_models
+)
 dataset = store.load(datasets.DATASETS, dataset_id)
 models = {a.id: a for a in results.list_models(dataset)}
-chosen = st.multiselect("Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models")
+chosen = st.multiselect(
+    "Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models"
+)
 text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="cl-text").strip()
 if not chosen or not text:
     st.warning("Choose at least one model and type a sentence.")
@@ -45,14 +49,31 @@ with state.user_errors():
 
     explained = st.selectbox("Saliency of", list(loaded), key="cl-explain")
     target = st.radio("for the class", ["predicted", *names], horizontal=True, key="cl-target")
-    saliency, probabilities = classify.saliency(loaded[explained], images[0], None if target == "predicted" else names.index(target))
+    saliency, probabilities = classify.saliency(
+        loaded[explained], images[0], None if target == "predicted" else names.index(target)
+    )
     left, right = st.columns(2)
     left.caption("The sentence's image (as the model sees it)")
-    left.plotly_chart(image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content")
+    left.plotly_chart(
+        image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content"
+    )
     right.caption("Saliency |∂ logit / ∂ pixel|")
-    right.plotly_chart(saliency_figure(saliency, hover, size=320), key="cl-saliency", config=panels.PLAIN, width="content")
+    right.plotly_chart(
+        saliency_figure(saliency, hover, size=320), key="cl-saliency", config=panels.PLAIN, width="content"
+    )
     k = st.slider("Most salient pixels", 3, 30, 10, key="cl-k")
-    rows = classify.influential_features(imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k)
-    st.dataframe(pd.DataFrame(rows).drop(columns="feature"), hide_index=True, width="stretch",
-                 column_config={"saliency": st.column_config.NumberColumn(format="%.4f"), "value": st.column_config.NumberColumn("embedding value", format="%.4f")})
-    st.caption("Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the Feature Layout page).")
+    rows = classify.influential_features(
+        imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k
+    )
+    st.dataframe(
+        pd.DataFrame(rows).drop(columns="feature"),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "saliency": st.column_config.NumberColumn(format="%.4f"),
+            "value": st.column_config.NumberColumn("embedding value", format="%.4f"),
+        },
+    )
+    st.caption(
+        "Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the Feature Layout page)."
+    )

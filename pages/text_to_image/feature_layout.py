@@ -17,8 +17,13 @@ st.caption(
 
 fitted_all = imaging.list_imagers()
 labels = {a.id: imaging.imager_label(a) for a in fitted_all}
-which = st.radio("Grid", ["combined", "per_layer"], horizontal=True, key="fl-which",
-                 format_func={"combined": "combined (all layers on one grid)", "per_layer": "per layer (shared by every layer)"}.get)
+which = st.radio(
+    "Grid",
+    ["combined", "per_layer"],
+    horizontal=True,
+    key="fl-which",
+    format_func={"combined": "combined (all layers on one grid)", "per_layer": "per layer (shared by every layer)"}.get,
+)
 
 
 def grid(artifact: store.Artifact) -> FeatureLayout:
@@ -29,11 +34,17 @@ def show(artifact: store.Artifact, where) -> None:
     layout = grid(artifact)
     panels.layout_quality(artifact, which, where)
     quality = artifact.config["quality"][which]
-    where.caption(f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
-                  + (" (stopped early)" if quality["stopped_early"] else ""))
+    where.caption(
+        f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
+        + (" (stopped early)" if quality["stopped_early"] else "")
+    )
     names = imaging.feature_names(artifact.config, which)
     where.plotly_chart(layout_scatter(layout, names, "feature positions"), key=f"scatter-{artifact.id}-{where is st}")
-    where.plotly_chart(occupancy_figure(layout.occupancy(), "features per pixel"), key=f"occ-{artifact.id}-{where is st}", width="content")
+    where.plotly_chart(
+        occupancy_figure(layout.occupancy(), "features per pixel"),
+        key=f"occ-{artifact.id}-{where is st}",
+        width="content",
+    )
 
 
 just_fitted = st.session_state.pop("fl-fitted", None)
@@ -41,21 +52,34 @@ if just_fitted in labels:
     st.session_state["fl-main"] = just_fitted
     st.success(f"Fitted layout {just_fitted}; it is selected below.")
 if not fitted_all:
-    st.info("No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline corpus).")
+    st.info(
+        "No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline corpus)."
+    )
 else:
     chosen = st.selectbox("Layout", list(labels), format_func=labels.get, key="fl-main")
-    compare = st.toggle("Compare with a second layout", key="fl-compare", disabled=len(fitted_all) < 2,
-                        help="Fit a second layout (e.g. another seed) to compare.")
+    compare = st.toggle(
+        "Compare with a second layout",
+        key="fl-compare",
+        disabled=len(fitted_all) < 2,
+        help="Fit a second layout (e.g. another seed) to compare.",
+    )
     with state.user_errors():
         first = store.load(imaging.IMAGERS, chosen)
         if compare:
-            other = st.selectbox("Second layout", [i for i in labels if i != chosen], format_func=labels.get, key="fl-other")
+            other = st.selectbox(
+                "Second layout", [i for i in labels if i != chosen], format_func=labels.get, key="fl-other"
+            )
             second = store.load(imaging.IMAGERS, other)
             if imaging.same_features(first.config, second.config, which):
-                st.metric("Neighbourhood agreement", f"{neighbour_agreement(grid(first), grid(second)):.3f}",
-                          help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 nearest in the other (1 = the same map up to rotation and scale).")
+                st.metric(
+                    "Neighbourhood agreement",
+                    f"{neighbour_agreement(grid(first), grid(second)):.3f}",
+                    help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 nearest in the other (1 = the same map up to rotation and scale).",
+                )
             else:
-                st.caption("These two layouts place different features (another encoder or other layers), so their neighbourhoods cannot be compared.")
+                st.caption(
+                    "These two layouts place different features (another encoder or other layers), so their neighbourhoods cannot be compared."
+                )
             left, right = st.columns(2)
             show(first, left)
             show(second, right)
@@ -68,7 +92,9 @@ with st.expander("Fit a layout", expanded=not fitted_all):
         load_corpus = forms.corpus_picker()
     encoder_name, pooling = forms.encoder_picker()
     params = forms.layout_settings()
-    st.caption("Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted twice.")
+    st.caption(
+        "Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted twice."
+    )
     if st.button("Fit", type="primary", key="fl-fit"):
         with state.user_errors():
             if load_corpus is None:

@@ -27,7 +27,10 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     test_size = left.slider("Held-out share", 0.05, 0.5, datasets.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
     split_seed = middle.number_input("Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
     fit_on = right.radio(
-        "Fit the layout on", datasets.FIT_ON, key="ds-fit-on", horizontal=True,
+        "Fit the layout on",
+        datasets.FIT_ON,
+        key="ds-fit-on",
+        horizontal=True,
         format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
         help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to reproduce it.",
     )
@@ -37,8 +40,15 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
             artifact = jobs.build_dataset(
-                load_corpus(), lambda: state.encoder(encoder_name), parse_layers(layers), pooling, params, test_size,
-                int(split_seed), fit_on, progress=state.progress_callback,
+                load_corpus(),
+                lambda: state.encoder(encoder_name),
+                parse_layers(layers),
+                pooling,
+                params,
+                test_size,
+                int(split_seed),
+                fit_on,
+                progress=state.progress_callback,
             )
             st.session_state["ds-chosen"] = artifact.id
             st.rerun()
@@ -58,10 +68,17 @@ with state.user_errors():
     cols[2].metric("Image size", "×".join(map(str, arrays["images"].shape[1:])))
     cols[3].metric("Layout fitted on", "training rows" if config["fit_on"] == "train" else "all rows (leak)")
     counts = np.bincount(arrays["labels"], minlength=len(names))
-    st.caption(" · ".join(f"{name}: {count:,}" for name, count in zip(names, counts, strict=True))
-               + f" · {config['encoder']['name']}, layers {config['layers']}, {config['pooling']} pooling")
-    contrast = st.radio("Grey levels", ["equalize", "stretch", "model"], horizontal=True, key="ds-contrast",
-                        format_func={"equalize": "equalized", "stretch": "stretched", "model": "as the model sees them"}.get)
+    st.caption(
+        " · ".join(f"{name}: {count:,}" for name, count in zip(names, counts, strict=True))
+        + f" · {config['encoder']['name']}, layers {config['layers']}, {config['pooling']} pooling"
+    )
+    contrast = st.radio(
+        "Grey levels",
+        ["equalize", "stretch", "model"],
+        horizontal=True,
+        key="ds-contrast",
+        format_func={"equalize": "equalized", "stretch": "stretched", "model": "as the model sees them"}.get,
+    )
     hover = state.dataset_hover(*ref)
     per_class = st.slider("Samples per class", 2, 10, 6, key="ds-samples")
     rng = np.random.default_rng(0)
@@ -69,13 +86,28 @@ with state.user_errors():
         rows = np.flatnonzero(arrays["labels"] == index)
         picked = rng.choice(rows, size=min(per_class, len(rows)), replace=False)
         st.markdown(f"**{name}** — {len(picked)} random images of {len(rows):,}")
-        st.plotly_chart(layer_strip_figure(arrays["images"][picked], [f"#{r}" for r in picked], hover, contrast=contrast, height=170),
-                        key=f"ds-samples-{index}", config=panels.PLAIN)
+        st.plotly_chart(
+            layer_strip_figure(
+                arrays["images"][picked], [f"#{r}" for r in picked], hover, contrast=contrast, height=170
+            ),
+            key=f"ds-samples-{index}",
+            config=panels.PLAIN,
+        )
     st.subheader("Mean image per class, and their difference")
     means = datasets.class_means(arrays["images"], arrays["labels"], len(names))
     columns = st.columns(len(means) + 1)
     for column, name, mean in zip(columns, names, means, strict=False):
         column.caption(f"mean of {name}")
-        column.plotly_chart(image_figure(mean, hover, contrast=contrast, size=260), key=f"ds-mean-{name}", config=panels.PLAIN, width="content")
+        column.plotly_chart(
+            image_figure(mean, hover, contrast=contrast, size=260),
+            key=f"ds-mean-{name}",
+            config=panels.PLAIN,
+            width="content",
+        )
     columns[-1].caption(f"{names[1]} − {names[0]} (red: brighter in {names[1]})")
-    columns[-1].plotly_chart(image_figure(means[1] - means[0], hover, diverging=True, size=260), key="ds-diff", config=panels.PLAIN, width="content")
+    columns[-1].plotly_chart(
+        image_figure(means[1] - means[0], hover, diverging=True, size=260),
+        key="ds-diff",
+        config=panels.PLAIN,
+        width="content",
+    )

@@ -23,8 +23,11 @@ dataset_id = panels.choose_dataset(
 )
 dataset = store.load(datasets.DATASETS, dataset_id)
 
-if st.button("Compute the logistic-regression baseline", key="rs-baseline",
-             help="Standardised embedding features, scikit-learn LogisticRegression (C = 1). Seconds on a CPU."):
+if st.button(
+    "Compute the logistic-regression baseline",
+    key="rs-baseline",
+    help="Standardised embedding features, scikit-learn LogisticRegression (C = 1). Seconds on a CPU.",
+):
     with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
         training.logistic_baseline(dataset)
 
@@ -34,8 +37,12 @@ if not rows:
     st.stop()
 table = pd.DataFrame(rows)
 st.dataframe(
-    table, hide_index=True, width="stretch",
-    column_config={k: st.column_config.NumberColumn(k, format="%.3f") for k in ("accuracy", "f1", "precision", "recall")}
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        k: st.column_config.NumberColumn(k, format="%.3f") for k in ("accuracy", "f1", "precision", "recall")
+    }
     | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")},
 )
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
@@ -45,7 +52,13 @@ baselines = results.baseline_accuracies(dataset)
 if not models:
     st.stop()
 st.subheader("Learning curves")
-shown = st.multiselect("Models", list(models), default=list(models)[:5], format_func=lambda i: results.model_label(models[i]), key="rs-curves")
+shown = st.multiselect(
+    "Models",
+    list(models),
+    default=list(models)[:5],
+    format_func=lambda i: results.model_label(models[i]),
+    key="rs-curves",
+)
 if shown:
     histories = {results.model_key(models[i]): models[i].config["history"] for i in shown}
     st.plotly_chart(learning_curves_figure(histories, baselines), key="rs-curves-fig")
@@ -53,7 +66,12 @@ st.subheader("Confusion matrix")
 picked = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="rs-confusion")
 config = models[picked].config
 left, right = st.columns([2, 3])
-left.plotly_chart(confusion_figure(config["confusion"], config["label_names"]), key="rs-confusion-fig", width="content", config=panels.PLAIN)
+left.plotly_chart(
+    confusion_figure(config["confusion"], config["label_names"]),
+    key="rs-confusion-fig",
+    width="content",
+    config=panels.PLAIN,
+)
 right.markdown(
     f"**{results.model_label(models[picked])}**\n\n"
     f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}; chosen on "

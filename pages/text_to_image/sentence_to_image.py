@@ -9,7 +9,9 @@ from core.text_to_image import imaging
 from ui import state
 from ui.text_to_image import panels
 
-EXAMPLES = "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
+EXAMPLES = (
+    "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
+)
 
 st.title("Sentence → Image")
 st.caption(
@@ -27,8 +29,15 @@ pooling = st.radio(
 )
 artifact_id = panels.choose_imager(pooling, key="s2i-imager")
 contrast = st.radio(
-    "Grey levels", CONTRASTS, horizontal=True, key="s2i-contrast",
-    format_func={"equalize": "equalized (ranks)", "stretch": "stretched (1st–99th percentile)", "model": "as the model sees them (0–1)"}.get,
+    "Grey levels",
+    CONTRASTS,
+    horizontal=True,
+    key="s2i-contrast",
+    format_func={
+        "equalize": "equalized (ranks)",
+        "stretch": "stretched (1st–99th percentile)",
+        "model": "as the model sees them (0–1)",
+    }.get,
     help="Only the drawing changes: a few strong features can leave the rest nearly black at 0–1. "
     "Hover shows the true values in every mode.",
 )
@@ -56,8 +65,12 @@ with state.user_errors():
         with st.container(border=True):
             panels.sentence_images(ref, index, sentence, result, contrast)
     left, right, _ = st.columns([1, 1, 2])
-    left.download_button("All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined")
-    right.download_button("All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers")
+    left.download_button(
+        "All combined images (NPY, n × H × W)", imaging.to_npy(result["combined"]), "combined.npy", key="all-combined"
+    )
+    right.download_button(
+        "All layer images (NPY, n × layers × h × w)", imaging.to_npy(result["layers"]), "layers.npy", key="all-layers"
+    )
     st.subheader("Compare two sentences")
     if len(texts) < 2:
         st.info("Type a second sentence to see their difference image.")

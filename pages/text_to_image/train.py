@@ -24,39 +24,65 @@ st.caption(
 dataset_id = panels.choose_dataset("tr-dataset", "Build an image dataset first (Image Dataset page).")
 
 ready = {row["name"]: row for row in available_backbones()}
-titles = {info.name: f"{info.title} — {'ready' if ready[info.name]['available'] else 'needs internet'}"
-          f"{'' if info.paper_node else ' (offline, not in the paper)'}" for info in BACKBONES}
+titles = {
+    info.name: f"{info.title} — {'ready' if ready[info.name]['available'] else 'needs internet'}"
+    f"{'' if info.paper_node else ' (offline, not in the paper)'}"
+    for info in BACKBONES
+}
 first_ready = next((i for i, info in enumerate(BACKBONES) if ready[info.name]["available"]), 0)
 left, right = st.columns(2)
 backbone = left.selectbox("Backbone", list(titles), index=first_ready, format_func=titles.get, key="tr-backbone")
 info = next(i for i in BACKBONES if i.name == backbone)
-init = left.radio("Slice weights", ["imagenet", "random"], horizontal=True, key="tr-init",
-                  format_func={"imagenet": "ImageNet (transfer)", "random": "random init (baseline)"}.get,
-                  help="A randomly initialised slice of the same architecture shows what ImageNet pretraining adds.")
-finetune = left.toggle("Fine-tune the slice", key="tr-finetune", help="Off (the paper): the slice stays frozen; only the new layers learn.")
+init = left.radio(
+    "Slice weights",
+    ["imagenet", "random"],
+    horizontal=True,
+    key="tr-init",
+    format_func={"imagenet": "ImageNet (transfer)", "random": "random init (baseline)"}.get,
+    help="A randomly initialised slice of the same architecture shows what ImageNet pretraining adds.",
+)
+finetune = left.toggle(
+    "Fine-tune the slice", key="tr-finetune", help="Off (the paper): the slice stays frozen; only the new layers learn."
+)
 with state.user_errors():
     points = pd.DataFrame(state.cut_points(backbone))
     nodes = list(points["node"])
     node = right.selectbox(
-        "Cut after", nodes, index=nodes.index(info.cut) if info.cut in nodes else 0, key=f"tr-cut-{backbone}",
+        "Cut after",
+        nodes,
+        index=nodes.index(info.cut) if info.cut in nodes else 0,
+        key=f"tr-cut-{backbone}",
         format_func=lambda n: f"{n}{' (the paper)' if n == info.paper_node else ' (default)' if n == info.cut else ''}",
     )
     row = points.set_index("node").loc[node]
-    right.caption(f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice.")
+    right.caption(
+        f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice."
+    )
 with right.expander("All cut points"):
     st.dataframe(points, hide_index=True, width="stretch")
 cols = st.columns(4)
 epochs = cols[0].number_input("Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
 batch = cols[1].number_input("Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")
 seed = cols[2].number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="tr-seed")
-validation = cols[3].number_input("Validation share", 0.05, 0.45, DEFAULTS.validation, 0.05, key="tr-validation",
-                                  help="The part of the training split set aside (stratified, seeded) to choose the best epoch.")
+validation = cols[3].number_input(
+    "Validation share",
+    0.05,
+    0.45,
+    DEFAULTS.validation,
+    0.05,
+    key="tr-validation",
+    help="The part of the training split set aside (stratified, seeded) to choose the best epoch.",
+)
 device = describe_device()
-st.caption(f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_last)' if device['kind'] == 'cuda' else 'the CPU'}. "
-           "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
-           "training the same settings again resumes where it stopped.")
+st.caption(
+    f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_last)' if device['kind'] == 'cuda' else 'the CPU'}. "
+    "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
+    "training the same settings again resumes where it stopped."
+)
 
-settings = TrainSettings(backbone, node, init == "imagenet", finetune, int(epochs), int(batch), int(seed), float(validation))
+settings = TrainSettings(
+    backbone, node, init == "imagenet", finetune, int(epochs), int(batch), int(seed), float(validation)
+)
 if st.button("Train", type="primary", key="tr-go"):
     with state.user_errors():
         artifact = live_training.train_live(store.load(datasets.DATASETS, dataset_id), settings)
@@ -66,6 +92,8 @@ last = store.load(training.MODELS, st.session_state.get("tr-last", "")) if st.se
 if last is not None:
     metrics = last.config["metrics"]
     status = "finished" if last.config["status"] == "finished" else "stopped early (train again to resume)"
-    st.success(f"Model {last.id} {status}: best epoch {last.config['best_epoch']} of {len(last.config['history'])}, "
-               f"held-out accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}. Compare it on the Results page.")
+    st.success(
+        f"Model {last.id} {status}: best epoch {last.config['best_epoch']} of {len(last.config['history'])}, "
+        f"held-out accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}. Compare it on the Results page."
+    )
     st.plotly_chart(learning_curves_figure({results.model_label(last): last.config["history"]}), key="tr-curves")

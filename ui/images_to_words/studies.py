@@ -32,8 +32,10 @@ def class_names(name: str, path: str | None) -> list[str]:
         return []
     row = next(r for r in imagesets.available_imagesets() if r["name"] == name)
     if not row["available"]:
-        st.info(f"{name} is not on this machine yet, so its classes cannot be listed ({row['note']}). Run loads it if it can, and says "
-                "what to do if not; every class is then left out in turn.")
+        st.info(
+            f"{name} is not on this machine yet, so its classes cannot be listed ({row['note']}). Run loads it if it can, and says "
+            "what to do if not; every class is then left out in turn."
+        )
         return []
     with state.user_errors():
         return list(state.imageset(name, path).class_names)
@@ -47,21 +49,48 @@ def settings_form(key: str = "loo") -> LooSettings:
     left, middle, right = st.columns(3)
     name = left.selectbox("Image set", names, index=names.index(preset.imageset), key=f"{key}-set")
     path = (left.text_input("Image folder", key=f"{key}-path") if name == "folder" else "").strip() or None
-    per_class = left.number_input("Training images per class (0 = all)", 0, 10_000, preset.per_class, step=100, key=f"{key}-per-class")
+    per_class = left.number_input(
+        "Training images per class (0 = all)", 0, 10_000, preset.per_class, step=100, key=f"{key}-per-class"
+    )
     epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset.epochs, key=f"{key}-epochs")
-    width = middle.select_slider("SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width")
+    width = middle.select_slider(
+        "SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width"
+    )
     seed = middle.number_input("Seed", 0, 2**31 - 1, loo.DEFAULTS.seed, key=f"{key}-seed")
     loss = right.radio("Loss", loo.LOSSES, horizontal=True, key=f"{key}-loss")
-    words = right.radio("Class word", ["best", "average"], horizontal=True, key=f"{key}-words",
-                        help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
-                        "The tables are CSV files in assets/class_words/.")
-    table = right.text_input("Class-name table (CSV path)", key=f"{key}-table", placeholder="packaged table, or derived from the class names",
-                             help="A CSV with columns class, best, words. Empty: the image set's packaged table, or, for an image folder, "
-                             "one derived from the class names ('pickup_truck' → best 'truck', words 'pickup truck').")
-    classes = st.multiselect("Classes to leave out (empty = all)", class_names(name, path), key=f"{key}-classes",
-                             help="Each chosen class is held out of training in its own fold; every class is still trained on in the other folds.")
-    return LooSettings(imageset=name, path=path, per_class=int(per_class) or None, epochs=int(epochs), width=float(width),
-                       seed=int(seed), loss=loss, words=words, table=table.strip() or None, classes=tuple(classes) or None)
+    words = right.radio(
+        "Class word",
+        ["best", "average"],
+        horizontal=True,
+        key=f"{key}-words",
+        help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
+        "The tables are CSV files in assets/class_words/.",
+    )
+    table = right.text_input(
+        "Class-name table (CSV path)",
+        key=f"{key}-table",
+        placeholder="packaged table, or derived from the class names",
+        help="A CSV with columns class, best, words. Empty: the image set's packaged table, or, for an image folder, "
+        "one derived from the class names ('pickup_truck' → best 'truck', words 'pickup truck').",
+    )
+    classes = st.multiselect(
+        "Classes to leave out (empty = all)",
+        class_names(name, path),
+        key=f"{key}-classes",
+        help="Each chosen class is held out of training in its own fold; every class is still trained on in the other folds.",
+    )
+    return LooSettings(
+        imageset=name,
+        path=path,
+        per_class=int(per_class) or None,
+        epochs=int(epochs),
+        width=float(width),
+        seed=int(seed),
+        loss=loss,
+        words=words,
+        table=table.strip() or None,
+        classes=tuple(classes) or None,
+    )
 
 
 def _progress() -> Callback:
@@ -69,7 +98,11 @@ def _progress() -> Callback:
     bar = st.progress(0.0, text="Starting…")
 
     def callback(done: int, total: int, metrics: dict) -> None:
-        detail = f" · fold {metrics['fold']}, epoch {metrics['epoch']}" if "epoch" in metrics else f" · finished {metrics.get('fold', '')}"
+        detail = (
+            f" · fold {metrics['fold']}, epoch {metrics['epoch']}"
+            if "epoch" in metrics
+            else f" · finished {metrics.get('fold', '')}"
+        )
         bar.progress(done / total, text=f"{done}/{total} folds{detail}")
 
     return callback

@@ -40,15 +40,22 @@ def encoder_picker() -> tuple[str, str]:
     known = [row["name"] for row in available_encoders()]
     name = st.selectbox("Encoder", [*known, "other Hugging Face id…"], key="fit-encoder")
     if name == "other Hugging Face id…":
-        name = st.text_input("Hugging Face model id (needs internet)", "bert-base-uncased", key="fit-encoder-id").strip()
-    pooling = st.radio("Pooling", POOLINGS, index=POOLINGS.index(ENCODER_DEFAULTS.pooling), horizontal=True, key="fit-pooling")
+        name = st.text_input(
+            "Hugging Face model id (needs internet)", "bert-base-uncased", key="fit-encoder-id"
+        ).strip()
+    pooling = st.radio(
+        "Pooling", POOLINGS, index=POOLINGS.index(ENCODER_DEFAULTS.pooling), horizontal=True, key="fit-pooling"
+    )
     return name, pooling
 
 
 def layers_text() -> str:
     """The layers to embed, as typed (parse with :func:`core.encoders.parse_layers`)."""
     return st.text_input(
-        "Layers (hidden_states indices; empty = the encoder's default)", "", key="fit-layers", placeholder="e.g. 1 2 3 4 5 6, or -2 -1",
+        "Layers (hidden_states indices; empty = the encoder's default)",
+        "",
+        key="fit-layers",
+        placeholder="e.g. 1 2 3 4 5 6, or -2 -1",
         help="0 is the embedding output, -1 the last layer. Defaults: bert-base's 6 7 8 9 10 11 (the paper's), the last six "
         "layers of deeper models, every layer of shallower ones (all-MiniLM-L6-v2: 1 to 6).",
     )
@@ -60,11 +67,24 @@ def layout_settings() -> dict:
     left, right = st.columns(2)
     method = left.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="fit-method")
     pixels = left.number_input("Pixels per side", 8, 256, d.pixels, key="fit-pixels")
-    discretization = left.selectbox("Discretization", DISCRETIZATIONS, key="fit-disc", help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of features, per pixel.")
-    scaler = left.selectbox("Scaler", SCALERS, format_func=lambda s: s or "none", key="fit-scaler", help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler (the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.")
+    discretization = left.selectbox(
+        "Discretization",
+        DISCRETIZATIONS,
+        key="fit-disc",
+        help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of features, per pixel.",
+    )
+    scaler = left.selectbox(
+        "Scaler",
+        SCALERS,
+        format_func=lambda s: s or "none",
+        key="fit-scaler",
+        help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler (the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.",
+    )
     perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, d.perplexity, key="fit-perplexity")
     neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d.n_neighbors, key="fit-neighbours")
-    reduce_dim = right.number_input("PCA over samples before the 2-D method (0 = off)", 0, 500, d.reduce_dim or 0, key="fit-reduce")
+    reduce_dim = right.number_input(
+        "PCA over samples before the 2-D method (0 = off)", 0, 500, d.reduce_dim or 0, key="fit-reduce"
+    )
     seed = right.number_input("Layout seed", 0, 2**31 - 1, d.random_state or 0, key="fit-layout-seed")
     return {
         **asdict(d),

@@ -40,8 +40,10 @@ def choose_imager(pooling: str, key: str) -> str | None:
             f"{corpora.DEFAULTS.n:,} Rotten Tomatoes snippets with {ENCODER_DEFAULTS.name} "
             "(about 40 seconds on two CPU cores, once; then cached on disk)."
         )
-        st.caption("You can stop at any time (the Stop button at the top right, or leave the page): finished "
-                   "embedding shards are kept and the next fit resumes from them.")
+        st.caption(
+            "You can stop at any time (the Stop button at the top right, or leave the page): finished "
+            "embedding shards are kept and the next fit resumes from them."
+        )
         if st.button("Fit the default layout", key=f"{key}-fit", type="primary"):
             with state.user_errors():
                 fit_default_imager(pooling)
@@ -62,14 +64,27 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
     combined = result["combined"][index]
     st.markdown(f"**{index + 1}.** {text}")
     if result["truncated"][index]:
-        st.warning(f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read.")
+        st.warning(
+            f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read."
+        )
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), contrast=contrast), key=f"strip-{index}", config=PLAIN)
+    st.plotly_chart(
+        layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), contrast=contrast),
+        key=f"strip-{index}",
+        config=PLAIN,
+    )
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.plotly_chart(image_figure(combined, state.hover_text(*ref, "combined"), contrast=contrast), key=f"combined-{index}", config=PLAIN, width="content")
+        st.plotly_chart(
+            image_figure(combined, state.hover_text(*ref, "combined"), contrast=contrast),
+            key=f"combined-{index}",
+            config=PLAIN,
+            width="content",
+        )
     with right:
-        st.caption(f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper.")
+        st.caption(
+            f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper."
+        )
         choices = ["combined", *titles]
         which = st.selectbox("Image to download", choices, key=f"pick-{index}")
         image = combined if which == "combined" else layers[choices.index(which) - 1]
@@ -90,23 +105,44 @@ def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     layers = result["layers"][a] - result["layers"][b]
     combined = result["combined"][a] - result["combined"][b]
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), diverging=True), key="diff-strip", config=PLAIN)
+    st.plotly_chart(
+        layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), diverging=True),
+        key="diff-strip",
+        config=PLAIN,
+    )
     left, right = st.columns([2, 3], vertical_alignment="center")
-    left.plotly_chart(image_figure(combined, state.hover_text(*ref, "combined"), diverging=True), key="diff-combined", config=PLAIN, width="content")
+    left.plotly_chart(
+        image_figure(combined, state.hover_text(*ref, "combined"), diverging=True),
+        key="diff-combined",
+        config=PLAIN,
+        width="content",
+    )
     right.caption(
         f"A − B. Red: higher in A; blue: higher in B. Each image has its own symmetric scale; the largest "
         f"absolute difference on the combined grid is {np.abs(combined).max():.3f}."
     )
-    right.download_button("Difference (NPY, combined grid)", imaging.to_npy(combined), "difference-combined.npy", key="diff-npy")
+    right.download_button(
+        "Difference (NPY, combined grid)", imaging.to_npy(combined), "difference-combined.npy", key="diff-npy"
+    )
 
 
 def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
     """The figures that judge a layout, each with how it was computed."""
     quality = artifact.config["quality"][which]
     cols = where.columns(4)
-    cols[0].metric("Occupied pixels", f"{quality['occupied_pct']:.1f} %", help="Pixels that hold at least one feature, as a share of the grid.")
-    cols[1].metric("Max collisions", quality["max_collisions"], help="Most features that share one pixel (their values are averaged).")
-    cols[2].metric("Mean collisions", f"{quality['mean_collisions']:.2f}", help="Mean number of features per occupied pixel.")
+    cols[0].metric(
+        "Occupied pixels",
+        f"{quality['occupied_pct']:.1f} %",
+        help="Pixels that hold at least one feature, as a share of the grid.",
+    )
+    cols[1].metric(
+        "Max collisions",
+        quality["max_collisions"],
+        help="Most features that share one pixel (their values are averaged).",
+    )
+    cols[2].metric(
+        "Mean collisions", f"{quality['mean_collisions']:.2f}", help="Mean number of features per occupied pixel."
+    )
     cols[3].metric(
         "Trustworthiness",
         f"{quality['trustworthiness']:.3f}",

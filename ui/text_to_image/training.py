@@ -26,8 +26,11 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
     def callback(epoch: int, epochs: int, metrics: dict) -> bool | None:
         history.append(metrics)
         try:
-            bar.progress(epoch / epochs, text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
-                         f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)")
+            bar.progress(
+                epoch / epochs,
+                text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
+                f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
+            )
             chart.plotly_chart(learning_curves_figure({"this run": history}), key=f"live-curves-{epoch}")
         except BaseException as stop:  # Stop, a click, or a closed tab
             ended.append(stop)
