@@ -33,7 +33,8 @@ and refit the map that places each feature on a pixel. Then turn a labelled corp
 device = describe_device()
 if device["kind"] == "cuda":
     st.success(
-        f"Computing on **CUDA**: {device['name']} ({device['memory_gib']} GiB, bf16 {'yes' if device['bf16'] else 'no'})."
+        f"Computing on **CUDA**: {device['name']} ({device['memory_gib']} GiB, bf16 "
+        f"{'yes' if device['bf16'] else 'no'})."
     )
 else:
     st.info(f"Computing on the **CPU** ({device['threads']} threads); a CUDA GPU is used automatically when present.")

@@ -1,13 +1,10 @@
 """Images → Words: SimpNet regresses the GloVe vector of each image's class name, one class held out at a time."""
 
-import pandas as pd
 import streamlit as st
 
-from core.figures import sample_images_figure
 from core.images_to_words import study as loo
 from core.images_to_words.figures import (
     change_vs_similarity_figure,
-    fold_curve_figure,
     held_out_band_figure,
     loss_change_histogram,
 )
@@ -16,7 +13,8 @@ from ui.images_to_words import studies
 
 st.title("Images → Words")
 st.caption(
-    "Baughman et al. (SC'21): a SimpNet CNN learns to output the 50-d GloVe vector of each image's class name. Each class "
+    "Baughman et al. (SC'21): a SimpNet CNN learns to output the 50-d GloVe vector of each image's class name. Each "
+    "class "
     "in turn is left out of training; does training on the others still move the held-out images toward their word? "
     "Paper (CIFAR-100, 25 epochs): median held-out loss −31.0 %, extremes −65.5 % and +67.9 %."
 )
@@ -25,8 +23,10 @@ found = loo.list_studies()
 with st.expander("Run a study", expanded=not found):
     preset = loo.OFFLINE_PRESET
     st.caption(
-        f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, {preset.per_class:,} "
-        f"images per class, {preset.epochs} epochs (about half an hour on two CPU cores). Finished folds are kept: Stop at any "
+        f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, "
+        f"{preset.per_class:,} "
+        f"images per class, {preset.epochs} epochs (about half an hour on two CPU cores). Finished folds are kept: "
+        "Stop at any "
         "time and run again to resume."
     )
     settings = studies.settings_form()
@@ -58,29 +58,7 @@ with state.user_errors():
         st.info("No fold has finished yet.")
         st.stop()
     folds = [study.folds[i] for i in sorted(study.folds)]
-    summary = loo.summary(study)
-    cols = st.columns(5)
-    cols[0].metric("Folds finished", f"{done}/{planned}")
-    cols[1].metric(
-        "Median held-out loss change",
-        f"{100 * summary['median_change']:+.1f} %",
-        help="after / before − 1 over finished folds; the paper: −31.0 %.",
-    )
-    cols[2].metric(
-        "Extremes",
-        f"{100 * summary['best_change']:+.0f} / {100 * summary['worst_change']:+.0f} %",
-        help="The best and worst class (change of held-out loss); the table has them to 0.1 %; the paper: −65.5 / +67.9 %.",
-    )
-    cols[3].metric(
-        "Accuracy, trained classes",
-        f"{summary['test_accuracy_trained']:.3f}",
-        help="Test images of the trained classes, nearest class vector by cosine among the trained classes; mean over folds.",
-    )
-    cols[4].metric(
-        "Held-out top-5 (zero-shot)",
-        f"{summary['top5_held_out']:.3f}",
-        help=f"Share of held-out images whose true class is among the 5 nearest of all classes; chance {summary['chance_top5']:.2f}.",
-    )
+    studies.summary_metrics(study)
 
     table = loo.fold_table(study)
     st.dataframe(
@@ -111,29 +89,10 @@ with state.user_errors():
     if correlation is not None:
         rho, p = correlation
         st.caption(
-            f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} (p = {p:.2g}); "
+            f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} "
+            f"(p = {p:.2g}); "
             "negative ρ: classes with a close trained relative lose more of their loss."
         )
 
     st.subheader("One class")
-    chosen = st.selectbox("Held-out class", [f["class"] for f in folds], key="loo-class")
-    fold = next(f for f in folds if f["class"] == chosen)
-    images = studies.samples(study.config["imageset"], fold["index"])
-    if images is None:
-        st.caption("The image set is not available here, so no sample images.")
-    else:
-        st.plotly_chart(sample_images_figure(images), key="loo-samples")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
-    right.markdown(
-        f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} (**{100 * fold['relative_change']:+.1f} %**) over "
-        f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}."
-    )
-    right.dataframe(
-        pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]),
-        hide_index=True,
-    )
-    st.caption(
-        f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "
-        f"Fold trained at {fold['images_per_second']:.0f} images/s on {fold['device']}."
-    )
+    studies.one_class(study, folds)

@@ -75,5 +75,6 @@ with state.user_errors():
         },
     )
     st.caption(
-        "Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the Feature Layout page)."
+        "Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the "
+        "Feature Layout page)."
     )

@@ -35,8 +35,8 @@ def show(artifact: store.Artifact, where) -> None:
     panels.layout_quality(artifact, which, where)
     quality = artifact.config["quality"][which]
     where.caption(
-        f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in {quality['fit_seconds']:.1f} s"
-        + (" (stopped early)" if quality["stopped_early"] else "")
+        f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in "
+        f"{quality['fit_seconds']:.1f} s" + (" (stopped early)" if quality["stopped_early"] else "")
     )
     names = imaging.feature_names(artifact.config, which)
     where.plotly_chart(layout_scatter(layout, names, "feature positions"), key=f"scatter-{artifact.id}-{where is st}")
@@ -53,7 +53,8 @@ if just_fitted in labels:
     st.success(f"Fitted layout {just_fitted}; it is selected below.")
 if not fitted_all:
     st.info(
-        "No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline corpus)."
+        "No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline "
+        "corpus)."
     )
 else:
     chosen = st.selectbox("Layout", list(labels), format_func=labels.get, key="fl-main")
@@ -74,11 +75,13 @@ else:
                 st.metric(
                     "Neighbourhood agreement",
                     f"{neighbour_agreement(grid(first), grid(second)):.3f}",
-                    help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 nearest in the other (1 = the same map up to rotation and scale).",
+                    help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 "
+                    "nearest in the other (1 = the same map up to rotation and scale).",
                 )
             else:
                 st.caption(
-                    "These two layouts place different features (another encoder or other layers), so their neighbourhoods cannot be compared."
+                    "These two layouts place different features (another encoder or other layers), so their "
+                    "neighbourhoods cannot be compared."
                 )
             left, right = st.columns(2)
             show(first, left)
@@ -93,7 +96,8 @@ with st.expander("Fit a layout", expanded=not fitted_all):
     encoder_name, pooling = forms.encoder_picker()
     params = forms.layout_settings()
     st.caption(
-        "Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted twice."
+        "Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted "
+        "twice."
     )
     if st.button("Fit", type="primary", key="fl-fit"):
         with state.user_errors():

@@ -32,7 +32,8 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
         key="ds-fit-on",
         horizontal=True,
         format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
-        help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to reproduce it.",
+        help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to "
+        "reproduce it.",
     )
     st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
     if st.button("Build", type="primary", key="ds-build"):

@@ -14,7 +14,8 @@ st.caption(
     "Held-out accuracy, F1, precision and recall (scikit-learn, on the whole held-out split) of every model trained on "
     "a dataset, with two baselines on the same split: logistic regression on the raw embedding vectors the images were "
     "made from, and the same architecture with a randomly initialised slice (train one with 'random init'). A model's "
-    "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out split."
+    "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out "
+    "split."
 )
 
 built = sorted(datasets.list_datasets(), key=lambda a: not results.has_results(a))  # newest with results first
@@ -75,7 +76,8 @@ left.plotly_chart(
 right.markdown(
     f"**{results.model_label(models[picked])}**\n\n"
     f"- best epoch {config['best_epoch']} of {len(config['history'])} run ({config['status']}; chosen on "
-    f"{config['training'].get('best_epoch_chosen_on', 'the held-out split')}), {config['seconds']:.1f} s on {config['device']}\n"
+    f"{config['training'].get('best_epoch_chosen_on', 'the held-out split')}), {config['seconds']:.1f} s on "
+    f"{config['device']}\n"
     f"- feature map after the cut: {' × '.join(map(str, config['architecture']['feature_map']))}; head kernel "
     f"{config['architecture']['head']['kernel']}, pool {config['architecture']['head']['pool']}\n"
     f"- batch {config['training']['batch_size']}, seed {config['training']['seed']}, Adam, cross-entropy"

@@ -17,7 +17,8 @@ st.title("Train")
 st.caption(
     "The paper's recipe: the grey image copied to 3 channels, upsampled ×3, z-normalised per batch; a frozen backbone "
     "slice, four new conv + BatchNorm layers, adaptive pooling and a fully connected head; Adam, cross-entropy. "
-    "The whole held-out split is measured after every epoch; the best epoch, chosen on a validation share set aside from "
+    "The whole held-out split is measured after every epoch; the best epoch, chosen on a validation share set aside "
+    "from "
     "the training split (never on the held-out split), is kept."
 )
 
@@ -74,8 +75,9 @@ validation = cols[3].number_input(
     help="The part of the training split set aside (stratified, seeded) to choose the best epoch.",
 )
 device = describe_device()
+runs_on = f"CUDA: {device['name']} (bf16 autocast, channels_last)" if device["kind"] == "cuda" else "the CPU"
 st.caption(
-    f"Runs on {'CUDA: ' + device['name'] + ' (bf16 autocast, channels_last)' if device['kind'] == 'cuda' else 'the CPU'}. "
+    f"Runs on {runs_on}. "
     "Stop (top right) or any click ends training after the current epoch and keeps its best epoch; "
     "training the same settings again resumes where it stopped."
 )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import imagesets
 from core.errors import USER_ERRORS
+from core.figures import sample_images_figure
 from core.images_to_words import jobs
 from core.images_to_words import study as loo
+from core.images_to_words.figures import fold_curve_figure
 from core.images_to_words.study import LooSettings
 from core.store import Callback
 from ui import state
@@ -26,14 +29,16 @@ def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None
 
 
 def class_names(name: str, path: str | None) -> list[str]:
-    """The class names of an image set, to choose classes to leave out; [] (and a message saying why) when it is not here."""
+    """The class names of an image set, to choose classes to leave out; [] (and a message saying why) when it is
+    not here."""
     if name == "folder" and not path:
         st.caption("Enter the image folder's path to choose classes to leave out.")
         return []
     row = next(r for r in imagesets.available_imagesets() if r["name"] == name)
     if not row["available"]:
         st.info(
-            f"{name} is not on this machine yet, so its classes cannot be listed ({row['note']}). Run loads it if it can, and says "
+            f"{name} is not on this machine yet, so its classes cannot be listed ({row['note']}). Run loads it if it "
+            "can, and says "
             "what to do if not; every class is then left out in turn."
         )
         return []
@@ -63,7 +68,8 @@ def settings_form(key: str = "loo") -> LooSettings:
         ["best", "average"],
         horizontal=True,
         key=f"{key}-words",
-        help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the name's words. "
+        help="best: one word per class, as in the paper ('pickup truck' → 'truck'); average: the mean vector of the "
+        "name's words. "
         "The tables are CSV files in assets/class_words/.",
     )
     table = right.text_input(
@@ -77,7 +83,8 @@ def settings_form(key: str = "loo") -> LooSettings:
         "Classes to leave out (empty = all)",
         class_names(name, path),
         key=f"{key}-classes",
-        help="Each chosen class is held out of training in its own fold; every class is still trained on in the other folds.",
+        help="Each chosen class is held out of training in its own fold; every class is still trained on in the other "
+        "folds.",
     )
     return LooSettings(
         imageset=name,
@@ -109,7 +116,8 @@ def _progress() -> Callback:
 
 
 def run(settings: LooSettings) -> loo.Study:
-    """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the finished folds."""
+    """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the
+    finished folds."""
     images = state.imageset(settings.imageset, settings.path).subsample(settings.per_class)
     return jobs.run_loo(settings, images, callback=_progress())
 
@@ -117,3 +125,59 @@ def run(settings: LooSettings) -> loo.Study:
 def resume(study_id: str) -> loo.Study:
     """Finish a partial study with exactly its recorded settings (same id, finished folds kept), with a progress bar."""
     return jobs.resume_loo(study_id, callback=_progress())
+
+
+def summary_metrics(study: loo.Study) -> None:
+    """The study's headline figures over its finished folds, each with how it was computed."""
+    summary = loo.summary(study)
+    cols = st.columns(5)
+    cols[0].metric("Folds finished", f"{len(study.folds)}/{len(study.planned)}")
+    cols[1].metric(
+        "Median held-out loss change",
+        f"{100 * summary['median_change']:+.1f} %",
+        help="after / before − 1 over finished folds; the paper: −31.0 %.",
+    )
+    cols[2].metric(
+        "Extremes",
+        f"{100 * summary['best_change']:+.0f} / {100 * summary['worst_change']:+.0f} %",
+        help="The best and worst class (change of held-out loss); the table has them to 0.1 %; "
+        "the paper: −65.5 / +67.9 %.",
+    )
+    cols[3].metric(
+        "Accuracy, trained classes",
+        f"{summary['test_accuracy_trained']:.3f}",
+        help="Test images of the trained classes, nearest class vector by cosine among the trained classes; "
+        "mean over folds.",
+    )
+    cols[4].metric(
+        "Held-out top-5 (zero-shot)",
+        f"{summary['top5_held_out']:.3f}",
+        help="Share of held-out images whose true class is among the 5 nearest of all classes; "
+        f"chance {summary['chance_top5']:.2f}.",
+    )
+
+
+def one_class(study: loo.Study, folds: list[dict]) -> None:
+    """One held-out class: sample images, its learning curve, the nearest words to its mean prediction."""
+    chosen = st.selectbox("Held-out class", [f["class"] for f in folds], key="loo-class")
+    fold = next(f for f in folds if f["class"] == chosen)
+    images = samples(study.config["imageset"], fold["index"])
+    if images is None:
+        st.caption("The image set is not available here, so no sample images.")
+    else:
+        st.plotly_chart(sample_images_figure(images), key="loo-samples")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
+    right.markdown(
+        f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} "
+        f"(**{100 * fold['relative_change']:+.1f} %**) over "
+        f"{fold['held_out_images']:,} held-out images; top-1 {fold['top1']:.2f}, top-5 {fold['top5']:.2f}."
+    )
+    right.dataframe(
+        pd.DataFrame(fold["nearest_words"], columns=["nearest GloVe word to the mean prediction", "cosine"]),
+        hide_index=True,
+    )
+    st.caption(
+        f"Nearest trained class word: {fold['nearest_trained_class']} (cosine {fold['nearest_trained_cosine']:.3f}). "
+        f"Fold trained at {fold['images_per_second']:.0f} images/s on {fold['device']}."
+    )

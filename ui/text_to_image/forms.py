@@ -56,7 +56,8 @@ def layers_text() -> str:
         "",
         key="fit-layers",
         placeholder="e.g. 1 2 3 4 5 6, or -2 -1",
-        help="0 is the embedding output, -1 the last layer. Defaults: bert-base's 6 7 8 9 10 11 (the paper's), the last six "
+        help="0 is the embedding output, -1 the last layer. Defaults: bert-base's 6 7 8 9 10 11 (the paper's), the "
+        "last six "
         "layers of deeper models, every layer of shallower ones (all-MiniLM-L6-v2: 1 to 6).",
     )
 
@@ -71,14 +72,16 @@ def layout_settings() -> dict:
         "Discretization",
         DISCRETIZATIONS,
         key="fit-disc",
-        help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of features, per pixel.",
+        help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of "
+        "features, per pixel.",
     )
     scaler = left.selectbox(
         "Scaler",
         SCALERS,
         format_func=lambda s: s or "none",
         key="fit-scaler",
-        help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler (the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.",
+        help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler "
+        "(the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.",
     )
     perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, d.perplexity, key="fit-perplexity")
     neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d.n_neighbors, key="fit-neighbours")

@@ -65,7 +65,8 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
     st.markdown(f"**{index + 1}.** {text}")
     if result["truncated"][index]:
         st.warning(
-            f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} were read."
+            f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} "
+            "were read."
         )
     titles = [f"layer {layer}" for layer in fitted.layers]
     st.plotly_chart(
@@ -152,7 +153,8 @@ def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
 
 
 def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = None) -> str:
-    """A select box of image datasets (``found``, or every built one); stops the page with ``missing`` when there are none."""
+    """A select box of image datasets (``found``, or every built one); stops the page with ``missing`` when there
+    are none."""
     from core.text_to_image import datasets
 
     found = datasets.list_datasets() if found is None else found
