@@ -74,17 +74,20 @@ def main() -> None:
     tokens = [len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=encoder.max_length)["input_ids"]]
 
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {encoder.device}"
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}, device {encoder.device}"
     )
     print("# " + ", ".join(f"{p} {metadata.version(p)}" for p in ("torch", "transformers", "tokenizers")))
     print(
-        f"# {encoder.name}: {len(texts)} texts from {args.csv or 'Rotten Tomatoes'}, tokens per text median {int(np.median(tokens))}, max {max(tokens)} "
+        f"# {encoder.name}: {len(texts)} texts from {args.csv or 'Rotten Tomatoes'}, "
+        f"tokens per text median {int(np.median(tokens))}, max {max(tokens)} "
         f"(truncated at {encoder.max_length}); default layers, [CLS] pooling"
     )
     print(f"batched (batch {args.batch}, length-sorted): {len(texts) / batched_s:8.1f} texts/s ({batched_s:.2f} s)")
     print(f"one text at a time:                  {len(texts) / single_s:8.1f} texts/s ({single_s:.2f} s)")
     print(
-        f"speed-up {single_s / batched_s:.2f}x; largest |difference| between the two results {np.abs(batched - single).max():.2e}"
+        f"speed-up {single_s / batched_s:.2f}x; "
+        f"largest |difference| between the two results {np.abs(batched - single).max():.2e}"
     )
     print("# command: " + shlex.join([sys.executable, *sys.argv]))
 

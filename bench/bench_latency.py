@@ -2,8 +2,8 @@
 
 The default imager is fitted, or reused from the store, exactly as the app does it: the default
 encoder (all-MiniLM-L6-v2, layers 1..6, [CLS] pooling) embeds 2,000 Rotten Tomatoes snippets
-(``core.text_to_image.imaging.embed_corpus``, sample seed 0) and ``core.text_to_image.imaging.fit_imager`` fits the default
-layouts (a 50 x 50 combined grid of 2,304 features, a 20 x 20 per-layer grid of 384). The imager
+(``core.text_to_image.imaging.embed_corpus``, sample seed 0) and ``core.text_to_image.imaging.fit_imager``
+fits the default layouts (a 50 x 50 combined grid of 2,304 features, a 20 x 20 per-layer grid of 384). The imager
 is loaded with ``core.text_to_image.imaging.load_imager`` (its encoder on the CPU), warmed up on a few
 sentences, and then ``imager.images([sentence])`` is timed (``time.perf_counter``) for 50
 different sentences: Rotten Tomatoes snippets of 18 to 22 words drawn (seed 0) from the rows that

@@ -8,9 +8,12 @@ evaluation included). The projection multiplies out: folds x epochs x training i
 
 Run from the repository root::
 
-    .venv/bin/python bench/bench_loo.py                                     # CIFAR-100 shape, full width, CPU
-    .venv/bin/python bench/bench_loo.py --shape 1 28 28 --classes 10 --width 0.25 --per-class 1000 --study-epochs 5   # the laptop study
-    python bench/bench_loo.py --device cuda --images 49500 --epochs 2       # on a GPU (bf16, channels_last, data on the GPU)
+    # CIFAR-100 shape, full width, CPU
+    .venv/bin/python bench/bench_loo.py
+    # the laptop study
+    .venv/bin/python bench/bench_loo.py --shape 1 28 28 --classes 10 --width 0.25 --per-class 1000 --study-epochs 5
+    # on a GPU (bf16, channels_last, data on the GPU)
+    python bench/bench_loo.py --device cuda --images 49500 --epochs 2
 
 It prints its figures, the machine, package versions and the command; it asserts nothing.
 """
@@ -82,18 +85,22 @@ def main() -> None:
     projected = folds * args.study_epochs * train_per_fold / ips
 
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}, device {args.device}"
         + (f" ({torch.cuda.get_device_name(0)})" if args.device.startswith("cuda") else "")
     )
     print(
-        f"# torch {metadata.version('torch')}; SimpNet width {args.width} ({simpnet.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
+        f"# torch {metadata.version('torch')}; SimpNet width {args.width} "
+        f"({simpnet.parameter_count(args.width, args.shape[0])['total']:,} parameters), "
         f"images {'x'.join(map(str, args.shape))}, batch {args.batch}"
     )
     print(
-        f"fold throughput: {ips:.1f} images/s ({len(labels) - per_class} training images x {args.epochs} epoch(s) in {fold['seconds']:.1f} s)"
+        f"fold throughput: {ips:.1f} images/s "
+        f"({len(labels) - per_class} training images x {args.epochs} epoch(s) in {fold['seconds']:.1f} s)"
     )
     print(
-        f"projected study: {folds} folds x {args.study_epochs} epochs x {train_per_fold:,} images = {projected / 3600:.2f} h on this device, one fold at a time"
+        f"projected study: {folds} folds x {args.study_epochs} epochs x {train_per_fold:,} images = "
+        f"{projected / 3600:.2f} h on this device, one fold at a time"
     )
     print("# command: " + shlex.join([sys.executable, *sys.argv]))
 

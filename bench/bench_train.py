@@ -93,18 +93,21 @@ def main() -> None:
     import torch
 
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}"
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}, device {args.device}"
         + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else "")
     )
     print("# " + ", ".join(f"{p} {metadata.version(p)}" for p in PACKAGES if _installed(p)))
     print(
-        f"# {args.train_images} training images (batch {args.batch}) and {args.infer_images} inference images (batch 256), 50x50 -> 150 px"
+        f"# {args.train_images} training images (batch {args.batch}) and "
+        f"{args.infer_images} inference images (batch 256), 50x50 -> 150 px"
     )
     print(f"{'backbone':22} {'cut':12} {'map':10} {'trainable':>10} {'train img/s':>12} {'infer img/s':>12}")
     for name in args.backbones:
         row = measure(name, args.device, args.train_images, args.infer_images, args.batch)
         print(
-            f"{row['backbone']:22} {row['node']:12} {row['map']:10} {row['trainable']:>10,} {row['train_img_s']:>12.1f} {row['infer_img_s']:>12.1f}",
+            f"{row['backbone']:22} {row['node']:12} {row['map']:10} {row['trainable']:>10,} "
+            f"{row['train_img_s']:>12.1f} {row['infer_img_s']:>12.1f}",
             flush=True,
         )
     print("# command: " + shlex.join([sys.executable, *sys.argv]))

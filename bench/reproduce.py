@@ -12,7 +12,8 @@ Run from the repository root::
     # offline, CPU: the offline ImageNet backbones, random-init slices of the paper's five, the baseline
     .venv/bin/python bench/reproduce.py --corpus rotten_tomatoes --n 4000
     .venv/bin/python bench/reproduce.py --csv ../shared/data/imdb_first3180.csv
-    # online, on a GPU: the paper's setting (bert-base-uncased, [CLS] of hidden_states 6..11 = its default layers, its five ImageNet backbones)
+    # online, on a GPU: the paper's setting (bert-base-uncased, [CLS] of hidden_states 6..11 = its default layers,
+    # its five ImageNet backbones)
     python bench/reproduce.py --corpus imdb --n 0 --encoder bert-base-uncased \
         --backbones alexnet wide_resnet50_2 resnext50_32x4d shufflenet_v2_x1_0 vgg16 --init imagenet
 
@@ -69,7 +70,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}"
     )
     print("# command: " + shlex.join([sys.executable, *sys.argv]), flush=True)
     started = time.perf_counter()
@@ -82,7 +84,8 @@ def main() -> None:
     encoder = TextEncoder.from_name(args.encoder, device=args.device)
     dataset = datasets.build_dataset(encoder, corpus, args.layers, "cls", {}, fit_on=args.fit_on)
     print(
-        f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): {time.perf_counter() - started:.1f} s "
+        f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): "
+        f"{time.perf_counter() - started:.1f} s "
         f"-> dataset {dataset.id}, split {dataset.config['split']}",
         flush=True,
     )
@@ -119,7 +122,8 @@ def main() -> None:
                 }
             )
             print(
-                f"stage train {name} ({init}, {args.epochs} epochs): {time.perf_counter() - started:.1f} s wall, {c['seconds']:.1f} s in epochs, "
+                f"stage train {name} ({init}, {args.epochs} epochs): "
+                f"{time.perf_counter() - started:.1f} s wall, {c['seconds']:.1f} s in epochs, "
                 f"accuracy {c['metrics']['accuracy']:.4f} (best epoch {c['best_epoch']})",
                 flush=True,
             )
@@ -128,7 +132,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['model']} | {row['init']} | {row['accuracy']:.4f} | {row['f1']:.4f} | {row['precision']:.4f} | {row['recall']:.4f} | {row['seconds']:.0f} |"
+            f"| {row['model']} | {row['init']} | {row['accuracy']:.4f} | {row['f1']:.4f} | "
+            f"{row['precision']:.4f} | {row['recall']:.4f} | {row['seconds']:.0f} |"
         )
     if args.out:
         Path(args.out).write_text(

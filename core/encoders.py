@@ -184,7 +184,10 @@ class TextEncoder:
         self._tokenizer_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"TextEncoder(name={self.name!r}, layers={self.num_layers}, hidden={self.hidden_size}, device={self.device})"
+        return (
+            f"TextEncoder(name={self.name!r}, layers={self.num_layers}, "
+            f"hidden={self.hidden_size}, device={self.device})"
+        )
 
     @classmethod
     def from_name(cls, name: str = DEFAULTS.name, device: str | None = None) -> TextEncoder:

@@ -100,7 +100,8 @@ def load_fashion_mnist(folder: str | Path | None = None) -> ImageSet:
     missing = [p.name for p in names.values() if not p.is_file()]
     if missing:
         raise ResourceUnavailable(
-            f"Fashion-MNIST is not in {folder} (missing {', '.join(missing)}): sudo apt-get install dataset-fashion-mnist, "
+            f"Fashion-MNIST is not in {folder} (missing {', '.join(missing)}): "
+            "sudo apt-get install dataset-fashion-mnist, "
             f"or set {FASHION_ENV} to a folder holding the four IDX files."
         )
     arrays = {k: _read_idx(p) for k, p in names.items()}
@@ -213,7 +214,8 @@ def load_source(source: dict[str, Any]) -> ImageSet:
         )
     else:
         raise ValueError(
-            f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), so it cannot be loaded again; "
+            f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), "
+            "so it cannot be loaded again; "
             "run the study from Python with the same ImageSet (core.images_to_words.study.run_study)."
         )
     return loaded.subsample(source.get("per_class"), source.get("subsample_seed", 0))

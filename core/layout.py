@@ -166,7 +166,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         discretization: "bin" (floor of the scaled coordinates; features may share a pixel) or
             "assignment" (one feature, or one group of features, per pixel).
         scaler: "log" (DeepInsight's norm-2: log(x - column min + 1) / global max, clipped to
-            [0, 1]), "norm2" (pyDeepInsight's Norm2Scaler: log(x + |column min| + 1) / global max), "minmax" (per feature, clipped to [0, 1]) or None (values as they are).
+            [0, 1]), "norm2" (pyDeepInsight's Norm2Scaler: log(x + |column min| + 1) / global max),
+            "minmax" (per feature, clipped to [0, 1]) or None (values as they are).
         reduce_dim: PCA over the sample axis to this many components before the 2-D method runs
             on the features (None or 0: off; skipped when the matrix is already that small).
         metric: distance between features for t-SNE, UMAP and the trustworthiness score.
@@ -524,7 +525,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         layout.fit_seconds_ = float(record["fit_seconds"])
         if layout.coords_.shape != (layout.n_features_in_, 2):
             raise ValueError(
-                f"{folder} is inconsistent: coords for {len(layout.coords_)} features, expected {layout.n_features_in_}."
+                f"{folder} is inconsistent: coords for {len(layout.coords_)} features, "
+                f"expected {layout.n_features_in_}."
             )
         layout._build_matrix()
         return layout

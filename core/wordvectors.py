@@ -97,13 +97,15 @@ def class_table(name_or_path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in ASSETS.glob("*.csv")))
         raise FileNotFoundError(
-            f"no class-name table {str(name_or_path)!r}; packaged tables: {known}; or give a CSV with columns class, best, words."
+            f"no class-name table {str(name_or_path)!r}; packaged tables: {known}; "
+            "or give a CSV with columns class, best, words."
         )
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"class", "best", "words"} - set(table.columns)
     if missing:
         raise ValueError(
-            f"{path} lacks the column(s) {', '.join(sorted(missing))}; a class-name table has columns class, best, words."
+            f"{path} lacks the column(s) {', '.join(sorted(missing))}; "
+            "a class-name table has columns class, best, words."
         )
     return table
 
@@ -152,7 +154,8 @@ def class_vectors(
         raise ValueError(f"mode must be one of {WORD_MODES}, got {mode!r}.")
     glove = glove or load_glove()
     fix = (
-        "these words were derived from the class name; supply a class-name table (a CSV with columns class, best, words) "
+        "these words were derived from the class name; "
+        "supply a class-name table (a CSV with columns class, best, words) "
         "that maps it to words GloVe knows"
         if table.attrs.get("derived")
         else "edit the class-name table"
@@ -178,6 +181,7 @@ def class_vectors(
             if any((vector == vectors[f]).all() for f in first[counts > 1])
         ]
         raise ValueError(
-            f"classes {', '.join(same)} map to the same word vector; give each class its own word in the class-name table."
+            f"classes {', '.join(same)} map to the same word vector; "
+            "give each class its own word in the class-name table."
         )
     return vectors

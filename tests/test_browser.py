@@ -35,7 +35,8 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 if CHROMIUM is None or CHROMEDRIVER is None:
     pytest.skip(
-        "needs Chromium and its driver on PATH (Debian: apt-get install chromium chromium-driver; scripts/test.sh does it)",
+        "needs Chromium and its driver on PATH "
+        "(Debian: apt-get install chromium chromium-driver; scripts/test.sh does it)",
         allow_module_level=True,
     )
 
@@ -83,7 +84,8 @@ return {
   charts: all(document, '[data-testid="stPlotlyChart"]').map(chart),
   exceptions: all(document, '[data-testid="stException"]').map(e => e.innerText.slice(0, 2000)),
   errors: all(document, '[data-testid="stAlertContentError"]').map(e => e.innerText),
-  selects: all(document, '[data-testid="stSelectbox"]').map(e => [e.innerText, ...all(e, 'input').map(i => i.value)].join(' ')),
+  selects: all(document, '[data-testid="stSelectbox"]')\
+.map(e => [e.innerText, ...all(e, 'input').map(i => i.value)].join(' ')),
   text: document.body.innerText + '\\n' + values,
   sentences: sentences,
 };

@@ -159,7 +159,10 @@ def test_a_damaged_fold_file_is_a_clear_error_and_redo_recomputes_only_it(tmp_pa
     kept = (folds / "000.json").read_bytes()
     with pytest.raises(
         ValueError,
-        match=f"001.json is damaged.*delete it, or redo that class \\(python -m core loo --resume {study.id} --redo dog\\)",
+        match=(
+            "001.json is damaged.*delete it, or redo that class "
+            f"\\(python -m core loo --resume {study.id} --redo dog\\)"
+        ),
     ):
         loo.run_study(images, config)
     with pytest.raises(ValueError, match="is damaged"):

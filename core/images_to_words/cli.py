@@ -115,7 +115,8 @@ def _loo(args: argparse.Namespace) -> dict:
         ]
         if given:
             raise ValueError(
-                f"--resume runs the study with its recorded settings; drop {', '.join(given)} (only --ray, --redo and --device apply)."
+                f"--resume runs the study with its recorded settings; drop {', '.join(given)} "
+                "(only --ray, --redo and --device apply)."
             )
         found = jobs.resume_loo(args.resume, use_ray=use_ray, device=args.device, callback=callback, redo=args.redo)
     else:

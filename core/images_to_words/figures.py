@@ -95,7 +95,9 @@ def change_vs_similarity_figure(folds: Sequence[dict]) -> go.Figure:
             textfont={"size": 10},
             marker={"size": 8, "color": "#4c78a8"},
             customdata=[f["nearest_trained_class"] for f in folds],
-            hovertemplate="%{text}: %{y:+.1f} %<br>nearest trained class %{customdata} (cosine %{x:.3f})<extra></extra>",
+            hovertemplate=(
+                "%{text}: %{y:+.1f} %<br>nearest trained class %{customdata} (cosine %{x:.3f})<extra></extra>"
+            ),
         )
     )
     fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})

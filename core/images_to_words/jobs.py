@@ -49,5 +49,7 @@ def resume_loo(
     callback: Callback | None = None,
     redo: list[str] | None = None,
 ) -> Study:
-    """Finish a partial study with exactly its recorded settings (see :func:`core.images_to_words.study.resume_study`)."""
+    """Finish a partial study with exactly its recorded settings
+    (see :func:`core.images_to_words.study.resume_study`).
+    """
     return study.resume_study(study_id, use_ray=use_ray, device=device, callback=callback, redo=redo)

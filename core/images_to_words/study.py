@@ -150,7 +150,8 @@ def _word_entries(classes: list[str], name: str, table: Any, mode: str) -> dict[
     missing = [c for c in classes if c not in rows.index]
     if missing:
         raise ValueError(
-            f"class(es) {', '.join(missing)} are not in the class-name table {name!r}; add a row for each (class, best, words)."
+            f"class(es) {', '.join(missing)} are not in the class-name table {name!r}; "
+            "add a row for each (class, best, words)."
         )
     return {c: rows.loc[c, "best"] if mode == "best" else rows.loc[c, "words"] for c in classes}
 
@@ -337,7 +338,8 @@ def damaged_message(study_id: str, damaged: list[Path], class_names: list[str]) 
     how = "delete it, or redo that class" if one else "delete them, or redo those classes"
     return (
         f"fold file{'' if one else 's'} {files} {'is' if one else 'are'} damaged (not a readable fold record); {how}"
-        f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. The other folds are kept."
+        f"{f' ({command})' if command else ''}, to recompute {'that fold' if one else 'those folds'}. "
+        "The other folds are kept."
     )
 
 
@@ -367,7 +369,8 @@ class Study:
         c = self.config
         damaged = f" · {len(self.damaged)} damaged" if self.damaged else ""
         return (
-            f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds{damaged} · width {c['model']['width']} · "
+            f"{c['imageset'].get('imageset', '?')} · {len(self.folds)}/{len(self.planned)} folds{damaged} · "
+            f"width {c['model']['width']} · "
             f"{c['training']['epochs']} epochs · {c['training']['loss']} · {c['words']['mode']} word · {self.id}"
         )
 
@@ -495,7 +498,8 @@ def resume_study(
     config = {key: value for key, value in study.config.items() if key != "provenance"}
     if store.config_hash(config) != study_id:
         raise ValueError(
-            f"the config.json of study {study_id} was edited (its settings no longer give its id); start a new study instead."
+            f"the config.json of study {study_id} was edited (its settings no longer give its id); "
+            "start a new study instead."
         )
     imageset = load_source(config["imageset"])
     recorded = (config["class_names"], config["image_shape"], config["train_images"], config["test_images"])
@@ -507,8 +511,9 @@ def resume_study(
     )
     if found != recorded:
         raise ValueError(
-            f"the image set {config['imageset']} is not the one study {study_id} ran on (recorded: {recorded[2]} training "
-            f"images of {len(recorded[0])} classes, found {found[2]} of {len(found[0])}); start a new study on it instead."
+            f"the image set {config['imageset']} is not the one study {study_id} ran on "
+            f"(recorded: {recorded[2]} training images of {len(recorded[0])} classes, "
+            f"found {found[2]} of {len(found[0])}); start a new study on it instead."
         )
     return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 

@@ -211,8 +211,9 @@ def build_backbone(name: str, pretrained: bool = True):
         return torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None)
     except OSError as error:  # URLError and socket errors are OSErrors
         raise ResourceUnavailable(
-            f"{info.title}'s ImageNet weights are not in the torch cache ({hub.torch_hub_checkpoints()}) and could not be "
-            f"downloaded ({error}); connect to the internet once, or use pretrained=False for a randomly initialised slice."
+            f"{info.title}'s ImageNet weights are not in the torch cache ({hub.torch_hub_checkpoints()}) "
+            f"and could not be downloaded ({error}); connect to the internet once, "
+            "or use pretrained=False for a randomly initialised slice."
         ) from error
 
 

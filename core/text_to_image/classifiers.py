@@ -182,6 +182,7 @@ def check_images(config: dict, images: torch.Tensor) -> None:
     expected = tuple(config["image_shape"])
     if images.ndim != 3 or tuple(images.shape[1:]) != expected:
         raise ValueError(
-            f"this model takes {expected[0]}x{expected[1]} grayscale images, got an array shaped {tuple(images.shape)}; "
+            f"this model takes {expected[0]}x{expected[1]} grayscale images, "
+            f"got an array shaped {tuple(images.shape)}; "
             "use images made with the layout of the model's dataset."
         )

@@ -64,7 +64,8 @@ def dataset_imager(dataset: Artifact, encoder: Any = None) -> DatasetImager:
     now, then = encoder.describe(), config["encoder"]
     if (now["model_id"], now["revision"]) != (then["model_id"], then["revision"]):
         raise ValueError(
-            f"dataset {dataset.id} was made with {then['model_id']} ({then['revision'][:12]}), not {now['model_id']} ({now['revision'][:12]})."
+            f"dataset {dataset.id} was made with {then['model_id']} ({then['revision'][:12]}), "
+            f"not {now['model_id']} ({now['revision'][:12]})."
         )
     return DatasetImager(
         encoder, list(config["layers"]), config["pooling"], FeatureLayout.load(dataset.file("layout")), config

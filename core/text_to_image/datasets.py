@@ -155,7 +155,8 @@ def dataset_label(artifact: Artifact) -> str:
     corpus, layout = config["corpus"], config["layout"]
     return (
         f"{corpus.get('corpus', 'corpus')} ({config['split']['train']:,} + {config['split']['test']:,}) · "
-        f"{config['encoder']['name']} · {config['pooling']} · {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
+        f"{config['encoder']['name']} · {config['pooling']} · "
+        f"{layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
         f"fit on {config['fit_on']} · {artifact.id}"
     )
 

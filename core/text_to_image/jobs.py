@@ -18,7 +18,9 @@ from core.store import Artifact
 from core.text_to_image import datasets, imaging
 
 EncoderSource = TextEncoder | str | Callable[[], TextEncoder]
-"""An encoder, its name, or a function that loads it (e.g. a cached loader): loaded only once the settings are checked."""
+"""An encoder, its name, or a function that loads it (e.g. a cached loader): loaded only once the
+settings are checked.
+"""
 
 
 def _encoder(encoder: EncoderSource) -> TextEncoder:

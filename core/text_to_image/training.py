@@ -227,7 +227,8 @@ def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.se
         embeddings = store.load(EMBEDDINGS, dataset.config["embeddings"])
         if embeddings is None:
             raise FileNotFoundError(
-                f"the embeddings {dataset.config['embeddings']} of dataset {dataset.id} are gone; build the dataset again."
+                f"the embeddings {dataset.config['embeddings']} of dataset {dataset.id} are gone; "
+                "build the dataset again."
             )
         features = load_embeddings(embeddings)
         arrays = load_dataset(dataset)
