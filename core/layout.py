@@ -272,7 +272,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
     def scale(self, X: Any) -> np.ndarray:
         """Apply the fitted scaler to samples x features ``X``."""
         check_is_fitted(self, "coords_")
-        X = self._check_X(X, fitting=False)
+        return self._scale(self._check_X(X, fitting=False))
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.scaler in ("log", "norm2"):
             logged = np.log(np.clip(X + self._log_shift() + 1, 1.0, None))
             return np.clip(logged / self.scale_max_, 0.0, 1.0)
@@ -364,9 +366,9 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         self.shape_ = shape
         self.stopped_early_ = False
         self.perplexity_ = float(self.perplexity)
+        self.__dict__.pop("coords_", None)  # a fit that fails leaves the layout unfitted, not half-fitted
         self._fit_scaler(X)
-        self.coords_ = np.zeros((X.shape[1], 2), dtype=np.int64)  # marks fitted for scale()
-        points = self.scale(X).T
+        points = self._scale(X).T
         if self.reduce_dim and self.reduce_dim < min(points.shape):
             from sklearn.decomposition import PCA
 

@@ -322,3 +322,19 @@ def test_describe_is_json_ready_even_for_a_custom_method(X):
     assert record["method"] == "object:FixedEmbedding" and record["pixels"] == [4, 5]
     assert FeatureLayout(random_state=np.int64(7)).describe()["random_state"] == 7  # numpy seeds kept, not dropped
     assert FeatureLayout(random_state=np.random.RandomState(0)).describe()["random_state"] == "object:RandomState"
+
+
+def test_a_fit_that_fails_leaves_the_layout_unfitted(X):
+    from sklearn.exceptions import NotFittedError
+
+    layout = FeatureLayout(method=FixedEmbedding(np.zeros((3, 2))), pixels=10, reduce_dim=None)
+    with pytest.raises(ValueError, match="expected"):
+        layout.fit(X)
+    with pytest.raises(NotFittedError):
+        layout.transform(X)
+    refitted = FeatureLayout(pixels=10, random_state=0).fit(X)
+    refitted.set_params(method=FixedEmbedding(np.zeros((3, 2))))
+    with pytest.raises(ValueError, match="expected"):
+        refitted.fit(X)
+    with pytest.raises(NotFittedError):  # no stale coordinates from the earlier fit
+        refitted.transform(X)
