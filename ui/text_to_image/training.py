@@ -10,7 +10,7 @@ from core.text_to_image import training
 
 
 def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
-    """Train with ``settings`` (the keyword arguments of :func:`core.training.train_model`), drawing
+    """Train with ``settings`` (see :func:`core.text_to_image.training.train_model`), drawing
     the curves after every epoch.
 
     Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an
