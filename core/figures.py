@@ -221,7 +221,8 @@ def learning_curves_figure(
 
     Args:
         histories: run name -> per-epoch records with epoch, accuracy, train_loss, test_loss (and val_accuracy).
-        baselines: name -> held-out accuracy of a model without epochs, drawn as a dashed line.
+        baselines: name -> a reference accuracy (a baseline, the majority class), drawn as a dashed line;
+            the accuracy axis always shows every line.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=["held-out accuracy", "loss"], horizontal_spacing=0.1)
     for index, (name, history) in enumerate(histories.items()):
@@ -291,6 +292,10 @@ def learning_curves_figure(
             row=1,
             col=1,
         )
+    shown = [r[k] for h in histories.values() for r in h for k in ("accuracy", "val_accuracy") if k in r]
+    shown += list((baselines or {}).values())
+    if shown:  # every reference line stays in view
+        fig.update_yaxes(range=[max(0.0, min(shown) - 0.05), min(1.0, max(shown) + 0.05)], row=1, col=1)
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="accuracy (dotted: validation)", row=1, col=1)
     fig.update_yaxes(title="cross-entropy (dotted: train)", row=1, col=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core import corpora, store
 from core.cli import progress
@@ -227,12 +228,24 @@ def _train(args: argparse.Namespace) -> dict:
         "status": artifact.config["status"],
         "best_epoch": artifact.config["best_epoch"],
         "metrics": artifact.config["metrics"],
+        **_references(dataset, artifact),
     }
 
 
+def _references(dataset: store.Artifact, artifact: store.Artifact) -> dict:
+    """The majority-class rate and chance beside a model's accuracy, and a warning when it is degenerate."""
+    ref, check = results.reference(dataset), results.check_predictions(artifact)
+    found = {"majority_class": ref.majority_class, "majority_rate": ref.majority_rate, "chance": ref.chance}
+    if check.degenerate:
+        print(f"warning: {check.message()}", file=sys.stderr)
+        found["warning"] = check.message()
+    return {"reference": found}
+
+
 def _baseline(args: argparse.Namespace) -> dict:
-    artifact = training.logistic_baseline(_dataset(args.dataset), args.C)
-    return {"id": artifact.id, "metrics": artifact.config["metrics"]}
+    dataset = _dataset(args.dataset)
+    artifact = training.logistic_baseline(dataset, args.C)
+    return {"id": artifact.id, "metrics": artifact.config["metrics"], **_references(dataset, artifact)}
 
 
 def _model_folder(reference: str):

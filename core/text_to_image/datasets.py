@@ -152,12 +152,12 @@ def list_datasets() -> list[Artifact]:
 def dataset_label(artifact: Artifact) -> str:
     """A one-line description of an image dataset (for select boxes)."""
     config = artifact.config
-    corpus, layout = config["corpus"], config["layout"]
+    corpus, layout, split = config.get("corpus", {}), config.get("layout", {}), config.get("split", {})
     return (
-        f"{corpus.get('corpus', 'corpus')} ({config['split']['train']:,} + {config['split']['test']:,}) · "
-        f"{config['encoder']['name']} · {config['pooling']} · "
+        f"{corpus.get('corpus', 'images')} ({split.get('train', 0):,} + {split.get('test', 0):,}) · "
+        f"{config.get('encoder', {}).get('name', '-')} · {config.get('pooling', '-')} · "
         f"{layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
-        f"fit on {config['fit_on']} · {artifact.id}"
+        f"fit on {config.get('fit_on', '-')} · {artifact.id}"
     )
 
 

@@ -2,11 +2,88 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from core import store
 from core.store import Artifact
+from core.text_to_image.datasets import label_names, load_dataset
 from core.text_to_image.training import BASELINES, MODELS
+from core.train import classification_metrics
+
+DEGENERATE_SHARE = 0.95
+"""A model that gives one class to at least this share of the held-out texts is flagged as degenerate."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What an accuracy on a dataset's held-out split must be read against.
+
+    Attributes:
+        majority_class: the most frequent class of the held-out split.
+        majority_rate: the accuracy of always answering it.
+        chance: the accuracy of guessing uniformly, 1 / number of classes.
+        majority_metrics: accuracy, F1, precision and recall of always answering the majority class.
+    """
+
+    majority_class: str
+    majority_rate: float
+    chance: float
+    majority_metrics: dict[str, float]
+
+
+def reference(dataset: Artifact) -> Reference:
+    """The majority-class rate and chance of ``dataset``'s held-out split."""
+    arrays = load_dataset(dataset)
+    labels = arrays["labels"][arrays["is_test"]]
+    names = label_names(dataset)
+    counts = np.bincount(labels, minlength=len(names))
+    majority = int(counts.argmax())
+    metrics = classification_metrics(labels, np.full_like(labels, majority))
+    return Reference(names[majority], float(counts[majority] / counts.sum()), 1 / len(names), metrics)
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """How a model's held-out predictions spread over the classes."""
+
+    top_class: str
+    top_share: float  # the share of held-out texts given the most predicted class
+    degenerate: bool  # top_share >= DEGENERATE_SHARE: the model answers (nearly) one class whatever the text
+
+    def message(self) -> str:
+        """A warning for a degenerate model ('' otherwise)."""
+        if not self.degenerate:
+            return ""
+        return (
+            f"This model predicts '{self.top_class}' for {100 * self.top_share:.0f} % of the held-out texts: it "
+            "has not learned to tell the classes apart, and its accuracy is about the majority-class rate. Train "
+            "longer, on more texts, or with the encoder's recommended pooling."
+        )
+
+
+def check_predictions(artifact: Artifact) -> PredictionCheck:
+    """Whether a trained model (or a baseline) answers nearly one class for every held-out text.
+
+    Degenerate: one class gets at least :data:`DEGENERATE_SHARE` of the held-out predictions while it is
+    clearly less common among the held-out labels (a split that is nearly all one class is no evidence).
+    """
+    from core.text_to_image.datasets import DATASETS
+
+    probabilities = np.load(artifact.file("test_probabilities.npy"), allow_pickle=False)
+    predicted = probabilities.argmax(1)
+    names = artifact.config.get("label_names") or [str(i) for i in range(probabilities.shape[1])]
+    counts = np.bincount(predicted, minlength=len(names))
+    top = int(counts.argmax())
+    share = float(counts[top] / max(1, counts.sum()))
+    dataset = store.load(DATASETS, str(artifact.config.get("dataset", "")))
+    true_share = 0.0
+    if dataset is not None:
+        arrays = load_dataset(dataset)
+        true_share = float(np.mean(arrays["labels"][arrays["is_test"]] == top))
+    return PredictionCheck(names[top], share, share >= DEGENERATE_SHARE and true_share < DEGENERATE_SHARE - 0.05)
 
 
 def list_models(dataset: Artifact | None = None) -> list[Artifact]:
@@ -29,9 +106,11 @@ def model_name(artifact: Artifact) -> str:
 
 
 def model_label(artifact: Artifact) -> str:
-    """A one-line description of a trained model: what it is, its held-out accuracy and its id."""
+    """A one-line description of a trained model: what it is, its held-out accuracy, a flag when it is
+    degenerate (one class for nearly every text), and its id."""
     acc = artifact.config.get("metrics", {}).get("accuracy")
-    return f"{model_name(artifact)} · acc {acc:.3f} · {artifact.id}"
+    flag = " · ⚠ one class" if check_predictions(artifact).degenerate else ""
+    return f"{model_name(artifact)} · acc {acc:.3f}{flag} · {artifact.id}"
 
 
 def model_key(artifact: Artifact) -> str:
@@ -54,6 +133,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "epochs run": f"{len(artifact.config['history'])}/{t['epochs']}",
                 "status": artifact.config["status"],
                 "train seconds": artifact.config["seconds"],
+                "flag": _flag(artifact),
                 "id": artifact.id,
             }
         )
@@ -68,10 +148,35 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                     "epochs run": "",
                     "status": "finished",
                     "train seconds": artifact.config["seconds"],
+                    "flag": _flag(artifact),
                     "id": artifact.id,
                 }
             )
+    if rows:
+        ref = reference(dataset)
+        rows.append(
+            {
+                "model": f"always '{ref.majority_class}'",
+                "kind": "reference: majority class",
+                **ref.majority_metrics,
+                "best epoch": None,
+                "epochs run": "",
+                "status": "",
+                "train seconds": 0.0,
+                "flag": f"chance (uniform guess): {ref.chance:.3f}",
+                "id": "",
+            }
+        )
     return rows
+
+
+def _flag(artifact: Artifact) -> str:
+    check = check_predictions(artifact)
+    return (
+        f"degenerate: predicts '{check.top_class}' for {100 * check.top_share:.0f} % of texts"
+        if check.degenerate
+        else ""
+    )
 
 
 # --------------------------------------------------------------------------- live classification
@@ -81,3 +186,9 @@ def baseline_accuracies(dataset: Artifact) -> dict[str, float]:
     """The held-out accuracy of each baseline on raw embeddings of ``dataset``, by name (for reference lines)."""
     found = [a for a in store.list_artifacts(BASELINES) if a.config.get("dataset") == dataset.id]
     return {"logistic regression": float(found[0].config["metrics"]["accuracy"])} if found else {}
+
+
+def reference_lines(dataset: Artifact) -> dict[str, float]:
+    """Every accuracy a learning curve should be read against: the baselines and the majority class."""
+    ref = reference(dataset)
+    return {**baseline_accuracies(dataset), f"majority class ('{ref.majority_class}')": ref.majority_rate}

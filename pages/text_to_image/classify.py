@@ -44,6 +44,7 @@ with state.user_errors():
     counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
     st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean probability; votes {counts})")
     st.plotly_chart(probabilities_figure(result["per_model"], names, result["mean"]), key="cl-probs")
+    panels.reference_caption([models[i] for i in chosen], dataset)
     if imager.encoder.truncated([text])[0]:
         st.warning(f"Only the first {imager.encoder.max_length} tokens were read.")
 

@@ -47,9 +47,16 @@ st.dataframe(
     | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")},
 )
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
+flagged = table[table["flag"].str.startswith("degenerate")]
+if len(flagged):
+    st.warning(
+        f"{len(flagged)} model(s) answer one class for nearly every held-out text (see 'flag'): their accuracy is the "
+        "majority-class rate, not something learned.",
+        icon=":material/warning:",
+    )
 
 models = {a.id: a for a in results.list_models(dataset)}
-baselines = results.baseline_accuracies(dataset)
+baselines = results.reference_lines(dataset)
 if not models:
     st.stop()
 st.subheader("Learning curves")

@@ -5,8 +5,7 @@ import streamlit as st
 
 from core import store
 from core.device import describe_device
-from core.figures import learning_curves_figure
-from core.text_to_image import datasets, results, training
+from core.text_to_image import datasets, training
 from core.text_to_image.backbones import BACKBONES, available_backbones
 from core.text_to_image.training import DEFAULTS, TrainSettings
 from ui import state
@@ -92,10 +91,9 @@ if st.button("Train", type="primary", key="tr-go"):
 
 last = store.load(training.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
 if last is not None:
-    metrics = last.config["metrics"]
-    status = "finished" if last.config["status"] == "finished" else "stopped early (train again to resume)"
-    st.success(
-        f"Model {last.id} {status}: best epoch {last.config['best_epoch']} of {len(last.config['history'])}, "
-        f"held-out accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}. Compare it on the Results page."
-    )
-    st.plotly_chart(learning_curves_figure({results.model_label(last): last.config["history"]}), key="tr-curves")
+    panels.model_outcome(last, store.load(datasets.DATASETS, last.config["dataset"]), "tr-curves")
+if st.button("Fit the logistic-regression baseline on this dataset", key="tr-baseline"):
+    with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
+        baseline = training.logistic_baseline(store.load(datasets.DATASETS, dataset_id))
+        accuracy = baseline.config["metrics"]["accuracy"]
+        st.info(f"Logistic regression on the raw embeddings: held-out accuracy {accuracy:.3f}.")

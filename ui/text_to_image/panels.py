@@ -163,3 +163,46 @@ def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = 
         st.stop()
     labels = {a.id: datasets.dataset_label(a) for a in found}
     return st.selectbox("Dataset", list(labels), format_func=labels.get, key=key)
+
+
+def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> None:
+    """A trained model's result read against its references: the majority class, chance, the baselines;
+    a warning when it answers one class for nearly every text; its learning curves."""
+    from core.figures import learning_curves_figure
+    from core.text_to_image import results
+
+    metrics, ref = model.config["metrics"], results.reference(dataset)
+    status = "finished" if model.config["status"] == "finished" else "stopped early (train again to resume)"
+    summary = (
+        f"Model {model.id} {status}: best epoch {model.config['best_epoch']} of {len(model.config['history'])}, "
+        f"held-out accuracy **{metrics['accuracy']:.3f}** (majority class '{ref.majority_class}': "
+        f"{ref.majority_rate:.3f}; chance {ref.chance:.3f}), F1 {metrics['f1']:.3f}."
+    )
+    check = results.check_predictions(model)
+    if check.degenerate:
+        st.warning(f"{summary} {check.message()}", icon=":material/warning:")
+    elif metrics["accuracy"] <= ref.majority_rate + 0.01:
+        st.warning(f"{summary} It does no better than always answering the majority class.", icon=":material/warning:")
+    else:
+        st.success(f"{summary} Compare it on the Results page.")
+    curves = learning_curves_figure(
+        {results.model_label(model): model.config["history"]}, results.reference_lines(dataset)
+    )
+    st.plotly_chart(curves, key=key)
+
+
+def reference_caption(models: list[store.Artifact], dataset: store.Artifact) -> None:
+    """The chosen models' held-out accuracies beside the majority-class rate and chance, and a warning for
+    each model that answers one class for nearly every text."""
+    from core.text_to_image import results
+
+    ref = results.reference(dataset)
+    accuracies = ", ".join(f"{results.model_name(m)}: {m.config['metrics']['accuracy']:.3f}" for m in models)
+    st.caption(
+        f"Held-out accuracy {accuracies}; always answering the majority class '{ref.majority_class}' scores "
+        f"{ref.majority_rate:.3f}, a uniform guess {ref.chance:.3f}."
+    )
+    for model in models:
+        check = results.check_predictions(model)
+        if check.degenerate:
+            st.warning(f"{results.model_name(model)} ({model.id}): {check.message()}", icon=":material/warning:")

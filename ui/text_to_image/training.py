@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import store
 from core.figures import learning_curves_figure
-from core.text_to_image import training
+from core.text_to_image import results, training
 
 
 def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
@@ -22,6 +22,7 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
     chart = st.empty()
     history: list[dict] = []
     ended: list[BaseException] = []
+    references = results.reference_lines(dataset)
 
     def callback(epoch: int, epochs: int, metrics: dict) -> bool | None:
         history.append(metrics)
@@ -31,7 +32,7 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
                 text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
                 f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
             )
-            chart.plotly_chart(learning_curves_figure({"this run": history}), key=f"live-curves-{epoch}")
+            chart.plotly_chart(learning_curves_figure({"this run": history}, references), key=f"live-curves-{epoch}")
         except BaseException as stop:  # Stop, a click, or a closed tab
             ended.append(stop)
             return True
@@ -40,4 +41,6 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
     artifact = training.train_model(dataset, settings, callback)
     if ended:
         raise ended[0]
+    bar.empty()
+    chart.empty()  # the page draws the finished run's curves once
     return artifact
