@@ -13,7 +13,8 @@ SMALL_LAYOUT = {"pixels": 24, "random_state": 0}
 
 @pytest.fixture(scope="session")
 def lab_home(tmp_path_factory) -> Path:
-    """A CROSSMODAL_HOME with a small imager fitted on Rotten Tomatoes (cls pooling), for the whole session."""
+    """A CROSSMODAL_HOME with a small imager fitted on Rotten Tomatoes (mean pooling, the default encoder's
+    recommended), for the whole session."""
     home = tmp_path_factory.mktemp("lab-home")
     previous = os.environ.get("CROSSMODAL_HOME")
     os.environ["CROSSMODAL_HOME"] = str(home)
@@ -23,7 +24,7 @@ def lab_home(tmp_path_factory) -> Path:
 
     encoder = TextEncoder.from_name()
     corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
-    embeddings = imaging.embed_corpus(encoder, corpus, pooling="cls")
+    embeddings = imaging.embed_corpus(encoder, corpus, pooling="mean")
     artifact = imaging.fit_imager(embeddings, SMALL_LAYOUT)
     (home / "small-imager-id").write_text(artifact.id)
     yield home

@@ -70,7 +70,8 @@ def test_sentence_page_warns_about_truncation_and_empty_input(lab_home):
 
 def test_sentence_page_offers_to_fit_when_no_layout_has_that_pooling(lab_home):
     app = run("pages/text_to_image/sentence_to_image.py")
-    app.radio(key="s2i-pooling").set_value("mean").run()
+    assert app.radio(key="s2i-pooling").value == "mean"  # the default encoder's recommended pooling
+    app.radio(key="s2i-pooling").set_value("cls").run()
     assert any("No layout is fitted yet" in box.value for box in app.info)
     assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
     assert not charts(app)
@@ -83,7 +84,6 @@ def test_fitting_the_default_layout_from_the_sentence_page(lab_home, monkeypatch
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))  # an empty store of its own
     monkeypatch.setattr(corpora, "DEFAULTS", corpora.CorpusDefaults(n=60))  # a small default keeps the test quick
     app = run("pages/text_to_image/sentence_to_image.py")
-    app.radio(key="s2i-pooling").set_value("mean").run()
     assert app.button(key="s2i-imager-fit").label == "Fit the default layout"
     app.button(key="s2i-imager-fit").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -96,10 +96,10 @@ def test_two_sessions_never_see_each_others_sentences(lab_home):
     first, second = run("pages/text_to_image/sentence_to_image.py"), run("pages/text_to_image/sentence_to_image.py")
     first.text_area(key="s2i-text").set_value("Only the first visitor wrote this.").run()
     second.text_area(key="s2i-text").set_value("The second visitor wrote this instead.").run()
-    second.radio(key="s2i-pooling").set_value("mean").run()
+    second.radio(key="s2i-pooling").set_value("cls").run()
     first.run()
     assert first.text_area(key="s2i-text").value == "Only the first visitor wrote this."
-    assert first.radio(key="s2i-pooling").value == "cls"
+    assert first.radio(key="s2i-pooling").value == "mean"
     assert "The second visitor" not in " ".join(m.value for m in first.markdown)
     assert "Only the first visitor" not in second.text_area(key="s2i-text").value
 
@@ -204,7 +204,8 @@ def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
     app.button(key="tr-go").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
-    assert "finished: best epoch" in app.success[0].value and "held-out accuracy" in app.success[0].value
+    outcome = [m.value for m in [*app.success, *app.warning]]  # a tiny run may be at the majority rate: warned
+    assert any("finished: best epoch" in m and "held-out accuracy" in m and "majority class" in m for m in outcome)
     assert charts(app)  # the learning curves
     from core.text_to_image import results
 

@@ -149,7 +149,7 @@ def test_png_and_npy_downloads_roundtrip():
 def test_imager_label_names_corpus_encoder_and_settings(lab_home, small_imager):
     artifact = store.load(imaging.IMAGERS, small_imager.artifact_id)
     label = imaging.imager_label(artifact)
-    for part in ("rotten_tomatoes", "120 texts", "all-MiniLM-L6-v2", "cls", "tsne 24 px", "seed 0", artifact.id):
+    for part in ("rotten_tomatoes", "120 texts", "all-MiniLM-L6-v2", "mean", "tsne 24 px", "seed 0", artifact.id):
         assert part in label
 
 

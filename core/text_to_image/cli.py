@@ -8,7 +8,7 @@ import sys
 from core import corpora, store
 from core.cli import progress
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
-from core.encoders import POOLINGS
+from core.encoders import POOLINGS, recommended_pooling
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS
 from core.text_to_image import classify, datasets, imaging, jobs, results, training
@@ -114,7 +114,13 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     model = command.add_argument_group("encoder")
     model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
     model.add_argument("--layers", type=int, nargs="+", help="hidden_states indices (default: the encoder's)")
-    model.add_argument("--pooling", choices=POOLINGS, default=ENCODER_DEFAULTS.pooling)
+    model.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=None,
+        help="default: the encoder's recommended pooling (mean for "
+        "sentence-transformers models such as all-MiniLM-L6-v2, cls for bert-base)",
+    )
     layout = command.add_argument_group("layout")
     layout.add_argument("--method", choices=METHODS, default=LAYOUT_DEFAULTS.method)
     layout.add_argument("--pixels", type=_pixels, default=LAYOUT_DEFAULTS.pixels, help="50 or 40x60")
@@ -160,7 +166,7 @@ def _fit_layout(args: argparse.Namespace) -> dict:
         _corpus(args),
         args.encoder,
         args.layers,
-        args.pooling,
+        args.pooling or recommended_pooling(args.encoder),
         _layout_params(args),
         args.layer_pixels,
         args.force,
@@ -174,7 +180,7 @@ def _build_dataset(args: argparse.Namespace) -> dict:
         _corpus(args),
         args.encoder,
         args.layers,
-        args.pooling,
+        args.pooling or recommended_pooling(args.encoder),
         _layout_params(args),
         args.test_size,
         args.split_seed,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
-from core.encoders import POOLINGS
+from core.encoders import POOLINGS, recommended_pooling
 from core.figures import CONTRASTS
 from core.text_to_image import imaging
 from ui import state
@@ -22,9 +22,12 @@ st.caption(
 pooling = st.radio(
     "Pooling",
     POOLINGS,
-    index=POOLINGS.index(ENCODER_DEFAULTS.pooling),
+    index=POOLINGS.index(recommended_pooling(ENCODER_DEFAULTS.name)),
     horizontal=True,
-    format_func={"cls": "[CLS] token (the paper)", "mean": "mean over tokens"}.get,
+    format_func={
+        "cls": "[CLS] token (the paper, for bert-base)",
+        "mean": "mean over tokens (all-MiniLM-L6-v2's own)",
+    }.get,
     key="s2i-pooling",
 )
 artifact_id = panels.choose_imager(pooling, key="s2i-imager")

@@ -10,8 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import corpora
-from core.encoders import DEFAULTS as ENCODER_DEFAULTS
-from core.encoders import POOLINGS, available_encoders
+from core.encoders import POOLINGS, available_encoders, recommended_pooling
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS, SCALERS
 
@@ -43,8 +42,16 @@ def encoder_picker() -> tuple[str, str]:
         name = st.text_input(
             "Hugging Face model id (needs internet)", "bert-base-uncased", key="fit-encoder-id"
         ).strip()
+    recommended = recommended_pooling(name)
     pooling = st.radio(
-        "Pooling", POOLINGS, index=POOLINGS.index(ENCODER_DEFAULTS.pooling), horizontal=True, key="fit-pooling"
+        "Pooling",
+        POOLINGS,
+        index=POOLINGS.index(recommended),
+        horizontal=True,
+        key=f"fit-pooling-{recommended}",
+        format_func=lambda p: f"{p} (recommended for this encoder)" if p == recommended else p,
+        help="mean: the mask-aware mean over the tokens (what sentence-transformers models such as all-MiniLM-L6-v2 "
+        "were trained for); cls: the [CLS] vector (bert-base, as in the paper).",
     )
     return name, pooling
 
