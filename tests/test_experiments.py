@@ -10,6 +10,7 @@ import torch
 
 from core import store
 from core.text_to_image import classify, datasets, results, training
+from core.text_to_image.classifiers import preprocess_for
 from core.text_to_image.training import TrainSettings
 
 
@@ -68,7 +69,7 @@ def test_reloaded_model_gives_the_saved_probabilities(separable_dataset):
     artifact = training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16))
     model = classify.load_model(artifact.path)
     split = datasets.load_split(separable_dataset)
-    again = training.predict(model, split.test_images, training._preprocess(model.config["upsample"])).numpy()
+    again = training.predict(model, split.test_images, preprocess_for(model.config)).numpy()
     assert np.allclose(again, np.load(artifact.file("test_probabilities.npy")), atol=1e-5)
 
 
@@ -175,3 +176,42 @@ def test_cli_train_results_and_classify(small_dataset, small_model, capsys):
     assert "no dataset 'no-such-dataset'" in capsys.readouterr().err
     assert main(["classify", "--model", "no-such-model", "text"]) == 2
     assert "neither a trained model id" in capsys.readouterr().err
+
+
+def test_a_frozen_slice_computed_once_trains_like_the_slice_run_every_epoch(tmp_path, monkeypatch):
+    """With the training split's normalisation the slice's outputs are computed once and reused every epoch;
+    that gives the same training, up to floating-point rounding, as running the slice on every batch."""
+    from conftest import write_separable_dataset
+
+    from core.text_to_image import training
+
+    settings = TrainSettings("squeezenet1_1", epochs=3, batch_size=16)
+    found = {}
+    for cached in (True, False):
+        monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / str(cached)))
+        if not cached:
+            monkeypatch.setattr(training, "_can_cache", lambda *args: False)
+        artifact = training.train_model(write_separable_dataset("separable"), settings)
+        assert artifact.config["slice_outputs_cached"] is cached
+        found[cached] = artifact.config
+    assert found[True]["classifier"]["normalise_stats"] == found[False]["classifier"]["normalise_stats"]
+    for once, every in zip(found[True]["history"], found[False]["history"], strict=True):
+        assert once["accuracy"] == every["accuracy"] and once["val_accuracy"] == every["val_accuracy"]
+        assert once["train_loss"] == pytest.approx(every["train_loss"], rel=1e-4)
+        assert once["test_loss"] == pytest.approx(every["test_loss"], rel=1e-4)
+    assert max(r["accuracy"] for r in found[True]["history"]) >= 0.9  # it learns the separable images
+
+
+def test_split_normalisation_uses_the_training_rows_and_predictions_do_not_depend_on_the_batch(separable_dataset):
+    from core.text_to_image import classify, training
+
+    arrays = datasets.load_dataset(separable_dataset)
+    pixels = arrays["images"][~arrays["is_test"]].astype(np.float64)
+    mean, std = training.split_statistics(separable_dataset)
+    assert mean == pytest.approx(pixels.mean(), abs=1e-6) and std == pytest.approx(pixels.std(), abs=1e-6)
+    artifact = training.train_model(separable_dataset, TrainSettings("squeezenet1_1", epochs=1, batch_size=16))
+    model = classify.load_model(artifact.path)
+    images = arrays["images"][arrays["is_test"]].astype(np.float32)
+    together = classify.classify({"m": model}, images[0])["per_model"]["m"]
+    saved = np.load(artifact.file("test_probabilities.npy"))
+    np.testing.assert_allclose(together, saved[0], atol=1e-5)  # one image alone = the same image in a batch

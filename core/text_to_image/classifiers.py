@@ -39,15 +39,47 @@ PAPER_HEADS: dict[str, HeadSpec] = {
 """The paper's new layers per backbone (METHODS.md): kernel, widths, pool, head, dropout, learning rates."""
 
 
-def to_backbone_input(images: torch.Tensor, upsample: int = 3) -> torch.Tensor:
-    """(n, H, W) grayscale layout images -> (n, 3, H*k, W*k), nearest upsampling, z-normalised per batch."""
+NORMALISATIONS = ("batch", "split")
+"""How images are z-normalised: with each batch's own mean and std (the paper's code), or with the training
+split's (ours: an image then always gives the same backbone input, so a frozen slice's outputs can be
+computed once and reused every epoch, and a prediction does not depend on the batch it is in)."""
+
+
+def to_backbone_input(
+    images: torch.Tensor, upsample: int = 3, stats: tuple[float, float] | None = None
+) -> torch.Tensor:
+    """(n, H, W) grayscale layout images -> (n, 3, H*k, W*k), nearest upsampling, z-normalised with ``stats``
+    (mean, std) when given, else with the batch's own mean and std (the paper's code)."""
     if images.ndim != 3:
         raise ValueError(f"expected grayscale images shaped (n, height, width), got {tuple(images.shape)}.")
     x = images.unsqueeze(1).float()
     if upsample > 1:
         x = F.interpolate(x, scale_factor=upsample, mode="nearest")
-    x = (x - x.mean()) / (x.std() + 1e-6)
+    mean, std = (x.mean(), x.std()) if stats is None else stats
+    x = (x - mean) / (std + 1e-6)
     return x.expand(-1, 3, -1, -1)
+
+
+def preprocess_for(config: dict):
+    """The function that turns stored images into this classifier's inputs (its upsampling and normalisation)."""
+    stats = config.get("normalise_stats")
+    stats = (float(stats[0]), float(stats[1])) if stats else None
+    return lambda batch: to_backbone_input(batch, config["upsample"], stats)
+
+
+class NewLayers(nn.Module):
+    """The trainable part of a frozen-slice classifier, fed the slice's precomputed feature maps.
+
+    Its parameters are the classifier's own (shared, not copied), so training it trains the classifier.
+    """
+
+    def __init__(self, model: SlicedClassifier) -> None:
+        super().__init__()
+        self.convs, self.pool, self.head = model.convs, model.pool, model.head
+        self.param_groups = model.param_groups
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.convs(features)))
 
 
 class SlicedClassifier(nn.Module):
@@ -93,6 +125,10 @@ class SlicedClassifier(nn.Module):
         # a frozen body needs no graph, unless gradients must reach the input (saliency)
         with torch.set_grad_enabled(torch.is_grad_enabled() and (self.finetune or images.requires_grad)):
             features = self.body(images)
+        return self.classify_features(features)
+
+    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits for the body's feature maps: the new layers and the head alone."""
         return self.head(self.pool(self.convs(features)))
 
     def param_groups(self) -> list[dict]:
@@ -134,8 +170,13 @@ def classifier_config(
     n_classes: int = 2,
     image_shape: tuple[int, int] = (50, 50),
     upsample: int = 3,
+    normalise_stats: tuple[float, float] | None = None,
 ) -> dict:
-    """Everything that defines a text-as-image classifier's architecture, as JSON-able values."""
+    """Everything that defines a text-as-image classifier's architecture, as JSON-able values.
+
+    ``normalise_stats``: the (mean, std) every image is z-normalised with (the training split's); None
+    normalises each batch with its own (the paper's code).
+    """
     from core.text_to_image.backbones import _info
 
     info = _info(backbone)
@@ -151,6 +192,7 @@ def classifier_config(
         "n_classes": int(n_classes),
         "image_shape": [int(image_shape[0]), int(image_shape[1])],
         "upsample": int(upsample),
+        **({"normalise_stats": [float(normalise_stats[0]), float(normalise_stats[1])]} if normalise_stats else {}),
     }
 
 

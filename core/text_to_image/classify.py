@@ -13,8 +13,7 @@ import torch
 from core import store
 from core.layout import FeatureLayout
 from core.store import Artifact
-from core.text_to_image.classifiers import SlicedClassifier, build_classifier, check_images, to_backbone_input
-from core.text_to_image.training import _preprocess
+from core.text_to_image.classifiers import SlicedClassifier, build_classifier, check_images, preprocess_for
 from core.train import predict
 
 
@@ -84,7 +83,7 @@ def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = No
     tensor = tensor.to(device).requires_grad_(True)
     model.eval()
     with torch.enable_grad():
-        logits = model(to_backbone_input(tensor, config["upsample"]))
+        logits = model(preprocess_for(config)(tensor))
         target = int(logits.argmax(1)) if target is None else int(target)
         logits[0, target].backward()
     return tensor.grad[0].abs().cpu().numpy(), torch.softmax(logits.detach()[0].float(), 0).cpu().numpy()
@@ -126,7 +125,7 @@ def classify(models: dict[str, SlicedClassifier], image: np.ndarray) -> dict[str
     per_model = {}
     for name, model in models.items():
         check_images(model.config, tensor)
-        per_model[name] = predict(model, tensor, _preprocess(model.config["upsample"]))[0].numpy()
+        per_model[name] = predict(model, tensor, preprocess_for(model.config))[0].numpy()
     if not per_model:
         raise ValueError("no trained model to classify with; train one first.")
     mean = np.mean(list(per_model.values()), axis=0)
