@@ -11,7 +11,7 @@ from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS, recommended_pooling
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS
-from core.text_to_image import classify, datasets, imaging, jobs, results, training
+from core.text_to_image import classify, datasets, imaging, jobs, presets, results, training
 from core.text_to_image.training import DEFAULTS as TRAIN_DEFAULTS
 from core.text_to_image.training import TrainSettings
 
@@ -90,6 +90,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     measured = commands.add_parser("results", help="held-out metrics of every model and baseline of a dataset")
     measured.add_argument("--dataset", required=True)
     measured.set_defaults(run=lambda args: results.results_table(_dataset(args.dataset)))
+    run = commands.add_parser(
+        "preset", help="a whole run in one command: build the dataset, fit the baseline, train the model"
+    )
+    run.add_argument("name", choices=list(presets.PRESETS), help="workshop: the offline demo; paper: Benarab 2021's")
+    run.add_argument("--n", type=_optional_int, default=None, help="texts to sample (none = all)")
+    run.add_argument("--encoder", default=None, help="another encoder (e.g. all-MiniLM-L6-v2 for the paper offline)")
+    run.add_argument("--backbone", default=None, help="another backbone (e.g. efficientnet_lite0 offline)")
+    run.add_argument("--epochs", type=int, default=None)
+    run.add_argument("--device", default=None)
+    run.set_defaults(run=_preset)
     texts = commands.add_parser("classify", help="classify texts with trained models")
     texts.add_argument("texts", nargs="+", help="one or more texts")
     texts.add_argument(
@@ -246,6 +256,29 @@ def _references(dataset: store.Artifact, artifact: store.Artifact) -> dict:
         print(f"warning: {check.message()}", file=sys.stderr)
         found["warning"] = check.message()
     return {"reference": found}
+
+
+def _preset(args: argparse.Namespace) -> dict:
+    from dataclasses import replace
+
+    chosen = presets.PRESETS[args.name]
+    train = replace(
+        chosen.train,
+        **{k: v for k, v in {"backbone": args.backbone, "epochs": args.epochs, "device": args.device}.items() if v},
+    )
+    chosen = presets.preset(args.name, n=args.n, encoder=args.encoder, train=train)
+    print(presets.describe(chosen), file=sys.stderr)
+    bars: list = []
+
+    def callback(epoch: int, epochs: int, metrics: dict) -> None:
+        if not bars:
+            bars.append(progress("epochs"))
+        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "accuracy", "val_accuracy")})
+
+    summary = presets.run(chosen, progress, callback).summary()
+    if "warning" in summary:
+        print(f"warning: {summary['warning']}", file=sys.stderr)
+    return summary
 
 
 def _baseline(args: argparse.Namespace) -> dict:

@@ -1,4 +1,4 @@
-"""Training from a page: live learning curves, and a stop that keeps the best epoch."""
+"""Training from a page: live learning curves, a stop that keeps the best epoch, and the run presets."""
 
 from __future__ import annotations
 
@@ -6,41 +6,70 @@ import streamlit as st
 
 from core import store
 from core.figures import learning_curves_figure
-from core.text_to_image import results, training
+from core.text_to_image import presets, results, training
+from ui import state
 
 
-def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
-    """Train with ``settings`` (see :func:`core.text_to_image.training.train_model`), drawing
-    the curves after every epoch.
+class LiveCurves:
+    """A training ``callback`` that draws the progress and the learning curves after every epoch.
 
-    Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an
-    exception at the next page update, i.e. after an epoch. Training then stops cleanly, the best
-    epoch so far is saved (status "stopped"; training the same settings again resumes), and the
-    exception goes on so Streamlit does what was asked.
+    Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an exception at
+    the next page update, i.e. after an epoch. Training then stops cleanly (the callback returns True), the
+    best epoch so far is saved (status "stopped"; training the same settings again resumes), and
+    :meth:`finish` raises the exception again so Streamlit does what was asked.
     """
-    bar = st.progress(0.0, text="Preparing the model…")
-    chart = st.empty()
-    history: list[dict] = []
-    ended: list[BaseException] = []
-    references = results.reference_lines(dataset)
 
-    def callback(epoch: int, epochs: int, metrics: dict) -> bool | None:
-        history.append(metrics)
+    def __init__(self, references: dict[str, float] | None = None) -> None:
+        self.bar = st.progress(0.0, text="Preparing the model…")
+        self.chart = st.empty()
+        self.references = references
+        self.history: list[dict] = []
+        self.ended: list[BaseException] = []
+
+    def __call__(self, epoch: int, epochs: int, metrics: dict) -> bool | None:
+        self.history.append(metrics)
         try:
-            bar.progress(
+            self.bar.progress(
                 epoch / epochs,
                 text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
                 f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
             )
-            chart.plotly_chart(learning_curves_figure({"this run": history}, references), key=f"live-curves-{epoch}")
+            figure = learning_curves_figure({"this run": self.history}, self.references)
+            self.chart.plotly_chart(figure, key=f"live-curves-{epoch}")
         except BaseException as stop:  # Stop, a click, or a closed tab
-            ended.append(stop)
+            self.ended.append(stop)
             return True
         return None
 
-    artifact = training.train_model(dataset, settings, callback)
-    if ended:
-        raise ended[0]
-    bar.empty()
-    chart.empty()  # the page draws the finished run's curves once
+    def finish(self) -> None:
+        """Re-raise a Stop that arrived during training; else clear the live view (the page draws the result)."""
+        if self.ended:
+            raise self.ended[0]
+        self.bar.empty()
+        self.chart.empty()
+
+
+def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
+    """Train with ``settings`` (see :func:`core.text_to_image.training.train_model`), drawing the curves
+    after every epoch; Stop keeps the best epoch so far."""
+    live = LiveCurves(results.reference_lines(dataset))
+    artifact = training.train_model(dataset, settings, live)
+    live.finish()
     return artifact
+
+
+def preset_panel() -> None:
+    """One action that builds a dataset and trains a model: the workshop demo, or the paper's settings."""
+    name = st.radio(
+        "Preset", list(presets.PRESETS), format_func=lambda n: presets.PRESETS[n].title, horizontal=True, key="pr-name"
+    )
+    chosen = presets.PRESETS[name]
+    st.caption(presets.describe(chosen) + (" Needs internet (bert-base-uncased, AlexNet)." if name == "paper" else ""))
+    if st.button(f"Run: {chosen.title}", type="primary", key="pr-run"):
+        with state.user_errors():
+            live = LiveCurves()
+            outcome = presets.run(chosen, progress=state.progress_callback, callback=live)
+            live.finish()
+            st.session_state["tr-last"] = outcome.model.id
+            st.session_state["tr-dataset"] = outcome.dataset.id
+            st.rerun()
