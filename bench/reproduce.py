@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--normalise", default="batch", choices=("batch", "split"), help="batch: the paper's per-batch z-normalisation"
+    )
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args()
 
@@ -107,7 +110,12 @@ def main() -> None:
             artifact = training.train_model(
                 dataset,
                 TrainSettings(
-                    name, pretrained=init == "imagenet", epochs=args.epochs, batch_size=args.batch, device=args.device
+                    name,
+                    pretrained=init == "imagenet",
+                    epochs=args.epochs,
+                    batch_size=args.batch,
+                    device=args.device,
+                    normalise=args.normalise,
                 ),
             )
             c = artifact.config
