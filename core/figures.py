@@ -199,13 +199,24 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
 
 
 def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
-    """Features per pixel: 0 = empty, more than 1 = a collision (those features are averaged)."""
+    """Features per pixel on a log colour scale (0 = empty, more than 1 = a collision: those features are
+    averaged); hover shows the count."""
+    counts = np.asarray(counts)
+    top = max(1, int(counts.max()))
+    ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t <= top] + [top]
     fig = go.Figure(
         go.Heatmap(
-            z=counts,
+            z=np.log10(1 + counts),  # a log scale: a few crowded pixels do not wash out the rest
+            customdata=counts,
             colorscale="Viridis",
-            colorbar={"title": "features", "thickness": 14},
-            hovertemplate="row %{y}, col %{x}<br>%{z} feature(s)<extra></extra>",
+            zmin=0,
+            colorbar={
+                "title": "features (log)",
+                "thickness": 14,
+                "tickvals": [float(np.log10(1 + t)) for t in sorted(set(ticks))],
+                "ticktext": [str(t) for t in sorted(set(ticks))],
+            },
+            hovertemplate="row %{y}, col %{x}<br>%{customdata} feature(s)<extra></extra>",
         )
     )
     bare_axes(fig, 1)

@@ -63,7 +63,10 @@ def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
     shared = figures.layout_scatter(layout, [(None, d) for d in range(6)])
     assert [t.name for t in shared.data] == ["every layer (shared map)"]
     occupancy = figures.occupancy_figure(layout.occupancy())
-    assert np.asarray(occupancy.data[0].z).sum() == 6 and np.asarray(occupancy.data[0].z)[0, 0] == 4
+    counts = np.asarray(occupancy.data[0].customdata)  # the true counts, shown on hover
+    assert counts.sum() == 6 and counts[0, 0] == 4
+    np.testing.assert_allclose(occupancy.data[0].z, np.log10(1 + counts))  # the colour is on a log scale
+    assert "4" in occupancy.data[0].colorbar.ticktext
 
 
 def test_display_values_modes_keep_true_values_in_hover():

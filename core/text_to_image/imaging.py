@@ -386,3 +386,57 @@ def to_npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
     return buffer.getvalue()
+
+
+MIN_OCCUPIED_PCT = 15.0
+"""A layout whose features fill less than this share of the grid is flagged as degenerate."""
+
+
+def layout_problem(quality: dict[str, Any], n_features: int) -> str:
+    """Why a layout is degenerate ('' when it is not): its features crowd into few pixels, or one pixel
+    averages away a large share of them."""
+    problems = []
+    if quality["occupied_pct"] < MIN_OCCUPIED_PCT:
+        problems.append(f"its features fill only {quality['occupied_pct']:.1f} % of the grid")
+    if quality["max_collisions"] > max(20, 0.05 * n_features):
+        problems.append(f"one pixel averages {quality['max_collisions']} features")
+    if not problems:
+        return ""
+    return (
+        f"Degenerate layout: {' and '.join(problems)}, so most of what the encoder says is averaged away. Fit it "
+        "again with t-SNE, the assignment discretization, or a smaller grid."
+    )
+
+
+def imager_problem(artifact: Artifact) -> str:
+    """The combined layout's :func:`layout_problem` for an imager ('' when it is fine)."""
+    config = artifact.config
+    n_features = len(config["layers"]) * int(config["encoder"]["hidden_size"])
+    return layout_problem(config["quality"]["combined"], n_features)
+
+
+def recommended_imager(found: list[Artifact]) -> Artifact | None:
+    """The imager a new session should start with: one fitted with every default setting on the default
+    corpus and encoder if there is one, else the most trustworthy layout that is not degenerate, else the
+    newest."""
+    from dataclasses import asdict
+
+    from core import corpora
+    from core.encoders import DEFAULTS as ENCODER_DEFAULTS
+    from core.layout import DEFAULTS as LAYOUT_DEFAULTS
+
+    defaults = layout_record(asdict(LAYOUT_DEFAULTS))
+
+    def is_default(a: Artifact) -> bool:
+        c = a.config
+        return (
+            c["layout"] == defaults
+            and c["encoder"].get("name") == ENCODER_DEFAULTS.name
+            and c["corpus"].get("corpus") == corpora.DEFAULTS.name
+            and c["corpus"].get("rows") == corpora.DEFAULTS.n
+        )
+
+    for candidates in ([a for a in found if is_default(a)], [a for a in found if not imager_problem(a)]):
+        if candidates:
+            return max(candidates, key=lambda a: a.config["quality"]["combined"]["trustworthiness"])
+    return found[0] if found else None

@@ -49,8 +49,21 @@ def choose_imager(pooling: str, key: str) -> str | None:
                 fit_default_imager(pooling)
                 st.rerun()
         return None
-    labels = {a.id: imaging.imager_label(a) for a in found}
-    return st.selectbox("Fitted layout", list(labels), format_func=labels.get, key=key)
+    labels = {a.id: imaging.imager_label(a) + (" · ⚠ degenerate" if imaging.imager_problem(a) else "") for a in found}
+    recommended = imaging.recommended_imager(found)
+    ids = list(labels)
+    chosen = st.selectbox(
+        "Fitted layout",
+        ids,
+        index=ids.index(recommended.id),
+        format_func=labels.get,
+        key=key,
+        help="A new session starts on the layout fitted with the default settings (or the most trustworthy one).",
+    )
+    problem = imaging.imager_problem(next(a for a in found if a.id == chosen))
+    if problem:
+        st.warning(problem, icon=":material/warning:")
+    return chosen
 
 
 PLAIN = {"displayModeBar": False}
@@ -128,8 +141,13 @@ def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
 
 
 def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
-    """The figures that judge a layout, each with how it was computed."""
+    """The figures that judge a layout, each with how it was computed; a warning when it is degenerate."""
     quality = artifact.config["quality"][which]
+    config = artifact.config
+    n_features = config["encoder"]["hidden_size"] * (len(config["layers"]) if which == "combined" else 1)
+    problem = imaging.layout_problem(quality, n_features)
+    if problem:
+        where.warning(problem, icon=":material/warning:")
     cols = where.columns(4)
     cols[0].metric(
         "Occupied pixels",
