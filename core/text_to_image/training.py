@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from core.text_to_image.imaging import EMBEDDINGS, load_embeddings
 from core.train import classification_metrics, predict, train_classifier, write_weights
 
 MODELS = "models"
+PENDING = "pending.json"
 BASELINES = "baselines"
 
 
@@ -181,6 +182,9 @@ def _train(
         learner, preprocess, partial = NewLayers(model), (lambda batch: batch), f"{artifact_id}-cached"
     else:
         inputs, learner, partial = _parts(split), model, artifact_id
+    pending = store.shard_dir(MODELS, partial) / PENDING  # what a resume after a crash or a reload needs
+    if not pending.is_file():
+        store.atomic_write_json(pending, {"dataset": dataset.id, "settings": asdict(settings)})
     result = train_classifier(
         learner,
         (inputs["train"][fit], split.train_labels[fit]),
@@ -314,3 +318,57 @@ def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.se
         )
 
     return jobs.build_or_load(BASELINES, config, build)
+
+
+def settings_of(model: Artifact) -> TrainSettings:
+    """The settings a trained (or stopped) model was trained with, to train it again or resume it."""
+    c, t = model.config["classifier"], model.config["training"]
+    return TrainSettings(
+        c["backbone"],
+        c["node"],
+        c["pretrained"],
+        c["finetune"],
+        t["epochs"],
+        t["batch_size"],
+        t["seed"],
+        t["validation"],
+        None,
+        "split" if c.get("normalise_stats") else "batch",
+    )
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    """A training run that did not finish: its dataset, its settings, and the epochs it has done."""
+
+    dataset: str
+    settings: TrainSettings
+    epochs_done: int
+    model: str | None  # the published model (status "stopped"), or None after a crash or a reload
+
+
+def stopped_runs(dataset: Artifact) -> list[StoppedRun]:
+    """The runs on ``dataset`` that can be resumed: models stopped on request, and runs interrupted before
+    anything was published (their progress file is there, their model is not)."""
+    import json
+
+    from safetensors import safe_open
+
+    found = {}
+    for model in store.list_artifacts(MODELS):
+        if model.config.get("dataset") == dataset.id and model.config.get("status") == "stopped":
+            found[model.id] = StoppedRun(dataset.id, settings_of(model), len(model.config["history"]), model.id)
+    for pending in sorted((store.home() / "runs" / MODELS).glob(f".partial-*/{PENDING}")):
+        artifact_id = pending.parent.name.removeprefix(".partial-").removesuffix("-cached")
+        progress = pending.parent / "progress.safetensors"
+        if artifact_id in found or store.load(MODELS, artifact_id) is not None or not progress.is_file():
+            continue
+        try:
+            record = store.read_json(pending)
+            with safe_open(str(progress), "pt") as handle:
+                done = len(json.loads(handle.metadata()["progress"])["history"])
+            if record["dataset"] == dataset.id:
+                found[artifact_id] = StoppedRun(dataset.id, TrainSettings(**record["settings"]), done, None)
+        except (ValueError, KeyError, TypeError, OSError):
+            continue  # an unreadable leftover is not offered
+    return list(found.values())

@@ -23,6 +23,7 @@ with st.expander("Presets: a whole run in one click", expanded=not datasets.list
     live_training.preset_panel()
 
 dataset_id = panels.choose_dataset("tr-dataset", "Build an image dataset first (Image Dataset page).")
+live_training.resume_panel(store.load(datasets.DATASETS, dataset_id))
 
 ready = {row["name"]: row for row in available_backbones()}
 titles = {

@@ -73,3 +73,19 @@ def preset_panel() -> None:
             st.session_state["tr-last"] = outcome.model.id
             st.session_state["tr-dataset"] = outcome.dataset.id
             st.rerun()
+
+
+def resume_panel(dataset: store.Artifact) -> None:
+    """Every stopped training run on ``dataset`` (stopped on request, or cut off by a reload or a crash),
+    with a Resume button that trains on with exactly its settings."""
+    for index, run in enumerate(training.stopped_runs(dataset)[:3]):
+        s = run.settings
+        st.info(
+            f"A training run on this dataset stopped after epoch {run.epochs_done} of {s.epochs}: {s.backbone} "
+            f"@ {s.node or 'its default cut'}, {'ImageNet' if s.pretrained else 'random init'} slice, batch "
+            f"{s.batch_size}, seed {s.seed}. Resume goes on from its last finished epoch with the same settings.",
+            icon=":material/pause_circle:",
+        )
+        if st.button("Resume it", key=f"tr-resume-{index}"):
+            with state.user_errors():
+                st.session_state["tr-last"] = train_live(dataset, s).id
