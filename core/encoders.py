@@ -381,6 +381,21 @@ class TextEncoder:
         counts = weights.sum(dim=1)
         return torch.cat([(hidden[layer].float() * weights).sum(dim=1) / counts for layer in layers], dim=1)
 
+    def unknown_share(self, texts: Sequence[str]) -> np.ndarray:
+        """The share of each text's tokens (special tokens aside) that the tokenizer cannot read ([UNK]).
+
+        Raises:
+            ValueError: Bad texts, as for :meth:`embed`.
+        """
+        items = self._check_texts(texts)
+        unknown = self.tokenizer.unk_token_id
+        special = set(self.tokenizer.all_special_ids) - {unknown}
+        shares = []
+        for ids in self._tokenize(items, self.max_length)["input_ids"]:
+            words = [i for i in ids if i not in special]
+            shares.append(sum(i == unknown for i in words) / len(words) if words and unknown is not None else 0.0)
+        return np.asarray(shares, dtype=np.float64)
+
     def truncated(self, texts: Sequence[str]) -> np.ndarray:
         """Which texts are longer than ``max_length`` tokens and so get truncated by :meth:`embed`.
 

@@ -275,3 +275,19 @@ def test_images_to_words_page_on_a_partial_study(lab_home, tiny_studies):
     assert not app.exception, [e.value for e in app.exception]
     assert "1 of 3 folds are finished" in app.warning[0].value
     assert app.metric[0].value == "1/3" and len(app.dataframe[0].value) == 1
+
+
+def test_sentence_page_handles_long_pastes_long_sentences_and_unreadable_text(lab_home):
+    app = run("pages/text_to_image/sentence_to_image.py")
+    lines = [f"Sentence number {i} is a perfectly ordinary line of text." for i in range(12)]
+    app.text_area(key="s2i-text").set_value("\n".join(lines)).run()
+    assert not app.exception
+    assert app.toggle(key="s2i-all").label == "Show all 12 sentences (the first 8 are shown)"
+    assert len(charts(app)) == 8 * 2 + 2
+    app.toggle(key="s2i-all").set_value(True).run()
+    assert len(charts(app)) == 12 * 2 + 2
+    long = "A " + "very " * 60 + "long sentence."
+    app.text_area(key="s2i-text").set_value(f"{long}\nᚠᚢᚦᚨᚱᚲ ᚷᚹ ᚺᚾ ᚠᚢᚦ").run()
+    assert not app.exception
+    assert app.selectbox(key="diff-a").value.endswith("…") and len(app.selectbox(key="diff-a").value) < 80
+    assert any("cannot read 100 %" in w.value for w in app.warning)

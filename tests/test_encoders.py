@@ -569,3 +569,9 @@ def test_mpnet_default_layers_give_the_papers_shape(mpnet):
     got = mpnet.embed(TEXTS[:3])
     assert got.shape == (3, 6 * 768)
     np.testing.assert_allclose(got, reference(mpnet, TEXTS[:3], list(range(6, 12)), "cls"), atol=1e-4, rtol=0)
+
+
+def test_unknown_share_counts_the_tokens_the_tokenizer_cannot_read():
+    encoder = TextEncoder.from_name()
+    shares = encoder.unknown_share(["A fine film.", "ᚠᚢᚦᚨᚱᚲ ᚷᚹ ᚺᚾ", "good 🦜"])
+    assert shares.tolist() == [0.0, 1.0, 0.5]

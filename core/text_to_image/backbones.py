@@ -213,7 +213,7 @@ def build_backbone(name: str, pretrained: bool = True):
         raise ResourceUnavailable(
             f"{info.title}'s ImageNet weights are not in the torch cache ({hub.torch_hub_checkpoints()}) "
             f"and could not be downloaded ({error}); connect to the internet once, "
-            "or use pretrained=False for a randomly initialised slice."
+            "or use a randomly initialised slice (the Train page's 'random init', or --random-init)."
         ) from error
 
 

@@ -45,7 +45,7 @@ contrast = st.radio(
     "Hover shows the true values in every mode.",
 )
 text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text")
-texts = [line.strip() for line in text.splitlines() if line.strip()]
+texts = panels.sentences_to_show([line.strip() for line in text.splitlines() if line.strip()])
 
 if artifact_id is None:
     st.stop()

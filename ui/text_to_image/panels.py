@@ -75,7 +75,14 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
     fitted = state.imager(*ref)
     layers = result["layers"][index]
     combined = result["combined"][index]
-    st.markdown(f"**{index + 1}.** {text}")
+    st.markdown(f"**{index + 1}.** {shorten(text, 300)}")
+    unknown = fitted.encoder.unknown_share([text])[0]
+    if unknown > 0.3:
+        st.warning(
+            f"The tokenizer cannot read {100 * unknown:.0f} % of this sentence (unknown tokens: other scripts or "
+            f"symbols {fitted.encoder.name} never saw), so its images say little about its meaning.",
+            icon=":material/translate:",
+        )
     if result["truncated"][index]:
         st.warning(
             f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} "
@@ -111,7 +118,7 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
 def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     """Difference images between two of the sentences."""
     fitted = state.imager(*ref)
-    labels = [f"{i + 1}. {t[:70]}" for i, t in enumerate(texts)]
+    labels = [f"{i + 1}. {shorten(t)}" for i, t in enumerate(texts)]
     left, right = st.columns(2)
     first = left.selectbox("Sentence A", labels, key="diff-a")
     second = right.selectbox("Sentence B", labels, index=1, key="diff-b")
@@ -224,3 +231,26 @@ def reference_caption(models: list[store.Artifact], dataset: store.Artifact) -> 
         check = results.check_predictions(model)
         if check.degenerate:
             st.warning(f"{results.model_name(model)} ({model.id}): {check.message()}", icon=":material/warning:")
+
+
+MAX_SENTENCES = 8
+"""Sentences drawn at once on the Sentence page; more are behind a switch (each is eight images)."""
+
+
+def shorten(text: str, width: int = 70) -> str:
+    """``text`` on one line, cut at a word and ended with an ellipsis when longer than ``width``."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[: width - 1].rsplit(" ", 1)[0] or flat[: width - 1]
+    return cut + "…"
+
+
+def sentences_to_show(texts: list[str]) -> list[str]:
+    """The first :data:`MAX_SENTENCES` of a long paste, with a switch that shows them all."""
+    if len(texts) <= MAX_SENTENCES:
+        return texts
+    every = st.toggle(
+        f"Show all {len(texts)} sentences (the first {MAX_SENTENCES} are shown)", key="s2i-all", value=False
+    )
+    return texts if every else texts[:MAX_SENTENCES]
