@@ -41,7 +41,7 @@ def pixel_feature_text(
     return text.reshape(height, width)
 
 
-CONTRASTS = ("equalize", "stretch", "model")
+CONTRASTS = ("equalize", "stretch", "model", "relative")
 """How grey levels are drawn: ranks of the non-empty pixels, the 1st-99th percentile, or the model's 0-1."""
 
 
@@ -51,11 +51,14 @@ def display_values(images: np.ndarray, contrast: str) -> tuple[np.ndarray, tuple
     Args:
         images: one image or a stack that should share one mapping.
         contrast: "model" (values as the model sees them, limits 0 and 1), "stretch" (limits at
-            the 1st and 99th percentile) or "equalize" (each non-empty pixel drawn at the rank of
-            its value among all non-empty pixels; empty pixels stay black).
+            the 1st and 99th percentile), "equalize" (each non-empty pixel drawn at the rank of
+            its value among all non-empty pixels; empty pixels stay black) or "relative" (images of
+            deviations from the corpus mean in standard deviations, drawn from -3 to +3 on a diverging scale).
     """
     if contrast not in CONTRASTS:
         raise ValueError(f"contrast must be one of {CONTRASTS}, got {contrast!r}.")
+    if contrast == "relative":  # deviations in standard deviations: a fixed symmetric range
+        return images, (-3.0, 3.0)
     if contrast == "model":
         return images, (0.0, 1.0)
     if contrast == "stretch":
@@ -68,8 +71,16 @@ def display_values(images: np.ndarray, contrast: str) -> tuple[np.ndarray, tuple
     return shown, (0.0, 1.0)
 
 
+COLOURBAR_TITLES = {"model": "value", "stretch": "value", "equalize": "rank", "relative": "SDs from mean"}
+
+
 def _heatmap(
-    shown: np.ndarray, values: np.ndarray, hover: np.ndarray | None, diverging: bool, limits: tuple[float, float]
+    shown: np.ndarray,
+    values: np.ndarray,
+    hover: np.ndarray | None,
+    diverging: bool,
+    limits: tuple[float, float],
+    scale: str | None = None,
 ) -> go.Heatmap:
     label = "difference" if diverging else "value"
     features = hover if hover is not None else np.full(values.shape, "", dtype=object)
@@ -79,7 +90,8 @@ def _heatmap(
         colorscale=DIVERGING if diverging else GRAY,
         zmin=limits[0],
         zmax=limits[1],
-        showscale=False,
+        showscale=scale is not None,
+        colorbar={"title": scale, "thickness": 12, "len": 0.9} if scale else None,
         hovertemplate=(
             f"row %{{y}}, col %{{x}}<br>{label} %{{customdata[1]}}"
             + ("<br>features: %{customdata[0]}" if hover is not None else "")
@@ -136,9 +148,11 @@ def image_figure(
         size: height in pixels (the width follows the image's aspect ratio).
     """
     shown, limits = (image, _symmetric(image)) if diverging else display_values(image, contrast)
-    fig = go.Figure(_heatmap(shown, image, hover, diverging, limits))
+    scale = "difference" if diverging else COLOURBAR_TITLES.get(contrast, "value")
+    fig = go.Figure(_heatmap(shown, image, hover, diverging or contrast == "relative", limits, scale))
     bare_axes(fig, 1)
-    fig.update_layout(height=size, width=int(size * image.shape[1] / image.shape[0]), margin=TIGHT)
+    width = int(size * image.shape[1] / image.shape[0]) + 80  # room for the colour bar
+    fig.update_layout(height=size, width=width, margin=TIGHT)
     return fig
 
 
@@ -152,15 +166,28 @@ def layer_strip_figure(
 ) -> go.Figure:
     """A row of small images, one per layer, with one hover map.
 
-    Grey images share one scale so layers compare directly; difference images get each its own
-    symmetric scale (a layer with large differences would otherwise wash out the others).
+    Grey images share one scale so layers compare directly (one colour bar, on the right); difference
+    images get each its own symmetric scale (a layer with large differences would otherwise wash out the
+    others), named in each panel's title.
     """
     count = len(images)
+    if diverging:
+        titles = [f"{t} (±{float(np.abs(image).max()):.2g})" for t, image in zip(titles, images, strict=True)]
     fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.012)
     shown, limits = (images, None) if diverging else display_values(images, contrast)
     for i, image in enumerate(images):
+        scale = COLOURBAR_TITLES.get(contrast, "value") if not diverging and i == count - 1 else None
         fig.add_trace(
-            _heatmap(shown[i], image, hover, diverging, _symmetric(image) if diverging else limits), row=1, col=i + 1
+            _heatmap(
+                shown[i],
+                image,
+                hover,
+                diverging or contrast == "relative",
+                _symmetric(image) if diverging else limits,
+                scale,
+            ),
+            row=1,
+            col=i + 1,
         )
     bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})

@@ -407,6 +407,16 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         flat = np.asarray(self._matrix.T.dot(scaled.T).T)
         return flat.reshape(len(scaled), *self.shape_).astype(np.float32)
 
+    def map_values(self, values: Any) -> np.ndarray:
+        """Per-feature values (n, features) placed on the grid as they are, unscaled: each pixel the mean of
+        its features' values, empty pixels 0 (e.g. each feature's deviation from the corpus mean)."""
+        check_is_fitted(self, "coords_")
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != self.n_features_in_:
+            raise ValueError(f"values must be (n, {self.n_features_in_}), got {values.shape}.")
+        flat = np.asarray(self._matrix.T.dot(values.T).T)
+        return flat.reshape(len(values), *self.shape_).astype(np.float32)
+
     def fit_transform(self, X: Any, y: Any = None, callback: Callback | None = None) -> np.ndarray:
         """Fit on ``X`` and return its images."""
         return self.fit(X, callback=callback).transform(X)

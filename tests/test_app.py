@@ -291,3 +291,10 @@ def test_sentence_page_handles_long_pastes_long_sentences_and_unreadable_text(la
     assert not app.exception
     assert app.selectbox(key="diff-a").value.endswith("…") and len(app.selectbox(key="diff-a").value) < 80
     assert any("cannot read 100 %" in w.value for w in app.warning)
+
+
+def test_sentence_page_draws_images_relative_to_the_corpus(lab_home):
+    app = run("pages/text_to_image/sentence_to_image.py")
+    app.radio(key="s2i-contrast").set_value("relative").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Relative to the corpus" in c.value for c in app.caption)

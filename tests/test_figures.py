@@ -86,3 +86,17 @@ def test_display_values_rejects_an_unknown_mode():
 
     with pytest.raises(ValueError, match="contrast must be one of"):
         figures.display_values(np.zeros((2, 2)), "vivid")
+
+
+def test_images_and_saliency_maps_carry_colour_bars_and_saliency_starts_dark_at_zero():
+    image = np.array([[0.0, 0.5], [0.25, 1.0]])
+    assert figures.image_figure(image).data[0].showscale is True
+    assert figures.image_figure(image, contrast="relative").data[0].zmin == -3.0
+    strip = figures.layer_strip_figure(np.stack([image, image]), ["a", "b"])
+    assert [t.showscale for t in strip.data] == [False, True]  # one bar for the shared scale
+    from core.text_to_image.figures import saliency_figure
+
+    alone = saliency_figure(image)
+    assert alone.data[0].zmin == 0 and alone.data[0].colorscale[0][1] in ("#000004", "rgb(0, 0, 4)")
+    over = saliency_figure(image, image=image)
+    assert len(over.data) == 2 and over.data[1].opacity == 0.6

@@ -329,3 +329,14 @@ def test_a_stopped_layout_fit_publishes_no_dataset(private_home, encoder):
     assert (
         len(datasets.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0
     )  # the next build fits it whole
+
+
+def test_relative_images_are_deviations_from_the_corpus_in_standard_deviations(small_imager):
+    mean, std = small_imager.corpus_stats
+    combined, layers = small_imager.relative(np.stack([mean, mean + std]))
+    assert np.allclose(combined[0], 0) and np.allclose(layers[0], 0)  # the corpus mean: no deviation anywhere
+    occupied = small_imager.combined.occupancy() > 0
+    assert np.allclose(combined[1][occupied], 1.0, atol=1e-5)  # one SD above in every feature
+    result = small_imager.images(["A warm, funny film.", "A dull, joyless mess."])
+    assert result.relative_combined.shape == result.combined.shape
+    assert result.relative_layers.shape == result.layers.shape

@@ -338,3 +338,10 @@ def test_a_fit_that_fails_leaves_the_layout_unfitted(X):
         refitted.fit(X)
     with pytest.raises(NotFittedError):  # no stale coordinates from the earlier fit
         refitted.transform(X)
+
+
+def test_map_values_places_values_unscaled_and_equals_transform_without_a_scaler(X):
+    layout = FeatureLayout(pixels=12, scaler=None, random_state=0).fit(X)
+    np.testing.assert_allclose(layout.map_values(X[:5]), layout.transform(X[:5]), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="values must be"):
+        layout.map_values(X[:5, :3])

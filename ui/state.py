@@ -68,6 +68,8 @@ def images(artifact_id: str, written: str, texts: tuple[str, ...]) -> dict[str, 
         "combined": result.combined,
         "layers": result.layers,
         "truncated": result.truncated,
+        "relative_combined": result.relative_combined,
+        "relative_layers": result.relative_layers,
     }
 
 
@@ -114,8 +116,12 @@ def artifact_stamp(kind: str, artifact_id: str) -> str:
 @st.cache_data(show_spinner="Loading the dataset…", max_entries=4)
 def dataset_arrays(dataset_id: str, written: str) -> dict[str, np.ndarray]:
     """A dataset's images (float32), labels and test mask."""
-    arrays = load_dataset(store.load(DATASETS, dataset_id))
-    return {**arrays, "images": arrays["images"].astype(np.float32)}
+    from core.text_to_image.datasets import dataset_texts
+
+    artifact = store.load(DATASETS, dataset_id)
+    arrays = load_dataset(artifact)
+    texts = dataset_texts(artifact)
+    return {**arrays, "images": arrays["images"].astype(np.float32), "texts": np.asarray(texts or [], dtype=object)}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

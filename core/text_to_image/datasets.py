@@ -161,6 +161,14 @@ def dataset_label(artifact: Artifact) -> str:
     )
 
 
+def dataset_texts(dataset: Artifact) -> list[str] | None:
+    """The texts behind a dataset's images, in row order (None when its embeddings are gone or it has none)."""
+    embeddings = store.load(imaging.EMBEDDINGS, str(dataset.config.get("embeddings", "")))
+    if embeddings is None or not embeddings.file("corpus.parquet").is_file():
+        return None
+    return pd.read_parquet(embeddings.file("corpus.parquet"), columns=["text"])["text"].tolist()
+
+
 def class_means(images: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
     """The mean image of each class, (classes, H, W) float32 (zeros for a class with no image)."""
     means = np.zeros((classes, *images.shape[1:]), dtype=np.float32)

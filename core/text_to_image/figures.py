@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import LAYER_COLOURS, MARGIN, TIGHT, bare_axes
+from core.figures import GRAY, LAYER_COLOURS, MARGIN, TIGHT, bare_axes
 
 
 def probabilities_figure(
@@ -40,18 +40,27 @@ def probabilities_figure(
     return fig
 
 
-def saliency_figure(saliency: np.ndarray, hover: np.ndarray | None = None, size: int = 360) -> go.Figure:
-    """A saliency map over an image's pixels (brighter: the prediction is more sensitive to that pixel)."""
+def saliency_figure(
+    saliency: np.ndarray, hover: np.ndarray | None = None, size: int = 360, image: np.ndarray | None = None
+) -> go.Figure:
+    """A saliency map over an image's pixels on a sequential scale from 0 (dark: the prediction does not
+    depend on that pixel) with its colour bar; with ``image``, drawn over the sentence's grey image."""
     features = hover if hover is not None else np.full(saliency.shape, "", dtype=object)
-    fig = go.Figure(
+    fig = go.Figure()
+    if image is not None:
+        fig.add_trace(go.Heatmap(z=image, colorscale=GRAY, showscale=False, hoverinfo="skip"))
+    fig.add_trace(
         go.Heatmap(
             z=saliency,
             customdata=features,
             colorscale="Inferno",
-            showscale=False,
+            zmin=0,
+            opacity=0.6 if image is not None else 1.0,
+            colorbar={"title": "|∂ logit / ∂ pixel|", "thickness": 12, "len": 0.9},
             hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
         )
     )
     bare_axes(fig, 1)
-    fig.update_layout(height=size, width=int(size * saliency.shape[1] / saliency.shape[0]), margin=TIGHT)
+    width = int(size * saliency.shape[1] / saliency.shape[0]) + 80
+    fig.update_layout(height=size, width=width, margin=TIGHT)
     return fig

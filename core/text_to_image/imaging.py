@@ -176,6 +176,8 @@ class TextImages:
     combined: np.ndarray  # (n, H, W) float32
     layers: np.ndarray  # (n, L, h, w) float32
     truncated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    relative_combined: np.ndarray | None = None  # (n, H, W): each pixel's features in corpus SDs from their mean
+    relative_layers: np.ndarray | None = None  # (n, L, h, w), the same per layer
 
 
 @dataclass
@@ -189,10 +191,22 @@ class TextImager:
     per_layer: FeatureLayout
     config: dict[str, Any]
     artifact_id: str | None = None
+    corpus_stats: tuple[np.ndarray, np.ndarray] | None = None  # each feature's mean and SD over the corpus
 
     @property
     def hidden(self) -> int:
         return self.encoder.hidden_size
+
+    def relative(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(combined, per-layer) images of each feature's deviation from its corpus mean, in corpus standard
+        deviations: two sentences of opposite meaning differ where a 0-1 grey image looks alike."""
+        if self.corpus_stats is None:
+            raise ValueError("this imager has no corpus statistics; load it with load_imager.")
+        mean, std = self.corpus_stats
+        z = (features - mean) / std
+        n_layers = len(self.layers)
+        per_layer = self.per_layer.map_values(stack_layers(z, n_layers))
+        return self.combined.map_values(z), per_layer.reshape(len(z), n_layers, *per_layer.shape[1:])
 
     def images_from_features(self, features: np.ndarray, texts: list[str] | None = None) -> TextImages:
         """Images of already computed feature vectors (n, L * hidden)."""
@@ -210,6 +224,8 @@ class TextImager:
         features = self.encoder.embed(texts, layers=self.layers, pooling=self.pooling)
         result = self.images_from_features(features, texts)
         result.truncated = self.encoder.truncated(texts)
+        if self.corpus_stats is not None:
+            result.relative_combined, result.relative_layers = self.relative(features)
         return result
 
 
@@ -327,7 +343,18 @@ def load_imager(
         per_layer=layouts["per_layer"],
         config=config,
         artifact_id=artifact.id,
+        corpus_stats=corpus_statistics(artifact),
     )
+
+
+def corpus_statistics(artifact: Artifact) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each feature's mean and standard deviation over an imager's corpus embeddings (None if they are gone)."""
+    embeddings = store.load(EMBEDDINGS, artifact.config["embeddings"])
+    if embeddings is None:
+        return None
+    features = load_embeddings(embeddings).astype(np.float64)
+    std = features.std(axis=0)
+    return features.mean(axis=0), np.where(std > 0, std, 1.0)
 
 
 def load_layouts(artifact: Artifact) -> dict[str, FeatureLayout]:

@@ -58,9 +58,12 @@ with state.user_errors():
     left.plotly_chart(
         image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content"
     )
-    right.caption("Saliency |∂ logit / ∂ pixel|")
+    overlay = right.toggle("Over the sentence's image", key="cl-overlay")
     right.plotly_chart(
-        saliency_figure(saliency, hover, size=320), key="cl-saliency", config=panels.PLAIN, width="content"
+        saliency_figure(saliency, hover, size=320, image=images[0] if overlay else None),
+        key="cl-saliency",
+        config=panels.PLAIN,
+        width="content",
     )
     k = st.slider("Most salient pixels", 3, 30, 10, key="cl-k")
     rows = classify.influential_features(

@@ -89,7 +89,7 @@ with state.user_errors():
         st.markdown(f"**{name}** — {len(picked)} random images of {len(rows):,}")
         st.plotly_chart(
             layer_strip_figure(
-                arrays["images"][picked], [f"#{r}" for r in picked], hover, contrast=contrast, height=170
+                arrays["images"][picked], panels.gallery_titles(arrays, picked), hover, contrast=contrast, height=190
             ),
             key=f"ds-samples-{index}",
             config=panels.PLAIN,

@@ -40,6 +40,7 @@ contrast = st.radio(
         "equalize": "equalized (ranks)",
         "stretch": "stretched (1st–99th percentile)",
         "model": "as the model sees them (0–1)",
+        "relative": "relative to the corpus (SDs from its mean)",
     }.get,
     help="Only the drawing changes: a few strong features can leave the rest nearly black at 0–1. "
     "Hover shows the true values in every mode.",

@@ -73,8 +73,9 @@ PLAIN = {"displayModeBar": False}
 def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, contrast: str) -> None:
     """The six layer images, the combined image and downloads for one sentence (``ref``: imager id, stamp)."""
     fitted = state.imager(*ref)
-    layers = result["layers"][index]
-    combined = result["combined"][index]
+    relative = contrast == "relative" and result.get("relative_combined") is not None
+    layers = result["relative_layers" if relative else "layers"][index]
+    combined = result["relative_combined" if relative else "combined"][index]
     st.markdown(f"**{index + 1}.** {shorten(text, 300)}")
     unknown = fitted.encoder.unknown_share([text])[0]
     if unknown > 0.3:
@@ -105,6 +106,12 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
     with right:
         st.caption(
             f"All {len(fitted.layers)} layers on one {combined.shape[0]}×{combined.shape[1]} grid, as in the paper."
+            + (
+                " Relative to the corpus: each pixel is the mean of its features' deviations from their corpus "
+                "means, in corpus standard deviations (red above, blue below); the model reads the 0–1 image."
+                if relative
+                else ""
+            )
         )
         choices = ["combined", *titles]
         which = st.selectbox("Image to download", choices, key=f"pick-{index}")
@@ -254,3 +261,11 @@ def sentences_to_show(texts: list[str]) -> list[str]:
         f"Show all {len(texts)} sentences (the first {MAX_SENTENCES} are shown)", key="s2i-all", value=False
     )
     return texts if every else texts[:MAX_SENTENCES]
+
+
+def gallery_titles(arrays: dict, rows) -> list[str]:
+    """Each gallery image's title: its row and the start of the text behind it (the full text in a caption)."""
+    texts = arrays.get("texts")
+    if texts is None or not len(texts):
+        return [f"#{r}" for r in rows]
+    return [f"#{r}: {shorten(str(texts[r]), 24)}" for r in rows]
