@@ -197,6 +197,8 @@ def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
     app = run("pages/text_to_image/train.py")
     app.selectbox(key="tr-dataset").set_value(small_dataset.id)
     app.selectbox(key="tr-backbone").set_value("efficientnet_lite0").run()
+    assert any("Cut after blocks.2" in c.value for c in app.caption)  # no node list until asked for
+    app.toggle(key="tr-choose-cut").set_value(True).run()
     assert app.selectbox(key="tr-cut-efficientnet_lite0").value == "blocks.2"
     assert "40 channels, stride 8" in " ".join(c.value for c in app.caption)
     app.number_input(key="tr-epochs").set_value(2)

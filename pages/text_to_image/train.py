@@ -1,6 +1,5 @@
 """Train: a frozen slice of an ImageNet CNN, four new conv layers and a head, learning from text images."""
 
-import pandas as pd
 import streamlit as st
 
 from core import store
@@ -46,22 +45,7 @@ init = left.radio(
 finetune = left.toggle(
     "Fine-tune the slice", key="tr-finetune", help="Off (the paper): the slice stays frozen; only the new layers learn."
 )
-with state.user_errors():
-    points = pd.DataFrame(state.cut_points(backbone))
-    nodes = list(points["node"])
-    node = right.selectbox(
-        "Cut after",
-        nodes,
-        index=nodes.index(info.cut) if info.cut in nodes else 0,
-        key=f"tr-cut-{backbone}",
-        format_func=lambda n: f"{n}{' (the paper)' if n == info.paper_node else ' (default)' if n == info.cut else ''}",
-    )
-    row = points.set_index("node").loc[node]
-    right.caption(
-        f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice."
-    )
-with right.expander("All cut points"):
-    st.dataframe(points, hide_index=True, width="stretch")
+node = panels.cut_point_picker(backbone, info, right)
 cols = st.columns(4)
 epochs = cols[0].number_input("Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
 batch = cols[1].number_input("Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")

@@ -269,3 +269,34 @@ def gallery_titles(arrays: dict, rows) -> list[str]:
     if texts is None or not len(texts):
         return [f"#{r}" for r in rows]
     return [f"#{r}: {shorten(str(texts[r]), 24)}" for r in rows]
+
+
+def cut_point_picker(backbone: str, info, where) -> str | None:
+    """The node to cut the backbone after: its default, or (on request) any node of its feature-extraction
+    graph with channels, stride and the slice's size (listing them builds the backbone once: seconds)."""
+    import pandas as pd
+
+    paper = " (the paper's cut)" if info.cut == info.paper_node else ""
+    if not where.toggle("Choose the cut point", key="tr-choose-cut", help="Lists every node of the backbone."):
+        where.caption(f"Cut after {info.cut}{paper}, the default for this backbone.")
+        return info.cut
+    with state.user_errors():
+        points = pd.DataFrame(state.cut_points(backbone))
+        nodes = list(points["node"])
+        node = where.selectbox(
+            "Cut after",
+            nodes,
+            index=nodes.index(info.cut) if info.cut in nodes else 0,
+            key=f"tr-cut-{backbone}",
+            format_func=lambda n: (
+                f"{n}{' (the paper)' if n == info.paper_node else ' (default)' if n == info.cut else ''}"
+            ),
+        )
+        row = points.set_index("node").loc[node]
+        where.caption(
+            f"{node}: {row['channels']} channels, stride {row['stride']}, {row['params']:,} parameters in the slice."
+        )
+        with where.expander("All cut points"):
+            st.dataframe(points, hide_index=True, width="stretch")
+        return node
+    return info.cut
