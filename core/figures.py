@@ -201,14 +201,17 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
     """
     layers = np.array([-1 if name[0] is None else name[0] for name in names])
     dims = np.array([name[1] for name in names])
+    # positions in pixel units: each axis scaled to the grid, as binning scales it (the pixel is the floor)
+    low, high = layout.embedding_.min(axis=0), layout.embedding_.max(axis=0)
+    pixels = (layout.embedding_ - low) / np.where(high > low, high - low, 1.0) * np.asarray(layout.shape_)
     fig = go.Figure()
     for layer in np.unique(layers):
         mask = layers == layer
         label = "every layer (shared map)" if layer == -1 else f"layer {layer}"
         fig.add_trace(
             go.Scattergl(
-                x=layout.embedding_[mask, 1],
-                y=layout.embedding_[mask, 0],
+                x=pixels[mask, 1],
+                y=pixels[mask, 0],
                 mode="markers",
                 marker={"size": 4, "opacity": 0.75, "color": LAYER_COLOURS[len(fig.data) % len(LAYER_COLOURS)]},
                 name=label,
@@ -220,8 +223,8 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
         )
     fig.update_layout(title=title, height=480, margin=MARGIN, legend={"itemsizing": "constant"})
     # axes stretched to the grid, as binning does: each axis is scaled to the grid on its own
-    fig.update_yaxes(autorange="reversed", title="grid rows (top to bottom)", zeroline=False)
-    fig.update_xaxes(title="grid columns (left to right)", zeroline=False)
+    fig.update_yaxes(autorange="reversed", title="grid row (pixels, top to bottom)", zeroline=False)
+    fig.update_xaxes(title="grid column (pixels, left to right)", zeroline=False)
     return fig
 
 

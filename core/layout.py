@@ -575,3 +575,10 @@ def neighbour_agreement(first: FeatureLayout, second: FeatureLayout, k: int = 10
     a, b = neighbours(first), neighbours(second)
     shared = [len(np.intersect1d(row_a, row_b, assume_unique=True)) for row_a, row_b in zip(a, b, strict=True)]
     return float(np.mean(shared) / k)
+
+
+def chance_agreement(n_features: int, k: int = 10) -> float:
+    """The :func:`neighbour_agreement` two unrelated (random) layouts of ``n_features`` give on average:
+    a random set of ``k`` neighbours shares ``k * k / (n_features - 1)`` of the other's ``k``."""
+    k = min(int(k), n_features - 1)
+    return k / (n_features - 1)

@@ -100,3 +100,14 @@ def test_images_and_saliency_maps_carry_colour_bars_and_saliency_starts_dark_at_
     assert alone.data[0].zmin == 0 and alone.data[0].colorscale[0][1] in ("#000004", "rgb(0, 0, 4)")
     over = saliency_figure(image, image=image)
     assert len(over.data) == 2 and over.data[1].opacity == 0.6
+
+
+def test_layout_scatter_is_drawn_in_pixel_units():
+    X = np.random.default_rng(0).normal(size=(10, 6))
+    embedding = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [3.0, 1.0], [0.5, 3.0], [1.5, 0.5]])
+    layout = FeatureLayout(method=Fixed(embedding), pixels=3, reduce_dim=None).fit(X)
+    fig = figures.layout_scatter(layout, [(6, d) for d in range(6)])
+    xs = np.concatenate([t.x for t in fig.data])
+    ys = np.concatenate([t.y for t in fig.data])
+    assert xs.min() == 0 and xs.max() == layout.shape_[1] and ys.min() == 0 and ys.max() == layout.shape_[0]
+    assert "pixels" in fig.layout.xaxis.title.text

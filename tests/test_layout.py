@@ -345,3 +345,15 @@ def test_map_values_places_values_unscaled_and_equals_transform_without_a_scaler
     np.testing.assert_allclose(layout.map_values(X[:5]), layout.transform(X[:5]), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="values must be"):
         layout.map_values(X[:5, :3])
+
+
+def test_chance_agreement_is_what_random_layouts_give(X):
+    from core.layout import chance_agreement, neighbour_agreement
+
+    rng = np.random.default_rng(0)
+    agreements = []
+    for _ in range(3):
+        a = FeatureLayout(method=FixedEmbedding(rng.normal(size=(X.shape[1], 2))), pixels=12, reduce_dim=None).fit(X)
+        b = FeatureLayout(method=FixedEmbedding(rng.normal(size=(X.shape[1], 2))), pixels=12, reduce_dim=None).fit(X)
+        agreements.append(neighbour_agreement(a, b))
+    assert np.mean(agreements) == pytest.approx(chance_agreement(X.shape[1]), abs=0.02)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import store
 from core.figures import layout_scatter, occupancy_figure
-from core.layout import FeatureLayout, neighbour_agreement
+from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
 from ui import state
 from ui.text_to_image import forms, panels
@@ -30,9 +30,11 @@ def grid(artifact: store.Artifact) -> FeatureLayout:
     return state.layouts(artifact.id, state.stamp(artifact.id))[which]
 
 
-def show(artifact: store.Artifact, where) -> None:
+def show(artifact: store.Artifact, where, columns: int = 4) -> None:
     layout = grid(artifact)
-    panels.layout_quality(artifact, which, where)
+    if columns < 4:  # side by side: each column names its layout
+        where.markdown(f"**{labels[artifact.id]}**")
+    panels.layout_quality(artifact, which, where, columns)
     quality = artifact.config["quality"][which]
     where.caption(
         f"{layout.shape_[0]}×{layout.shape_[1]} px, {layout.n_features_in_} features, fitted in "
@@ -75,6 +77,8 @@ else:
                 st.metric(
                     "Neighbourhood agreement",
                     f"{neighbour_agreement(grid(first), grid(second)):.3f}",
+                    delta=f"two random layouts: {chance_agreement(grid(first).n_features_in_):.4f}",
+                    delta_color="off",
                     help="Mean share of each feature's 10 nearest neighbours in one layout that are also among its 10 "
                     "nearest in the other (1 = the same map up to rotation and scale).",
                 )
@@ -84,8 +88,8 @@ else:
                     "neighbourhoods cannot be compared."
                 )
             left, right = st.columns(2)
-            show(first, left)
-            show(second, right)
+            show(first, left, 2)
+            show(second, right, 2)
         else:
             show(first, st)
 

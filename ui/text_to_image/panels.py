@@ -154,7 +154,7 @@ def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     )
 
 
-def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
+def layout_quality(artifact: store.Artifact, which: str, where=st, columns: int = 4) -> None:
     """The figures that judge a layout, each with how it was computed; a warning when it is degenerate."""
     quality = artifact.config["quality"][which]
     config = artifact.config
@@ -162,7 +162,7 @@ def layout_quality(artifact: store.Artifact, which: str, where=st) -> None:
     problem = imaging.layout_problem(quality, n_features)
     if problem:
         where.warning(problem, icon=":material/warning:")
-    cols = where.columns(4)
+    cols = where.columns(columns) * (4 // columns)  # two columns: two rows of two, so no name is cut off
     cols[0].metric(
         "Occupied pixels",
         f"{quality['occupied_pct']:.1f} %",
