@@ -68,3 +68,27 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
     app = run(PAGE)
     assert any("002.json is damaged" in e.value and "--redo dog" in e.value for e in app.error)
     assert app.metric[0].value == "2/3" and len(app.dataframe[0].value) == 2
+
+
+def test_a_study_stopped_from_the_page_is_shown_with_its_finished_folds_and_resume(store_and_folder, monkeypatch):
+    from core.images_to_words import study as loo
+
+    original = loo.run_study
+
+    def stop_after_one_fold(images, config, **kwargs):
+        return original(images, config, callback=lambda done, total, metrics: done >= 1 and "epoch" not in metrics)
+
+    monkeypatch.setattr(loo, "run_study", stop_after_one_fold)
+    app = run(PAGE)
+    app.selectbox(key="loo-set").set_value("folder").run()
+    app.text_input(key="loo-path").set_value(str(store_and_folder)).run()
+    app.number_input(key="loo-per-class").set_value(0)
+    app.number_input(key="loo-epochs").set_value(1)
+    app.select_slider(key="loo-width").set_value(0.125)
+    app.button(key="loo-run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("stopped after 1 of 3 folds" in w.value for w in app.warning)  # Stop said so, on the same run
+    app.run()  # the next redraw shows the stopped study, not another one
+    study = loo.load_study(app.selectbox(key="loo-study").value)
+    assert len(study.folds) == 1 and not study.complete
+    assert any("1 of 3 folds are finished" in w.value for w in app.warning) and app.button(key="loo-resume")

@@ -15,18 +15,9 @@ def load_images(settings: LooSettings) -> ImageSet:
     return load_imageset(settings.imageset, settings.path).subsample(settings.per_class)
 
 
-def run_loo(
-    settings: LooSettings,
-    images: ImageSet | None = None,
-    use_ray: bool = False,
-    redo: list[str] | None = None,
-    device: str | None = None,
-    callback: Callback | None = None,
-) -> Study:
-    """Run (or resume) the study that ``settings`` define; ``images``: the already loaded and
-    subsampled image set (loaded from the settings when None)."""
-    images = images if images is not None else load_images(settings)
-    config = study.study_config(
+def config_for(settings: LooSettings, images: ImageSet) -> dict:
+    """The study config (and so, hashed, the study's id) that ``settings`` give on ``images``."""
+    return study.study_config(
         images,
         list(settings.classes) if settings.classes else None,
         settings.epochs,
@@ -39,6 +30,20 @@ def run_loo(
         settings.table,
         settings.threads,
     )
+
+
+def run_loo(
+    settings: LooSettings,
+    images: ImageSet | None = None,
+    use_ray: bool = False,
+    redo: list[str] | None = None,
+    device: str | None = None,
+    callback: Callback | None = None,
+) -> Study:
+    """Run (or resume) the study that ``settings`` define; ``images``: the already loaded and
+    subsampled image set (loaded from the settings when None)."""
+    images = images if images is not None else load_images(settings)
+    config = config_for(settings, images)
     return study.run_study(images, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 
 

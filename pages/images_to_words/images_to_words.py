@@ -39,6 +39,8 @@ if not found:
 
 found.sort(key=lambda s: not (s.complete and loo.is_offline_preset(s)))  # the finished laptop study first
 labels = {s.id: s.label() for s in found}
+if st.session_state.get("loo-study") not in labels:  # a study stopped before it wrote anything
+    st.session_state.pop("loo-study", None)
 study_id = st.selectbox("Study", list(labels), format_func=labels.get, key="loo-study")
 with state.user_errors():
     study = loo.load_study(study_id, damaged_ok=True)

@@ -118,7 +118,11 @@ def _progress() -> Callback:
 def run(settings: LooSettings) -> loo.Study:
     """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the
     finished folds."""
+    from core import store
+
     images = state.imageset(settings.imageset, settings.path).subsample(settings.per_class)
+    # chosen on the page before it runs: after a Stop the page redraws this study's finished folds and Resume
+    st.session_state["loo-study"] = store.config_hash(jobs.config_for(settings, images))
     return jobs.run_loo(settings, images, callback=_progress())
 
 
