@@ -64,3 +64,35 @@ def build_or_load(
     with store.writing(kind, artifact_id, {**config, **more}) as folder:
         write(folder)
     return store.load(kind, artifact_id)
+
+
+# --------------------------------------------------------------------------- jobs that did not finish
+
+
+def _pending_dir(kind: str) -> Path:
+    return store.home() / "runs" / ".pending" / kind
+
+
+def record_pending(kind: str, settings: dict[str, Any]) -> str:
+    """Note that a job of ``kind`` with these (JSON-able) settings has started; returns its key. A page offers
+    to resume it until :func:`clear_pending` says it finished."""
+    key = store.config_hash(settings)
+    store.atomic_write_json(_pending_dir(kind) / f"{key}.json", settings)
+    return key
+
+
+def clear_pending(kind: str, key: str) -> None:
+    """The job noted under ``key`` finished: nothing to offer any more."""
+    (_pending_dir(kind) / f"{key}.json").unlink(missing_ok=True)
+
+
+def list_pending(kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """The (key, settings) of every job of ``kind`` that started and did not finish, newest first."""
+    folder = _pending_dir(kind)
+    found = []
+    for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []:
+        try:
+            found.append((path.stem, store.read_json(path)))
+        except (ValueError, OSError):
+            continue
+    return found

@@ -37,3 +37,30 @@ def test_stopped_and_cut_off_runs_are_offered_and_resume_with_their_settings(tmp
     assert finished.config["status"] == "finished" and len(finished.config["history"]) == 3
     assert training.settings_of(finished) == settings and finished.id == stopped.id
     assert training.stopped_runs(dataset) == []
+
+
+def test_a_stopped_layout_fit_is_offered_and_resumes_with_its_settings(lab_home, tmp_path, monkeypatch):
+    import pytest
+
+    from core import corpora
+    from core.errors import Interrupted
+    from core.text_to_image import imaging, jobs
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    corpus = corpora.load_corpus("rotten_tomatoes", n=40, seed=3)
+    params = {"pixels": 10, "random_state": 0}
+    with pytest.raises(Interrupted):
+        jobs.fit_layout(corpus, "all-MiniLM-L6-v2", None, "mean", params, progress=lambda label: lambda *a: True)
+    assert imaging.list_imagers() == []
+    [(key, settings)] = jobs.pending_fits()
+    assert settings["corpus"] == {"name": "rotten_tomatoes", "n": 40, "seed": 3} and settings["pooling"] == "mean"
+
+    app = AppTest.from_file(str(ROOT / "pages/text_to_image/feature_layout.py"), default_timeout=180).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("A layout fit stopped" in box.value and "(40 texts, seed 3)" in box.value for box in app.info)
+    app.button(key="fl-resume-0").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    [imager] = imaging.list_imagers()
+    assert imager.config["corpus"]["rows"] == 40 and imager.config["pooling"] == "mean"
+    assert jobs.pending_fits() == []  # finished: nothing more to offer
+    assert app.selectbox(key="fl-main").value == imager.id

@@ -23,6 +23,10 @@ settings are checked.
 """
 
 
+FITS = "layout-fits"
+RELOADABLE = ("rotten_tomatoes", "imdb")
+
+
 def _encoder(encoder: EncoderSource) -> TextEncoder:
     if isinstance(encoder, TextEncoder):
         return encoder
@@ -45,9 +49,43 @@ def fit_layout(
     """
     imaging.check_settings(layout_params, layer_pixels)
     encoder = _encoder(encoder)
+    source = corpus.attrs.get("source", {})
+    key = None
+    if source.get("corpus") in RELOADABLE:  # a corpus that can be loaded again: a stopped fit can be resumed
+        settings = {
+            "corpus": {"name": source["corpus"], "n": source.get("n_requested"), "seed": source.get("seed", 0)},
+            "encoder": encoder.name,
+            "layers": layers,
+            "pooling": pooling,
+            "layout": dict(layout_params),
+            "layer_pixels": layer_pixels,
+        }
+        key = jobs.record_pending(FITS, settings)
     embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=progress("Embedding the corpus"))
-    return imaging.fit_imager(
+    artifact = imaging.fit_imager(
         embeddings, layout_params, layer_pixels, callback=progress("Fitting the layouts"), force=force
+    )
+    if key is not None and not any(q["stopped_early"] for q in artifact.config["quality"].values()):
+        jobs.clear_pending(FITS, key)
+    return artifact
+
+
+def pending_fits() -> list[tuple[str, dict[str, Any]]]:
+    """Layout fits that started and did not finish (their embedding shards are kept), newest first."""
+    return jobs.list_pending(FITS)
+
+
+def resume_fit(key: str, progress: jobs.Progress = jobs.no_progress, encoder: EncoderSource | None = None) -> Artifact:
+    """Run a stopped layout fit again with exactly its settings; finished embedding shards are reused."""
+    from core import corpora
+
+    found = dict(pending_fits())
+    if key not in found:
+        raise ValueError(f"no stopped layout fit {key!r}; it may have finished meanwhile.")
+    s = found[key]
+    corpus = corpora.load_corpus(s["corpus"]["name"], n=s["corpus"]["n"], seed=s["corpus"]["seed"])
+    return fit_layout(
+        corpus, encoder or s["encoder"], s["layers"], s["pooling"], s["layout"], s["layer_pixels"], progress=progress
     )
 
 

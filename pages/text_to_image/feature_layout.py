@@ -49,6 +49,7 @@ def show(artifact: store.Artifact, where, columns: int = 4) -> None:
     )
 
 
+panels.resume_fits()
 just_fitted = st.session_state.pop("fl-fitted", None)
 if just_fitted in labels:
     st.session_state["fl-main"] = just_fitted

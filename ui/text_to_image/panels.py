@@ -300,3 +300,23 @@ def cut_point_picker(backbone: str, info, where) -> str | None:
             st.dataframe(points, hide_index=True, width="stretch")
         return node
     return info.cut
+
+
+def resume_fits() -> None:
+    """Layout fits that were stopped (or cut off by a reload) before they finished, each with Resume."""
+    from core.text_to_image import jobs
+
+    for index, (key, s) in enumerate(jobs.pending_fits()[:2]):
+        corpus, layout = s["corpus"], s["layout"]
+        texts = "all" if corpus["n"] is None else f"{corpus['n']:,}"
+        st.info(
+            f"A layout fit stopped before it finished: {corpus['name']} ({texts} texts, seed {corpus['seed']}), "
+            f"{s['encoder']}, {s['pooling']} pooling, {layout.get('method', 'tsne')} {layout.get('pixels', 50)} px. "
+            "Its finished embedding shards are kept; Resume goes on from them with the same settings.",
+            icon=":material/pause_circle:",
+        )
+        if st.button("Resume it", key=f"fl-resume-{index}"):
+            with state.user_errors():
+                artifact = jobs.resume_fit(key, state.progress_callback, lambda s=s: state.encoder(s["encoder"]))
+                st.session_state["fl-fitted"] = artifact.id
+                st.rerun()
