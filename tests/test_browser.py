@@ -452,6 +452,20 @@ def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small
     save_screenshot(driver, screenshots / "results.png")
 
 
+def test_train_page_offers_the_presets(app_url: str, new_browser, small_dataset) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/train")
+    state = wait_for(
+        driver,
+        "the Train page with its presets",
+        lambda s: "Train" in s["titles"] and "Presets: a whole run in one click" in s["text"],
+    )
+    assert not state["errors"], state["errors"]
+    driver.find_element(By.XPATH, "//summary[contains(., 'Presets: a whole run in one click')]").click()
+    state = wait_for(driver, "the workshop preset's Run button", lambda s: "Run: Workshop demo" in s["text"])
+    assert "mean-pooled" in state["text"] and not state["errors"], state["errors"]
+
+
 def test_images_to_words_page_draws_a_study(app_url: str, new_browser, screenshots: Path, tiny_studies) -> None:
     finished, _ = tiny_studies
     driver = new_browser()
