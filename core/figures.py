@@ -269,61 +269,29 @@ def learning_curves_figure(
     for index, (name, history) in enumerate(histories.items()):
         colour = LAYER_COLOURS[index % len(LAYER_COLOURS)]
         epochs = [r["epoch"] for r in history]
-        fig.add_trace(
-            go.Scatter(
-                x=epochs,
-                y=[r["accuracy"] for r in history],
-                name=name,
-                mode="lines+markers",
-                line={"color": colour},
-                legendgroup=name,
-            ),
-            row=1,
-            col=1,
-        )
-        if all("val_accuracy" in r for r in history):
+        lines = [  # (metric, column, dotted, in the legend, hover label)
+            ("accuracy", 1, False, True, None),
+            ("val_accuracy", 1, True, False, "validation accuracy"),
+            ("train_loss", 2, True, False, "train loss"),
+            ("test_loss", 2, False, False, "held-out loss"),
+        ]
+        for metric, column, dotted, legend, label in lines:
+            if not all(metric in r for r in history):
+                continue
             fig.add_trace(
                 go.Scatter(
                     x=epochs,
-                    y=[r["val_accuracy"] for r in history],
-                    name=f"{name} validation",
-                    mode="lines",
-                    line={"color": colour, "dash": "dot"},
+                    y=[r[metric] for r in history],
+                    name=name if legend else f"{name} {label}",
+                    mode="lines" if dotted else "lines+markers",
+                    line={"color": colour, "dash": "dot"} if dotted else {"color": colour},
                     legendgroup=name,
-                    showlegend=False,
-                    hovertemplate="validation accuracy %{y:.4f}<extra>" + name + "</extra>",
+                    showlegend=legend,
+                    hovertemplate=None if legend else f"{label} %{{y:.4f}}<extra>{name}</extra>",
                 ),
                 row=1,
-                col=1,
+                col=column,
             )
-        fig.add_trace(
-            go.Scatter(
-                x=epochs,
-                y=[r["train_loss"] for r in history],
-                name=f"{name} train",
-                mode="lines",
-                line={"color": colour, "dash": "dot"},
-                legendgroup=name,
-                showlegend=False,
-                hovertemplate="train loss %{y:.4f}<extra>" + name + "</extra>",
-            ),
-            row=1,
-            col=2,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=epochs,
-                y=[r["test_loss"] for r in history],
-                name=f"{name} held-out",
-                mode="lines+markers",
-                line={"color": colour},
-                legendgroup=name,
-                showlegend=False,
-                hovertemplate="held-out loss %{y:.4f}<extra>" + name + "</extra>",
-            ),
-            row=1,
-            col=2,
-        )
     for name, accuracy in (baselines or {}).items():
         fig.add_hline(
             y=accuracy,

@@ -47,14 +47,5 @@ def run_loo(
     return study.run_study(images, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 
 
-def resume_loo(
-    study_id: str,
-    use_ray: bool = False,
-    device: str | None = None,
-    callback: Callback | None = None,
-    redo: list[str] | None = None,
-) -> Study:
-    """Finish a partial study with exactly its recorded settings
-    (see :func:`core.images_to_words.study.resume_study`).
-    """
-    return study.resume_study(study_id, use_ray=use_ray, device=device, callback=callback, redo=redo)
+resume_loo = study.resume_study
+"""Finish a partial study with exactly its recorded settings (see :func:`core.images_to_words.study.resume_study`)."""
