@@ -17,6 +17,11 @@ def run(page: str) -> AppTest:
     return app
 
 
+def folds_finished(app: AppTest) -> str:
+    """The Images → Words page's 'Folds finished' figure."""
+    return next(m.value for m in app.metric if m.label == "Folds finished")
+
+
 def charts(app: AppTest) -> list:
     return app.get("plotly_chart")
 
@@ -254,7 +259,7 @@ def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):
     app.selectbox(key="loo-study").set_value(finished.id).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.warning  # complete: no partial-study warning
-    assert app.metric[0].value == "3/3"
+    assert folds_finished(app) == "3/3"
     table = app.dataframe[0].value
     assert sorted(table["class"]) == ["car", "cat", "dog"] and {
         "change %",
@@ -276,7 +281,7 @@ def test_images_to_words_page_on_a_partial_study(lab_home, tiny_studies):
     app.selectbox(key="loo-study").set_value(partial.id).run()
     assert not app.exception, [e.value for e in app.exception]
     assert "1 of 3 folds are finished" in app.warning[0].value
-    assert app.metric[0].value == "1/3" and len(app.dataframe[0].value) == 1
+    assert folds_finished(app) == "1/3" and len(app.dataframe[0].value) == 1
 
 
 def test_sentence_page_handles_long_pastes_long_sentences_and_unreadable_text(lab_home):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import write_image_folder
-from test_app import run
+from test_app import folds_finished, run
 
 PAGE = "pages/images_to_words/images_to_words.py"
 
@@ -35,7 +35,7 @@ def test_running_a_study_on_an_image_folder_from_the_page(store_and_folder):
     assert not app.error, [e.value for e in app.error]
     study = loo.load_study(app.selectbox(key="loo-study").value)
     assert study.complete and study.planned == ["cat", "dog"] and study.config["words"]["table"] == FROM_NAMES
-    assert app.metric[0].value == "2/2" and sorted(app.dataframe[0].value["class"]) == ["cat", "dog"]
+    assert folds_finished(app) == "2/2" and sorted(app.dataframe[0].value["class"]) == ["cat", "dog"]
 
 
 def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_and_folder):
@@ -60,14 +60,14 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
     assert not app.error and not app.warning, [e.value for e in [*app.error, *app.warning]]
     chosen = app.selectbox(key="loo-study")
     assert (
-        chosen.value == study_id and len(chosen.options) == 1 and app.metric[0].value == "3/3"
+        chosen.value == study_id and len(chosen.options) == 1 and folds_finished(app) == "3/3"
     )  # the same study, not a new one
     assert (folds / "000.json").stat().st_mtime_ns == first  # the finished fold was not recomputed
 
     (folds / "002.json").write_text('{"index": 2, "class"')  # a damaged fold: named, and the intact folds still shown
     app = run(PAGE)
     assert any("002.json is damaged" in e.value and "--redo dog" in e.value for e in app.error)
-    assert app.metric[0].value == "2/3" and len(app.dataframe[0].value) == 2
+    assert folds_finished(app) == "2/3" and len(app.dataframe[0].value) == 2
 
 
 def test_a_study_stopped_from_the_page_is_shown_with_its_finished_folds_and_resume(store_and_folder, monkeypatch):

@@ -70,12 +70,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     loo.add_argument("--device", default=None)
     loo.set_defaults(run=_loo)
-    studies = commands.add_parser("studies", help="list leave-one-out studies")
-    studies.set_defaults(
-        run=lambda args: [
-            {"id": s.id, "label": s.label(), "complete": s.complete, **study.summary(s)} for s in study.list_studies()
-        ]
+    studies = commands.add_parser("studies", help="list leave-one-out studies, with their figures and controls")
+    studies.add_argument(
+        "--add-controls",
+        metavar="STUDY_ID",
+        default=None,
+        help="compute the controls (constant and nearest-word predictors) of a study recorded without them; "
+        "no retraining",
     )
+    studies.set_defaults(run=_studies)
+
+
+def _studies(args: argparse.Namespace) -> list[dict]:
+    if args.add_controls:
+        study.add_controls(study.load_study(args.add_controls))
+    return [{"id": s.id, "label": s.label(), "complete": s.complete, **study.summary(s)} for s in study.list_studies()]
 
 
 def _settings(args: argparse.Namespace) -> LooSettings:

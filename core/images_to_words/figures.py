@@ -10,18 +10,35 @@ import plotly.graph_objects as go
 from core.figures import MARGIN
 
 
-def loss_change_histogram(changes: Sequence[float], classes: Sequence[str]) -> go.Figure:
+def loss_change_histogram(
+    changes: Sequence[float], classes: Sequence[str], control: Sequence[float] | None = None
+) -> go.Figure:
     """The distribution of the held-out class's relative loss change (after / before - 1), median and
-    extremes marked (the poster's Figure 2). Left of 0: training on the other classes helped."""
+    extremes marked (the poster's Figure 2), and, given ``control``, the same change for the constant
+    predictor (its loss / the loss before - 1) beside it. Left of 0: lower than the untrained network."""
     values = 100 * np.asarray(changes, dtype=float)
+    bins = max(10, min(40, len(values)))
     fig = go.Figure(
         go.Histogram(
             x=values,
-            nbinsx=max(10, min(40, len(values))),
+            nbinsx=bins,
+            name="trained model",
             marker={"color": "#4c78a8"},
-            hovertemplate="%{x} %<br>%{y} class(es)<extra></extra>",
+            hovertemplate="%{x} %<br>%{y} class(es)<extra>trained model</extra>",
         )
     )
+    if control is not None and len(control):
+        fig.add_trace(
+            go.Histogram(
+                x=100 * np.asarray(control, dtype=float),
+                nbinsx=bins,
+                name="constant predictor (control)",
+                marker={"color": "#f58518"},
+                opacity=0.6,
+                hovertemplate="%{x} %<br>%{y} class(es)<extra>constant predictor</extra>",
+            )
+        )
+        fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": 1.12})
     median = float(np.median(values))
     fig.add_vline(
         x=median,
@@ -83,11 +100,14 @@ def held_out_band_figure(histories: dict[str, list[dict]], before: dict[str, flo
     return fig
 
 
-def change_vs_similarity_figure(folds: Sequence[dict]) -> go.Figure:
-    """Each held-out class: its loss change against its word's cosine similarity to the nearest trained class's word."""
+def change_vs_similarity_figure(
+    folds: Sequence[dict], explanation: str = "nearest_trained_cosine", title: str | None = None
+) -> go.Figure:
+    """Each held-out class: its loss change against an explanatory variable: its word's cosine similarity to the
+    nearest trained class's word (the poster's claim), or the loss before training (the artefact's)."""
     fig = go.Figure(
         go.Scatter(
-            x=[f["nearest_trained_cosine"] for f in folds],
+            x=[f[explanation] for f in folds],
             y=[100 * f["relative_change"] for f in folds],
             mode="markers+text",
             text=[f["class"] for f in folds],
@@ -95,16 +115,14 @@ def change_vs_similarity_figure(folds: Sequence[dict]) -> go.Figure:
             textfont={"size": 10},
             marker={"size": 8, "color": "#4c78a8"},
             customdata=[f["nearest_trained_class"] for f in folds],
-            hovertemplate=(
-                "%{text}: %{y:+.1f} %<br>nearest trained class %{customdata} (cosine %{x:.3f})<extra></extra>"
-            ),
+            hovertemplate="%{text}: %{y:+.1f} % at %{x:.3f}<br>nearest trained class %{customdata}<extra></extra>",
         )
     )
     fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
     fig.update_layout(
         height=380,
         margin=MARGIN,
-        xaxis_title="cosine of the held-out word to its nearest trained class word",
+        xaxis_title=title or "cosine of the held-out word to its nearest trained class word",
         yaxis_title="held-out loss change (%)",
     )
     return fig

@@ -295,6 +295,7 @@ def _run_fold(
         "top1": float((ranks == 1).float().mean()),
         "top5": float((ranks <= 5).float().mean()),
         "nearest_words": load_glove().nearest(mean_vector, 10),
+        **fold_controls(config, {"index": held, "loss_after": after}, targets),
         "nearest_trained_class": names[trained[closest]],
         "nearest_trained_cosine": float(similarity[closest]),
         "seconds": seconds,
@@ -425,11 +426,9 @@ def run_study(
         ValueError: bad words or ``redo`` names, or a damaged fold file of a class not in ``redo``.
     """
     from core import sweeps
-    from core.wordvectors import class_vectors, study_table
 
     names = config["class_names"]
-    _, table = study_table(config["words"]["table"], config["imageset"].get("imageset", ""), names)
-    targets = class_vectors(names, table, config["words"]["mode"])
+    targets = study_targets(config)
     unknown = [name for name in redo or [] if name not in names]
     if unknown:
         raise ValueError(
@@ -518,6 +517,66 @@ def resume_study(
     return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
 
 
+CONTROL_FIELDS = ("constant_loss", "nearest_word_loss", "nearest_word", "gain_over_constant")
+
+
+def _target_loss(predicted: np.ndarray, target: np.ndarray, kind: str) -> float:
+    """The study's loss between one predicted vector (given for every held-out image) and the held-out word."""
+    if kind == "cosine":
+        return float(1 - predicted @ target / (np.linalg.norm(predicted) * np.linalg.norm(target)))
+    return float(np.mean((predicted - target) ** 2))
+
+
+def fold_controls(config: dict[str, Any], fold: dict[str, Any], targets: np.ndarray) -> dict[str, Any]:
+    """The controls of one fold, computed from the word vectors alone (no training):
+
+    - ``constant_loss``: the held-out loss of a predictor that outputs the mean of the trained classes'
+      vectors for every image (no image is looked at);
+    - ``nearest_word_loss``: that of a predictor that outputs the vector of the trained class whose word is
+      nearest (cosine) to the held-out word (``nearest_word``), for every image;
+    - ``gain_over_constant``: 1 - the trained model's held-out loss / ``constant_loss`` (positive: the model
+      beats the constant predictor).
+    """
+    held = int(fold["index"])
+    trained = [c for c in range(len(config["class_names"])) if c != held]
+    targets = np.asarray(targets, dtype=np.float64)
+    unit = targets / np.linalg.norm(targets, axis=1, keepdims=True)
+    nearest = trained[int(np.argmax(unit[trained] @ unit[held]))]
+    kind = config["training"]["loss"]
+    constant = _target_loss(targets[trained].mean(axis=0), targets[held], kind)
+    return {
+        "constant_loss": constant,
+        "nearest_word_loss": _target_loss(targets[nearest], targets[held], kind),
+        "nearest_word": config["class_names"][nearest],
+        "gain_over_constant": 1 - fold["loss_after"] / constant,
+    }
+
+
+def study_targets(config: dict[str, Any]) -> np.ndarray:
+    """The class-name word vectors a study trained towards, from its recorded words."""
+    from core.wordvectors import class_vectors, study_table
+
+    names = config["class_names"]
+    _, table = study_table(config["words"]["table"], config["imageset"].get("imageset", ""), names)
+    return class_vectors(names, table, config["words"]["mode"])
+
+
+def missing_controls(study: Study) -> bool:
+    """Whether some finished fold was recorded before folds carried their controls."""
+    return any(any(k not in f for k in CONTROL_FIELDS) for f in study.folds.values())
+
+
+def add_controls(study: Study) -> Study:
+    """Compute the controls of every finished fold that lacks them (no retraining) and write them into
+    its fold file; returns the study reloaded."""
+    targets = study_targets(study.config)
+    for fold in study.folds.values():
+        if any(k not in fold for k in CONTROL_FIELDS):
+            updated = {**fold, **fold_controls(study.config, fold, targets)}
+            store.atomic_write_json(_fold_path(study.id, int(fold["index"])), updated)
+    return load_study(study.id, damaged_ok=True)
+
+
 def summary(study: Study) -> dict[str, Any]:
     """Median and extremes of the relative change of held-out loss, and mean accuracies, over finished folds."""
     changes = np.array([f["relative_change"] for f in study.folds.values()])
@@ -532,6 +591,26 @@ def summary(study: Study) -> dict[str, Any]:
         "test_accuracy_trained": float(np.mean([f["test_accuracy_trained"] for f in study.folds.values()])),
         "top5_held_out": float(np.mean([f["top5"] for f in study.folds.values()])),
         "chance_top5": 5 / len(study.config["class_names"]) if len(study.config["class_names"]) > 5 else 1.0,
+        **_controlled(list(study.folds.values())),
+    }
+
+
+def _controlled(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures against the controls, over the folds that carry them."""
+    folds = [f for f in folds if all(k in f for k in CONTROL_FIELDS)]
+    if not folds:
+        return {"controlled_folds": 0}
+    after = np.array([f["loss_after"] for f in folds])
+    constant = np.array([f["constant_loss"] for f in folds])
+    nearest = np.array([f["nearest_word_loss"] for f in folds])
+    before = np.array([f["loss_before"] for f in folds])
+    return {
+        "controlled_folds": len(folds),
+        "beats_constant": int((after < constant).sum()),
+        "beats_nearest_word": int((after < nearest).sum()),
+        "median_gain_over_constant": float(np.median(1 - after / constant)),
+        "median_constant_change": float(np.median(constant / before - 1)),
+        "median_nearest_word_change": float(np.median(nearest / before - 1)),
     }
 
 
@@ -567,17 +646,38 @@ def fold_table(study: Study) -> pd.DataFrame:
                 "nearest words": ", ".join(w for w, _ in f["nearest_words"][:5]),
                 "nearest trained class": f["nearest_trained_class"],
                 "word cosine": f["nearest_trained_cosine"],
+                **(
+                    {
+                        "constant predictor loss": f["constant_loss"],
+                        "nearest-word loss": f["nearest_word_loss"],
+                        "gain over constant %": 100 * f["gain_over_constant"],
+                    }
+                    if "constant_loss" in f
+                    else {}
+                ),
             }
         )
     return pd.DataFrame(rows)
 
 
+EXPLANATIONS = {"nearest_trained_cosine": "word similarity to the nearest trained class", "loss_before": "loss before"}
+"""What the correlation view can set against the held-out loss change."""
+
+
+def change_correlation(folds: list[dict[str, Any]], explanation: str) -> tuple[float, float] | None:
+    """Spearman's rho (and p) between one explanatory variable of :data:`EXPLANATIONS` and the loss change;
+    None with fewer than three folds."""
+    from scipy.stats import spearmanr
+
+    if explanation not in EXPLANATIONS:
+        raise ValueError(f"explanation must be one of {list(EXPLANATIONS)}, got {explanation!r}.")
+    if len(folds) < 3:
+        return None
+    rho, p = spearmanr([f[explanation] for f in folds], [f["relative_change"] for f in folds])
+    return float(rho), float(p)
+
+
 def similarity_correlation(folds: list[dict[str, Any]]) -> tuple[float, float] | None:
     """Spearman's rho (and its p-value) between word similarity to the nearest trained class and the
     held-out loss change, over the folds; None with fewer than three folds."""
-    from scipy.stats import spearmanr
-
-    if len(folds) < 3:
-        return None
-    rho, p = spearmanr([f["nearest_trained_cosine"] for f in folds], [f["relative_change"] for f in folds])
-    return float(rho), float(p)
+    return change_correlation(folds, "nearest_trained_cosine")

@@ -78,22 +78,30 @@ with state.user_errors():
     left, right = st.columns(2)
     left.markdown("**Held-out loss change across classes**")
     left.plotly_chart(
-        loss_change_histogram([f["relative_change"] for f in folds], [f["class"] for f in folds]), key="loo-hist"
+        loss_change_histogram(
+            [f["relative_change"] for f in folds],
+            [f["class"] for f in folds],
+            [f["constant_loss"] / f["loss_before"] - 1 for f in folds if "constant_loss" in f],
+        ),
+        key="loo-hist",
     )
     right.markdown("**Held-out loss during training** (median and quartiles across folds)")
     right.plotly_chart(
         held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}),
         key="loo-band",
     )
-    st.markdown("**Does a related trained class help?** (the paper: willow does well because other trees are trained)")
-    st.plotly_chart(change_vs_similarity_figure(folds), key="loo-scatter")
-    correlation = loo.similarity_correlation(folds)
+    st.markdown("**What goes with the loss change?** (the poster: willow does well because other trees are trained)")
+    explanation = st.radio(
+        "Against", list(loo.EXPLANATIONS), format_func=loo.EXPLANATIONS.get, horizontal=True, key="loo-explain"
+    )
+    title = {"loss_before": "held-out loss before training (about the word vector's squared length / 50)"}
+    st.plotly_chart(change_vs_similarity_figure(folds, explanation, title.get(explanation)), key="loo-scatter")
+    correlation = loo.change_correlation(folds, explanation)
     if correlation is not None:
-        rho, p = correlation
         st.caption(
-            f"Spearman correlation between word similarity and loss change over {len(folds)} classes: ρ = {rho:+.2f} "
-            f"(p = {p:.2g}); "
-            "negative ρ: classes with a close trained relative lose more of their loss."
+            f"Spearman correlation between {loo.EXPLANATIONS[explanation]} and the loss change over {len(folds)} "
+            f"classes: ρ = {correlation[0]:+.2f} (p = {correlation[1]:.2g}). A strong link with the loss before "
+            "means the change mostly measures how far the untrained network started from the word."
         )
 
     st.subheader("One class")

@@ -134,12 +134,47 @@ def resume(study_id: str) -> loo.Study:
 def summary_metrics(study: loo.Study) -> None:
     """The study's headline figures over its finished folds, each with how it was computed."""
     summary = loo.summary(study)
+    if loo.missing_controls(study):
+        st.warning(
+            "Some folds of this study were recorded before folds carried their controls (the constant and the "
+            "nearest-word predictors), so the figures below are not read against them yet.",
+            icon=":material/rule:",
+        )
+        if st.button("Compute the controls (from the word vectors: no retraining)", key="loo-controls"):
+            loo.add_controls(study)
+            st.rerun()
+    if summary.get("controlled_folds"):
+        n = summary["controlled_folds"]
+        st.markdown("**Against the controls** (does training on the other classes beat a predictor that never looks?)")
+        top = st.columns(3)
+        top[0].metric(
+            "Beats the constant predictor",
+            f"{summary['beats_constant']} of {n} folds",
+            help="Folds whose held-out loss after training is below that of always answering the mean of the "
+            "trained classes' word vectors.",
+        )
+        top[1].metric(
+            "Median gain over it",
+            f"{100 * summary['median_gain_over_constant']:+.1f} %",
+            help="1 − loss after training / constant predictor's loss; positive: the model does better.",
+        )
+        top[2].metric(
+            "Beats the nearest trained word",
+            f"{summary['beats_nearest_word']} of {n} folds",
+            help="Against answering the vector of the trained class whose word is nearest (cosine) to the "
+            "held-out word.",
+        )
+    st.markdown("**The poster's figures** (uncontrolled: a change from an untrained network's loss)")
     cols = st.columns(5)
     cols[0].metric("Folds finished", f"{len(study.folds)}/{len(study.planned)}")
+    constant = summary.get("median_constant_change")
     cols[1].metric(
         "Median held-out loss change",
         f"{100 * summary['median_change']:+.1f} %",
-        help="after / before − 1 over finished folds; the paper: −31.0 %.",
+        delta=None if constant is None else f"constant predictor: {100 * constant:+.1f} %",
+        delta_color="off",
+        help="after / before − 1 over finished folds; the paper: −31.0 %. The constant predictor's change is "
+        "its loss / the loss before − 1: what the figure shows without any transfer.",
     )
     cols[2].metric(
         "Extremes",
