@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from core import store
@@ -64,6 +66,12 @@ def preset_panel() -> None:
         "Preset", list(presets.PRESETS), format_func=lambda n: presets.PRESETS[n].title, horizontal=True, key="pr-name"
     )
     chosen = presets.PRESETS[name]
+    left, right = st.columns(2)
+    n = left.number_input(
+        "Texts (0 = all)", 0, 50_000, chosen.n or 0, step=500, key=f"pr-n-{name}", help="Fewer: a quicker demo."
+    )
+    epochs = right.number_input("Epochs", 1, 100, chosen.train.epochs, key=f"pr-epochs-{name}")
+    chosen = replace(chosen, n=int(n) or None, train=replace(chosen.train, epochs=int(epochs)))
     st.caption(presets.describe(chosen) + (" Needs internet (bert-base-uncased, AlexNet)." if name == "paper" else ""))
     if st.button(f"Run: {chosen.title}", type="primary", key="pr-run"):
         with state.user_errors():
