@@ -179,7 +179,8 @@ def _train(
     cached = _can_cache(model, split, device)
     if cached:  # the frozen slice runs once per image; every epoch trains the new layers on its outputs
         inputs = {name: _slice_outputs(model, images, preprocess, device) for name, images in _parts(split).items()}
-        learner, preprocess, partial = NewLayers(model), (lambda batch: batch), f"{artifact_id}-cached"
+        learner = NewLayers(model).to(memory_format=torch.channels_last)  # the maps are channels_last too
+        preprocess, partial = (lambda batch: batch), f"{artifact_id}-cached"
     else:
         inputs, learner, partial = _parts(split), model, artifact_id
     pending = store.shard_dir(MODELS, partial) / PENDING  # what a resume after a crash or a reload needs
@@ -251,7 +252,7 @@ def _slice_outputs(
     with torch.no_grad(), autocast(device):
         for rows in batches(len(images), batch_size, None):
             batch = to_device(preprocess(images[rows.to(images.device)]), device)
-            outputs.append(body(batch.contiguous(memory_format=torch.channels_last)).float().contiguous())
+            outputs.append(body(batch.contiguous(memory_format=torch.channels_last)).float())
     return torch.cat(outputs)
 
 
