@@ -90,3 +90,12 @@ def test_classifier_config_and_images_are_checked():
     check_images(config, torch.zeros(3, 50, 50))
     with pytest.raises(ValueError, match="takes 50x50 grayscale images, got an array shaped \\(3, 40, 40\\)"):
         check_images(config, torch.zeros(3, 40, 40))
+
+
+def test_alexnet_new_layers_and_head_have_the_original_codes_parameter_count():
+    """The original code's AlexNet model: convs 192 -> 192 -> 192 -> 192 -> 64 (kernel 2, each with BatchNorm), an
+    adaptive pool to 5 x 5 and the head 1600 -> 700 -> 50 -> 2: 1,649,292 trainable parameters."""
+    from core.text_to_image.classifiers import build_classifier, classifier_config
+
+    model = build_classifier(classifier_config("alexnet", pretrained=False))
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 1_649_292
