@@ -290,9 +290,7 @@ def train_classifier(
         per epoch) and the weights of the best epoch. The model is left holding those best weights.
     """
     images, labels = train
-    if len(held_out[0]) != len(held_out[1]) or (validation is not None and len(validation[0]) != len(validation[1])):
-        raise ValueError("images and labels differ in length; rebuild the dataset.")
-    if len(images) != len(labels):
+    if any(len(x) != len(y) for x, y in (train, held_out, *([validation] if validation is not None else []))):
         raise ValueError("images and labels differ in length; rebuild the dataset.")
     if len(torch.unique(labels)) < 2:
         raise ValueError("the training split has only one class; a classifier needs at least two.")

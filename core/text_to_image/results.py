@@ -9,7 +9,7 @@ import numpy as np
 
 from core import store
 from core.store import Artifact
-from core.text_to_image.datasets import label_names, load_dataset
+from core.text_to_image.datasets import label_names
 from core.text_to_image.training import BASELINES, MODELS
 from core.train import classification_metrics
 
@@ -34,10 +34,15 @@ class Reference:
     majority_metrics: dict[str, float]
 
 
+def held_out_labels(dataset: Artifact) -> np.ndarray:
+    """The labels of a dataset's held-out rows (read without its images)."""
+    labels = np.load(dataset.file("labels.npy"), allow_pickle=False)
+    return labels[np.load(dataset.file("is_test.npy"), allow_pickle=False)]
+
+
 def reference(dataset: Artifact) -> Reference:
     """The majority-class rate and chance of ``dataset``'s held-out split."""
-    arrays = load_dataset(dataset)
-    labels = arrays["labels"][arrays["is_test"]]
+    labels = held_out_labels(dataset)
     names = label_names(dataset)
     counts = np.bincount(labels, minlength=len(names))
     majority = int(counts.argmax())
@@ -79,10 +84,7 @@ def check_predictions(artifact: Artifact) -> PredictionCheck:
     top = int(counts.argmax())
     share = float(counts[top] / max(1, counts.sum()))
     dataset = store.load(DATASETS, str(artifact.config.get("dataset", "")))
-    true_share = 0.0
-    if dataset is not None:
-        arrays = load_dataset(dataset)
-        true_share = float(np.mean(arrays["labels"][arrays["is_test"]] == top))
+    true_share = 0.0 if dataset is None else float(np.mean(held_out_labels(dataset) == top))
     return PredictionCheck(names[top], share, share >= DEGENERATE_SHARE and true_share < DEGENERATE_SHARE - 0.05)
 
 

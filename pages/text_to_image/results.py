@@ -65,13 +65,15 @@ shown = st.multiselect(
     list(models),
     default=list(models)[:5],
     format_func=lambda i: results.model_label(models[i]),
-    key="rs-curves",
+    key=f"rs-curves-{dataset_id}",  # per dataset: another dataset's models are other options
 )
 if shown:
     histories = {results.model_key(models[i]): models[i].config["history"] for i in shown}
     st.plotly_chart(learning_curves_figure(histories, baselines), key="rs-curves-fig")
 st.subheader("Confusion matrix")
-picked = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="rs-confusion")
+picked = st.selectbox(
+    "Model", list(models), format_func=lambda i: results.model_label(models[i]), key=f"rs-confusion-{dataset_id}"
+)
 config = models[picked].config
 left, right = st.columns([2, 3])
 left.plotly_chart(
