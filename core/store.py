@@ -206,5 +206,12 @@ def shard_dir(kind: str, artifact_id: str, root: Path | None = None) -> Path:
     return path
 
 
+def shard_dirs(kind: str, root: Path | None = None) -> list[tuple[str, Path]]:
+    """The (name, folder) of every :func:`shard_dir` of ``kind`` that exists, sorted by name."""
+    runs = (root if root is not None else home()) / "runs" / _check_name(kind, "kind")
+    found = sorted(runs.glob(".partial-*")) if runs.is_dir() else []
+    return [(path.name.removeprefix(".partial-"), path) for path in found if path.is_dir()]
+
+
 Callback = Callable[[int, int, dict], "bool | None"]
 """``callback(step, total, metrics)``; returning True asks the caller to stop cleanly."""

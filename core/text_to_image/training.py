@@ -180,10 +180,10 @@ def _train(
     if cached:  # the frozen slice runs once per image; every epoch trains the new layers on its outputs
         inputs = {name: _slice_outputs(model, images, preprocess, device) for name, images in _parts(split).items()}
         learner = NewLayers(model).to(memory_format=torch.channels_last)  # the maps are channels_last too
-        preprocess, partial = (lambda batch: batch), f"{artifact_id}-cached"
+        preprocess, partial = (lambda batch: batch), store.shard_dir(MODELS, f"{artifact_id}-cached")
     else:
-        inputs, learner, partial = _parts(split), model, artifact_id
-    pending = store.shard_dir(MODELS, partial) / PENDING  # what a resume after a crash or a reload needs
+        inputs, learner, partial = _parts(split), model, store.shard_dir(MODELS, artifact_id)
+    pending = partial / PENDING  # what a resume after a crash or a reload needs
     if not pending.is_file():
         store.atomic_write_json(pending, {"dataset": dataset.id, "settings": asdict(settings)})
     result = train_classifier(
@@ -195,10 +195,9 @@ def _train(
         batch_size,
         seed,
         callback=callback,
-        progress=store.shard_dir(MODELS, partial),
+        progress=partial,
         validation=(inputs["train"][held], split.train_labels[held]),
     )
-    partial = store.shard_dir(MODELS, partial)
     probabilities = predict(learner, inputs["test"], preprocess).numpy()
     test_labels = split.test_labels.cpu().numpy()
     done = len(result.history) >= epochs
@@ -359,9 +358,11 @@ def stopped_runs(dataset: Artifact) -> list[StoppedRun]:
     for model in store.list_artifacts(MODELS):
         if model.config.get("dataset") == dataset.id and model.config.get("status") == "stopped":
             found[model.id] = StoppedRun(dataset.id, settings_of(model), len(model.config["history"]), model.id)
-    for pending in sorted((store.home() / "runs" / MODELS).glob(f".partial-*/{PENDING}")):
-        artifact_id = pending.parent.name.removeprefix(".partial-").removesuffix("-cached")
-        progress = pending.parent / "progress.safetensors"
+    for name, folder in store.shard_dirs(MODELS):
+        artifact_id, pending = name.removesuffix("-cached"), folder / PENDING
+        progress = folder / "progress.safetensors"
+        if not pending.is_file():
+            continue
         if artifact_id in found or store.load(MODELS, artifact_id) is not None or not progress.is_file():
             continue
         try:
