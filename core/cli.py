@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; user errors print a one-line message and exit with status 2."""
+    """Run a command and print its result as JSON (text as it is); user errors print a one-line message and exit
+    with status 2."""
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
@@ -77,5 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2, default=str))
+    if isinstance(result, str):  # a command that writes a document (Markdown) prints it as it is
+        print(result, end="")
+    else:
+        print(json.dumps(result, indent=2, default=str))
     return 0

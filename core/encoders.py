@@ -69,8 +69,8 @@ def default_layers(num_layers: int) -> list[int]:
         num_layers: Number of transformer layers of the model (``config.num_hidden_layers``).
 
     Returns:
-        For a 12-layer model the paper's layers 6..11; otherwise the last six transformer layers
-        ``L-5..L``; for a model with fewer than six layers every transformer layer ``1..L``.
+        For a 12-layer model the paper code's layers 6..11 (``hidden_states[6:12]``); otherwise the last
+        six transformer layers ``L-5..L``; for a model with fewer than six layers every transformer layer ``1..L``.
 
     Raises:
         ValueError: ``num_layers`` is not a positive integer.
@@ -83,19 +83,30 @@ def default_layers(num_layers: int) -> list[int]:
     return list(range(max(1, num_layers - 5), num_layers + 1))
 
 
+LAYER_SETS = {
+    "paper-code": [6, 7, 8, 9, 10, 11],
+    "last-six": [-6, -5, -4, -3, -2, -1],
+}
+"""Named layer choices of the text-as-image paper: its code takes ``hidden_states[6:12]`` (bert-base's layers
+6..11, the last layer left out); its abstract says "the last six layers" (7..12 for bert-base)."""
+
+
 def parse_layers(text: str) -> list[int] | None:
-    """Layers typed as text ("6 7 8", "-2, -1"): ``hidden_states`` indices, or None (the defaults) when blank.
+    """Layers typed as text ("6 7 8", "-2, -1", or a name of :data:`LAYER_SETS`): ``hidden_states`` indices,
+    or None (the defaults) when blank.
 
     Raises:
-        ValueError: something other than whole numbers separated by spaces or commas.
+        ValueError: something other than whole numbers separated by spaces or commas, or a set's name.
     """
+    if text.strip() in LAYER_SETS:
+        return list(LAYER_SETS[text.strip()])
     words = text.replace(",", " ").split()
     try:
         return [int(word) for word in words] or None
     except ValueError:
         raise ValueError(
             f"layers must be whole numbers separated by spaces or commas (hidden_states indices, 0 = the "
-            f"embedding output, -1 = the last layer), got {text!r}."
+            f"embedding output, -1 = the last layer) or one of {', '.join(LAYER_SETS)}, got {text!r}."
         ) from None
 
 

@@ -33,8 +33,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from core.store import Callback, atomic_write_bytes, atomic_write_json, read_json
 
-METHODS = ("tsne", "umap", "pca", "kpca")
-DISCRETIZATIONS = ("bin", "assignment")
+METHODS = ("tsne", "umap", "pca", "kpca", "sklearn_tsne")
+DISCRETIZATIONS = ("bin", "assignment", "digitize")
+ROTATIONS = ("minimum", "pydeepinsight2021")
 SCALERS = ("log", "norm2", "minmax", None)
 _FORMAT_VERSION = 1
 
@@ -55,6 +56,7 @@ class LayoutDefaults:
     early_exaggeration_iter: int = 100
     random_state: int | None = 1701
     n_jobs: int = -1
+    rotation: str = "minimum"
 
 
 DEFAULTS = LayoutDefaults()
@@ -100,6 +102,43 @@ def minimum_area_rotation(points: np.ndarray) -> np.ndarray:
     rotated = np.einsum("kij,nj->kni", rotations, hull)
     extent = rotated.max(axis=1) - rotated.min(axis=1)
     return rotations[int(np.argmin(extent[:, 0] * extent[:, 1]))]
+
+
+def pydeepinsight2021_rotation(points: np.ndarray) -> np.ndarray:
+    """The rotation pyDeepInsight's ``ImageTransformer`` used in 2021 (the version the text-as-image paper ran).
+
+    Like :func:`minimum_area_rotation`, it tries the directions of the convex hull's edges, but it rotates by
+    +angle where -angle would lay the edge on the x axis, and only the edges between consecutive hull
+    vertices are tried (the closing edge, last vertex back to the first, never is), so the box it picks is
+    usually not the minimum one.
+
+    Returns:
+        A (2, 2) matrix ``R``; ``points @ R.T`` are the rotated points.
+    """
+    try:
+        hull = points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):
+        return np.eye(2)
+    edges = np.diff(hull, axis=0)
+    angles = np.unique(np.abs(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2)))
+    cos, sin = np.cos(angles), np.sin(angles)
+    rotations = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], axis=1)
+    rotated = np.einsum("kij,nj->kni", rotations, hull)
+    extent = rotated.max(axis=1) - rotated.min(axis=1)
+    return rotations[int(np.argmin(extent[:, 0] * extent[:, 1]))]
+
+
+def digitize_coordinates(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixel (row, col) of each point as pyDeepInsight's 2021 ``ImageTransformer`` computed it:
+    ``np.digitize`` against ``np.linspace(min, max, pixels)``, minus one.
+
+    Cells are range / (pixels - 1) wide, so the last row and column hold only the points at the maximum.
+    """
+    columns = []
+    for axis, size in enumerate(shape):
+        values = points[:, axis]
+        columns.append(np.digitize(values, np.linspace(values.min(), values.max(), size)) - 1)
+    return np.stack(columns, axis=1).astype(np.int64)
 
 
 def _scale_to_grid(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -160,11 +199,15 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
     """DeepInsight-style feature-to-pixel layout, as a scikit-learn estimator.
 
     Args:
-        method: "tsne" (openTSNE), "umap", "pca", "kpca" (RBF kernel PCA), or an object with
-            ``fit_transform`` that maps (n_features, d) to (n_features, 2).
+        method: "tsne" (openTSNE), "umap", "pca", "kpca" (RBF kernel PCA), "sklearn_tsne"
+            (scikit-learn's Barnes-Hut TSNE with its 2021 defaults: random start,
+            learning rate 200; ``early_exaggeration_iter + n_iter`` iterations in all, of which
+            scikit-learn always spends 250 exaggerated), or an object with ``fit_transform`` that
+            maps (n_features, d) to (n_features, 2).
         pixels: image size, an int or (height, width).
-        discretization: "bin" (floor of the scaled coordinates; features may share a pixel) or
-            "assignment" (one feature, or one group of features, per pixel).
+        discretization: "bin" (floor of the scaled coordinates; features may share a pixel),
+            "assignment" (one feature, or one group of features, per pixel) or "digitize"
+            (pyDeepInsight 2021's binning, see :func:`digitize_coordinates`).
         scaler: "log" (DeepInsight's norm-2: log(x - column min + 1) / global max, clipped to
             [0, 1]), "norm2" (pyDeepInsight's Norm2Scaler: log(x + |column min| + 1) / global max),
             "minmax" (per feature, clipped to [0, 1]) or None (values as they are).
@@ -179,6 +222,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             embeddings, see docs/benchmarks.md).
         random_state: seed for every random step.
         n_jobs: threads for the neighbour search and t-SNE (-1: all cores).
+        rotation: "minimum" (the minimum-area bounding box, every hull edge tried) or
+            "pydeepinsight2021" (the 2021 code's rotation, see :func:`pydeepinsight2021_rotation`).
     """
 
     def __init__(
@@ -195,6 +240,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         early_exaggeration_iter: int = DEFAULTS.early_exaggeration_iter,
         random_state: Any = DEFAULTS.random_state,
         n_jobs: int = DEFAULTS.n_jobs,
+        rotation: str = DEFAULTS.rotation,
     ) -> None:
         self.method = method
         self.pixels = pixels
@@ -208,6 +254,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         self.early_exaggeration_iter = early_exaggeration_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rotation = rotation
 
     # ----------------------------------------------------------------- validation
     def check_params(self) -> tuple[int, int]:
@@ -222,6 +269,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         shape = _as_shape(self.pixels)
         if self.discretization not in DISCRETIZATIONS:
             raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {self.discretization!r}.")
+        if self.rotation not in ROTATIONS:
+            raise ValueError(f"rotation must be one of {ROTATIONS}, got {self.rotation!r}.")
         if self.scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}.")
         if self.reduce_dim is not None and (
@@ -329,6 +378,21 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             embedding = np.asarray(tsne.fit(points, affinities=self._affinities(points)), dtype=np.float64)
             self.stopped_early_ = progress.stopped
             return embedding
+        if self.method == "sklearn_tsne":
+            from sklearn.manifold import TSNE as SklearnTSNE
+
+            self.perplexity_ = float(min(self.perplexity, (len(points) - 1) / 3))
+            tsne = SklearnTSNE(
+                n_components=2,
+                perplexity=self.perplexity_,
+                metric=self.metric,
+                max_iter=int(self.early_exaggeration_iter) + int(self.n_iter),
+                init="random",
+                learning_rate=200.0,
+                random_state=seed,
+                n_jobs=int(self.n_jobs),
+            )
+            return np.asarray(tsne.fit_transform(points), dtype=np.float64)
         if self.method == "umap":
             import umap
 
@@ -378,10 +442,13 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         embedding = self._embed(points, callback)
         if embedding.shape != (X.shape[1], 2) or not np.all(np.isfinite(embedding)):
             raise ValueError(f"method returned {embedding.shape} or non-finite values; expected ({X.shape[1]}, 2).")
-        self.rotation_ = minimum_area_rotation(embedding)
+        rotate = minimum_area_rotation if self.rotation == "minimum" else pydeepinsight2021_rotation
+        self.rotation_ = rotate(embedding)
         self.embedding_ = embedding @ self.rotation_.T
         if self.discretization == "bin":
             self.coords_ = bin_coordinates(self.embedding_, shape)
+        elif self.discretization == "digitize":
+            self.coords_ = digitize_coordinates(self.embedding_, shape)
         else:
             self.coords_ = assign_coordinates(self.embedding_, shape, self.random_state)
         self._build_matrix()

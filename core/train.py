@@ -262,6 +262,7 @@ def train_classifier(
     resume: TrainResult | None = None,
     progress: str | Path | None = None,
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    keep_last: bool = False,
 ) -> TrainResult:
     """A classifier trained by :class:`Trainer` with Adam and cross-entropy, the whole held-out split
     measured after every epoch.
@@ -284,6 +285,7 @@ def train_classifier(
         progress: a folder for the per-epoch progress file (see :class:`Trainer`).
         validation: (images, labels), usually a part of the training split set aside, that choose
             the best epoch; recorded as ``val_accuracy`` and ``val_loss``.
+        keep_last: keep the last epoch's weights, choosing none (the text-as-image paper's code).
 
     Returns:
         The history (train loss, held-out loss and metrics, validation loss and accuracy, seconds
@@ -314,7 +316,7 @@ def train_classifier(
         seed,
         preprocess=preprocess,
         evaluate=evaluate,
-        best=BestEpoch("val_accuracy" if validation is not None else "accuracy"),
+        best=None if keep_last else BestEpoch("val_accuracy" if validation is not None else "accuracy"),
         progress=progress,
         callback=callback,
     )

@@ -182,8 +182,11 @@ def _info(name: str) -> BackboneInfo:
     raise ValueError(f"Unknown backbone {name!r}; known: {', '.join(info.name for info in BACKBONES)}.")
 
 
-def build_backbone(name: str, pretrained: bool = True):
+def build_backbone(name: str, pretrained: bool = True, weights: str = "DEFAULT"):
     """A backbone with its ImageNet weights (packaged, or downloaded by torchvision) or randomly initialised.
+
+    ``weights``: which of torchvision's weight sets (``DEFAULT``, the best it has, or ``IMAGENET1K_V1``,
+    what ``pretrained=True`` gave in 2021); packaged backbones have one set.
 
     Raises:
         ValueError: an unknown name.
@@ -208,7 +211,7 @@ def build_backbone(name: str, pretrained: bool = True):
             return weights.efficientnet_lite(name, path)
         return weights.squeezenet1_1(path)
     try:
-        return torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None)
+        return torchvision.models.get_model(name, weights=weights if pretrained else None)
     except OSError as error:  # URLError and socket errors are OSErrors
         raise ResourceUnavailable(
             f"{info.title}'s ImageNet weights are not in the torch cache ({hub.torch_hub_checkpoints()}) "

@@ -1,8 +1,20 @@
 """Text-as-image classifiers: a sliced ImageNet backbone, new conv layers and a fully connected head.
 
 The paper's design (Benarab 2021): grayscale layout images are copied to 3 channels, upsampled x3
-(nearest) and z-normalised per batch; a frozen backbone slice feeds four new convolution +
-BatchNorm + ReLU layers, adaptive average pooling and a fully connected head.
+(nearest) and z-normalised per batch; a frozen backbone slice feeds four new convolution layers,
+adaptive average pooling and a fully connected head.
+
+Two styles of the new layers (``STYLES``):
+
+- ``lab`` (the default): Conv -> BatchNorm -> ReLU blocks, PyTorch's default initialisation, the
+  frozen slice always in eval mode (its BatchNorm keeps ImageNet's statistics), torchvision's
+  current best ImageNet weights (``DEFAULT``).
+- ``paper``: the original code exactly: Conv -> ReLU -> BatchNorm blocks, dropout after the first
+  three blocks (0.2 Wide-ResNet50-2, 0.05 ResNeXt50 / ShuffleNetV2 / VGG16), dropout 0.3 twice in
+  the head (before each of AlexNet's first two linear layers; after the first two hidden layers of
+  the others), Xavier initialisation (normal for convs, uniform with ReLU gain for linears), the
+  frozen slice following the model's train/eval mode (its BatchNorm uses batch statistics while
+  training), torchvision's V1 ImageNet weights (``pretrained=True`` in 2021).
 """
 
 from __future__ import annotations
@@ -27,6 +39,10 @@ class HeadSpec:
     lr_head: float = 1e-3
 
 
+STYLES = ("lab", "paper")
+PAPER_HEAD_DROPOUT = 0.3
+"""The dropout of the paper code's heads (twice in each)."""
+
 _WIDE = (192, 128, 64, 32)
 PAPER_HEADS: dict[str, HeadSpec] = {
     # the original code's AlexNet convs: 192 -> 192 -> 192 -> 192 -> 64 (1,649,292 trainable parameters with the head)
@@ -36,7 +52,18 @@ PAPER_HEADS: dict[str, HeadSpec] = {
     "shufflenet_v2_x1_0": HeadSpec(4, _WIDE, 10, (1600, 700, 50), 0.0, 5e-4, 1e-3),
     "vgg16": HeadSpec(4, _WIDE, 10, (1600, 700, 50), 0.0, 5e-5, 1e-3),
 }
-"""The paper's new layers per backbone (METHODS.md): kernel, widths, pool, head, dropout, learning rates."""
+"""The paper's new layers per backbone (METHODS.md): kernel, widths, pool, head, dropout, learning rates.
+In the lab's style ``dropout`` follows each hidden layer of the head; the paper's style puts
+:data:`PAPER_CONV_DROPOUT` in the conv stack instead."""
+
+PAPER_CONV_DROPOUT = {
+    "alexnet": 0.0,
+    "wide_resnet50_2": 0.2,
+    "resnext50_32x4d": 0.05,
+    "shufflenet_v2_x1_0": 0.05,
+    "vgg16": 0.05,
+}
+"""The original code's dropout after each of the first three new conv blocks."""
 
 
 NORMALISATIONS = ("batch", "split")
@@ -91,33 +118,70 @@ class SlicedClassifier(nn.Module):
         spec: the new layers.
         n_classes: outputs of the head.
         finetune: train the body too (default: frozen, as in the paper).
+        style: ``lab`` or ``paper`` (see the module's docstring).
+        dropout_first: in the paper style, the head's dropout comes before each of its first two linear
+            layers (the original AlexNet head) rather than after the first two hidden layers.
+        conv_dropout: in the paper style, the dropout after each of the first three conv blocks.
     """
 
-    def __init__(self, body: nn.Module, in_channels: int, spec: HeadSpec, n_classes: int = 2, finetune: bool = False):
+    def __init__(
+        self,
+        body: nn.Module,
+        in_channels: int,
+        spec: HeadSpec,
+        n_classes: int = 2,
+        finetune: bool = False,
+        style: str = "lab",
+        dropout_first: bool = False,
+        conv_dropout: float = 0.0,
+    ):
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"a classifier needs at least two classes, got {n_classes}.")
-        self.body, self.spec, self.finetune = body, spec, finetune
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {style!r}.")
+        self.body, self.spec, self.finetune, self.style = body, spec, finetune, style
         for parameter in self.body.parameters():
             parameter.requires_grad_(finetune)
-        layers: list[nn.Module] = []
-        width = in_channels
-        for out in spec.channels:
-            layers += [nn.Conv2d(width, out, spec.kernel), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
-            width = out
-        self.convs = nn.Sequential(*layers)
+        self.convs = self._convs(in_channels, conv_dropout)
         self.pool = nn.AdaptiveAvgPool2d(spec.pool)
-        sizes = [width * spec.pool * spec.pool, *spec.hidden]
-        head: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(sizes, sizes[1:], strict=False):
-            head += [nn.Linear(a, b), nn.ReLU(inplace=True)] + ([nn.Dropout(spec.dropout)] if spec.dropout else [])
+        self.head = self._head(spec.channels[-1] * spec.pool * spec.pool, n_classes, dropout_first)
+        if style == "paper":
+            self.convs.apply(_xavier)
+            self.head.apply(_xavier)
+
+    def _convs(self, width: int, dropout: float) -> nn.Sequential:
+        spec, layers = self.spec, []
+        for number, out in enumerate(spec.channels):
+            conv = nn.Conv2d(width, out, spec.kernel)
+            if self.style == "lab":
+                layers += [conv, nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            else:
+                layers += [conv, nn.ReLU(), nn.BatchNorm2d(out)]
+                if dropout and number < len(spec.channels) - 1:
+                    layers.append(nn.Dropout(dropout))
+            width = out
+        return nn.Sequential(*layers)
+
+    def _head(self, width: int, n_classes: int, dropout_first: bool) -> nn.Sequential:
+        sizes, head = [width, *self.spec.hidden], [nn.Flatten()]
+        for number, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+            if self.style == "lab":
+                dropout = [nn.Dropout(self.spec.dropout)] if self.spec.dropout else []
+                head += [nn.Linear(a, b), nn.ReLU(inplace=True), *dropout]
+            elif dropout_first:
+                head += [nn.Dropout(PAPER_HEAD_DROPOUT)] if number < 2 else []
+                head += [nn.Linear(a, b), nn.ReLU(inplace=True)]
+            else:
+                head += [nn.Linear(a, b), nn.ReLU(inplace=True)]
+                head += [nn.Dropout(PAPER_HEAD_DROPOUT)] if number < 2 else []
         head.append(nn.Linear(sizes[-1], n_classes))
-        self.head = nn.Sequential(*head)
+        return nn.Sequential(*head)
 
     def train(self, mode: bool = True) -> SlicedClassifier:
         super().train(mode)
-        if not self.finetune:
-            self.body.eval()  # a frozen body keeps its BatchNorm statistics
+        if not self.finetune and self.style == "lab":
+            self.body.eval()  # a frozen body keeps its BatchNorm statistics (the paper's code let them follow)
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -140,6 +204,14 @@ class SlicedClassifier(nn.Module):
         if self.finetune:
             groups.append({"params": list(self.body.parameters()), "lr": self.spec.lr_convs})
         return groups
+
+
+def _xavier(module: nn.Module) -> None:
+    """The paper code's initialisation: Xavier normal for convs, Xavier uniform with ReLU gain for linears."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("relu"))
+    elif isinstance(module, nn.Conv2d):
+        nn.init.xavier_normal_(module.weight)
 
 
 GENERIC_HEAD = HeadSpec(3, (192, 128, 64, 32), 5, (700, 50), 0.0, 5e-5, 1e-3)
@@ -171,15 +243,19 @@ def classifier_config(
     image_shape: tuple[int, int] = (50, 50),
     upsample: int = 3,
     normalise_stats: tuple[float, float] | None = None,
+    style: str = "lab",
 ) -> dict:
     """Everything that defines a text-as-image classifier's architecture, as JSON-able values.
 
     ``normalise_stats``: the (mean, std) every image is z-normalised with (the training split's); None
-    normalises each batch with its own (the paper's code).
+    normalises each batch with its own (the paper's code). ``style``: the new layers' style (:data:`STYLES`),
+    recorded only when it is not the lab's.
     """
     from core.text_to_image.backbones import _info
 
     info = _info(backbone)
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}.")
     if n_classes < 2:
         raise ValueError(f"a classifier needs at least two classes, got {n_classes}.")
     if upsample < 1:
@@ -193,6 +269,7 @@ def classifier_config(
         "image_shape": [int(image_shape[0]), int(image_shape[1])],
         "upsample": int(upsample),
         **({"normalise_stats": [float(normalise_stats[0]), float(normalise_stats[1])]} if normalise_stats else {}),
+        **({"style": style} if style != "lab" else {}),
     }
 
 
@@ -207,14 +284,29 @@ def build_classifier(config: dict) -> SlicedClassifier:
 
     from core.text_to_image.backbones import build_backbone, slice_backbone
 
-    body = slice_backbone(build_backbone(config["backbone"], pretrained=config["pretrained"]).eval(), config["node"])
+    style = config.get("style", "lab")
+    weights = "IMAGENET1K_V1" if style == "paper" else "DEFAULT"
+    body = slice_backbone(
+        build_backbone(config["backbone"], pretrained=config["pretrained"], weights=weights).eval(), config["node"]
+    )
     height, width = (side * config["upsample"] for side in config["image_shape"])
     with torch.inference_mode():
         features = body.eval()(torch.zeros(1, 3, height, width))
     if features.ndim != 4:
         raise ValueError(f"{config['node']!r} does not give a feature map; choose a convolutional cut point.")
     spec = head_for(config["backbone"], config["node"], min(features.shape[-2:]))
-    model = SlicedClassifier(body, int(features.shape[1]), spec, config["n_classes"], config["finetune"])
+    model = SlicedClassifier(
+        body,
+        int(features.shape[1]),
+        spec,
+        config["n_classes"],
+        config["finetune"],
+        style,
+        dropout_first=config["backbone"] == "alexnet",
+        conv_dropout=PAPER_CONV_DROPOUT.get(config["backbone"], 0.0)
+        if spec is PAPER_HEADS.get(config["backbone"])
+        else 0.0,
+    )
     model.config = {**config, "head": asdict(spec), "feature_map": list(features.shape[1:])}
     return model
 

@@ -1,4 +1,5 @@
-"""The text -> image commands: fit-layout, layouts, build-dataset, datasets, train, baseline, results, classify."""
+"""The text -> image commands: fit-layout, layouts, build-dataset, datasets, train, baseline, results, classify,
+preset, preset-differences."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import sys
 from core import corpora, store
 from core.cli import progress
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
-from core.encoders import POOLINGS, recommended_pooling
-from core.layout import DEFAULTS as LAYOUT_DEFAULTS
-from core.layout import DISCRETIZATIONS, METHODS
+from core.encoders import LAYER_SETS, POOLINGS, parse_layers, recommended_pooling
+from core.layout import DISCRETIZATIONS, METHODS, ROTATIONS
 from core.text_to_image import classify, datasets, imaging, jobs, presets, results, training
 from core.text_to_image.training import DEFAULTS as TRAIN_DEFAULTS
 from core.text_to_image.training import TrainSettings
@@ -55,6 +55,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=datasets.DATASET_DEFAULTS.fit_on,
         help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
     )
+    split.add_argument(
+        "--split",
+        choices=datasets.SPLITS,
+        default="stratified",
+        help="stratified (the lab's) or random_split (torch's, after torch.manual_seed(split seed): the paper's code)",
+    )
     build.set_defaults(run=_build_dataset)
 
     listed = commands.add_parser("datasets", help="list built image datasets")
@@ -79,7 +85,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--validation",
         type=float,
         default=TRAIN_DEFAULTS.validation,
-        help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing)",
+        help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing); "
+        "0: none, the last epoch is kept (the paper's code)",
+    )
+    train.add_argument(
+        "--normalise",
+        choices=("split", "batch"),
+        default=TRAIN_DEFAULTS.normalise,
+        help="z-normalise with the training split's mean and std (the lab's) or each batch's own (the paper's code)",
+    )
+    train.add_argument(
+        "--style",
+        choices=("lab", "paper"),
+        default=TRAIN_DEFAULTS.style,
+        help="the new layers: the lab's, or the paper code's (Conv-ReLU-BN, its dropout, Xavier init, slice BatchNorm "
+        "on batch statistics, torchvision V1 weights)",
     )
     train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     train.set_defaults(run=_train)
@@ -93,13 +113,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "preset", help="a whole run in one command: build the dataset, fit the baseline, train the model"
     )
-    run.add_argument("name", choices=list(presets.PRESETS), help="workshop: the offline demo; paper: Benarab 2021's")
+    run.add_argument(
+        "name",
+        choices=list(presets.PRESETS),
+        help="workshop: the offline demo; paper: Benarab 2021's exact settings (online); paper-offline: the same with "
+        "packaged stand-ins for its online inputs",
+    )
     run.add_argument("--n", type=_optional_int, default=None, help="texts to sample (none = all)")
     run.add_argument("--encoder", default=None, help="another encoder (e.g. all-MiniLM-L6-v2 for the paper offline)")
     run.add_argument("--backbone", default=None, help="another backbone (e.g. efficientnet_lite0 offline)")
     run.add_argument("--epochs", type=int, default=None)
     run.add_argument("--device", default=None)
     run.set_defaults(run=_preset)
+    differences = commands.add_parser(
+        "preset-differences", help="every setting in which the lab's preset differs from the paper's, and why"
+    )
+    differences.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/presets.md")
+    differences.set_defaults(
+        run=lambda args: presets.differences_markdown() if args.markdown else presets.differences()
+    )
     texts = commands.add_parser("classify", help="classify texts with trained models")
     texts.add_argument("texts", nargs="+", help="one or more texts")
     texts.add_argument(
@@ -123,7 +155,12 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     source.add_argument("--seed", type=int, default=corpora.DEFAULTS.seed, help="sampling seed")
     model = command.add_argument_group("encoder")
     model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
-    model.add_argument("--layers", type=int, nargs="+", help="hidden_states indices (default: the encoder's)")
+    model.add_argument(
+        "--layers",
+        nargs="+",
+        help=f"hidden_states indices, or one of {', '.join(LAYER_SETS)} (paper-code: 6..11 as the paper's code; "
+        "last-six: -6..-1 as its abstract says); default: the encoder's",
+    )
     model.add_argument(
         "--pooling",
         choices=POOLINGS,
@@ -131,19 +168,28 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
         help="default: the encoder's recommended pooling (mean for "
         "sentence-transformers models such as all-MiniLM-L6-v2, cls for bert-base)",
     )
-    layout = command.add_argument_group("layout")
-    layout.add_argument("--method", choices=METHODS, default=LAYOUT_DEFAULTS.method)
-    layout.add_argument("--pixels", type=_pixels, default=LAYOUT_DEFAULTS.pixels, help="50 or 40x60")
-    layout.add_argument("--discretization", choices=DISCRETIZATIONS, default=LAYOUT_DEFAULTS.discretization)
-    layout.add_argument("--scaler", type=_scaler, default=LAYOUT_DEFAULTS.scaler, help="log, norm2, minmax or none")
-    layout.add_argument("--reduce-dim", type=_optional_int, default=LAYOUT_DEFAULTS.reduce_dim)
-    layout.add_argument("--metric", default=LAYOUT_DEFAULTS.metric)
-    layout.add_argument("--perplexity", type=float, default=LAYOUT_DEFAULTS.perplexity)
-    layout.add_argument("--n-neighbors", type=int, default=LAYOUT_DEFAULTS.n_neighbors)
-    layout.add_argument("--n-iter", type=int, default=LAYOUT_DEFAULTS.n_iter)
-    layout.add_argument("--early-exaggeration-iter", type=int, default=LAYOUT_DEFAULTS.early_exaggeration_iter)
-    layout.add_argument("--layout-seed", type=int, default=LAYOUT_DEFAULTS.random_state)
-    layout.add_argument("--n-jobs", type=int, default=LAYOUT_DEFAULTS.n_jobs)
+    layout = command.add_argument_group(
+        "layout (each setting defaults to the --layout base's)", argument_default=argparse.SUPPRESS
+    )
+    layout.add_argument(
+        "--layout",
+        choices=("lab", "paper"),
+        default="lab",
+        help="start from the lab's defaults or the paper's exact layout (docs/presets.md)",
+    )
+    layout.add_argument("--method", choices=METHODS)
+    layout.add_argument("--pixels", type=_pixels, help="50 or 40x60")
+    layout.add_argument("--discretization", choices=DISCRETIZATIONS)
+    layout.add_argument("--rotation", choices=ROTATIONS)
+    layout.add_argument("--scaler", type=_scaler, help="log, norm2, minmax or none")
+    layout.add_argument("--reduce-dim", type=_optional_int)
+    layout.add_argument("--metric")
+    layout.add_argument("--perplexity", type=float)
+    layout.add_argument("--n-neighbors", type=int)
+    layout.add_argument("--n-iter", type=int)
+    layout.add_argument("--early-exaggeration-iter", type=int)
+    layout.add_argument("--layout-seed", type=int)
+    layout.add_argument("--n-jobs", type=int)
 
 
 def _corpus(args: argparse.Namespace):
@@ -154,28 +200,41 @@ def _corpus(args: argparse.Namespace):
     return corpora.load_corpus(args.corpus, n=args.n, seed=args.seed)
 
 
+_LAYOUT_OPTIONS = {
+    "method": "method",
+    "pixels": "pixels",
+    "discretization": "discretization",
+    "rotation": "rotation",
+    "scaler": "scaler",
+    "reduce_dim": "reduce_dim",
+    "metric": "metric",
+    "perplexity": "perplexity",
+    "n_neighbors": "n_neighbors",
+    "n_iter": "n_iter",
+    "early_exaggeration_iter": "early_exaggeration_iter",
+    "random_state": "layout_seed",
+    "n_jobs": "n_jobs",
+}
+
+
 def _layout_params(args: argparse.Namespace) -> dict:
-    return {
-        "method": args.method,
-        "pixels": args.pixels,
-        "discretization": args.discretization,
-        "scaler": args.scaler,
-        "reduce_dim": args.reduce_dim,
-        "metric": args.metric,
-        "perplexity": args.perplexity,
-        "n_neighbors": args.n_neighbors,
-        "n_iter": args.n_iter,
-        "early_exaggeration_iter": args.early_exaggeration_iter,
-        "random_state": args.layout_seed,
-        "n_jobs": args.n_jobs,
-    }
+    """The --layout base's settings, each replaced by its option when one is given (``--scaler none`` and
+    ``--reduce-dim off`` included: options left out are absent from ``args``)."""
+    given = vars(args)
+    base = presets.layout_base(args.layout)
+    base.update({param: given[dest] for param, dest in _LAYOUT_OPTIONS.items() if dest in given})
+    return base
+
+
+def _layers(args: argparse.Namespace) -> list[int] | None:
+    return parse_layers(" ".join(args.layers)) if args.layers else None
 
 
 def _fit_layout(args: argparse.Namespace) -> dict:
     artifact = jobs.fit_layout(
         _corpus(args),
         args.encoder,
-        args.layers,
+        _layers(args),
         args.pooling or recommended_pooling(args.encoder),
         _layout_params(args),
         args.layer_pixels,
@@ -189,13 +248,14 @@ def _build_dataset(args: argparse.Namespace) -> dict:
     artifact = jobs.build_dataset(
         _corpus(args),
         args.encoder,
-        args.layers,
+        _layers(args),
         args.pooling or recommended_pooling(args.encoder),
         _layout_params(args),
         args.test_size,
         args.split_seed,
         args.fit_on,
         progress,
+        args.split,
     )
     return {
         "id": artifact.id,
@@ -236,6 +296,8 @@ def _train(args: argparse.Namespace) -> dict:
         args.seed,
         args.validation,
         args.device,
+        args.normalise,
+        args.style,
     )
     artifact = training.train_model(dataset, settings, callback)
     return {
@@ -273,7 +335,9 @@ def _preset(args: argparse.Namespace) -> dict:
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
         if not bars:
             bars.append(progress("epochs"))
-        bars[0](epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "accuracy", "val_accuracy")})
+        bars[0](
+            epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "accuracy", "val_accuracy") if k in metrics}
+        )
 
     summary = presets.run(chosen, progress, callback).summary()
     if "warning" in summary:

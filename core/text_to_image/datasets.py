@@ -27,6 +27,29 @@ from core.text_to_image import imaging
 DATASETS = "datasets"
 
 FIT_ON = ("train", "all")
+SPLITS = ("stratified", "random_split")
+"""How rows are split into training and test: scikit-learn's stratified ``train_test_split`` seeded with the
+seed (the lab's), or ``torch.utils.data.random_split`` right after ``torch.manual_seed(seed)``, as the paper's
+code split its 50,000 reviews (same rows as its split for the same rows in the same order)."""
+
+
+def split_rows(
+    labels: np.ndarray, test_size: float, seed: int, method: str = "stratified"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, test rows) of ``labels`` by ``method`` (see :data:`SPLITS`)."""
+    if method not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {method!r}.")
+    rows = np.arange(len(labels))
+    if method == "stratified":
+        from sklearn.model_selection import train_test_split
+
+        return train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)
+    import torch
+
+    n_train = int((1 - test_size) * len(rows))
+    generator = torch.Generator().manual_seed(seed)  # what the default generator is after torch.manual_seed(seed)
+    order = torch.randperm(len(rows), generator=generator).numpy()
+    return order[:n_train], order[n_train:]
 
 
 @dataclass(frozen=True)
@@ -51,19 +74,19 @@ def build_dataset(
     seed: int = DATASET_DEFAULTS.seed,
     fit_on: str = DATASET_DEFAULTS.fit_on,
     callback: Callback | None = None,
+    split: str = "stratified",
 ) -> Artifact:
     """Turn a labelled corpus into a split image dataset (combined grid) and save it as an artifact.
 
     The texts are embedded once (cached, resumable), split with a stratified, seeded split, and the
     layout is fitted on the training rows only, unless ``fit_on="all"`` asks for the paper's way
-    (its layout saw every row, test rows included). Images are stored as float16.
+    (its layout saw every row, test rows included). Images are stored as float16. ``split``: see
+    :data:`SPLITS`.
 
     Returns:
         The ``datasets`` artifact: ``images.npy`` (n, H, W) float16, ``labels.npy``, ``is_test.npy``,
         ``layout/`` and ``config.json`` (split, counts, layout quality, provenance).
     """
-    from sklearn.model_selection import train_test_split
-
     from core.corpora import check_labels
 
     if fit_on not in FIT_ON:
@@ -76,7 +99,7 @@ def build_dataset(
     embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=callback)
     features = imaging.load_embeddings(embeddings)
     labels = corpus["label"].to_numpy()
-    train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
+    train, test = split_rows(labels, test_size, seed, split)
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test] = True
     config = {
@@ -87,7 +110,13 @@ def build_dataset(
         "layers": embeddings.config["layers"],
         "pooling": pooling,
         "layout": imaging.layout_record(layout_params),
-        "split": {"test_size": test_size, "seed": seed, "train": int(len(train)), "test": int(len(test))},
+        "split": {
+            "test_size": test_size,
+            "seed": seed,
+            "train": int(len(train)),
+            "test": int(len(test)),
+            **({"method": split} if split != "stratified" else {}),
+        },
         "fit_on": fit_on,
     }
 

@@ -250,10 +250,13 @@ def imager_config(embeddings: Artifact, layout_params: dict[str, Any], layer_pix
 def layout_record(layout_params: dict[str, Any]) -> dict[str, Any]:
     """Every layout setting, defaults included, as recorded in an artifact's config (and so its id).
 
-    Threads are left out: they change the speed, not the layout.
+    Threads are left out: they change the speed, not the layout. The rotation is recorded only when it is
+    not the default (settings recorded before it existed keep their ids).
     """
     record = FeatureLayout(**layout_params).describe()
     record.pop("n_jobs")
+    if record.get("rotation") == "minimum":
+        record.pop("rotation")
     return record
 
 

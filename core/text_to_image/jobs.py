@@ -99,6 +99,7 @@ def build_dataset(
     seed: int = datasets.DATASET_DEFAULTS.seed,
     fit_on: str = datasets.DATASET_DEFAULTS.fit_on,
     progress: jobs.Progress = jobs.no_progress,
+    split: str = "stratified",
 ) -> Artifact:
     """A split image dataset of a labelled corpus (see :func:`core.text_to_image.datasets.build_dataset`).
 
@@ -108,6 +109,8 @@ def build_dataset(
 
     check_labels(corpus)
     imaging.check_settings(layout_params)
+    if split not in datasets.SPLITS:
+        raise ValueError(f"split must be one of {datasets.SPLITS}, got {split!r}.")
     return datasets.build_dataset(
         _encoder(encoder),
         corpus,
@@ -118,4 +121,5 @@ def build_dataset(
         seed,
         fit_on,
         callback=progress("Building the dataset"),
+        split=split,
     )

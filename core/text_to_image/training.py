@@ -57,11 +57,15 @@ class TrainSettings:
         epochs: passes over the training split.
         batch_size: images per step.
         seed: the seed of the new layers, the batch order and the validation split.
-        validation: the share of the training split that chooses the best epoch.
+        validation: the share of the training split that chooses the best epoch; 0 sets none aside and keeps
+            the last epoch (the paper's code).
         device: ``cuda`` or ``cpu`` (None: CUDA when present).
         normalise: ``split`` (ours): images are z-normalised with the training split's mean and std, so a
             frozen slice's outputs are computed once and reused every epoch (and a prediction does not depend
             on its batch); ``batch``: with each batch's own (the paper's code).
+        style: the new layers' style, ``lab`` or ``paper`` (the original code's block order, dropout,
+            initialisation, slice BatchNorm in training mode and V1 weights; see
+            :mod:`core.text_to_image.classifiers`).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -74,11 +78,13 @@ class TrainSettings:
     validation: float = 0.1
     device: str | None = None
     normalise: str = "split"
+    style: str = "lab"
 
 
 DEFAULTS = TrainSettings()
-PAPER = TrainSettings(normalise="batch")
-"""The paper's training: every batch z-normalised with its own mean and std (its code's way)."""
+PAPER = TrainSettings(validation=0.0, normalise="batch", style="paper")
+"""The paper's training as its code ran it: every batch z-normalised with its own mean and std, the original
+new layers, and no epoch chosen (the last one kept)."""
 
 
 def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
@@ -87,8 +93,11 @@ def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
     epochs, batch_size, seed, validation = settings.epochs, settings.batch_size, settings.seed, settings.validation
     if epochs < 1 or batch_size < 2:
         raise ValueError(f"epochs must be at least 1 and batch size at least 2, got {epochs} and {batch_size}.")
-    if not 0 < validation < 0.5:
-        raise ValueError(f"the validation share of the training split must be between 0 and 0.5, got {validation}.")
+    if not 0 <= validation < 0.5:
+        raise ValueError(
+            f"the validation share of the training split must be 0 (none: keep the last epoch) or between 0 and 0.5, "
+            f"got {validation}."
+        )
     if settings.normalise not in NORMALISATIONS:
         raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {settings.normalise!r}.")
     shape = np.load(dataset.file("images.npy"), mmap_mode="r").shape[1:]
@@ -96,7 +105,14 @@ def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
     return {
         "dataset": dataset.id,
         "classifier": classifier_config(
-            backbone, node, pretrained, finetune, len(label_names(dataset)), shape, normalise_stats=stats
+            backbone,
+            node,
+            pretrained,
+            finetune,
+            len(label_names(dataset)),
+            shape,
+            normalise_stats=stats,
+            style=settings.style,
         ),
         "training": {
             "optimizer": "adam",
@@ -105,7 +121,7 @@ def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
             "batch_size": int(batch_size),
             "seed": int(seed),
             "validation": float(validation),
-            "best_epoch_chosen_on": "validation",
+            "best_epoch_chosen_on": "validation" if validation else "none (the last epoch is kept)",
         },
     }
 
@@ -172,10 +188,13 @@ def _train(
         )
     preprocess = preprocess_for(config["classifier"])
     started = time.perf_counter()
-    fit, held = (
-        torch.as_tensor(rows, device=split.train_labels.device)
-        for rows in validation_split(split.train_labels, validation, seed)
-    )
+    if validation:
+        fit, held = (
+            torch.as_tensor(rows, device=split.train_labels.device)
+            for rows in validation_split(split.train_labels, validation, seed)
+        )
+    else:  # none set aside: every training row is fitted on and the last epoch is kept
+        fit, held = torch.arange(len(split.train_labels), device=split.train_labels.device), None
     cached = _can_cache(model, split, device)
     if cached:  # the frozen slice runs once per image; every epoch trains the new layers on its outputs
         inputs = {name: _slice_outputs(model, images, preprocess, device) for name, images in _parts(split).items()}
@@ -196,7 +215,8 @@ def _train(
         seed,
         callback=callback,
         progress=partial,
-        validation=(inputs["train"][held], split.train_labels[held]),
+        validation=None if held is None else (inputs["train"][held], split.train_labels[held]),
+        keep_last=held is None,
     )
     probabilities = predict(learner, inputs["test"], preprocess).numpy()
     test_labels = split.test_labels.cpu().numpy()
@@ -232,8 +252,8 @@ def _parts(split: Split) -> dict[str, torch.Tensor]:
 def _can_cache(model: SlicedClassifier, split: Split, device: torch.device, budget: float = 3e9) -> bool:
     """Whether the frozen slice's outputs can be computed once: a frozen slice, fixed normalisation, and all
     the feature maps in less than ``budget`` bytes (half the free memory on a GPU)."""
-    if model.finetune or not model.config.get("normalise_stats"):
-        return False
+    if model.finetune or not model.config.get("normalise_stats") or model.style != "lab":
+        return False  # a paper-style slice uses batch statistics while training: its outputs change
     size = (len(split.train_images) + len(split.test_images)) * int(np.prod(model.config["feature_map"])) * 4
     if device.type == "cuda":
         budget = min(budget, 0.5 * torch.cuda.mem_get_info(device)[0])
@@ -334,6 +354,7 @@ def settings_of(model: Artifact) -> TrainSettings:
         t["validation"],
         None,
         "split" if c.get("normalise_stats") else "batch",
+        c.get("style", "lab"),
     )
 
 

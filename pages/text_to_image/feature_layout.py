@@ -56,8 +56,8 @@ if just_fitted in labels:
     st.success(f"Fitted layout {just_fitted}; it is selected below.")
 if not fitted_all:
     st.info(
-        "No layout is fitted yet: fit one below (the default settings reproduce the paper's layout on the offline "
-        "corpus)."
+        "No layout is fitted yet: fit one below, from the lab's defaults or from the paper's exact layout "
+        "(docs/presets.md lists the differences)."
     )
 else:
     chosen = st.selectbox("Layout", list(labels), format_func=labels.get, key="fl-main")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import partial
 
 import pandas as pd
@@ -11,10 +10,21 @@ import streamlit as st
 
 from core import corpora
 from core.encoders import POOLINGS, available_encoders, recommended_pooling
-from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.layout import DISCRETIZATIONS, METHODS, SCALERS
 
-METHOD_NAMES = {"tsne": "t-SNE (openTSNE)", "umap": "UMAP", "pca": "PCA", "kpca": "Kernel PCA (RBF)"}
+METRICS = ("cosine", "euclidean", "correlation", "manhattan")
+
+METHOD_NAMES = {
+    "tsne": "t-SNE (openTSNE)",
+    "umap": "UMAP",
+    "pca": "PCA",
+    "kpca": "Kernel PCA (RBF)",
+    "sklearn_tsne": "t-SNE (scikit-learn, the paper's)",
+}
+LAYOUT_BASES = {
+    "lab": "The lab's defaults (cosine openTSNE after PCA to 50, 250 iterations, floor binning)",
+    "paper": "The paper's exact layout (Benarab 2021: scikit-learn t-SNE on the raw scaled features, 2021 binning)",
+}
 
 
 def corpus_picker() -> Callable[[], pd.DataFrame] | None:
@@ -62,46 +72,72 @@ def layers_text() -> str:
         "Layers (hidden_states indices; empty = the encoder's default)",
         "",
         key="fit-layers",
-        placeholder="e.g. 1 2 3 4 5 6, or -2 -1",
-        help="0 is the embedding output, -1 the last layer. Defaults: bert-base's 6 7 8 9 10 11 (the paper's), the "
-        "last six "
-        "layers of deeper models, every layer of shallower ones (all-MiniLM-L6-v2: 1 to 6).",
+        placeholder="e.g. 1 2 3 4 5 6, -2 -1, paper-code or last-six",
+        help="0 is the embedding output, -1 the last layer. 'paper-code' is 6 7 8 9 10 11, what the paper's code "
+        "takes (hidden_states[6:12], bert-base's last layer left out); 'last-six' is -6 … -1, what its abstract says "
+        "(7 to 12 on bert-base). Defaults: bert-base's 6 … 11, the last six layers of deeper models, every layer of "
+        "shallower ones (all-MiniLM-L6-v2: 1 to 6).",
     )
 
 
 def layout_settings() -> dict:
-    """FeatureLayout parameters."""
-    d = LAYOUT_DEFAULTS
+    """FeatureLayout parameters, starting from the lab's defaults or from the paper's exact settings."""
+    from core.text_to_image.presets import layout_base
+
+    base_name = st.radio(
+        "Start from",
+        list(LAYOUT_BASES),
+        format_func=LAYOUT_BASES.get,
+        key="fit-layout-base",
+        help="Each widget below starts at the chosen settings; docs/presets.md lists every difference and why the "
+        "lab's default differs.",
+    )
+    d = layout_base(base_name)
+    tag = f"fit-{base_name}"  # widgets keyed per base, so switching bases resets them to that base's values
     left, right = st.columns(2)
-    method = left.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="fit-method")
-    pixels = left.number_input("Pixels per side", 8, 256, d.pixels, key="fit-pixels")
+    method = left.selectbox(
+        "Method", METHODS, index=METHODS.index(d["method"]), format_func=METHOD_NAMES.get, key=f"{tag}-method"
+    )
+    pixels = left.number_input("Pixels per side", 8, 256, d["pixels"], key=f"{tag}-pixels")
     discretization = left.selectbox(
         "Discretization",
         DISCRETIZATIONS,
-        key="fit-disc",
+        index=DISCRETIZATIONS.index(d["discretization"]),
+        key=f"{tag}-disc",
         help="bin: floor of scaled positions (features may share a pixel); assignment: one feature, or one group of "
-        "features, per pixel.",
+        "features, per pixel; digitize: pyDeepInsight 2021's np.digitize against linspace(min, max, pixels) (the "
+        "paper's code; the last row and column hold only the maximum).",
     )
     scaler = left.selectbox(
         "Scaler",
         SCALERS,
+        index=SCALERS.index(d["scaler"]),
         format_func=lambda s: s or "none",
-        key="fit-scaler",
-        help="log: DeepInsight's norm-2, log(x − column min + 1) / global max; norm2: pyDeepInsight's Norm2Scaler "
-        "(the paper's code), log(x + |column min| + 1) / global max; minmax: per feature.",
+        key=f"{tag}-scaler",
+        help="log: DeepInsight's norm-2 as its paper defines it, log(x − column min + 1) / global max (the lab's); "
+        "norm2: pyDeepInsight's LogScaler (the text-as-image paper's code), log(x + |column min| + 1) / global max; "
+        "minmax: per feature.",
     )
-    perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, d.perplexity, key="fit-perplexity")
-    neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d.n_neighbors, key="fit-neighbours")
+    metric = left.selectbox(
+        "Distance between features",
+        METRICS,
+        index=METRICS.index(d["metric"]),
+        key=f"{tag}-metric",
+        help="cosine (the lab's) or euclidean (scikit-learn's default, the paper's).",
+    )
+    perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, float(d["perplexity"]), key=f"{tag}-perplexity")
+    neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d["n_neighbors"], key=f"{tag}-neighbours")
     reduce_dim = right.number_input(
-        "PCA over samples before the 2-D method (0 = off)", 0, 500, d.reduce_dim or 0, key="fit-reduce"
+        "PCA over samples before the 2-D method (0 = off)", 0, 500, d["reduce_dim"] or 0, key=f"{tag}-reduce"
     )
-    seed = right.number_input("Layout seed", 0, 2**31 - 1, d.random_state or 0, key="fit-layout-seed")
+    seed = right.number_input("Layout seed", 0, 2**31 - 1, d["random_state"] or 0, key=f"{tag}-layout-seed")
     return {
-        **asdict(d),
+        **d,
         "method": method,
         "pixels": int(pixels),
         "discretization": discretization,
         "scaler": scaler,
+        "metric": metric,
         "perplexity": float(perplexity),
         "n_neighbors": int(neighbours),
         "reduce_dim": int(reduce_dim) or None,

@@ -61,7 +61,8 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
 
 
 def preset_panel() -> None:
-    """One action that builds a dataset and trains a model: the workshop demo, or the paper's settings."""
+    """One action that builds a dataset and trains a model: the workshop demo, the paper's exact settings (online),
+    or the paper's settings with offline stand-ins."""
     name = st.radio(
         "Preset", list(presets.PRESETS), format_func=lambda n: presets.PRESETS[n].title, horizontal=True, key="pr-name"
     )
@@ -72,7 +73,16 @@ def preset_panel() -> None:
     )
     epochs = right.number_input("Epochs", 1, 100, chosen.train.epochs, key=f"pr-epochs-{name}")
     chosen = replace(chosen, n=int(n) or None, train=replace(chosen.train, epochs=int(epochs)))
-    st.caption(presets.describe(chosen) + (" Needs internet (bert-base-uncased, AlexNet)." if name == "paper" else ""))
+    needs = {
+        "paper": " Needs the internet (IMDB, bert-base-uncased, AlexNet's V1 weights).",
+        "paper-offline": " Stand-ins for the paper's online inputs: "
+        + "; ".join(
+            f"{key} {presets.show_value(theirs, key)} → {presets.show_value(ours, key)}"
+            for key, (theirs, ours, _) in presets.SUBSTITUTIONS.items()
+        )
+        + ".",
+    }
+    st.caption(presets.describe(chosen) + needs.get(name, ""))
     if st.button(f"Run: {chosen.title}", type="primary", key="pr-run"):
         with state.user_errors():
             live = LiveCurves()
