@@ -34,7 +34,8 @@ def reference_2021_layout(X: np.ndarray, pixels: int) -> tuple[np.ndarray, np.nd
     ).fit_transform(scaled.T)
     hull = points[ConvexHull(points).vertices]
     best, best_area = None, np.inf
-    for angle in np.unique(np.abs(np.mod([np.arctan2(*(b - a)[::-1]) for a, b in zip(hull, hull[1:])], np.pi / 2))):
+    steps = [b - a for a, b in zip(hull[:-1], hull[1:], strict=True)]  # consecutive vertices only
+    for angle in np.unique(np.abs(np.mod([np.arctan2(step[1], step[0]) for step in steps], np.pi / 2))):
         turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         spun = hull @ turn.T
         area = np.prod(spun.max(axis=0) - spun.min(axis=0))
@@ -84,7 +85,7 @@ def test_the_2021_rotation_is_never_better_than_the_minimum_one():
     for seed in range(10):
         points = np.random.default_rng(seed).normal(size=(80, 2)) @ np.array([[3.0, 1.2], [0.0, 0.7]])
 
-        def area(turn):
+        def area(turn, points=points):
             spun = points @ turn.T
             return np.prod(spun.max(axis=0) - spun.min(axis=0))
 
