@@ -105,3 +105,87 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
     assert main(["studies", "--add-controls", done.id]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["controlled_folds"] == 1 and row["beats_constant"] in (0, 1)
+
+
+def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
+    from core.images_to_words.study import shuffled_words
+
+    for n, held, seed in [(3, 2, 0), (10, 4, 7), (100, 0, 1)]:
+        order = shuffled_words(n, held, seed)
+        trained = [c for c in range(n) if c != held]
+        assert order[held] == held and sorted(order[trained]) == trained
+        assert all(order[c] != c for c in trained)
+        assert list(order) == list(shuffled_words(n, held, seed))
+    assert list(shuffled_words(2, 0, 0)) == [0, 1]  # one trained class: nothing to permute
+
+
+def test_the_shuffled_control_trains_the_fold_again_with_permuted_words_and_leaves_the_fold_alone(lab_home):
+    import torch
+
+    from core.images_to_words import study as loo
+    from tests.conftest import tiny_config, tiny_imageset
+
+    images = tiny_imageset()
+    config = tiny_config(images, seed=5)
+    plain = loo.run_study(images, config)
+    assert loo.missing_shuffled(plain) and loo.summary(plain)["shuffled_folds"] == 0
+    with_control = loo.run_study(images, config, shuffled=True)  # no fold is retrained, each gets its control
+    assert with_control.id == plain.id and not loo.missing_shuffled(with_control)
+    targets = loo.study_targets(config)
+    for index, fold in with_control.folds.items():
+        before = plain.folds[index]
+        assert {k: fold[k] for k in ("loss_after", "history", "seed")} == {
+            k: before[k] for k in ("loss_after", "history", "seed")
+        }
+        order = loo.shuffled_words(3, index, fold["seed"])
+        assert fold["shuffled_words"] == {
+            config["class_names"][c]: config["class_names"][int(order[c])] for c in range(3) if c != index
+        }
+        assert fold["gain_over_shuffled"] == pytest.approx(1 - fold["loss_after"] / fold["shuffled_loss"])
+        # the control is that training run: the same fold trained towards the permuted words gives its loss
+        again = loo.shuffled_control(config, fold, images, targets, device="cpu")
+        assert again["shuffled_loss"] == pytest.approx(fold["shuffled_loss"], rel=1e-5)
+        unshuffled = loo._train_fold(
+            {**config, "training": {**config["training"]}},
+            loo._fold_data(index, images, torch.device("cpu")),
+            torch.as_tensor(targets),
+            torch.as_tensor(targets)[index],
+            fold["seed"],
+            1,
+            torch.device("cpu"),
+            None,
+        )
+        assert unshuffled[2][-1]["held_out_loss"] == pytest.approx(fold["loss_after"], rel=1e-5)
+    summary = loo.summary(with_control)
+    assert summary["shuffled_folds"] == 3 and 0 <= summary["beats_shuffled"] <= 3
+    assert "shuffled-words loss" in loo.fold_table(with_control).columns
+
+
+def test_the_page_and_the_cli_add_the_shuffled_control_to_a_finished_study(tmp_path, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from conftest import write_image_folder
+    from streamlit.testing.v1 import AppTest
+
+    from core.cli import main
+    from core.images_to_words import jobs
+    from core.images_to_words import study as loo
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    folder = write_image_folder(tmp_path / "images", ("cat", "dog", "bird"), per_class=16)
+    settings = loo.LooSettings(imageset="folder", path=str(folder), epochs=1, width=0.125, batch_size=16, threads=1)
+    done = jobs.run_loo(settings)
+    page = Path(__file__).resolve().parents[1] / "pages/images_to_words/images_to_words.py"
+    app = AppTest.from_file(str(page), default_timeout=180).run()
+    app.selectbox(key="loo-study").set_value(done.id).run()
+    assert not app.exception and "Beats the shuffled-words model" not in [m.label for m in app.metric]
+    app.button(key="loo-add-shuffled").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    labels = [m.label for m in app.metric]
+    assert "Beats the shuffled-words model" in labels and "Median gain over it" in labels
+    assert not loo.missing_shuffled(loo.load_study(done.id))
+    # the CLI: a fresh study, then its shuffled control through --resume
+    other = jobs.run_loo(settings.__class__(**{**settings.__dict__, "seed": 3}))
+    assert main(["loo", "--resume", other.id, "--shuffled-control"]) == 0
+    assert json.loads(capsys.readouterr().out)["shuffled_folds"] == 3

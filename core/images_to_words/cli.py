@@ -66,7 +66,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="STUDY_ID",
         help="finish a study with its recorded settings and image set, under the "
-        "same id (see: python -m core studies); only --ray, --redo and --device apply",
+        "same id (see: python -m core studies); only --ray, --redo, --shuffled-control and --device apply",
+    )
+    loo.add_argument(
+        "--shuffled-control",
+        action="store_true",
+        help="also train every fold with the trained classes' words permuted (the shuffled-words control; twice "
+        "the cost); with --resume, adds it to a finished study's folds",
     )
     loo.add_argument("--device", default=None)
     loo.set_defaults(run=_loo)
@@ -120,14 +126,22 @@ def _loo(args: argparse.Namespace) -> dict:
         given = [
             "--" + name.replace("_", "-")
             for name, value in vars(args).items()
-            if name not in ("command", "ray", "redo", "device", "resume", "run") and value != defaults[name]
+            if name not in ("command", "ray", "redo", "device", "resume", "run", "shuffled_control")
+            and value != defaults[name]
         ]
         if given:
             raise ValueError(
                 f"--resume runs the study with its recorded settings; drop {', '.join(given)} "
-                "(only --ray, --redo and --device apply)."
+                "(only --ray, --redo, --shuffled-control and --device apply)."
             )
-        found = jobs.resume_loo(args.resume, use_ray=use_ray, device=args.device, callback=callback, redo=args.redo)
+        found = jobs.resume_loo(
+            args.resume,
+            use_ray=use_ray,
+            device=args.device,
+            callback=callback,
+            redo=args.redo,
+            shuffled=args.shuffled_control,
+        )
     else:
         found = jobs.run_loo(_settings(args), use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
     return {"id": found.id, "path": str(study.study_dir(found.id)), **study.summary(found)}

@@ -11,11 +11,15 @@ from core.figures import MARGIN
 
 
 def loss_change_histogram(
-    changes: Sequence[float], classes: Sequence[str], control: Sequence[float] | None = None
+    changes: Sequence[float],
+    classes: Sequence[str],
+    control: Sequence[float] | None = None,
+    shuffled: Sequence[float] | None = None,
 ) -> go.Figure:
     """The distribution of the held-out class's relative loss change (after / before - 1), median and
     extremes marked (the poster's Figure 2), and, given ``control``, the same change for the constant
-    predictor (its loss / the loss before - 1) beside it. Left of 0: lower than the untrained network."""
+    predictor (its loss / the loss before - 1) beside it, and given ``shuffled``, that of the model trained
+    with the words shuffled. Left of 0: lower than the untrained network."""
     values = 100 * np.asarray(changes, dtype=float)
     bins = max(10, min(40, len(values)))
     fig = go.Figure(
@@ -38,6 +42,18 @@ def loss_change_histogram(
                 hovertemplate="%{x} %<br>%{y} class(es)<extra>constant predictor</extra>",
             )
         )
+    if shuffled is not None and len(shuffled):
+        fig.add_trace(
+            go.Histogram(
+                x=100 * np.asarray(shuffled, dtype=float),
+                nbinsx=bins,
+                name="shuffled words (control)",
+                marker={"color": "#54a24b"},
+                opacity=0.6,
+                hovertemplate="%{x} %<br>%{y} class(es)<extra>shuffled words</extra>",
+            )
+        )
+    if len(fig.data) > 1:
         fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": 1.12})
     median = float(np.median(values))
     fig.add_vline(

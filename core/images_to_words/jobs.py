@@ -41,10 +41,13 @@ def run_loo(
     callback: Callback | None = None,
 ) -> Study:
     """Run (or resume) the study that ``settings`` define; ``images``: the already loaded and
-    subsampled image set (loaded from the settings when None)."""
+    subsampled image set (loaded from the settings when None). ``settings.shuffled_control`` adds the
+    shuffled-words control to every fold (a second training of each)."""
     images = images if images is not None else load_images(settings)
     config = config_for(settings, images)
-    return study.run_study(images, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
+    return study.run_study(
+        images, config, use_ray=use_ray, redo=redo, device=device, callback=callback, shuffled=settings.shuffled_control
+    )
 
 
 resume_loo = study.resume_study

@@ -59,6 +59,8 @@ class LooSettings:
         words: ``best`` (one word per class, the paper) or ``average`` (the mean of the name's words).
         table: a class-name table (a CSV path or a packaged table's name; None: the image set's own).
         threads: CPU threads per fold (None: torch's current count); recorded in the study.
+        shuffled_control: also train every fold with the trained classes' words permuted (the
+            shuffled-words control; twice the cost; not part of the study's id).
     """
 
     imageset: str = "fashion_mnist"
@@ -74,6 +76,7 @@ class LooSettings:
     words: str = "best"
     table: str | None = None
     threads: int | None = None
+    shuffled_control: bool = False
 
 
 DEFAULTS = LooSettings()
@@ -178,21 +181,109 @@ def run_fold(
     targets: np.ndarray,
     device: str | None = None,
     callback: Callback | None = None,
+    shuffled: bool = False,
 ) -> dict[str, Any]:
     """Train on every class but ``held`` and measure what happens to the held-out class.
 
     Returns the fold's record: held-out loss before training, after each epoch and at the end (and
     the relative change), accuracy on the trained classes' test images (nearest class vector by
     cosine among the trained classes), the held-out images' rank of their true class among all
-    classes (top-1 / top-5), and the nearest GloVe words to their mean predicted vector.
+    classes (top-1 / top-5), the nearest GloVe words to their mean predicted vector, and the
+    controls (:func:`fold_controls`); with ``shuffled``, also the shuffled-words control
+    (:func:`shuffled_control`, a second training of the same fold).
     ``callback(epoch, epochs, metrics)`` after each epoch; True stops the fold (raises Interrupted).
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(config["training"]["cpu_threads"])
     try:
-        return _run_fold(config, held, imageset, targets, device, callback)
+        record = _run_fold(config, held, imageset, targets, device, callback)
+        if shuffled:
+            record.update(_shuffled(config, held, imageset, targets, device, callback, record["loss_after"]))
+        return record
     finally:
         torch.set_num_threads(previous)
+
+
+@dataclass
+class _FoldData:
+    """One fold's tensors: the trained classes' training and test images, and the held-out class's images."""
+
+    trained: list[int]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_held: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def _fold_data(held: int, imageset: ImageSet, device: torch.device) -> _FoldData:
+    keep = imageset.train_labels != held
+    train_np = imageset.train_images[keep]
+    channels = train_np.reshape(len(train_np), train_np.shape[1], -1)
+    mean = torch.as_tensor(channels.mean(axis=(0, 2)) / 255, dtype=torch.float32, device=device)
+    std = torch.as_tensor(channels.std(axis=(0, 2)) / 255 + 1e-6, dtype=torch.float32, device=device)
+    held_np = np.concatenate([imageset.train_images[~keep], imageset.test_images[imageset.test_labels == held]])
+    test_keep = imageset.test_labels != held
+    data = _FoldData(
+        [c for c in range(len(imageset.class_names)) if c != held],
+        _prepare(train_np, mean, std, device),
+        torch.as_tensor(imageset.train_labels[keep], device=device),
+        _prepare(held_np, mean, std, device),
+        _prepare(imageset.test_images[test_keep], mean, std, device),
+        torch.as_tensor(imageset.test_labels[test_keep], device=device),
+    )
+    if device.type == "cuda":
+        for name in ("x_train", "x_held", "x_test"):
+            setattr(data, name, getattr(data, name).contiguous(memory_format=torch.channels_last))
+    return data
+
+
+def _train_fold(
+    config: dict[str, Any],
+    data: _FoldData,
+    train_targets: torch.Tensor,
+    held_target: torch.Tensor,
+    seed: int,
+    channels: int,
+    device: torch.device,
+    callback: Callback | None,
+) -> tuple[nn.Module, float, list[dict[str, Any]], float]:
+    """A SimpNet trained towards ``train_targets[label]``; returns it, the held-out loss before training, the
+    history (held-out loss after every epoch) and the seconds it took."""
+    training = config["training"]
+    torch.manual_seed(seed)
+    model = SimpNet(channels, train_targets.shape[1], config["model"]["width"]).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    expanded = held_target.expand(len(data.x_held), -1)
+
+    def held_loss(trained: nn.Module) -> float:
+        return float(_loss(_predict(trained, data.x_held), expanded, training["loss"]))
+
+    def relay(epoch: int, epochs: int, record: dict) -> bool | None:
+        return (
+            callback(epoch, epochs, {k: record[k] for k in ("epoch", "train_loss", "held_out_loss")})
+            if callback
+            else None
+        )
+
+    before = held_loss(model)
+    trainer = Trainer(
+        model,
+        lambda predicted, labels: _loss(predicted.float(), train_targets[labels], training["loss"]),
+        torch.optim.Adam(model.parameters(), lr=training["lr"]),
+        training["epochs"],
+        training["batch_size"],
+        seed,
+        evaluate=lambda trained: {"held_out_loss": held_loss(trained)},
+        shuffle="stream",
+        callback=relay,
+    )
+    started = time.perf_counter()
+    result = trainer.fit(data.x_train, data.y_train)
+    if result.stopped:
+        raise Interrupted(f"stopped after epoch {len(result.history)}; it will be run again from its start.")
+    return model, before, result.history, time.perf_counter() - started
 
 
 def _run_fold(
@@ -208,75 +299,26 @@ def _run_fold(
     training = config["training"]
     device = torch.device(device or default_device())
     seed = training["seed"] * 1000 + held
-    torch.manual_seed(seed)
     names = config["class_names"]
     all_targets = torch.as_tensor(targets, device=device)
-    trained = [c for c in range(len(names)) if c != held]
-    keep = imageset.train_labels != held
-    train_np = imageset.train_images[keep]
-    mean = torch.as_tensor(
-        train_np.reshape(len(train_np), train_np.shape[1], -1).mean(axis=(0, 2)) / 255,
-        dtype=torch.float32,
-        device=device,
-    )
-    std = torch.as_tensor(
-        train_np.reshape(len(train_np), train_np.shape[1], -1).std(axis=(0, 2)) / 255 + 1e-6,
-        dtype=torch.float32,
-        device=device,
-    )
-    x_train = _prepare(train_np, mean, std, device)
-    y_train = torch.as_tensor(imageset.train_labels[keep], device=device)
-    held_np = np.concatenate([imageset.train_images[~keep], imageset.test_images[imageset.test_labels == held]])
-    x_held = _prepare(held_np, mean, std, device)
-    test_keep = imageset.test_labels != held
-    x_test = _prepare(imageset.test_images[test_keep], mean, std, device)
-    y_test = torch.as_tensor(imageset.test_labels[test_keep], device=device)
-    if device.type == "cuda":
-        x_train, x_held, x_test = (x.contiguous(memory_format=torch.channels_last) for x in (x_train, x_held, x_test))
-
-    model = SimpNet(imageset.shape[0], all_targets.shape[1], config["model"]["width"]).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    held_target = all_targets[held].expand(len(x_held), -1)
-
-    def held_loss(trained: nn.Module) -> float:
-        return float(_loss(_predict(trained, x_held), held_target, training["loss"]))
-
-    def relay(epoch: int, epochs: int, record: dict) -> bool | None:
-        return (
-            callback(epoch, epochs, {k: record[k] for k in ("epoch", "train_loss", "held_out_loss")})
-            if callback
-            else None
+    data = _fold_data(held, imageset, device)
+    try:
+        model, before, history, seconds = _train_fold(
+            config, data, all_targets, all_targets[held], seed, imageset.shape[0], device, callback
         )
-
-    before = held_loss(model)
-    trainer = Trainer(
-        model,
-        lambda predicted, labels: _loss(predicted.float(), all_targets[labels], training["loss"]),
-        torch.optim.Adam(model.parameters(), lr=training["lr"]),
-        training["epochs"],
-        training["batch_size"],
-        seed,
-        evaluate=lambda trained: {"held_out_loss": held_loss(trained)},
-        shuffle="stream",
-        callback=relay,
-    )
-    started = time.perf_counter()
-    result = trainer.fit(x_train, y_train)
-    history = result.history
-    if result.stopped:
-        raise Interrupted(
-            f"fold {names[held]!r} stopped after epoch {len(history)}; it will be run again from its start."
-        )
-    seconds = time.perf_counter() - started
+    except Interrupted as stop:
+        raise Interrupted(f"fold {names[held]!r}: {stop}") from None
     after = history[-1]["held_out_loss"]
+    trained = data.trained
 
     unit = F.normalize(all_targets, dim=1)
-    held_scores = F.normalize(_predict(model, x_held), dim=1) @ unit.T  # cosine to every class vector
+    held_scores = F.normalize(_predict(model, data.x_held), dim=1) @ unit.T  # cosine to every class vector
     ranks = 1 + (held_scores > held_scores[:, held : held + 1]).sum(1)
-    test_scores = F.normalize(_predict(model, x_test), dim=1) @ unit[trained].T
-    test_accuracy = float((torch.as_tensor(trained, device=device)[test_scores.argmax(1)] == y_test).float().mean())
-    mean_vector = _predict(model, x_held).mean(0).cpu().numpy()
+    test_scores = F.normalize(_predict(model, data.x_test), dim=1) @ unit[trained].T
+    test_accuracy = float(
+        (torch.as_tensor(trained, device=device)[test_scores.argmax(1)] == data.y_test).float().mean()
+    )
+    mean_vector = _predict(model, data.x_held).mean(0).cpu().numpy()
     similarity = (unit[held] @ unit[trained].T).cpu().numpy()
     closest = int(np.argmax(similarity))
     from core.wordvectors import load_glove
@@ -289,7 +331,7 @@ def _run_fold(
         "relative_change": (after - before) / before,
         "history": history,
         "test_accuracy_trained": test_accuracy,
-        "held_out_images": int(len(x_held)),
+        "held_out_images": int(len(data.x_held)),
         "rank_median": float(ranks.float().median()),
         "rank_mean": float(ranks.float().mean()),
         "top1": float((ranks == 1).float().mean()),
@@ -299,10 +341,85 @@ def _run_fold(
         "nearest_trained_class": names[trained[closest]],
         "nearest_trained_cosine": float(similarity[closest]),
         "seconds": seconds,
-        "images_per_second": len(x_train) * training["epochs"] / seconds,
+        "images_per_second": len(data.x_train) * training["epochs"] / seconds,
         "device": str(device),
         "seed": seed,
     }
+
+
+SHUFFLED_FIELDS = ("shuffled_loss", "shuffled_words", "gain_over_shuffled")
+
+
+def shuffled_words(n_classes: int, held: int, seed: int) -> np.ndarray:
+    """Which class's word each class trains towards in the shuffled-words control: a seeded permutation of
+    the trained classes that leaves none of them its own word (a derangement); the held-out class keeps its
+    own. ``order[c]`` is the class whose word class ``c`` is given."""
+    trained = np.array([c for c in range(n_classes) if c != held])
+    order = np.arange(n_classes)
+    if len(trained) < 2:
+        return order
+    rng = np.random.default_rng(seed)
+    while True:
+        moved = rng.permutation(trained)
+        if not np.any(moved == trained):
+            order[trained] = moved
+            return order
+
+
+def _shuffled(
+    config: dict[str, Any],
+    held: int,
+    imageset: ImageSet,
+    targets: np.ndarray,
+    device: str | None,
+    callback: Callback | None,
+    loss_after: float,
+) -> dict[str, Any]:
+    from core.device import default_device
+
+    device = torch.device(device or default_device())
+    seed = config["training"]["seed"] * 1000 + held
+    order = shuffled_words(len(config["class_names"]), held, seed)
+    all_targets = torch.as_tensor(targets, device=device)
+    data = _fold_data(held, imageset, device)
+    try:
+        _, _, history, seconds = _train_fold(
+            config, data, all_targets[order], all_targets[held], seed, imageset.shape[0], device, callback
+        )
+    except Interrupted as stop:
+        raise Interrupted(f"the shuffled-words control of fold {config['class_names'][held]!r}: {stop}") from None
+    loss = history[-1]["held_out_loss"]
+    names = config["class_names"]
+    return {
+        "shuffled_loss": loss,
+        "shuffled_words": {names[c]: names[int(order[c])] for c in data.trained},
+        "gain_over_shuffled": 1 - loss_after / loss,
+        "shuffled_seconds": seconds,
+    }
+
+
+def shuffled_control(
+    config: dict[str, Any],
+    fold: dict[str, Any],
+    imageset: ImageSet,
+    targets: np.ndarray,
+    device: str | None = None,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
+    """The shuffled-words control of a finished fold: the same fold (same images, seed, settings) trained
+    with the trained classes' words permuted (:func:`shuffled_words`), the held-out class keeping its own
+    word. If the model's held-out loss comes from what the images and the words share, the shuffled model
+    does worse on the held-out class; if it comes from the words' geometry alone, it does as well.
+
+    Returns ``shuffled_loss``, ``shuffled_words`` (class -> the word it was trained towards),
+    ``gain_over_shuffled`` (1 - the model's loss / the shuffled model's) and ``shuffled_seconds``.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config["training"]["cpu_threads"])
+    try:
+        return _shuffled(config, int(fold["index"]), imageset, targets, device, callback, fold["loss_after"])
+    finally:
+        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- studies on disk
@@ -414,8 +531,12 @@ def run_study(
     redo: list[str] | None = None,
     device: str | None = None,
     callback: Callback | None = None,
+    shuffled: bool = False,
 ) -> Study:
     """Run (or resume) the study ``config`` describes on ``imageset``; returns it with every fold finished.
+
+    ``shuffled`` adds the shuffled-words control (:func:`shuffled_control`) to every fold that lacks it,
+    new and finished ones alike (it trains each fold a second time; it is not part of the study's id).
 
     ``callback(folds_done, folds_total, metrics)`` after each fold (and, run sequentially, after each
     epoch with ``metrics["fold"]``); True stops cleanly: finished folds are kept and the next call
@@ -460,7 +581,10 @@ def run_study(
 
     results: Iterator[dict[str, Any]] = sweeps.run_many(
         run_fold,
-        [(config, index, imageset, targets, device, None if use_ray else fold_progress(index)) for index in todo],
+        [
+            (config, index, imageset, targets, device, None if use_ray else fold_progress(index), shuffled)
+            for index in todo
+        ],
         use_ray=use_ray,
         cpus_per_job=config["training"]["cpu_threads"],
     )
@@ -472,7 +596,59 @@ def run_study(
         ):
             sweeps.cancel(results)
             raise Interrupted(f"study stopped after {finished} of {total} folds; run it again to resume.")
+    if shuffled:
+        _add_shuffled(study_id, config, imageset, targets, use_ray, device, callback)
     return load_study(study_id)
+
+
+def _add_shuffled(
+    study_id: str,
+    config: dict[str, Any],
+    imageset: ImageSet,
+    targets: np.ndarray,
+    use_ray: bool,
+    device: str | None,
+    callback: Callback | None,
+) -> None:
+    """The shuffled-words control of every finished fold that lacks it, each fold file updated as it is done."""
+    from core import sweeps
+
+    done, _ = _scan_folds(study_id)
+    todo = [fold for _, fold in sorted(done.items()) if not all(k in fold for k in SHUFFLED_FIELDS)]
+    finished, total = 0, len(todo)
+
+    def relay(fold: dict[str, Any]) -> Callback | None:
+        if use_ray or callback is None:
+            return None
+        return lambda epoch, epochs, metrics: callback(
+            finished, total, {"fold": f"{fold['class']} (shuffled words)", "epoch": f"{epoch}/{epochs}", **metrics}
+        )
+
+    results = sweeps.run_many(
+        _shuffled_record,
+        [(config, fold, imageset, targets, device, relay(fold)) for fold in todo],
+        use_ray=use_ray,
+        cpus_per_job=config["training"]["cpu_threads"],
+    )
+    for record in results:
+        store.atomic_write_json(_fold_path(study_id, record["index"]), record)
+        finished += 1
+        if callback is not None and callback(finished, total, {"fold": f"{record['class']} (shuffled words)"}):
+            sweeps.cancel(results)
+            raise Interrupted(
+                f"the shuffled-words control stopped after {finished} of {total} folds; run it again to resume."
+            )
+
+
+def _shuffled_record(
+    config: dict[str, Any],
+    fold: dict[str, Any],
+    imageset: ImageSet,
+    targets: np.ndarray,
+    device: str | None,
+    callback: Callback | None,
+) -> dict[str, Any]:
+    return {**fold, **shuffled_control(config, fold, imageset, targets, device, callback)}
 
 
 def resume_study(
@@ -481,10 +657,12 @@ def resume_study(
     device: str | None = None,
     callback: Callback | None = None,
     redo: list[str] | None = None,
+    shuffled: bool = False,
 ) -> Study:
     """Finish a study with exactly its recorded settings (so under the same id): the image set is reloaded
     from its recorded source (loader, folder, images per class, subsample seed) and only unfinished folds
-    (and the classes in ``redo``) are computed.
+    (and the classes in ``redo``) are computed; ``shuffled`` adds the shuffled-words control to every fold
+    that lacks it.
 
     Raises:
         FileNotFoundError: no such study, or its image folder is gone.
@@ -514,7 +692,7 @@ def resume_study(
             f"(recorded: {recorded[2]} training images of {len(recorded[0])} classes, "
             f"found {found[2]} of {len(found[0])}); start a new study on it instead."
         )
-    return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback)
+    return run_study(imageset, config, use_ray=use_ray, redo=redo, device=device, callback=callback, shuffled=shuffled)
 
 
 CONTROL_FIELDS = ("constant_loss", "nearest_word_loss", "nearest_word", "gain_over_constant")
@@ -611,7 +789,27 @@ def _controlled(folds: list[dict[str, Any]]) -> dict[str, Any]:
         "median_gain_over_constant": float(np.median(1 - after / constant)),
         "median_constant_change": float(np.median(constant / before - 1)),
         "median_nearest_word_change": float(np.median(nearest / before - 1)),
+        **_against_shuffled(folds),
     }
+
+
+def _against_shuffled(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    folds = [f for f in folds if all(k in f for k in SHUFFLED_FIELDS)]
+    if not folds:
+        return {"shuffled_folds": 0}
+    after = np.array([f["loss_after"] for f in folds])
+    shuffled = np.array([f["shuffled_loss"] for f in folds])
+    return {
+        "shuffled_folds": len(folds),
+        "beats_shuffled": int((after < shuffled).sum()),
+        "median_gain_over_shuffled": float(np.median(1 - after / shuffled)),
+        "median_shuffled_change": float(np.median(shuffled / np.array([f["loss_before"] for f in folds]) - 1)),
+    }
+
+
+def missing_shuffled(study: Study) -> bool:
+    """Whether some finished fold has no shuffled-words control yet (it needs retraining)."""
+    return any(not all(k in f for k in SHUFFLED_FIELDS) for f in study.folds.values())
 
 
 def is_offline_preset(study: Study) -> bool:
@@ -653,6 +851,11 @@ def fold_table(study: Study) -> pd.DataFrame:
                         "gain over constant %": 100 * f["gain_over_constant"],
                     }
                     if "constant_loss" in f
+                    else {}
+                ),
+                **(
+                    {"shuffled-words loss": f["shuffled_loss"], "gain over shuffled %": 100 * f["gain_over_shuffled"]}
+                    if "shuffled_loss" in f
                     else {}
                 ),
             }

@@ -82,6 +82,7 @@ with state.user_errors():
             [f["relative_change"] for f in folds],
             [f["class"] for f in folds],
             [f["constant_loss"] / f["loss_before"] - 1 for f in folds if "constant_loss" in f],
+            [f["shuffled_loss"] / f["loss_before"] - 1 for f in folds if "shuffled_loss" in f],
         ),
         key="loo-hist",
     )

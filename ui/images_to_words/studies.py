@@ -79,6 +79,13 @@ def settings_form(key: str = "loo") -> LooSettings:
         help="A CSV with columns class, best, words. Empty: the image set's packaged table, or, for an image folder, "
         "one derived from the class names ('pickup_truck' → best 'truck', words 'pickup truck').",
     )
+    shuffled = st.toggle(
+        "Shuffled-words control (trains every fold twice)",
+        key=f"{key}-shuffled",
+        help="Each fold is trained a second time with the trained classes' words permuted (the held-out class keeps "
+        "its own). If the model's held-out loss comes from what images and words share, the shuffled model does "
+        "worse; if it comes from the words' geometry alone, it does as well.",
+    )
     classes = st.multiselect(
         "Classes to leave out (empty = all)",
         class_names(name, path),
@@ -97,6 +104,7 @@ def settings_form(key: str = "loo") -> LooSettings:
         words=words,
         table=table.strip() or None,
         classes=tuple(classes) or None,
+        shuffled_control=bool(shuffled),
     )
 
 
@@ -126,9 +134,10 @@ def run(settings: LooSettings) -> loo.Study:
     return jobs.run_loo(settings, images, callback=_progress())
 
 
-def resume(study_id: str) -> loo.Study:
-    """Finish a partial study with exactly its recorded settings (same id, finished folds kept), with a progress bar."""
-    return jobs.resume_loo(study_id, callback=_progress())
+def resume(study_id: str, shuffled: bool = False) -> loo.Study:
+    """Finish a partial study with exactly its recorded settings (same id, finished folds kept), with a progress bar;
+    ``shuffled`` adds the shuffled-words control to the folds that lack it."""
+    return jobs.resume_loo(study_id, callback=_progress(), shuffled=shuffled)
 
 
 def summary_metrics(study: loo.Study) -> None:
@@ -164,6 +173,36 @@ def summary_metrics(study: loo.Study) -> None:
             help="Against answering the vector of the trained class whose word is nearest (cosine) to the "
             "held-out word.",
         )
+    if summary.get("shuffled_folds"):
+        n = summary["shuffled_folds"]
+        low = st.columns(3)
+        low[0].metric(
+            "Beats the shuffled-words model",
+            f"{summary['beats_shuffled']} of {n} folds",
+            help="The same fold trained with the trained classes' words permuted (the held-out class keeps its own).",
+        )
+        low[1].metric(
+            "Median gain over it",
+            f"{100 * summary['median_gain_over_shuffled']:+.1f} %",
+            help="1 − the model's held-out loss / the shuffled-words model's; positive: pairing images with their "
+            "own words helps the held-out class.",
+        )
+        low[2].metric(
+            "Shuffled model's median change",
+            f"{100 * summary['median_shuffled_change']:+.1f} %",
+            help="Its loss after training / the loss before − 1: the poster's figure for a model that learnt no "
+            "true pairing.",
+        )
+    if study.complete and loo.missing_shuffled(study):
+        st.caption(
+            "No shuffled-words control yet for "
+            f"{sum(1 for f in study.folds.values() if 'shuffled_loss' not in f)} fold(s): it retrains each fold once "
+            "more with the words permuted (as long as the study took)."
+        )
+        if st.button("Compute the shuffled-words control", key="loo-add-shuffled"):
+            with state.user_errors():
+                resume(study.id, shuffled=True)
+                st.rerun()
     st.markdown("**The poster's figures** (uncontrolled: a change from an untrained network's loss)")
     cols = st.columns(5)
     cols[0].metric("Folds finished", f"{len(study.folds)}/{len(study.planned)}")
