@@ -1,9 +1,9 @@
 """`python -m core <command>`: the lab's long jobs without the browser.
 
 Each method's package registers its own commands (``register(commands)`` in its ``cli`` module);
-this module adds the shared ones (``info``), collects the rest from :data:`METHODS`, and runs the
-chosen command: its result is printed as JSON; a user error prints one line and exits with 2; an
-interrupted job exits with 130 and resumes when run again.
+this module adds the shared ones (``info``, ``reproduce``, ``reproductions``), collects the rest
+from :data:`METHODS`, and runs the chosen command: its result is printed as JSON; a user error prints
+one line and exits with 2; an interrupted job exits with 130 and resumes when run again.
 """
 
 from __future__ import annotations
@@ -54,10 +54,55 @@ def _info(args: argparse.Namespace) -> dict:
     }
 
 
+def _reproduce(args: argparse.Namespace) -> dict:
+    from core import reproduce
+
+    options = {"n": args.n, "epochs": args.epochs, "device": args.device, "progress": progress}
+    if args.paper == "images-to-words":
+        options["shuffled"] = not args.no_shuffled
+    elif args.no_shuffled:
+        raise ValueError("--no-shuffled applies to images-to-words only.")
+    record = reproduce.run(args.paper, online=args.online, **options)
+    print(reproduce.markdown(record), file=sys.stderr)
+    return {k: record[k] for k in ("paper", "variant", "started", "seconds", "machine")} | {
+        "rows": reproduce.table_rows(record)
+    }
+
+
+def _reproductions(args: argparse.Namespace) -> dict | str:
+    from core import reproduce
+
+    found = {paper: reproduce.latest(paper) for paper in ([args.paper] if args.paper else reproduce.PAPERS)}
+    if args.markdown:
+        return "\n".join(reproduce.markdown(r) for r in found.values() if r) or "no reproduction yet\n"
+    return {paper: r and reproduce.table_rows(r) for paper, r in found.items()}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from core.reproduce import PAPERS
+
     parser = argparse.ArgumentParser(prog="python -m core", description="Crossmodal Lab command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="what is available here, and the device").set_defaults(run=_info)
+    again = commands.add_parser(
+        "reproduce",
+        help="reproduce a paper: its figure, its settings and the lab's, with baselines and controls, as one table",
+    )
+    again.add_argument("paper", choices=list(PAPERS), help="; ".join(f"{k}: {v[1]}" for k, v in PAPERS.items()))
+    again.add_argument(
+        "--online", action="store_true", help="the paper's own inputs (hub data and weights; sized for a GPU)"
+    )
+    again.add_argument(
+        "--n", type=int, default=None, help="texts (text-to-image) or images per class (images-to-words)"
+    )
+    again.add_argument("--epochs", type=int, default=None, help="override every run's epochs (a quicker check)")
+    again.add_argument("--no-shuffled", action="store_true", help="images-to-words: skip the shuffled-words control")
+    again.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    again.set_defaults(run=_reproduce)
+    shown = commands.add_parser("reproductions", help="the latest reproduction table of each paper")
+    shown.add_argument("paper", nargs="?", choices=list(PAPERS))
+    shown.add_argument("--markdown", action="store_true")
+    shown.set_defaults(run=_reproductions)
     for module in METHODS:
         importlib.import_module(module).register(commands)
     return parser

@@ -260,7 +260,8 @@ WHY = {
 """Why the lab's preset differs from the paper's, setting by setting."""
 
 
-def _flatten(chosen: RunPreset) -> dict[str, Any]:
+def flatten(chosen: RunPreset) -> dict[str, Any]:
+    """A preset's settings as one flat mapping (``layout.*`` and ``train.*`` for the nested ones)."""
     record = asdict(chosen)
     flat = {k: v for k, v in record.items() if k not in ("layout", "train", "name", "title", "note")}
     flat.update({f"layout.{k}": v for k, v in record["layout"].items() if k != "n_jobs"})
@@ -271,7 +272,7 @@ def _flatten(chosen: RunPreset) -> dict[str, Any]:
 def differences(lab: RunPreset = WORKSHOP, paper: RunPreset = PAPER) -> list[dict[str, str]]:
     """Every setting in which ``lab`` differs from ``paper`` (read from the two presets), with the reason,
     followed by what their classifier styles mean where they differ."""
-    ours, theirs = _flatten(lab), _flatten(paper)
+    ours, theirs = flatten(lab), flatten(paper)
     rows = [
         {
             "setting": key,

@@ -10,6 +10,7 @@ from core.images_to_words.figures import (
 )
 from ui import state
 from ui.images_to_words import studies
+from ui.reproductions import latest_table
 
 st.title("Images → Words")
 st.caption(
@@ -18,6 +19,8 @@ st.caption(
     "in turn is left out of training; does training on the others still move the held-out images toward their word? "
     "Paper (CIFAR-100, 25 epochs): median held-out loss −31.0 %, extremes −65.5 % and +67.9 %."
 )
+
+latest_table("images-to-words", "loo-reproduction")
 
 found = loo.list_studies()
 with st.expander("Run a study", expanded=not found):

@@ -7,6 +7,7 @@ from core import store
 from core.figures import confusion_figure, learning_curves_figure
 from core.text_to_image import datasets, results, training
 from ui import state
+from ui.reproductions import latest_table
 from ui.text_to_image import panels
 
 st.title("Results")
@@ -17,6 +18,8 @@ st.caption(
     "figures are those of its best epoch, chosen on a validation share of the training split, never on the held-out "
     "split."
 )
+
+latest_table("text-to-image", "rs-reproduction")
 
 built = sorted(datasets.list_datasets(), key=lambda a: not results.has_results(a))  # newest with results first
 dataset_id = panels.choose_dataset(

@@ -1,0 +1,161 @@
+"""Reproduction tables: one command per paper runs its reproduction and writes the table that says, row by
+row, what the paper reported, what the paper's own settings give here, what the lab's settings give, and
+the baselines and controls to read them against, each row with the command that made it, its time and the
+machine.
+
+``python -m core reproduce <paper>`` (:data:`PAPERS`) runs it; the offline variant uses packaged inputs
+and fits in about an hour on two CPU cores; ``--online`` runs the paper's own inputs (hub data and
+weights, GPU-sized). Every run is kept under ``<home>/reproductions/<paper>/`` as JSON and Markdown; the
+pages show the latest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from core import store
+
+PAPERS = {
+    "text-to-image": ("core.text_to_image.reproduce", "Benarab 2021: text classified by sliced ImageNet CNNs"),
+    "images-to-words": (
+        "core.images_to_words.reproduce",
+        "Baughman et al. 2021: images to word vectors, leave-one-out",
+    ),
+}
+"""The papers ``reproduce`` knows: name -> (the module whose ``run(...)`` reproduces it, title)."""
+
+KINDS = {
+    "paper": "reported in the paper",
+    "paper preset": "the paper's settings, run here",
+    "lab preset": "the lab's settings, run here",
+    "baseline": "a baseline on the same split",
+    "control": "a control for the claim",
+}
+"""What a row is; the table says it in every row, so no figure is mistaken for another."""
+
+
+@dataclass
+class Row:
+    """One line of a reproduction table."""
+
+    kind: str
+    what: str
+    figure: str
+    value: float | None
+    shown: str
+    command: str = ""
+    seconds: float | None = None
+    machine: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {tuple(KINDS)}, got {self.kind!r}.")
+
+
+def machine() -> str:
+    """This machine in a few words: host, CPU cores, GPU (or none), torch."""
+    import os
+
+    import torch
+
+    from core.device import describe_device
+
+    device = describe_device()
+    gpu = f"{device['name']} ({device['memory_gib']} GiB)" if device["kind"] == "cuda" else "no GPU"
+    return f"{platform.node()}: {os.cpu_count()} CPU cores, {gpu}, torch {torch.__version__}"
+
+
+def percent(value: float, signed: bool = True) -> str:
+    return f"{100 * value:+.1f} %" if signed else f"{100 * value:.1f} %"
+
+
+def folder(paper: str) -> Path:
+    return store.home() / "reproductions" / paper
+
+
+def save(paper: str, variant: str, rows: list[Row], settings: dict[str, Any], started: float) -> dict[str, Any]:
+    """Write a finished reproduction (``<stamp>.json`` and ``<stamp>.md``) and return its record."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(started))
+    record = {
+        "paper": paper,
+        "title": PAPERS[paper][1],
+        "variant": variant,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "machine": machine(),
+        "settings": settings,
+        "rows": [asdict(row) for row in rows],
+        "provenance": store.provenance(),
+    }
+    store.atomic_write_json(folder(paper) / f"{stamp}-{variant}.json", record)
+    (folder(paper) / f"{stamp}-{variant}.md").write_text(markdown(record))
+    return record
+
+
+def latest(paper: str) -> dict[str, Any] | None:
+    """The most recent reproduction of ``paper`` on this machine's store, or None."""
+    found = sorted(folder(paper).glob("*.json")) if folder(paper).is_dir() else []
+    for path in reversed(found):
+        try:
+            return store.read_json(path)
+        except (ValueError, OSError):
+            continue  # an unreadable file is skipped, the next older one shown
+    return None
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return ""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def table_rows(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The rows as the pages and the Markdown show them."""
+    return [
+        {
+            "row": KINDS[row["kind"]],
+            "what": row["what"],
+            "figure": row["figure"],
+            "value": row["shown"],
+            "command": row["command"],
+            "time": _time(row["seconds"]),
+            "machine": row["machine"],
+            "note": row["note"],
+        }
+        for row in record["rows"]
+    ]
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """A reproduction as a Markdown table."""
+    rows = table_rows(record)
+    columns = list(rows[0]) if rows else []
+    lines = [
+        f"# Reproduction: {record['title']} ({record['variant']})",
+        "",
+        f"Run {record['started']} on {record['machine']}; {_time(record['seconds'])} in all.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run(paper: str, online: bool = False, **options: Any) -> dict[str, Any]:
+    """Reproduce ``paper`` (a name of :data:`PAPERS`) and save its table; ``options`` go to the paper's
+    ``run`` (e.g. ``epochs``, ``n``, ``device``, ``progress``)."""
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; reproducible: {', '.join(PAPERS)}.")
+    module = importlib.import_module(PAPERS[paper][0])
+    started = time.time()
+    rows, settings = module.run(online=online, **options)
+    return save(paper, "online" if online else "offline", rows, settings, started)
