@@ -27,6 +27,9 @@ SECTIONS = {
     "Images → words (Baughman 2021)": [
         page("pages/images_to_words/images_to_words.py", "Images → Words", ":material/translate:"),
     ],
+    "Non-text tokens (Kao & Lee 2021)": [
+        page("pages/nontext/bert_nontext.py", "BERT on DNA, proteins, music", ":material/genetics:"),
+    ],
 }
 
 st.navigation(SECTIONS).run()

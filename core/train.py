@@ -137,6 +137,11 @@ class Trainer:
             same folder resumes from it (``shuffle="per_epoch"`` only).
         callback: ``callback(epoch, epochs, record)`` after every epoch; True stops, keeping the
             best epoch so far.
+        batch_order: ``batch_order(n, batch_size, generator) -> [row tensors]``, one epoch's batches
+            (default :func:`batches`: a seeded permutation cut into batches); e.g. batches of similar
+            lengths, or a fixed number of steps per "epoch".
+        schedule: ``schedule(step) -> factor`` of every group's learning rate at each step (counted
+            over the whole run, resumes included), e.g. a linear decay; None keeps them as given.
     """
 
     def __init__(
@@ -153,6 +158,8 @@ class Trainer:
         shuffle: str = "per_epoch",
         progress: str | Path | None = None,
         callback: Callback | None = None,
+        batch_order: Callable[[int, int, torch.Generator], list[torch.Tensor]] | None = None,
+        schedule: Callable[[int], float] | None = None,
     ) -> None:
         if epochs < 1 or batch_size < 1:
             raise ValueError(f"epochs and batch_size must be at least 1, got {epochs} and {batch_size}.")
@@ -166,6 +173,8 @@ class Trainer:
         self.shuffle, self.callback = shuffle, callback
         self.progress = Path(progress) if progress is not None else None
         self.device = next(model.parameters()).device
+        self.batch_order = batch_order or batches
+        self.schedule, self.base_lrs, self.step_count = schedule, [g["lr"] for g in optimiser.param_groups], 0
 
     def _orders(self, first_epoch: int, n: int) -> Iterator[tuple[int, list[torch.Tensor]]]:
         stream = torch.Generator().manual_seed(self.seed) if self.shuffle == "stream" else None
@@ -173,15 +182,20 @@ class Trainer:
             if stream is None:
                 generator = torch.Generator().manual_seed(self.seed + epoch)
                 torch.manual_seed(self.seed + epoch)  # dropout too: a resumed epoch repeats an uninterrupted one
-                yield epoch, batches(n, self.batch_size, generator)
+                yield epoch, self.batch_order(n, self.batch_size, generator)
             else:
-                yield epoch, batches(n, self.batch_size, stream)
+                yield epoch, self.batch_order(n, self.batch_size, stream)
 
     def _step(self, inputs: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> float:
         rows = rows.to(inputs.device)
         batch = inputs[rows]
         batch = to_device(self.preprocess(batch) if self.preprocess else batch, self.device)
         self.optimiser.zero_grad(set_to_none=True)
+        if self.schedule is not None:
+            factor = self.schedule(self.step_count)
+            for group, base in zip(self.optimiser.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * factor
+        self.step_count += 1
         with autocast(self.device):
             loss = self.loss(self.model(batch), targets[rows.to(targets.device)].to(self.device))
         loss.backward()
@@ -206,11 +220,17 @@ class Trainer:
             if resume.optimiser_state is not None:
                 self.optimiser.load_state_dict(resume.optimiser_state)
         best = max((self.best.score(r) for r in result.history), default=-np.inf) if self.best else None
+        self.step_count = sum(int(r.get("steps", 0)) for r in result.history)
         for epoch, order in self._orders(len(result.history) + 1, len(inputs)):
             started = time.perf_counter()
             self.model.train()
             losses = [self._step(inputs, targets, rows) for rows in order if len(rows) >= 2]
-            record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+            record = {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "steps": len(losses),
+                "train_seconds": time.perf_counter() - started,
+            }
             record.update(self.evaluate(self.model) if self.evaluate else {})
             record["seconds"] = time.perf_counter() - started
             result.history.append(record)

@@ -17,3 +17,22 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && comm
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
     || echo "note: could not install dataset-fashion-mnist; the Images → Words page needs it for its offline study" >&2
 fi
+# DNA tasks for BERT on non-text tokens: the data files of Debian's r-cran-mlbench (UCI splice junctions)
+# and r-cran-kernlab (E. coli promoters), fetched with apt-get download and unpacked with dpkg -x into the
+# environment; R itself is not needed (the core reads .rda files with the rdata package).
+DATA=.venv/share/crossmodal-data
+if [ ! -f "$DATA/mlbench/data/DNA.rda" ] || [ ! -f "$DATA/kernlab/data/promotergene.rda" ]; then
+  if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
+    DEBS=$(mktemp -d)
+    if (cd "$DEBS" && apt-get download -qq r-cran-mlbench r-cran-kernlab >/dev/null 2>&1); then
+      for deb in "$DEBS"/*.deb; do dpkg -x "$deb" "$DEBS/x"; done
+      for file in mlbench/data/DNA.rda kernlab/data/promotergene.rda; do
+        mkdir -p "$DATA/$(dirname "$file")"
+        cp "$DEBS/x/usr/lib/R/site-library/$file" "$DATA/$file"
+      done
+    else
+      echo "note: could not download r-cran-mlbench / r-cran-kernlab; the DNA tasks need them (the other tasks work)" >&2
+    fi
+    rm -rf "$DEBS"
+  fi
+fi

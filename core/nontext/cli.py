@@ -1,0 +1,140 @@
+"""The commands of BERT on non-text tokens: token-tasks, token-map, token-compare, token-results."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields, replace
+
+from core.cli import progress
+from core.nontext import models, runs, tasks, tokens
+from core.nontext.runs import PRESETS, TokenSettings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the non-text token commands to the lab's command line."""
+    listed = commands.add_parser("token-tasks", help="the non-text sequence tasks available here")
+    listed.set_defaults(run=lambda args: tasks.available_tasks())
+
+    mapped = commands.add_parser("token-map", help="how a task's symbols become the ids the model reads")
+    _add_task(mapped)
+    _add_mapping(mapped)
+    mapped.add_argument("--encoder", default=TokenSettings.encoder)
+    mapped.set_defaults(run=_map)
+
+    compare = commands.add_parser(
+        "token-compare",
+        help="fine-tune pretrained vs randomly initialised BERT (and more) on a non-text task, side by side",
+    )
+    compare.add_argument(
+        "--preset", choices=list(PRESETS), default="laptop", help="laptop: ~10 min on 2 CPU cores; full: a GPU's"
+    )
+    _add_task(compare)
+    _add_mapping(compare)
+    compare.add_argument("--encoder", default=None, help="packaged name, folder or hub id")
+    compare.add_argument("--variants", nargs="+", choices=models.VARIANTS, default=None)
+    compare.add_argument("--seeds", nargs="+", type=int, default=None)
+    compare.add_argument("--steps", type=int, default=None)
+    compare.add_argument("--eval-every", type=int, default=None)
+    compare.add_argument("--batch-size", type=int, default=None)
+    compare.add_argument("--lr", type=float, default=None)
+    compare.add_argument("--optimizer", choices=runs.OPTIMIZERS, default=None)
+    compare.add_argument("--schedule", choices=runs.SCHEDULES, default=None)
+    compare.add_argument("--device", default=None)
+    compare.set_defaults(run=_compare)
+
+    shown = commands.add_parser("token-results", help="comparisons run so far, or one comparison's table")
+    shown.add_argument("--comparison", default=None, help="a comparison id (see: token-results)")
+    shown.add_argument("--threshold", type=float, default=0.8, help="validation accuracy for 'steps to reach'")
+    shown.set_defaults(run=_results)
+
+
+def _add_task(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("task")
+    group.add_argument("--task", default=None, help=f"{', '.join(tasks.TASKS)}, csv or hilbert (default: splice)")
+    group.add_argument("--path", default=None, help="the file of a csv task (columns sequence, label) or hilbert task")
+    group.add_argument("--pieces", type=int, default=None, help="composers: pieces per composer")
+    group.add_argument("--window", type=int, default=None, help="composers: notes per window")
+
+
+def _add_mapping(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("token mapping")
+    group.add_argument("--mapping", choices=tokens.KINDS, default=None, help="default: random (the paper's)")
+    group.add_argument("--mapping-seed", type=int, default=None)
+    group.add_argument("--shift", type=int, default=None)
+    group.add_argument(
+        "--remap-specials",
+        action="store_true",
+        help="send [CLS], [SEP] and [PAD] through the random table too, as the paper's code did",
+    )
+
+
+def _settings(args: argparse.Namespace, base: TokenSettings) -> TokenSettings:
+    given = {f.name: getattr(args, f.name) for f in fields(TokenSettings) if getattr(args, f.name, None) is not None}
+    for name in ("variants", "seeds"):
+        if name in given:
+            given[name] = tuple(given[name])
+    if getattr(args, "remap_specials", False):
+        given["keep_specials"] = False
+    settings = replace(base, **given)
+    settings.check()
+    return settings
+
+
+def _map(args: argparse.Namespace) -> dict:
+    from core.hub import load_text_model
+
+    settings = _settings(args, TokenSettings())
+    task = runs.load(settings)
+    loaded = load_text_model(settings.encoder)
+    vocabulary = tokens.Vocabulary.of(loaded.tokenizer, task.symbols)
+    mapping = tokens.build_mapping(
+        task.symbols,
+        vocabulary,
+        settings.mapping,
+        settings.mapping_seed,
+        settings.shift,
+        settings.keep_specials,
+        pitches=task.name == "composers",
+    )
+    first = task.sequences[0]
+    return {
+        "task": task.name,
+        "sequences": len(task.sequences),
+        "classes": task.counts(),
+        "mapping": mapping.record(),
+        "table": mapping.preview(),
+        "first_sequence": "".join(first) if all(len(s) == 1 for s in first) else " ".join(first),
+        "first_ids": mapping.encode(first, 10**6),
+    }
+
+
+def _compare(args: argparse.Namespace) -> dict:
+    settings = _settings(args, PRESETS[args.preset])
+    bars: list = []
+
+    def callback(step: int, steps: int, metrics: dict) -> None:
+        if not bars or bars[-1][0] != metrics["run"]:
+            bars.append((metrics["run"], progress(metrics["run"])))
+        bars[-1][1](step, steps, {k: v for k, v in metrics.items() if k in ("train_loss", "val_accuracy")})
+
+    found = runs.run_comparison(settings, callback, progress("loading the task"))
+    return {
+        "comparison": settings.comparison_id,
+        "runs": [r.id for r in found],
+        "table": runs.results_table(found, 0.8),
+        "tokens_per_second": {
+            f"{r.config['variant']}/{r.config['seed']}": r.config["tokens_per_second"] for r in found
+        },
+    }
+
+
+def _results(args: argparse.Namespace) -> dict | list:
+    grouped = runs.comparisons()
+    if args.comparison is None:
+        return [{"comparison": key, "label": runs.comparison_label(found)} for key, found in grouped.items()]
+    if args.comparison not in grouped:
+        raise ValueError(f"no comparison {args.comparison!r}; run: python -m core token-results")
+    return {
+        "label": runs.comparison_label(grouped[args.comparison]),
+        "table": runs.results_table(grouped[args.comparison], args.threshold),
+    }

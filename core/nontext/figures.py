@@ -1,0 +1,83 @@
+"""Figures of BERT on non-text tokens: validation curves of the encoders side by side, with seed bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.figures import MARGIN
+from core.nontext.models import VARIANT_TITLES, VARIANTS
+
+COLOURS = {"pretrained": "#4c78a8", "random": "#e45756", "random-embeddings": "#54a24b"}
+
+
+def _fill(colour: str) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},0.18)"
+
+
+def curves_figure(
+    histories: dict[str, list[list[dict]]],
+    metric: str = "val_accuracy",
+    reference: float | None = None,
+    threshold: float | None = None,
+) -> go.Figure:
+    """Validation ``metric`` against steps, one line per variant (the mean over its seeds) in a band from the
+    lowest to the highest seed; ``reference`` (the majority-class rate) and ``threshold`` as dotted lines.
+
+    Args:
+        histories: variant -> one history (records with ``step`` and ``metric``) per seed.
+    """
+    fig = go.Figure()
+    for variant in VARIANTS:
+        runs = [h for h in histories.get(variant, []) if h]
+        if not runs:
+            continue
+        steps = sorted({r["step"] for h in runs for r in h})
+        table = np.full((len(runs), len(steps)), np.nan)
+        for i, history in enumerate(runs):
+            for record in history:
+                table[i, steps.index(record["step"])] = record.get(metric, np.nan)
+        mean = np.nanmean(table, axis=0)
+        colour, name = COLOURS[variant], f"{VARIANT_TITLES[variant]} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+        if len(runs) > 1:
+            low, high = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+            fig.add_trace(
+                go.Scatter(
+                    x=steps + steps[::-1],
+                    y=list(high) + list(low[::-1]),
+                    fill="toself",
+                    fillcolor=_fill(colour),
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    name=f"{name}: seed range",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=mean,
+                mode="lines+markers",
+                name=name,
+                line={"color": colour},
+                hovertemplate=f"{VARIANT_TITLES[variant]}<br>step %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
+            )
+        )
+    if reference is not None:
+        fig.add_hline(
+            y=reference,
+            line={"color": "gray", "dash": "dot"},
+            annotation_text=f"majority class {reference:.3f}",
+            annotation_position="bottom right",
+        )
+    if threshold is not None:
+        fig.add_hline(y=threshold, line={"color": "#888", "dash": "dash", "width": 1})
+    fig.update_layout(
+        height=360,
+        margin=MARGIN,
+        xaxis_title="optimiser steps",
+        yaxis_title=metric.replace("val_", "validation ").replace("_", " "),
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig

@@ -1,0 +1,527 @@
+"""Fine-tuning runs of BERT on non-text tokens, and comparisons of the three encoders side by side.
+
+A *run* is one variant with one seed on one task: a ``token-runs`` artifact holding its settings, its
+validation curve (accuracy, macro F1 and loss every ``eval_every`` steps), its held-out figures (accuracy,
+macro F1, F1 per class; a vote per group for music) and provenance. A *comparison* is every run that shares
+the task, data, split, mapping and training budget (:attr:`TokenSettings.comparison_id`), whatever its
+variant and seed: the same data, split, seed list and budget for every variant.
+
+Runs train through the lab's one :class:`core.train.Trainer`: the progress file after every evaluation
+makes a stopped or interrupted run resume where it was; a run stopped on request is published with status
+"stopped" and resumes when asked again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import jobs, store
+from core.nontext import models, tasks, tokens
+from core.nontext.tasks import TokenTask
+from core.store import Artifact, Callback
+
+RUNS = "token-runs"
+TASK_CACHE = "token-tasks"
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "linear")
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """A comparison's settings; pages and the CLI read their defaults from here.
+
+    Attributes:
+        task: an offline task (:data:`core.nontext.tasks.TASKS`) or ``csv`` / ``hilbert`` with ``path``.
+        path: the file of a ``csv`` or ``hilbert`` task.
+        pieces, window: the composers task's pieces per composer and notes per window.
+        encoder: the pretrained text model (packaged name, folder or hub id).
+        variants: which encoders to compare (:data:`core.nontext.models.VARIANTS`).
+        seeds: one run per variant and seed (the head, dropout and batch order follow the seed).
+        steps: optimiser steps per run.
+        eval_every: steps between evaluations on the validation split (a point of the curve).
+        batch_size: sequences per step.
+        lr: the learning rate (every parameter).
+        optimizer: ``adam`` (the paper) or ``adamw`` (weight decay 0.01).
+        schedule: ``linear`` decay to 0 without warm-up (the paper) or ``constant``.
+        mapping, mapping_seed, shift, keep_specials: the token mapping (:mod:`core.nontext.tokens`).
+        split_seed: the seed of the shuffle before the split (the paper: 100).
+        shares: train / validation / test shares (the paper: 0.9 / 0.05 / 0.05).
+        compact: cut the word embedding to the task's ids (the same results, faster).
+        device: ``cuda`` or ``cpu`` (None: CUDA when present); not part of the run's identity.
+    """
+
+    task: str = "splice"
+    path: str | None = None
+    pieces: int = 40
+    window: int = 64
+    encoder: str = "all-MiniLM-L6-v2"
+    variants: tuple[str, ...] = ("pretrained", "random")
+    seeds: tuple[int, ...] = (0,)
+    steps: int = 200
+    eval_every: int = 25
+    batch_size: int = 32
+    lr: float = 1e-4
+    optimizer: str = "adamw"
+    schedule: str = "constant"
+    mapping: str = "random"
+    mapping_seed: int = 100
+    shift: int = 1000
+    keep_specials: bool = True
+    split_seed: int = 100
+    shares: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    compact: bool = True
+    device: str | None = field(default=None, compare=False)
+
+    def check(self) -> None:
+        """Raise ValueError for a bad setting before any costly work."""
+        bad = [v for v in self.variants if v not in models.VARIANTS]
+        if bad or not self.variants:
+            raise ValueError(f"variants must be some of {models.VARIANTS}, got {self.variants!r}.")
+        if not self.seeds:
+            raise ValueError("give at least one seed.")
+        if self.steps < 1 or self.eval_every < 1 or self.eval_every > self.steps:
+            raise ValueError(
+                f"steps ({self.steps}) and eval_every ({self.eval_every}) must be >= 1, eval_every <= steps."
+            )
+        if self.batch_size < 2 or not self.lr > 0:
+            raise ValueError(f"batch size must be >= 2 and lr > 0, got {self.batch_size} and {self.lr}.")
+        if self.optimizer not in OPTIMIZERS or self.schedule not in SCHEDULES:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS} and schedule one of {SCHEDULES}.")
+        if self.mapping not in tokens.KINDS:
+            raise ValueError(f"mapping must be one of {tokens.KINDS}, got {self.mapping!r}.")
+        if len(self.shares) != 3 or abs(sum(self.shares) - 1) > 1e-6 or min(self.shares) <= 0:
+            raise ValueError(f"shares must be three positive parts of 1 (train, validation, test), got {self.shares}.")
+        if self.task in ("csv", "hilbert") and not self.path:
+            raise ValueError(f"a {self.task} task needs a file (path).")
+
+    def identity(self) -> dict[str, Any]:
+        """What a comparison is (every setting but variants, seeds and device)."""
+        record = asdict(self)
+        for key in ("variants", "seeds", "device"):
+            record.pop(key)
+        if self.task != "composers":
+            record.pop("pieces"), record.pop("window")
+        return record
+
+    @property
+    def comparison_id(self) -> str:
+        return store.config_hash(self.identity())
+
+
+LAPTOP = TokenSettings()
+"""Splice junctions, all-MiniLM-L6-v2 pretrained against randomly initialised, one seed, 200 steps of batch 32,
+AdamW 1e-4: about ten minutes on two CPU cores (docs/benchmarks.md)."""
+FULL = TokenSettings(
+    encoder="bert-base-uncased",
+    variants=models.VARIANTS,
+    seeds=(0, 1, 2),
+    steps=3600,
+    eval_every=100,
+    batch_size=16,
+    lr=1e-5,
+    optimizer="adam",
+    schedule="linear",
+)
+"""The paper's setting for a GPU: bert-base-uncased (online), the three encoders, three seeds, Adam 1e-5 with
+linear decay, batch 16 (the paper's 8 x 2 accumulated), 3,600 steps (20 epochs of the splice training split)."""
+PRESETS = {"laptop": LAPTOP, "full": FULL}
+
+
+def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask:
+    """The task the settings name."""
+    if settings.task == "csv":
+        return tasks.load_csv(settings.path)
+    if settings.task == "hilbert":
+        return tasks.load_hilbert_text(settings.path)
+    if settings.task == "composers":
+        return _cached_composers(settings.pieces, settings.window, progress)
+    return tasks.load_task(settings.task)
+
+
+def _cached_composers(pieces: int, window: int, progress: Callback | None) -> TokenTask:
+    """The composers task, parsed from music21's scores once (a minute or two) and kept as an artifact."""
+    import json
+
+    config = {
+        "task": "composers",
+        "composers": list(tasks.COMPOSERS),
+        "pieces": pieces,
+        "window": window,
+        "music21": store.package_versions(("music21",)).get("music21", ""),
+    }
+
+    def build(artifact_id: str):
+        task = tasks.load_composers(tasks.COMPOSERS, pieces, window, progress)
+        record = {"sequences": task.sequences, "labels": task.labels.tolist(), "groups": task.groups.tolist()}
+        return {"source": task.source, "note": task.note, "label_names": task.label_names}, lambda folder: (
+            folder / "task.json"
+        ).write_text(json.dumps(record))
+
+    found = jobs.build_or_load(TASK_CACHE, config, build)
+    record = json.loads(found.file("task.json").read_text())
+    return TokenTask(
+        "composers",
+        record["sequences"],
+        np.array(record["labels"]),
+        found.config["label_names"],
+        np.array(record["groups"]),
+        found.config["source"],
+        found.config["note"],
+        {"composers": list(tasks.COMPOSERS), "pieces": pieces, "window": window},
+    )
+
+
+def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+    """Train / validation / test rows: a seeded shuffle cut by ``shares``; with groups, whole groups are
+    shuffled and cut, so no group is on two sides."""
+    rng = np.random.default_rng(seed)
+    groups = task.groups if task.groups is not None else np.arange(len(task.labels))
+    unique = rng.permutation(np.unique(groups))
+    sizes = np.array([(groups == g).sum() for g in unique]) if task.groups is not None else np.ones(len(unique))
+    cumulative = np.cumsum(sizes) / sizes.sum()
+    cut_train, cut_val = shares[0], shares[0] + shares[1]
+    parts = {
+        "train": unique[cumulative <= cut_train + 1e-9],
+        "validation": unique[(cumulative > cut_train + 1e-9) & (cumulative <= cut_val + 1e-9)],
+        "test": unique[cumulative > cut_val + 1e-9],
+    }
+    rows = {}
+    for name, chosen in parts.items():
+        found = np.flatnonzero(np.isin(groups, chosen))  # in the task's order; training shuffles them
+        rows[name] = found
+    empty = [name for name, found in rows.items() if not len(found)]
+    if empty:
+        raise ValueError(f"{task.name}: the {', '.join(empty)} split is empty; use more data or larger shares.")
+    if len(np.unique(task.labels[rows["train"]])) < 2:
+        raise ValueError(f"{task.name}: the training split has one class only; use more data or another seed.")
+    return rows
+
+
+def _round_order(eval_every: int, lengths: torch.Tensor):
+    """Batches of one round (``eval_every`` steps): rows drawn without replacement (a fresh permutation each
+    round, several when one is too short), grouped by length so little padding is read, in shuffled order."""
+
+    def order(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+        needed = eval_every * batch_size
+        drawn = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-needed // n))])[:needed]
+        by_length = drawn[torch.argsort(lengths[drawn], stable=True)]
+        batches = list(by_length.split(batch_size))
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+    return order
+
+
+def _trim(pad: int):
+    """Cut a batch's columns after its longest sequence (sequences are padded on the right)."""
+
+    def preprocess(batch: torch.Tensor) -> torch.Tensor:
+        longest = int((batch != pad).sum(1).max())
+        return batch[:, :longest]
+
+    return preprocess
+
+
+def _metrics(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pad: int) -> tuple[dict, np.ndarray]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from core.train import forward_batches
+
+    logits = forward_batches(model, ids, _trim(pad), batch_size=128).float()
+    loss = float(torch.nn.functional.cross_entropy(logits, labels.cpu()))
+    predicted = logits.argmax(1).numpy()
+    truth = labels.cpu().numpy()
+    return {
+        "loss": loss,
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+    }, torch.softmax(logits, 1).numpy()
+
+
+def run_config(
+    settings: TokenSettings,
+    task: TokenTask,
+    mapping: tokens.TokenMapping,
+    variant: str,
+    seed: int,
+    encoder_record: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "comparison": settings.comparison_id,
+        "settings": settings.identity(),
+        "task": {
+            "name": task.name,
+            "source": task.source,
+            "n": len(task.labels),
+            "label_names": task.label_names,
+            **task.record,
+        },
+        "encoder": encoder_record,
+        "mapping": mapping.record(),
+        "variant": variant,
+        "seed": int(seed),
+    }
+
+
+def train_run(
+    settings: TokenSettings,
+    variant: str,
+    seed: int,
+    task: TokenTask | None = None,
+    callback: Callback | None = None,
+    loaded: Any = None,
+) -> Artifact:
+    """Train (or resume, or load) one run: ``variant`` with ``seed`` under ``settings``.
+
+    ``callback(step, steps, metrics)`` after every evaluation; True stops the run (published as "stopped";
+    the same call resumes it). Returns the ``token-runs`` artifact.
+    """
+    from core.hub import load_text_model
+
+    settings.check()
+    task = task if task is not None else load(settings)
+    loaded = loaded if loaded is not None else load_text_model(settings.encoder)
+    max_length = int(getattr(loaded.model.config, "max_position_embeddings", 512))
+    tasks.check_task(task, max_length - 2)
+    vocabulary = tokens.Vocabulary.of(loaded.tokenizer, task.symbols)
+    mapping = tokens.build_mapping(
+        task.symbols,
+        vocabulary,
+        settings.mapping,
+        settings.mapping_seed,
+        settings.shift,
+        settings.keep_specials,
+        pitches=task.name == "composers",
+    )
+    encoder_record = {
+        "name": loaded.name,
+        "model_id": loaded.model_id,
+        "revision": loaded.revision,
+        "layers": int(loaded.model.config.num_hidden_layers),
+        "hidden": int(loaded.model.config.hidden_size),
+    }
+    config = run_config(settings, task, mapping, variant, seed, encoder_record)
+    return jobs.build_or_load(
+        RUNS,
+        config,
+        lambda artifact_id: _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_id, callback),
+        accept=lambda found: found.config.get("status") == "finished",
+    )
+
+
+def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_id, callback):
+    from core.device import default_device
+    from core.train import Trainer
+
+    device = torch.device(settings.device or default_device())
+    rows = split(task, settings.shares, settings.split_seed)
+    ids = tokens.encode_all(task.sequences, mapping, max_length)
+    labels = torch.as_tensor(task.labels, dtype=torch.long)
+    pad = mapping.specials["[PAD]"]
+    model = models.build(loaded.model, variant, len(task.label_names), pad, seed)
+    if settings.compact:
+        model.compact(mapping.used_ids())
+    model = model.to(device)
+    if settings.optimizer == "adam":
+        optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    else:
+        optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.01)
+    rounds = -(-settings.steps // settings.eval_every)
+    total = rounds * settings.eval_every
+    schedule = (lambda step: max(0.0, 1 - step / total)) if settings.schedule == "linear" else None
+    validation = (ids[rows["validation"]], labels[rows["validation"]])
+    lengths = (ids[rows["train"]] != pad).sum(1)
+
+    def evaluate(trained: torch.nn.Module) -> dict[str, float]:
+        found, _ = _metrics(trained, *validation, pad)
+        return {f"val_{k}": v for k, v in found.items()}
+
+    def relay(epoch: int, epochs: int, record: dict) -> bool | None:
+        record["step"] = epoch * settings.eval_every
+        if callback is None:
+            return None
+        return callback(
+            record["step"], total, {k: round(v, 4) for k, v in record.items() if k.startswith(("val_", "train_"))}
+        )
+
+    partial = store.shard_dir(RUNS, artifact_id)
+    started = time.perf_counter()
+    trainer = Trainer(
+        model,
+        torch.nn.functional.cross_entropy,
+        optimiser,
+        rounds,
+        settings.batch_size,
+        seed,
+        preprocess=_trim(pad),
+        evaluate=evaluate,
+        progress=partial,
+        callback=relay,
+        batch_order=_round_order(settings.eval_every, lengths),
+        schedule=schedule,
+    )
+    result = trainer.fit(ids[rows["train"]], labels[rows["train"]])
+    for number, record in enumerate(result.history, start=1):
+        record["step"] = number * settings.eval_every
+    test_metrics, probabilities = _metrics(model, ids[rows["test"]], labels[rows["test"]], pad)
+    more = {
+        "status": "finished" if len(result.history) >= rounds else "stopped",
+        "history": result.history,
+        "test": {**test_metrics, **_per_class(task, rows["test"], probabilities)},
+        "split": {k: int(len(v)) for k, v in rows.items()},
+        "tokens_per_second": _tokens_per_second(result.history, lengths, settings.batch_size),
+        "seconds": round(sum(r["seconds"] for r in result.history), 2),
+        "device": str(device),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "provenance": store.provenance(session_seconds=round(time.perf_counter() - started, 2)),
+    }
+
+    def write(folder: Path) -> None:
+        np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
+        np.save(folder / "test_rows.npy", rows["test"], allow_pickle=False)
+        if more["status"] == "finished":
+            shutil.rmtree(partial, ignore_errors=True)
+
+    return more, write
+
+
+def _tokens_per_second(history: list[dict], lengths: torch.Tensor, batch_size: int) -> float:
+    """Training tokens (real ones, padding excluded) per second of the optimiser steps (evaluations excluded)."""
+    seconds = sum(r.get("train_seconds", r["seconds"]) for r in history)
+    steps = sum(r.get("steps", 0) for r in history)
+    return float(steps * batch_size * lengths.float().mean() / seconds) if seconds else 0.0
+
+
+def _per_class(task: TokenTask, test_rows: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    from sklearn.metrics import f1_score
+
+    truth, predicted = task.labels[test_rows], probabilities.argmax(1)
+    per_class = f1_score(truth, predicted, average=None, labels=list(range(len(task.label_names))), zero_division=0)
+    found: dict[str, Any] = {"f1_per_class": dict(zip(task.label_names, map(float, per_class), strict=True))}
+    counts = np.bincount(truth, minlength=len(task.label_names))
+    found["majority_rate"] = float(counts.max() / counts.sum())
+    if task.groups is not None:  # a vote per group (piece): the mean of its windows' probabilities
+        groups = task.groups[test_rows]
+        votes = [(truth[groups == g][0], probabilities[groups == g].mean(0).argmax()) for g in np.unique(groups)]
+        found["vote_accuracy"] = float(np.mean([t == p for t, p in votes]))
+        found["groups"] = len(votes)
+    return found
+
+
+def run_comparison(
+    settings: TokenSettings, callback: Callback | None = None, progress: Callback | None = None
+) -> list[Artifact]:
+    """Every run of a comparison (each variant with each seed), one after another; finished runs are loaded,
+    a stopped one resumes. ``callback(step, steps, metrics)`` follows the running run (``metrics["run"]`` says
+    which); True stops it, and the comparison with it (:class:`core.errors.Interrupted`)."""
+    from core.errors import Interrupted
+    from core.hub import load_text_model
+
+    settings.check()
+    pending = jobs.record_pending(RUNS, to_record(settings))
+    task = load(settings, progress)
+    loaded = load_text_model(settings.encoder)
+    found = []
+    for variant in settings.variants:
+        for seed in settings.seeds:
+            label = f"{variant}, seed {seed}"
+
+            def relay(step: int, steps: int, metrics: dict, label: str = label) -> bool | None:
+                return callback(step, steps, {"run": label, **metrics}) if callback else None
+
+            artifact = train_run(settings, variant, seed, task, relay, loaded)
+            found.append(artifact)
+            if artifact.config["status"] != "finished":
+                raise Interrupted(f"stopped during {label}; run the comparison again to resume it.")
+    jobs.clear_pending(RUNS, pending)
+    return found
+
+
+def to_record(settings: TokenSettings) -> dict[str, Any]:
+    """A comparison's settings as JSON (what a resume needs)."""
+    record = asdict(settings)
+    record.pop("device")
+    return record
+
+
+def from_record(record: dict[str, Any]) -> TokenSettings:
+    """The settings :func:`to_record` wrote."""
+    record = dict(record)
+    for key in ("variants", "seeds", "shares"):
+        record[key] = tuple(record[key])
+    return TokenSettings(**record)
+
+
+def list_runs(comparison: str | None = None) -> list[Artifact]:
+    """Token runs (of one comparison when given), newest first."""
+    return [a for a in store.list_artifacts(RUNS) if comparison is None or a.config.get("comparison") == comparison]
+
+
+def comparisons() -> dict[str, list[Artifact]]:
+    """Comparison id -> its runs, the comparison with the newest run first."""
+    grouped: dict[str, list[Artifact]] = {}
+    for run in list_runs():
+        grouped.setdefault(run.config["comparison"], []).append(run)
+    return grouped
+
+
+def comparison_label(runs: list[Artifact]) -> str:
+    c = runs[0].config
+    s = c["settings"]
+    variants = sorted({r.config["variant"] for r in runs})
+    seeds = sorted({r.config["seed"] for r in runs})
+    return (
+        f"{c['task']['name']} · {c['encoder']['name']} · {', '.join(variants)} · seeds {', '.join(map(str, seeds))} · "
+        f"{s['steps']} steps of {s['batch_size']} · {s['optimizer']} {s['lr']:g}"
+    )
+
+
+def settings_of(run: Artifact) -> TokenSettings:
+    """The settings a run belongs to (its variant and seed alone)."""
+    record = {**run.config["settings"], "variants": [run.config["variant"]], "seeds": [run.config["seed"]]}
+    return from_record(record)
+
+
+def steps_to_reach(history: list[dict], threshold: float, metric: str = "val_accuracy") -> int | None:
+    """The first evaluated step at which ``metric`` reaches ``threshold`` (None: never)."""
+    for record in history:
+        if record.get(metric, -np.inf) >= threshold:
+            return int(record["step"])
+    return None
+
+
+def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]]:
+    """One row per variant: held-out accuracy and macro F1 (mean and spread over seeds), F1 per class, steps to
+    reach ``threshold`` validation accuracy (median over seeds), and the majority-class rate to read them by."""
+    rows = []
+    for variant in models.VARIANTS:
+        chosen = [r for r in runs if r.config["variant"] == variant and r.config.get("status") == "finished"]
+        if not chosen:
+            continue
+        accuracy = np.array([r.config["test"]["accuracy"] for r in chosen])
+        f1 = np.array([r.config["test"]["f1"] for r in chosen])
+        reached = [steps_to_reach(r.config["history"], threshold) for r in chosen]
+        row = {
+            "variant": models.VARIANT_TITLES[variant],
+            "seeds": len(chosen),
+            "test accuracy": float(accuracy.mean()),
+            "± (std over seeds)": float(accuracy.std()) if len(chosen) > 1 else None,
+            "test macro F1": float(f1.mean()),
+            f"steps to {threshold:.2f} val. accuracy": (
+                float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None
+            ),
+            "reached in": f"{sum(r is not None for r in reached)} of {len(chosen)} seeds",
+            "majority class": chosen[0].config["test"]["majority_rate"],
+        }
+        for name in chosen[0].config["test"]["f1_per_class"]:
+            row[f"F1 {name}"] = float(np.mean([r.config["test"]["f1_per_class"][name] for r in chosen]))
+        if "vote_accuracy" in chosen[0].config["test"]:
+            row["piece vote accuracy"] = float(np.mean([r.config["test"]["vote_accuracy"] for r in chosen]))
+        rows.append(row)
+    return rows

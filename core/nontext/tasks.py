@@ -1,0 +1,348 @@
+"""Sequence tasks that are not language: DNA, peptides and music as labelled symbol sequences.
+
+Offline, from packages (see ../shared/OFFLINE.md):
+
+- ``splice``: the UCI splice-junction windows (3,186 x 60 nt; EI / IE / N) that Kao & Lee used, as
+  Debian's ``r-cran-mlbench`` ships them (``DNA.rda``, 180 binary indicators per record: A=100, C=010,
+  G=001, T=000), read with the ``rdata`` package (no R needed);
+- ``promoters``: E. coli promoters (106 x 57 nt, Debian ``r-cran-kernlab``'s ``promotergene.rda``), a
+  demo-sized set;
+- ``amp``: antimicrobial peptides against UniProt sequences (5,200, ``modlamp``'s ``AMPvsUniProt.csv``);
+- ``composers``: composer from pitch sequences of ``music21``'s corpus (Bach, Palestrina, Monteverdi by
+  default), windows of notes, every window of a piece on the same side of the split (``groups``) and
+  held-out pieces voted over their windows.
+
+Online or from a file: any CSV of (sequence, label), the Hilbert-CNN text files the paper read for H3 /
+H4 / H3K9ac (three lines per record: name, sequence, label), and a MAESTRO v1 folder (its JSON index
+and MIDI files; composer per piece, its official split).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ResourceUnavailable
+
+DNA_CODE = {(1, 0, 0): "A", (0, 1, 0): "C", (0, 0, 1): "G", (0, 0, 0): "T"}
+"""How ``DNA.rda`` stores a base in three indicator columns."""
+
+R_DATA = {
+    "DNA.rda": ("mlbench", "df941ad89a49f705a29bf38e52c91dc34029539cedb13fa24f803f1224278c9e"),
+    "promotergene.rda": ("kernlab", "60a4f650f412129d9b7a776243cebe3bf0c845a0fbb79c31121344f48c89233c"),
+}
+"""The R data files the offline DNA tasks read: file -> (Debian r-cran package, SHA-256)."""
+
+DATA_ENV = "CROSSMODAL_DATA"
+
+
+@dataclass
+class TokenTask:
+    """A labelled set of symbol sequences.
+
+    Attributes:
+        name: the task's name.
+        sequences: each a list of symbols (strings: bases, amino acids, MIDI pitches).
+        labels: class index per sequence.
+        label_names: the classes.
+        groups: a group per sequence (e.g. the piece a music window comes from); sequences of one group
+            are kept on one side of a split, and held-out groups are voted over. None: every sequence is
+            its own group.
+        source: where the data came from.
+        note: what a user should know about it.
+    """
+
+    name: str
+    sequences: list[list[str]]
+    labels: np.ndarray
+    label_names: list[str]
+    groups: np.ndarray | None = None
+    source: str = ""
+    note: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol the task uses, sorted (numbers numerically)."""
+        found = {s for sequence in self.sequences for s in sequence}
+        return sorted(found, key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else 0, s))
+
+    def counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.label_names)}
+
+
+def check_task(task: TokenTask, max_symbols: int | None = None) -> None:
+    """Raise ValueError, naming the row and what to do, for an empty sequence, a task with one class, or a
+    sequence longer than ``max_symbols``."""
+    if len(task.sequences) != len(task.labels):
+        raise ValueError(f"{task.name}: {len(task.sequences)} sequences but {len(task.labels)} labels.")
+    for row, sequence in enumerate(task.sequences):
+        if not sequence:
+            raise ValueError(f"{task.name}: row {row + 1} has an empty sequence; remove it or give it symbols.")
+        if max_symbols is not None and len(sequence) > max_symbols:
+            raise ValueError(
+                f"{task.name}: row {row + 1} has {len(sequence)} symbols but the model reads at most {max_symbols} "
+                "(with [CLS] and [SEP]); cut the sequences into windows or keep their first and last parts."
+            )
+    present = np.unique(task.labels)
+    if len(present) < 2:
+        only = task.label_names[int(present[0])] if len(present) else "none"
+        raise ValueError(f"{task.name}: every sequence has the label {only!r}; a classifier needs two classes or more.")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def data_file(name: str) -> Path:
+    """An R data file of :data:`R_DATA`, checked against its SHA-256: from ``$CROSSMODAL_DATA``, the
+    environment's ``share/crossmodal-data`` (where ``scripts/setup.sh`` extracts Debian's package), or a
+    system-wide R library."""
+    from core.hub import checked_file
+
+    package, digest = R_DATA[name]
+    places = [Path(p) for p in os.environ.get(DATA_ENV, "").split(os.pathsep) if p]
+    places += [Path(sys.prefix) / "share" / "crossmodal-data", Path("/usr/lib/R/site-library")]
+    install = (
+        f"run scripts/setup.sh (it fetches Debian's r-cran-{package} with apt-get download and extracts its data "
+        f"files, no R needed), or set {DATA_ENV} to a folder holding {package}/data/{name}"
+    )
+    for place in places:
+        path = place / package / "data" / name
+        if path.is_file():
+            return checked_file(path, digest, f"r-cran-{package}'s {name}", install)
+    raise ResourceUnavailable(f"{name} (Debian r-cran-{package}) is not on this machine; {install}.")
+
+
+def _read_rda(path: Path) -> dict[str, Any]:
+    import rdata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdata warns that the files declare no encoding (they are ASCII)
+        return rdata.read_rda(str(path))
+
+
+def decode_dna(indicators: np.ndarray) -> list[str]:
+    """Sequences from ``DNA.rda``'s indicator columns: (n, 3 * length) 0/1 -> strings of A, C, G, T.
+
+    Raises:
+        ValueError: a triple that is not a base's code.
+    """
+    indicators = np.asarray(indicators, dtype=int)
+    if indicators.ndim != 2 or indicators.shape[1] % 3:
+        raise ValueError(f"expected (n, 3 x length) indicators, got {indicators.shape}.")
+    triples = indicators.reshape(len(indicators), -1, 3)
+    out = []
+    for row, record in enumerate(triples):
+        try:
+            out.append("".join(DNA_CODE[tuple(t)] for t in record))
+        except KeyError as error:
+            raise ValueError(f"record {row + 1} holds {error.args[0]}, which is no base's code.") from None
+    return out
+
+
+def load_splice(path: Path | None = None) -> TokenTask:
+    """The splice-junction task (EI: exon-intron donor, IE: intron-exon acceptor, N: neither)."""
+    frame = _read_rda(path or data_file("DNA.rda"))["DNA"]
+    sequences = decode_dna(frame.iloc[:, :-1].astype(int).to_numpy())
+    classes = frame.iloc[:, -1].astype(str).to_numpy()
+    names = ["ei", "ie", "n"]
+    return TokenTask(
+        "splice",
+        [list(s) for s in sequences],
+        np.array([names.index(c) for c in classes]),
+        names,
+        source="UCI splice junctions (3,186 x 60 nt) via Debian r-cran-mlbench DNA.rda",
+        note="the records Kao & Lee used; EI windows hold the donor's GT at positions 31-32, IE the acceptor's AG at "
+        "29-30",
+    )
+
+
+def load_promoters(path: Path | None = None) -> TokenTask:
+    """E. coli promoters (+) against non-promoters (-), 57 nt each."""
+    frame = _read_rda(path or data_file("promotergene.rda"))["promotergene"]
+    labels = np.array([0 if str(c) == "-" else 1 for c in frame.iloc[:, 0]])
+    sequences = [[str(b).upper() for b in row] for row in frame.iloc[:, 1:].astype(str).to_numpy()]
+    return TokenTask(
+        "promoters",
+        sequences,
+        labels,
+        ["non-promoter", "promoter"],
+        source="E. coli promoters (106 x 57 nt) via Debian r-cran-kernlab promotergene.rda",
+        note="a tiny demo set: figures on it vary a lot with the seed",
+    )
+
+
+def load_amp(path: Path | None = None) -> TokenTask:
+    """Antimicrobial peptides (AMP) against UniProt sequences, from modlamp's data."""
+    import pandas as pd
+
+    from core.hub import package_path
+
+    path = path or package_path("modlamp", "data/AMPvsUniProt.csv")
+    if path is None:
+        raise ResourceUnavailable("modlamp's data is not installed: pip install --no-deps modlamp==4.3.3.")
+    frame = pd.read_csv(path, header=None, skiprows=1, names=["sequence", "label"], skipinitialspace=True)
+    return TokenTask(
+        "amp",
+        [list(str(s).strip().upper()) for s in frame["sequence"]],
+        frame["label"].astype(int).to_numpy(),
+        ["UniProt", "AMP"],
+        source="modlamp AMPvsUniProt.csv (5,200 peptides, 7-174 amino acids)",
+    )
+
+
+COMPOSERS = ("bach", "palestrina", "monteverdi")
+
+
+def pitch_sequence(path: str | Path) -> list[int]:
+    """The MIDI pitches of a score's notes in time order (a chord gives each of its pitches, low to high)."""
+    from music21 import converter
+
+    score = converter.parse(str(path))
+    pitches: list[tuple[float, int]] = []
+    for element in score.flatten().notes:
+        for pitch in sorted(p.midi for p in element.pitches):
+            pitches.append((float(element.offset), pitch))
+    return [p for _, p in sorted(pitches, key=lambda item: item[0])]
+
+
+def windows(pitches: list[int], length: int, stride: int | None = None) -> list[list[int]]:
+    """Consecutive windows of ``length`` notes (``stride`` apart, default ``length``); a piece shorter than
+    one window gives none."""
+    stride = stride or length
+    return [pitches[start : start + length] for start in range(0, len(pitches) - length + 1, stride)]
+
+
+def load_composers(
+    composers: tuple[str, ...] = COMPOSERS,
+    pieces: int = 40,
+    window: int = 64,
+    progress: Callable[[int, int, dict], Any] | None = None,
+) -> TokenTask:
+    """Composer classification from ``music21``'s corpus: up to ``pieces`` scores per composer (the first ones
+    in the corpus's order), cut into windows of ``window`` notes; ``groups`` is the piece."""
+    from music21 import corpus
+
+    found = {c: list(corpus.getComposer(c))[:pieces] for c in composers}
+    empty = [c for c, paths in found.items() if not paths]
+    if empty:
+        raise ValueError(f"music21's corpus has no scores by {', '.join(empty)}; choose from e.g. {COMPOSERS}.")
+    sequences, labels, groups, done, total = [], [], [], 0, sum(len(p) for p in found.values())
+    for label, composer in enumerate(composers):
+        for path in found[composer]:
+            for piece_window in windows(pitch_sequence(path), window):
+                sequences.append([str(p) for p in piece_window])
+                labels.append(label)
+                groups.append(f"{composer}/{Path(str(path)).name}")
+            done += 1
+            if progress is not None:
+                progress(done, total, {"piece": Path(str(path)).name})
+    return TokenTask(
+        "composers",
+        sequences,
+        np.array(labels),
+        list(composers),
+        np.array(groups),
+        source=f"music21 corpus, {pieces} pieces per composer at most, windows of {window} notes",
+        note="a piece's windows stay on one side of the split; held-out pieces are voted over their windows",
+        record={"composers": list(composers), "pieces": pieces, "window": window},
+    )
+
+
+def load_csv(
+    path: str | Path, sequence_column: str = "sequence", label_column: str = "label", sep: str = ""
+) -> TokenTask:
+    """A CSV of (sequence, label) rows. Symbols are the sequence's characters, or its items split by ``sep``
+    (e.g. a space for pitches).
+
+    Raises:
+        ValueError: a missing column, an empty sequence (naming its row) or a single class.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    missing = [c for c in (sequence_column, label_column) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} has no column {', '.join(missing)}; its columns are {', '.join(frame.columns)}.")
+    names = sorted(frame[label_column].astype(str).unique())
+    sequences = []
+    for row, value in enumerate(frame[sequence_column]):
+        text = "" if pd.isna(value) else str(value).strip()
+        if not text:
+            raise ValueError(f"{path}: row {row + 2} has an empty {sequence_column!r}; remove it or fill it in.")
+        sequences.append(text.split(sep) if sep else list(text.replace(" ", "")))
+    task = TokenTask(
+        Path(path).stem,
+        sequences,
+        np.array([names.index(str(v)) for v in frame[label_column]]),
+        names,
+        source=f"CSV {path}",
+    )
+    check_task(task)
+    return task
+
+
+def load_hilbert_text(path: str | Path) -> TokenTask:
+    """The paper's H3 / H4 / H3K9ac files (from the Hilbert-CNN data): three lines per record, a name, the
+    sequence and a 0/1 label."""
+    lines = Path(path).read_text().splitlines()
+    if len(lines) % 3:
+        raise ValueError(f"{path}: {len(lines)} lines is not three per record (name, sequence, label).")
+    sequences, labels = [], []
+    for record in range(len(lines) // 3):
+        sequence, label = lines[3 * record + 1].strip().upper(), lines[3 * record + 2].strip()
+        if label not in ("0", "1"):
+            raise ValueError(f"{path}: line {3 * record + 3} should be a 0/1 label, got {label!r}.")
+        sequences.append(list(sequence))
+        labels.append(int(label))
+    task = TokenTask(Path(path).stem, sequences, np.array(labels), ["0", "1"], source=f"Hilbert-CNN file {path}")
+    check_task(task)
+    return task
+
+
+TASKS: dict[str, tuple[str, Callable[..., TokenTask]]] = {
+    "splice": ("DNA splice junctions (UCI, 3,186 x 60 nt; the paper's)", load_splice),
+    "promoters": ("E. coli promoters (106 x 57 nt; a tiny demo)", load_promoters),
+    "amp": ("antimicrobial peptides vs UniProt (5,200)", load_amp),
+    "composers": ("composer from pitch windows (music21 corpus)", load_composers),
+}
+"""The tasks that load offline: name -> (title, loader)."""
+
+
+def available_tasks() -> list[dict[str, Any]]:
+    """Each offline task, whether its data is here, and what to do if not."""
+    rows = []
+    for name, (title, _) in TASKS.items():
+        try:
+            if name == "splice":
+                data_file("DNA.rda")
+            elif name == "promoters":
+                data_file("promotergene.rda")
+            elif name == "amp":
+                from core.hub import package_path
+
+                if package_path("modlamp", "data/AMPvsUniProt.csv") is None:
+                    raise ResourceUnavailable("pip install --no-deps modlamp==4.3.3")
+            else:
+                from core.hub import package_available
+
+                if not package_available("music21"):
+                    raise ResourceUnavailable("pip install music21==10.5.1")
+            rows.append({"name": name, "title": title, "available": True, "note": ""})
+        except ResourceUnavailable as error:
+            rows.append({"name": name, "title": title, "available": False, "note": str(error)})
+    return rows
+
+
+def load_task(name: str, **options: Any) -> TokenTask:
+    """An offline task by name (``options`` go to its loader, e.g. ``pieces`` for composers)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; offline tasks: {', '.join(TASKS)} (or a CSV file).")
+    return TASKS[name][1](**options)

@@ -1,0 +1,181 @@
+"""How a symbol sequence becomes the ids a text model reads.
+
+Each symbol first gets a *base* id: its own wordpiece in the model's vocabulary (a base 'a', an amino acid
+'k'), or, for MIDI pitches, ``pitch + 128`` as the paper's music code did; symbols with no wordpiece of their
+own get ``1000 + their index``. The base id then goes through one of three mappings (:data:`KINDS`):
+
+- ``random`` (the paper's): a seeded random table over the vocabulary, built as the paper's
+  ``gen_table.py`` builds it: the ids from 1000 up shuffled, the ids below 1000 (PAD, UNK, CLS, SEP, MASK
+  and the unused slots) moved to the end, and ``id -> table[id]``. The paper's code sends the special
+  tokens through the table too; by default the lab keeps them as they are (``keep_specials``), so [CLS],
+  [SEP] and [PAD] still mean what the model learnt. The paper's tables were pickles made with Python's
+  ``random`` and cannot be regenerated; this one is made with a seeded NumPy generator.
+- ``shift``: ``id -> 1000 + (id - 1000 + c) mod (vocab - 1000)``, the paper's other ablation.
+- ``wordpiece``: the base id itself (the symbols' own wordpieces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+KINDS = ("random", "shift", "wordpiece")
+RESERVED = 1000
+"""Ids below this are the special tokens and the unused slots of a BERT vocabulary."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a mapping needs to know about a model's tokenizer."""
+
+    size: int
+    cls: int
+    sep: int
+    pad: int
+    unk: int
+    pieces: dict[str, int] = field(default_factory=dict)  # symbol (lower case) -> its wordpiece id, when it has one
+
+    @classmethod
+    def of(cls, tokenizer: Any, symbols: list[str]) -> Vocabulary:
+        vocab = tokenizer.get_vocab()
+        return cls(
+            len(vocab),
+            tokenizer.cls_token_id,
+            tokenizer.sep_token_id,
+            tokenizer.pad_token_id,
+            tokenizer.unk_token_id,
+            {s: vocab[s.lower()] for s in symbols if s.lower() in vocab},
+        )
+
+    @property
+    def specials(self) -> dict[str, int]:
+        return {"[CLS]": self.cls, "[SEP]": self.sep, "[PAD]": self.pad}
+
+
+def random_table(size: int, seed: int) -> np.ndarray:
+    """The paper's kind of table: ``table[id]`` is the new id; ids >= 1000 shuffled (seeded), then 0..999."""
+    if size <= RESERVED:
+        raise ValueError(f"a vocabulary of {size} ids has none above the {RESERVED} reserved ones to shuffle.")
+    high = np.arange(RESERVED, size)
+    np.random.default_rng(seed).shuffle(high)
+    return np.concatenate([high, np.arange(RESERVED)])
+
+
+@dataclass
+class TokenMapping:
+    """Symbol -> id, and the special tokens' ids, for one task on one vocabulary.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        seed: the random table's seed (``random``).
+        shift: the offset (``shift``).
+        keep_specials: keep [CLS], [SEP] and [PAD] as the model knows them (the paper remapped them too).
+        base: symbol -> base id.
+        ids: symbol -> the id the model reads.
+        specials: name -> the id the model reads for it.
+    """
+
+    kind: str
+    seed: int
+    shift: int
+    keep_specials: bool
+    base: dict[str, int]
+    ids: dict[str, int]
+    specials: dict[str, int]
+
+    def record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "seed": self.seed, "shift": self.shift, "keep_specials": self.keep_specials}
+
+    def used_ids(self) -> list[int]:
+        """Every id a sequence of this task can hold (symbols and specials), sorted."""
+        return sorted(set(self.ids.values()) | set(self.specials.values()))
+
+    def preview(self) -> list[dict[str, Any]]:
+        """The table as rows: symbol, base id, id read."""
+        rows = [{"symbol": s, "base id": b, "id read": self.ids[s]} for s, b in self.base.items()]
+        return rows + [{"symbol": name, "base id": None, "id read": i} for name, i in self.specials.items()]
+
+    def encode(self, sequence: list[str], max_length: int) -> list[int]:
+        """[CLS] + the symbols' ids + [SEP], at most ``max_length`` ids.
+
+        Raises:
+            ValueError: a symbol the mapping does not know, or a sequence too long.
+        """
+        unknown = sorted({s for s in sequence if s not in self.ids})
+        if unknown:
+            raise ValueError(
+                f"unknown symbols {', '.join(map(repr, unknown[:5]))}; the task's symbols are "
+                f"{', '.join(list(self.ids)[:30])}."
+            )
+        if len(sequence) + 2 > max_length:
+            raise ValueError(f"{len(sequence)} symbols + [CLS] + [SEP] exceed the model's {max_length} positions.")
+        return [self.specials["[CLS]"], *(self.ids[s] for s in sequence), self.specials["[SEP]"]]
+
+
+def base_ids(symbols: list[str], vocabulary: Vocabulary, pitches: bool = False) -> dict[str, int]:
+    """Each symbol's base id: ``pitch + 128`` for MIDI pitches (``pitches``), else its wordpiece, else
+    1000 + its index among the symbols without one."""
+    if pitches:
+        return {s: int(s) + 128 for s in symbols}
+    without = [s for s in symbols if s not in vocabulary.pieces]
+    base = {s: vocabulary.pieces[s] for s in symbols if s in vocabulary.pieces}
+    base.update({s: RESERVED + i for i, s in enumerate(without)})
+    return base
+
+
+def build_mapping(
+    symbols: list[str],
+    vocabulary: Vocabulary,
+    kind: str = "random",
+    seed: int = 100,
+    shift: int = 1000,
+    keep_specials: bool = True,
+    pitches: bool = False,
+) -> TokenMapping:
+    """The mapping of ``symbols`` on ``vocabulary`` (see the module's docstring).
+
+    Raises:
+        ValueError: an unknown kind, or a mapping that would give two symbols one id or a symbol a special id.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
+    base = base_ids(symbols, vocabulary, pitches)
+    specials = dict(vocabulary.specials)
+    if kind == "random":
+        table = random_table(vocabulary.size, seed)
+        ids = {s: int(table[b]) for s, b in base.items()}
+        if not keep_specials:
+            specials = {name: int(table[i]) for name, i in specials.items()}
+    elif kind == "shift":
+        span = vocabulary.size - RESERVED
+        ids = {s: RESERVED + (b - RESERVED + shift) % span for s, b in base.items()}
+    else:
+        ids = dict(base)
+    if len(set(ids.values())) != len(ids):
+        raise ValueError("two symbols would read the same id; choose another mapping.")
+    clash = sorted(set(ids.values()) & set(specials.values()))
+    if clash:
+        raise ValueError(f"a symbol would read a special token's id ({clash}); choose another seed or mapping.")
+    return TokenMapping(kind, seed, shift, keep_specials, base, ids, specials)
+
+
+def encode_all(sequences: list[list[str]], mapping: TokenMapping, max_length: int) -> torch.Tensor:
+    """Every sequence encoded and padded with [PAD] to the longest: (n, length) int64.
+
+    Raises:
+        ValueError: naming the first row with an unknown symbol or too many symbols.
+    """
+    encoded = []
+    for row, sequence in enumerate(sequences):
+        try:
+            encoded.append(mapping.encode(sequence, max_length))
+        except ValueError as error:
+            raise ValueError(f"row {row + 1}: {error}") from None
+    width = max(len(e) for e in encoded)
+    out = torch.full((len(encoded), width), mapping.specials["[PAD]"], dtype=torch.long)
+    for row, ids in enumerate(encoded):
+        out[row, : len(ids)] = torch.as_tensor(ids)
+    return out

@@ -1,0 +1,57 @@
+"""BERT on non-text tokens: pretrained vs randomly initialised BERT fine-tuned on DNA, peptides and music."""
+
+import streamlit as st
+
+from core.nontext import runs
+from ui import state
+from ui.nontext import panels
+
+st.title("BERT on DNA, proteins and music")
+st.caption(
+    "Kao & Lee (Findings of EMNLP 2021): a BERT pretrained on English, fine-tuned on token sequences that are not "
+    "language at all, learns faster and ends better than the same architecture randomly initialised. Pick a task, "
+    "see how its symbols become the ids the model reads, and fine-tune the encoders side by side with the same data, "
+    "split, seeds and steps."
+)
+
+st.subheader("1. Task")
+base = panels.choose_task()
+if base is None:
+    st.stop()
+found = None
+with state.user_errors():
+    found = panels.task(base)
+if found is None:
+    st.stop()
+panels.describe(found)
+
+st.subheader("2. Tokens")
+with_mapping = panels.mapping_panel(base, found)
+
+st.subheader("3. Fine-tune side by side")
+panels.resume_panel()
+settings = panels.run_settings(with_mapping)
+st.caption(
+    "Runs train one after another; Stop (top right) or any click ends the running one after its next evaluation "
+    "and keeps it: running the same comparison again resumes it, and finished runs are never trained twice."
+)
+if st.button("Run the comparison", type="primary", key="nt-run"):
+    with state.user_errors():
+        settings.check()
+        panels.run(settings)
+
+st.subheader("4. Results")
+grouped = runs.comparisons()
+if not grouped:
+    st.info("No run yet: run a comparison above (the laptop preset takes about ten minutes on two CPU cores).")
+    st.stop()
+keys = list(grouped)
+current = st.session_state.get("nt-comparison")
+chosen = st.selectbox(
+    "Comparison",
+    keys,
+    index=keys.index(current) if current in keys else 0,
+    format_func=lambda key: runs.comparison_label(grouped[key]),
+    key="nt-chosen",
+)
+panels.results(grouped[chosen])

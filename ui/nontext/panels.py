@@ -1,0 +1,230 @@
+"""Streamlit pieces of the BERT-on-non-text-tokens page: the task, the mapping preview, live runs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs, store
+from core.errors import Interrupted
+from core.nontext import figures, models, runs, tasks, tokens
+from core.nontext.runs import PRESETS, TokenSettings
+from ui import state
+
+TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
+
+
+@st.cache_resource(show_spinner="Loading the text model…", max_entries=2)
+def text_model(name: str):
+    from core.hub import load_text_model
+
+    return load_text_model(name)
+
+
+@st.cache_resource(show_spinner="Loading the task…", max_entries=8)
+def task(settings: TokenSettings) -> tasks.TokenTask:
+    """A task, loaded once per process (read-only)."""
+    return runs.load(settings)
+
+
+def choose_task() -> TokenSettings | None:
+    """The task picker; returns the base settings with the task set, or None while a CSV is awaited."""
+    rows = {row["name"]: row for row in tasks.available_tasks()}
+    left, right = st.columns([2, 1])
+    name = left.selectbox("Task", list(TASK_TITLES), format_func=TASK_TITLES.get, key="nt-task")
+    if name in rows and not rows[name]["available"]:
+        st.warning(rows[name]["note"], icon=":material/cloud_off:")
+        return None
+    base = replace(TokenSettings(), task=name)
+    if name == "composers":
+        pieces = right.number_input("Pieces per composer", 2, 400, TokenSettings.pieces, key="nt-pieces")
+        window = right.number_input("Notes per window", 16, 510, TokenSettings.window, key="nt-window")
+        base = replace(base, pieces=int(pieces), window=int(window))
+    if name == "csv":
+        upload = right.file_uploader("CSV with columns sequence, label", type=["csv"], key="nt-csv")
+        if upload is None:
+            st.info("Upload a CSV with a 'sequence' column (letters, or items separated by spaces) and a 'label' one.")
+            return None
+        data = upload.getvalue()
+        path = store.home() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:16]}.csv"
+        if not path.is_file():
+            store.atomic_write_bytes(path, data)
+        base = replace(base, path=str(path))
+    return base
+
+
+def describe(found: tasks.TokenTask) -> None:
+    lengths = [len(s) for s in found.sequences]
+    counts = ", ".join(f"{k} {v:,}" for k, v in found.counts().items())
+    st.caption(
+        f"{found.source}. {len(found.sequences):,} sequences ({counts}); {min(lengths)}–{max(lengths)} symbols; "
+        f"{len(found.symbols)} distinct symbols. {found.note}"
+    )
+
+
+def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSettings:
+    """Mapping settings and the preview: the table symbol -> base id -> id read, and one sequence's ids."""
+    left, middle, right = st.columns(3)
+    kind = left.radio(
+        "Mapping",
+        tokens.KINDS,
+        key="nt-mapping",
+        horizontal=True,
+        help="random: the paper's seeded table over the vocabulary; shift: every id moved by an offset; wordpiece: "
+        "the symbols' own wordpieces.",
+    )
+    seed = middle.number_input("Table seed", 0, 10**6, settings.mapping_seed, key="nt-mapping-seed")
+    keep = right.toggle(
+        "Keep [CLS], [SEP], [PAD]",
+        True,
+        key="nt-keep",
+        help="The paper's code sent the special tokens through the random table too; kept, they mean what the "
+        "model learnt.",
+    )
+    settings = replace(settings, mapping=kind, mapping_seed=int(seed), keep_specials=keep)
+    with state.user_errors():
+        loaded = text_model(settings.encoder)
+        vocabulary = tokens.Vocabulary.of(loaded.tokenizer, found.symbols)
+        mapping = tokens.build_mapping(
+            found.symbols, vocabulary, kind, int(seed), settings.shift, keep, pitches=found.name == "composers"
+        )
+        first = found.sequences[0]
+        ids = mapping.encode(first, 10**6)
+        table, example = st.columns([1, 2])
+        table.dataframe(pd.DataFrame(mapping.preview()), hide_index=True, height=240, key="nt-preview")
+        shown = first[:24]
+        example.markdown("**The first sequence, as the model reads it** (first 24 symbols)")
+        example.dataframe(
+            pd.DataFrame({"symbol": ["[CLS]", *shown], "id read": ids[: len(shown) + 1]}).astype(str).T,
+            key="nt-example",
+        )
+    return settings
+
+
+def run_settings(settings: TokenSettings) -> TokenSettings:
+    """The comparison's budget: a preset, the variants and seeds, and its training settings."""
+    name = st.radio(
+        "Preset",
+        list(PRESETS),
+        horizontal=True,
+        key="nt-preset",
+        format_func={"laptop": "laptop (~10 min on 2 CPU cores)", "full": "full (the paper's; a GPU)"}.get,
+    )
+    p = PRESETS[name]
+    cols = st.columns(4)
+    variants = cols[0].multiselect(
+        "Encoders", models.VARIANTS, list(p.variants), format_func=models.VARIANT_TITLES.get, key=f"nt-var-{name}"
+    )
+    seeds = cols[1].multiselect("Seeds", list(range(10)), list(p.seeds), key=f"nt-seeds-{name}")
+    steps = cols[2].number_input("Steps", 1, 100_000, p.steps, key=f"nt-steps-{name}")
+    every = cols[3].number_input("Evaluate every", 1, 10_000, p.eval_every, key=f"nt-every-{name}")
+    st.caption(
+        f"{p.encoder}, batch {p.batch_size}, {p.optimizer} lr {p.lr:g}, {p.schedule} schedule; split "
+        f"{'/'.join(f'{s:.0%}' for s in p.shares)} (seed {p.split_seed}). Every encoder gets the same data, split, "
+        "seeds and steps."
+    )
+    chosen = replace(p, task=settings.task, path=settings.path, pieces=settings.pieces, window=settings.window)
+    chosen = replace(chosen, mapping=settings.mapping, mapping_seed=settings.mapping_seed)
+    return replace(
+        chosen,
+        keep_specials=settings.keep_specials,
+        variants=tuple(variants),
+        seeds=tuple(sorted(seeds)),
+        steps=int(steps),
+        eval_every=int(every),
+    )
+
+
+class LiveRuns:
+    """A run ``callback`` drawing progress and the curves so far; a Stop or click ends the running run after
+    its current evaluation (kept, resumable) and is raised again by :meth:`finish`."""
+
+    def __init__(self) -> None:
+        self.bar = st.progress(0.0, text="Loading the task and the model…")
+        self.chart = st.empty()
+        self.histories: dict[str, list[dict]] = {}
+        self.ended: list[BaseException] = []
+
+    def __call__(self, step: int, steps: int, metrics: dict) -> bool | None:
+        self.histories.setdefault(metrics["run"], []).append({"step": step, **metrics})
+        try:
+            self.bar.progress(
+                step / steps,
+                text=f"{metrics['run']}: step {step}/{steps}, validation accuracy {metrics['val_accuracy']:.3f}",
+            )
+            grouped: dict[str, list[list[dict]]] = {}
+            for run, history in self.histories.items():
+                grouped.setdefault(run.split(",")[0], []).append(history)
+            self.chart.plotly_chart(figures.curves_figure(grouped), key=f"nt-live-{metrics['run']}-{step}")
+        except BaseException as stop:
+            self.ended.append(stop)
+            return True
+        return None
+
+    def finish(self) -> None:
+        if self.ended:
+            raise self.ended[0]
+        self.bar.empty()
+        self.chart.empty()
+
+
+def run(settings: TokenSettings) -> None:
+    live = LiveRuns()
+    try:
+        runs.run_comparison(settings, live)
+    except Interrupted:
+        live.finish()
+        raise
+    live.finish()
+    st.session_state["nt-comparison"] = settings.comparison_id
+
+
+def resume_panel() -> None:
+    """Comparisons that started and did not finish, each with a Resume button."""
+    for index, (_, record) in enumerate(jobs.list_pending(runs.RUNS)[:3]):
+        settings = runs.from_record(record)
+        st.info(
+            f"A comparison on {settings.task} ({', '.join(settings.variants)}; seeds "
+            f"{', '.join(map(str, settings.seeds))}; {settings.steps} steps) did not finish. Resume goes on from the "
+            "last evaluation of its unfinished run; finished runs are kept.",
+            icon=":material/pause_circle:",
+        )
+        if st.button("Resume it", key=f"nt-resume-{index}"):
+            with state.user_errors():
+                run(settings)
+                st.rerun()
+
+
+def results(runs_found: list) -> None:
+    """A comparison's curves (seed bands), steps to reach a threshold, and the held-out table."""
+    threshold = st.slider("Steps to reach validation accuracy", 0.3, 1.0, 0.8, 0.01, key="nt-threshold")
+    metric = st.radio(
+        "Curve",
+        ["val_accuracy", "val_f1", "val_loss"],
+        horizontal=True,
+        key="nt-metric",
+        format_func={"val_accuracy": "accuracy", "val_f1": "macro F1", "val_loss": "loss"}.get,
+    )
+    grouped: dict[str, list[list[dict]]] = {}
+    for found in runs_found:
+        grouped.setdefault(found.config["variant"], []).append(found.config["history"])
+    majority = runs_found[0].config["test"]["majority_rate"]
+    st.plotly_chart(
+        figures.curves_figure(
+            grouped,
+            metric,
+            majority if metric == "val_accuracy" else None,
+            threshold if metric == "val_accuracy" else None,
+        ),
+        key="nt-curves",
+    )
+    table = pd.DataFrame(runs.results_table(runs_found, threshold))
+    st.dataframe(table, hide_index=True, width="stretch", key="nt-table")
+    st.caption(
+        f"Held-out (test) figures of each run's last step, mean over seeds; the majority class of the test split is "
+        f"{majority:.3f}. The curves are the validation split, evaluated every "
+        f"{runs_found[0].config['settings']['eval_every']} steps."
+    )
