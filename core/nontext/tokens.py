@@ -36,7 +36,7 @@ class Vocabulary:
     sep: int
     pad: int
     unk: int
-    pieces: dict[str, int] = field(default_factory=dict)  # symbol (lower case) -> its wordpiece id, when it has one
+    pieces: dict[str, int] = field(default_factory=dict)  # symbol -> the id of its lower-cased wordpiece, if any
 
     @classmethod
     def of(cls, tokenizer: Any, symbols: list[str]) -> Vocabulary:
