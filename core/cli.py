@@ -57,7 +57,13 @@ def _info(args: argparse.Namespace) -> dict:
 def _reproduce(args: argparse.Namespace) -> dict:
     from core import reproduce
 
-    options = {"n": args.n, "epochs": args.epochs, "device": args.device, "progress": progress}
+    bars: dict = {}
+
+    def callback(step: int, total: int, metrics: dict) -> None:  # epochs of a model, or folds of a study
+        label = "folds" if "fold" in metrics else "epochs"
+        bars.setdefault(label, progress(label))(step, total, {k: v for k, v in metrics.items() if k != "history"})
+
+    options = {"n": args.n, "epochs": args.epochs, "device": args.device, "progress": progress, "callback": callback}
     if args.paper == "images-to-words":
         options["shuffled"] = not args.no_shuffled
     elif args.no_shuffled:

@@ -477,6 +477,26 @@ def test_images_to_words_page_draws_a_study(app_url: str, new_browser, screensho
     save_screenshot(driver, screenshots / "images_to_words.png")
 
 
+def test_bert_on_non_text_tokens_page_shows_the_task_and_its_tokens(
+    app_url: str, new_browser, screenshots: Path
+) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/bert_nontext")
+    state = wait_for(
+        driver,
+        "the BERT on non-text tokens page: the splice task, its mapping table and the run controls",
+        lambda s: (
+            "BERT on DNA, proteins and music" in s["titles"]
+            and "3,186 sequences" in s["text"]
+            and len(s["tables"]) >= 2
+            and "Run the comparison" in s["text"]
+        ),
+    )
+    assert not state["errors"], state["errors"]
+    assert any("id read" in t for t in state["tables"]), state["tables"]
+    save_screenshot(driver, screenshots / "bert_nontext.png")
+
+
 def set_number(driver: WebDriver, label: str, value: int) -> None:
     """Type ``value`` into the number input labelled ``label`` and submit it (Enter)."""
     field = driver.find_element(
