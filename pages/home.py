@@ -8,6 +8,7 @@ from core.corpora import available_corpora
 from core.device import describe_device
 from core.encoders import available_encoders
 from core.imagesets import available_imagesets
+from core.nontext.tasks import available_tasks
 from core.text_to_image.backbones import available_backbones
 from core.wordvectors import available_word_vectors
 
@@ -21,12 +22,17 @@ Explore **cross-modality transfer learning**: models trained on one kind of data
   ImageNet CNN can read.
 - **Images → word vectors** (Baughman 2021): a CNN learns to output the GloVe vector of each image's class
   name; each class in turn is left out of training, to see whether its images still move toward their word.
-- **BERT + BEiT** (Liu et al. 2023) and **BERT on DNA, protein and music** (Kao & Lee 2021) follow.
+- **BERT on non-text tokens** (Kao & Lee 2021): a BERT pretrained on English, fine-tuned on DNA, peptides or
+  music, against the same architecture randomly initialised.
+- **BERT + BEiT** (Liu et al. 2023) follows.
 
 Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
 and refit the map that places each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
 **Train** classifiers made of early layers of ImageNet CNNs on it, compare them with two baselines in
 **Results**, and **Classify** new sentences live. **Images → Words** runs and browses leave-one-out studies.
+**BERT on DNA, proteins, music** shows how symbols become token ids and fine-tunes the encoders side by side.
+Each method's page shows its latest reproduction table (`python -m core reproduce …`): the paper's figure, its
+settings and the lab's, with the baselines and controls.
 """
 )
 
@@ -69,5 +75,10 @@ availability(available_backbones(), "Backbones are sliced at an early layer for 
 st.subheader("Image sets and word vectors")
 availability(
     available_imagesets() + available_word_vectors(), "For Images → Words: images whose class names map to GloVe words."
+)
+st.subheader("Non-text sequence tasks")
+availability(
+    [{**row, "offline": True} for row in available_tasks()],
+    "For BERT on non-text tokens; any CSV of (sequence, label) works too.",
 )
 st.caption(f"Artifacts (embeddings, layouts) are stored under `{store.home()}` (set `CROSSMODAL_HOME` to move them).")
