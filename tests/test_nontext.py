@@ -298,3 +298,34 @@ def test_the_page_shows_a_task_its_tokens_and_a_comparison(tiny_encoder, tmp_pat
     assert (table["seeds"] == 2).all()
     app.selectbox(key="nt-task").set_value("csv").run()
     assert not app.exception and any("Upload a CSV" in i.value for i in app.info)
+
+
+def test_a_maestro_folder_loads_with_its_own_split(tmp_path):
+    import json
+
+    from music21 import note, stream
+
+    from core.nontext.runs import split
+    from core.nontext.tasks import load_maestro
+
+    index = []
+    for number, (composer, part) in enumerate(
+        [("Chopin", "train"), ("Liszt", "train"), ("Chopin", "validation"), ("Liszt", "test")]
+    ):
+        pitches = [60 + number + i for i in range(9)]
+        score = stream.Score([stream.Part([note.Note(p, quarterLength=1) for p in pitches])])
+        name = f"piece{number}.mid"
+        score.write("midi", fp=str(tmp_path / name))
+        index.append({"canonical_composer": composer, "split": part, "midi_filename": name})
+    (tmp_path / "maestro-v1.0.0.json").write_text(json.dumps(index))
+    task = load_maestro(tmp_path, window=4)
+    assert task.label_names == ["Chopin", "Liszt"] and len(task.sequences) == 8  # two windows of 4 per piece
+    assert task.sequences[0] == ["60", "61", "62", "63"]
+    rows = split(task, (0.9, 0.05, 0.05), 100)
+    assert {name: set(task.groups[r]) for name, r in rows.items()} == {
+        "train": {"piece0.mid", "piece1.mid"},
+        "validation": {"piece2.mid"},
+        "test": {"piece3.mid"},
+    }
+    with pytest.raises(ValueError, match="no maestro"):
+        load_maestro(tmp_path / "images")

@@ -50,8 +50,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _add_task(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("task")
-    group.add_argument("--task", default=None, help=f"{', '.join(tasks.TASKS)}, csv or hilbert (default: splice)")
-    group.add_argument("--path", default=None, help="the file of a csv task (columns sequence, label) or hilbert task")
+    group.add_argument(
+        "--task", default=None, help=f"{', '.join(tasks.TASKS)}, csv, hilbert or maestro (default: splice)"
+    )
+    group.add_argument(
+        "--path",
+        default=None,
+        help="a csv task's file (columns sequence, label), a hilbert task's file (H3.txt ...), a MAESTRO v1 folder",
+    )
     group.add_argument("--pieces", type=int, default=None, help="composers: pieces per composer")
     group.add_argument("--window", type=int, default=None, help="composers: notes per window")
 
@@ -94,7 +100,7 @@ def _map(args: argparse.Namespace) -> dict:
         settings.mapping_seed,
         settings.shift,
         settings.keep_specials,
-        pitches=task.name == "composers",
+        pitches=task.name in ("composers", "maestro"),
     )
     first = task.sequences[0]
     return {

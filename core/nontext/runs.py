@@ -38,9 +38,10 @@ class TokenSettings:
     """A comparison's settings; pages and the CLI read their defaults from here.
 
     Attributes:
-        task: an offline task (:data:`core.nontext.tasks.TASKS`) or ``csv`` / ``hilbert`` with ``path``.
-        path: the file of a ``csv`` or ``hilbert`` task.
-        pieces, window: the composers task's pieces per composer and notes per window.
+        task: an offline task (:data:`core.nontext.tasks.TASKS`), or ``csv`` / ``hilbert`` (a file) or
+            ``maestro`` (a MAESTRO v1 folder) with ``path``.
+        path: the file of a ``csv`` or ``hilbert`` task, the folder of a ``maestro`` one.
+        pieces, window: the composers task's pieces per composer, and notes per window (composers, maestro).
         encoder: the pretrained text model (packaged name, folder or hub id).
         variants: which encoders to compare (:data:`core.nontext.models.VARIANTS`).
         seeds: one run per variant and seed (the head, dropout and batch order follow the seed).
@@ -98,8 +99,8 @@ class TokenSettings:
             raise ValueError(f"mapping must be one of {tokens.KINDS}, got {self.mapping!r}.")
         if len(self.shares) != 3 or abs(sum(self.shares) - 1) > 1e-6 or min(self.shares) <= 0:
             raise ValueError(f"shares must be three positive parts of 1 (train, validation, test), got {self.shares}.")
-        if self.task in ("csv", "hilbert") and not self.path:
-            raise ValueError(f"a {self.task} task needs a file (path).")
+        if self.task in ("csv", "hilbert", "maestro") and not self.path:
+            raise ValueError(f"a {self.task} task needs a file or folder (path).")
 
     def identity(self) -> dict[str, Any]:
         """What a comparison is (every setting but variants, seeds and device)."""
@@ -107,7 +108,9 @@ class TokenSettings:
         for key in ("variants", "seeds", "device"):
             record.pop(key)
         if self.task != "composers":
-            record.pop("pieces"), record.pop("window")
+            record.pop("pieces")
+        if self.task not in ("composers", "maestro"):
+            record.pop("window")
         return record
 
     @property
@@ -140,6 +143,8 @@ def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask
         return tasks.load_csv(settings.path)
     if settings.task == "hilbert":
         return tasks.load_hilbert_text(settings.path)
+    if settings.task == "maestro":
+        return tasks.load_maestro(settings.path, settings.window)
     if settings.task == "composers":
         return _cached_composers(settings.pieces, settings.window, progress)
     return tasks.load_task(settings.task)
@@ -179,8 +184,14 @@ def _cached_composers(pieces: int, window: int, progress: Callback | None) -> To
 
 
 def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
-    """Train / validation / test rows: a seeded shuffle cut by ``shares``; with groups, whole groups are
-    shuffled and cut, so no group is on two sides."""
+    """Train / validation / test rows: the task's own split when it has one; else a seeded shuffle cut by
+    ``shares``, and with groups whole groups are shuffled and cut, so no group is on two sides."""
+    if task.fixed_split is not None:
+        rows = {name: np.flatnonzero(task.fixed_split == name) for name in ("train", "validation", "test")}
+        empty = [name for name, found in rows.items() if not len(found)]
+        if empty:
+            raise ValueError(f"{task.name}: its own split has no {', '.join(empty)} rows.")
+        return rows
     rng = np.random.default_rng(seed)
     groups = task.groups if task.groups is not None else np.arange(len(task.labels))
     unique = rng.permutation(np.unique(groups))
@@ -297,7 +308,7 @@ def train_run(
         settings.mapping_seed,
         settings.shift,
         settings.keep_specials,
-        pitches=task.name == "composers",
+        pitches=task.name in ("composers", "maestro"),
     )
     encoder_record = {
         "name": loaded.name,

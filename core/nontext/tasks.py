@@ -55,6 +55,7 @@ class TokenTask:
         groups: a group per sequence (e.g. the piece a music window comes from); sequences of one group
             are kept on one side of a split, and held-out groups are voted over. None: every sequence is
             its own group.
+        fixed_split: the data's own split (e.g. MAESTRO's), used instead of a seeded one when given.
         source: where the data came from.
         note: what a user should know about it.
     """
@@ -67,6 +68,7 @@ class TokenTask:
     source: str = ""
     note: str = ""
     record: dict[str, Any] = field(default_factory=dict)
+    fixed_split: np.ndarray | None = None  # "train" / "validation" / "test" per sequence, when the data has one
 
     @property
     def symbols(self) -> list[str]:
@@ -305,6 +307,49 @@ def load_hilbert_text(path: str | Path) -> TokenTask:
     task = TokenTask(Path(path).stem, sequences, np.array(labels), ["0", "1"], source=f"Hilbert-CNN file {path}")
     check_task(task)
     return task
+
+
+def load_maestro(folder: str | Path, window: int = 128, first_instrument: bool = True) -> TokenTask:
+    """MAESTRO v1 (the paper's music data): composer classification over its index's ``canonical_composer``,
+    windows of ``window`` notes (the paper: 128, of the first instrument), its official train / validation /
+    test split, and a vote per piece on the held-out ones.
+
+    ``folder`` holds ``maestro-v1.0.0.json`` (or any ``maestro-*.json`` index) and the MIDI files it names.
+    """
+    import json
+
+    from music21 import converter
+
+    folder = Path(folder)
+    index = sorted(folder.glob("maestro-*.json"))
+    if not index:
+        raise ValueError(f"{folder} holds no maestro-*.json index; download MAESTRO v1 and point to its folder.")
+    pieces = json.loads(index[0].read_text())
+    if isinstance(pieces, dict):  # v2+ indexes are column-wise
+        keys = list(pieces)
+        pieces = [{k: pieces[k][i] for k in keys} for i in pieces[keys[0]]]
+    names = sorted({p["canonical_composer"] for p in pieces})
+    sequences, labels, groups, splits = [], [], [], []
+    for piece in pieces:
+        score = converter.parse(str(folder / piece["midi_filename"]))
+        part = score.parts[0] if first_instrument and score.parts else score
+        pitches = [p.midi for element in part.flatten().notes for p in sorted(element.pitches, key=lambda x: x.midi)]
+        for piece_window in windows(pitches, window):
+            sequences.append([str(p) for p in piece_window])
+            labels.append(names.index(piece["canonical_composer"]))
+            groups.append(piece["midi_filename"])
+            splits.append(piece["split"])
+    return TokenTask(
+        "maestro",
+        sequences,
+        np.array(labels),
+        names,
+        np.array(groups),
+        source=f"MAESTRO index {index[0].name} ({len(pieces)} pieces), windows of {window} notes",
+        note="the official split; held-out pieces are voted over their windows",
+        record={"window": window},
+        fixed_split=np.array(["validation" if s == "validation" else s for s in splits]),
+    )
 
 
 TASKS: dict[str, tuple[str, Callable[..., TokenTask]]] = {

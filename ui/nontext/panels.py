@@ -89,7 +89,13 @@ def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSetti
         loaded = text_model(settings.encoder)
         vocabulary = tokens.Vocabulary.of(loaded.tokenizer, found.symbols)
         mapping = tokens.build_mapping(
-            found.symbols, vocabulary, kind, int(seed), settings.shift, keep, pitches=found.name == "composers"
+            found.symbols,
+            vocabulary,
+            kind,
+            int(seed),
+            settings.shift,
+            keep,
+            pitches=found.name in ("composers", "maestro"),
         )
         first = found.sequences[0]
         ids = mapping.encode(first, 10**6)
