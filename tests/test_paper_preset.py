@@ -198,3 +198,23 @@ def test_a_paper_style_run_keeps_the_last_epoch_and_never_caches_the_slice(lab_h
     assert model["best_epoch"] == 2 and not model["slice_outputs_cached"]
     assert all("val_accuracy" not in record for record in model["history"])
     assert model["training"]["best_epoch_chosen_on"].startswith("none")
+
+
+def test_the_forms_start_from_the_papers_layout_and_offer_the_papers_split_and_layers(small_dataset):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "pages/text_to_image/image_dataset.py"), default_timeout=60).run()
+    assert not app.exception
+    assert app.selectbox(key="fit-method").value == "tsne"  # the lab's defaults first
+    app.radio(key="fit-layout-base").set_value("paper").run()
+    assert not app.exception
+    chosen = {k: app.selectbox(key=f"fit-paper-{k}").value for k in ("method", "disc", "scaler", "metric")}
+    assert chosen == {"method": "sklearn_tsne", "disc": "digitize", "scaler": "norm2", "metric": "euclidean"}
+    assert app.number_input(key="fit-paper-reduce").value == 0
+    assert app.radio(key="ds-split-method").options == [
+        "stratified (the lab's)",
+        "torch random_split (the paper's code)",
+    ]
+    train = AppTest.from_file(str(ROOT / "pages/text_to_image/train.py"), default_timeout=60).run()
+    assert not train.exception
+    assert len(train.radio(key="tr-style").options) == 2 and train.number_input(key="tr-validation").min == 0.0

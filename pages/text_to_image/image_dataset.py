@@ -23,28 +23,7 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     encoder_name, pooling = forms.encoder_picker()
     layers = forms.layers_text()
     params = forms.layout_settings()
-    left, middle, right, last = st.columns(4)
-    test_size = left.slider("Held-out share", 0.05, 0.5, datasets.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
-    split_seed = middle.number_input("Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
-    fit_on = right.radio(
-        "Fit the layout on",
-        datasets.FIT_ON,
-        key="ds-fit-on",
-        horizontal=True,
-        format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
-        help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to "
-        "reproduce it.",
-    )
-    split_method = last.radio(
-        "Split",
-        datasets.SPLITS,
-        key="ds-split-method",
-        format_func={
-            "stratified": "stratified (the lab's)",
-            "random_split": "torch random_split (the paper's code)",
-        }.get,
-        help="The paper's code split with torch.utils.data.random_split after torch.manual_seed(seed).",
-    )
+    test_size, split_seed, fit_on, split_method = forms.split_settings()
     st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
     if st.button("Build", type="primary", key="ds-build"):
         with state.user_errors():

@@ -93,7 +93,7 @@ def layout_settings() -> dict:
         "lab's default differs.",
     )
     d = layout_base(base_name)
-    tag = f"fit-{base_name}"  # widgets keyed per base, so switching bases resets them to that base's values
+    tag = "fit" if base_name == "lab" else "fit-paper"  # keyed per base: switching bases resets the widgets
     left, right = st.columns(2)
     method = left.selectbox(
         "Method", METHODS, index=METHODS.index(d["method"]), format_func=METHOD_NAMES.get, key=f"{tag}-method"
@@ -143,3 +143,32 @@ def layout_settings() -> dict:
         "reduce_dim": int(reduce_dim) or None,
         "random_state": int(seed),
     }
+
+
+def split_settings() -> tuple[float, int, str, str]:
+    """A dataset's split: held-out share, seed, the rows the layout is fitted on, and the split method."""
+    from core.text_to_image import datasets
+
+    left, middle, right, last = st.columns(4)
+    test_size = left.slider("Held-out share", 0.05, 0.5, datasets.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
+    seed = middle.number_input("Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
+    fit_on = right.radio(
+        "Fit the layout on",
+        datasets.FIT_ON,
+        key="ds-fit-on",
+        horizontal=True,
+        format_func={"train": "training rows (no leak)", "all": "all rows (the paper's code)"}.get,
+        help="The paper's code fitted its layout on every review, test reviews included: a leak. Use 'all' only to "
+        "reproduce it.",
+    )
+    method = last.radio(
+        "Split",
+        datasets.SPLITS,
+        key="ds-split-method",
+        format_func={
+            "stratified": "stratified (the lab's)",
+            "random_split": "torch random_split (the paper's code)",
+        }.get,
+        help="The paper's code split with torch.utils.data.random_split after torch.manual_seed(seed).",
+    )
+    return float(test_size), int(seed), fit_on, method
