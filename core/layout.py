@@ -90,15 +90,22 @@ def minimum_area_rotation(points: np.ndarray) -> np.ndarray:
     Returns:
         A (2, 2) matrix ``R``; ``points @ R.T`` are the rotated points.
     """
+    return _hull_edge_rotation(points, closing_edge=True, sign=-1)
+
+
+def _hull_edge_rotation(points: np.ndarray, closing_edge: bool, sign: int) -> np.ndarray:
+    """The rotation, among those by ``sign`` x each hull edge's angle (mod 90 degrees), that gives the
+    smallest axis-aligned box; ``closing_edge``: the edge from the last hull vertex back to the first is
+    tried too. The identity when there is no hull (collinear or too few points)."""
     try:
         hull = points[ConvexHull(points).vertices]
     except (QhullError, ValueError):
         return np.eye(2)
-    edges = np.roll(hull, -1, axis=0) - hull
+    edges = (np.roll(hull, -1, axis=0) - hull) if closing_edge else np.diff(hull, axis=0)
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2))
-    cos, sin = np.cos(angles), np.sin(angles)
-    # rotation by -angle puts an edge of that direction on the x axis
-    rotations = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], axis=1)
+    cos, sin = np.cos(angles), sign * np.sin(angles)
+    # rotation by sign * angle: -angle puts an edge of that direction on the x axis
+    rotations = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], axis=1)
     rotated = np.einsum("kij,nj->kni", rotations, hull)
     extent = rotated.max(axis=1) - rotated.min(axis=1)
     return rotations[int(np.argmin(extent[:, 0] * extent[:, 1]))]
@@ -115,17 +122,7 @@ def pydeepinsight2021_rotation(points: np.ndarray) -> np.ndarray:
     Returns:
         A (2, 2) matrix ``R``; ``points @ R.T`` are the rotated points.
     """
-    try:
-        hull = points[ConvexHull(points).vertices]
-    except (QhullError, ValueError):
-        return np.eye(2)
-    edges = np.diff(hull, axis=0)
-    angles = np.unique(np.abs(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2)))
-    cos, sin = np.cos(angles), np.sin(angles)
-    rotations = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], axis=1)
-    rotated = np.einsum("kij,nj->kni", rotations, hull)
-    extent = rotated.max(axis=1) - rotated.min(axis=1)
-    return rotations[int(np.argmin(extent[:, 0] * extent[:, 1]))]
+    return _hull_edge_rotation(points, closing_edge=False, sign=1)
 
 
 def digitize_coordinates(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -31,28 +31,21 @@ def loss_change_histogram(
             hovertemplate="%{x} %<br>%{y} class(es)<extra>trained model</extra>",
         )
     )
-    if control is not None and len(control):
-        fig.add_trace(
-            go.Histogram(
-                x=100 * np.asarray(control, dtype=float),
-                nbinsx=bins,
-                name="constant predictor (control)",
-                marker={"color": "#f58518"},
-                opacity=0.6,
-                hovertemplate="%{x} %<br>%{y} class(es)<extra>constant predictor</extra>",
+    for values_of, name, colour in (
+        (control, "constant predictor", "#f58518"),
+        (shuffled, "shuffled words", "#54a24b"),
+    ):
+        if values_of is not None and len(values_of):
+            fig.add_trace(
+                go.Histogram(
+                    x=100 * np.asarray(values_of, dtype=float),
+                    nbinsx=bins,
+                    name=f"{name} (control)",
+                    marker={"color": colour},
+                    opacity=0.6,
+                    hovertemplate=f"%{{x}} %<br>%{{y}} class(es)<extra>{name}</extra>",
+                )
             )
-        )
-    if shuffled is not None and len(shuffled):
-        fig.add_trace(
-            go.Histogram(
-                x=100 * np.asarray(shuffled, dtype=float),
-                nbinsx=bins,
-                name="shuffled words (control)",
-                marker={"color": "#54a24b"},
-                opacity=0.6,
-                hovertemplate="%{x} %<br>%{y} class(es)<extra>shuffled words</extra>",
-            )
-        )
     if len(fig.data) > 1:
         fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": 1.12})
     median = float(np.median(values))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,13 +194,20 @@ def run_fold(
     (:func:`shuffled_control`, a second training of the same fold).
     ``callback(epoch, epochs, metrics)`` after each epoch; True stops the fold (raises Interrupted).
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(config["training"]["cpu_threads"])
-    try:
+    with _threads(config["training"]["cpu_threads"]):
         record = _run_fold(config, held, imageset, targets, device, callback)
         if shuffled:
             record.update(_shuffled(config, held, imageset, targets, device, callback, record["loss_after"]))
         return record
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """torch's CPU thread count set to ``count`` (the study's recorded one) for a while, then restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
     finally:
         torch.set_num_threads(previous)
 
@@ -414,12 +422,8 @@ def shuffled_control(
     Returns ``shuffled_loss``, ``shuffled_words`` (class -> the word it was trained towards),
     ``gain_over_shuffled`` (1 - the model's loss / the shuffled model's) and ``shuffled_seconds``.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(config["training"]["cpu_threads"])
-    try:
+    with _threads(config["training"]["cpu_threads"]):
         return _shuffled(config, int(fold["index"]), imageset, targets, device, callback, fold["loss_after"])
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- studies on disk

@@ -92,16 +92,7 @@ def _map(args: argparse.Namespace) -> dict:
     settings = _settings(args, TokenSettings())
     task = runs.load(settings)
     loaded = load_text_model(settings.encoder)
-    vocabulary = tokens.Vocabulary.of(loaded.tokenizer, task.symbols)
-    mapping = tokens.build_mapping(
-        task.symbols,
-        vocabulary,
-        settings.mapping,
-        settings.mapping_seed,
-        settings.shift,
-        settings.keep_specials,
-        pitches=task.name in ("composers", "maestro"),
-    )
+    mapping = runs.task_mapping(settings, task, loaded.tokenizer)
     first = task.sequences[0]
     return {
         "task": task.name,

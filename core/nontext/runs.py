@@ -255,6 +255,20 @@ def _metrics(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pa
     }, torch.softmax(logits, 1).numpy()
 
 
+def task_mapping(settings: TokenSettings, task: TokenTask, tokenizer: Any) -> tokens.TokenMapping:
+    """The token mapping ``settings`` give for ``task`` on ``tokenizer``'s vocabulary (pitches of music tasks
+    start from ``pitch + 128``, as in the paper)."""
+    return tokens.build_mapping(
+        task.symbols,
+        tokens.Vocabulary.of(tokenizer, task.symbols),
+        settings.mapping,
+        settings.mapping_seed,
+        settings.shift,
+        settings.keep_specials,
+        pitches=task.name in ("composers", "maestro"),
+    )
+
+
 def run_config(
     settings: TokenSettings,
     task: TokenTask,
@@ -300,16 +314,7 @@ def train_run(
     loaded = loaded if loaded is not None else load_text_model(settings.encoder)
     max_length = int(getattr(loaded.model.config, "max_position_embeddings", 512))
     tasks.check_task(task, max_length - 2)
-    vocabulary = tokens.Vocabulary.of(loaded.tokenizer, task.symbols)
-    mapping = tokens.build_mapping(
-        task.symbols,
-        vocabulary,
-        settings.mapping,
-        settings.mapping_seed,
-        settings.shift,
-        settings.keep_specials,
-        pitches=task.name in ("composers", "maestro"),
-    )
+    mapping = task_mapping(settings, task, loaded.tokenizer)
     encoder_record = {
         "name": loaded.name,
         "model_id": loaded.model_id,

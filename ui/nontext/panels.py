@@ -87,16 +87,7 @@ def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSetti
     settings = replace(settings, mapping=kind, mapping_seed=int(seed), keep_specials=keep)
     with state.user_errors():
         loaded = text_model(settings.encoder)
-        vocabulary = tokens.Vocabulary.of(loaded.tokenizer, found.symbols)
-        mapping = tokens.build_mapping(
-            found.symbols,
-            vocabulary,
-            kind,
-            int(seed),
-            settings.shift,
-            keep,
-            pitches=found.name in ("composers", "maestro"),
-        )
+        mapping = runs.task_mapping(settings, found, loaded.tokenizer)
         first = found.sequences[0]
         ids = mapping.encode(first, 10**6)
         table, example = st.columns([1, 2])
