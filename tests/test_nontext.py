@@ -329,3 +329,41 @@ def test_a_maestro_folder_loads_with_its_own_split(tmp_path):
     }
     with pytest.raises(ValueError, match="no maestro"):
         load_maestro(tmp_path / "images")
+
+
+def test_a_tiny_model_regresses_values_and_is_read_against_the_training_mean(tiny_encoder, tmp_path, monkeypatch):
+    from core.nontext import runs
+    from core.nontext.tasks import load_csv
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(1)
+    rows = []
+    for _ in range(200):
+        count = int(rng.integers(0, 11))
+        letters = list("A" * count + "G" * (10 - count))
+        rng.shuffle(letters)
+        rows.append({"sequence": "".join(letters), "label": count / 10 + rng.normal(0, 0.02)})
+    path = tmp_path / "values.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    settings = runs.TokenSettings(
+        task="csv",
+        path=str(path),
+        values=True,
+        encoder=str(tiny_encoder),
+        variants=("random",),
+        steps=80,
+        eval_every=40,
+        batch_size=16,
+        lr=3e-3,
+        shares=(0.7, 0.15, 0.15),
+    )
+    [run] = runs.run_comparison(settings)
+    test = run.config["test"]
+    assert test["spearman"] > 0.8 and test["mse"] < test["mean_predictor_mse"]
+    assert "val_spearman" in run.config["history"][-1]
+    [row] = runs.results_table([run], 0.5)
+    assert row["test Spearman"] == pytest.approx(test["spearman"]) and "MSE of the training mean" in row
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,label\nACGT,0.5\nCCGT,high\n")
+    with pytest.raises(ValueError, match="row 3 has 'high', not a number"):
+        load_csv(bad, values=True)

@@ -58,6 +58,9 @@ def _add_task(command: argparse.ArgumentParser) -> None:
         default=None,
         help="a csv task's file (columns sequence, label), a hilbert task's file (H3.txt ...), a MAESTRO v1 folder",
     )
+    group.add_argument(
+        "--values", action="store_true", default=None, help="csv: the labels are values to regress (Spearman)"
+    )
     group.add_argument("--pieces", type=int, default=None, help="composers: pieces per composer")
     group.add_argument("--window", type=int, default=None, help="composers: notes per window")
 

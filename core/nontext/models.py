@@ -35,15 +35,15 @@ class TokenClassifier(nn.Module):
 
     Args:
         encoder: a transformers encoder (``BertModel`` or alike) taking ``input_ids`` and ``attention_mask``.
-        n_classes: outputs of the head.
+        n_classes: outputs of the head (1: a regression task's value).
         pad_id: the id of padding (masked out of attention).
         dropout: before the head.
     """
 
     def __init__(self, encoder: nn.Module, n_classes: int, pad_id: int, dropout: float = 0.1) -> None:
         super().__init__()
-        if n_classes < 2:
-            raise ValueError(f"a classifier needs at least two classes, got {n_classes}.")
+        if n_classes < 1:
+            raise ValueError(f"the head needs at least one output, got {n_classes}.")
         self.encoder, self.pad_id = encoder, int(pad_id)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, n_classes)

@@ -41,6 +41,7 @@ class TokenSettings:
         task: an offline task (:data:`core.nontext.tasks.TASKS`), or ``csv`` / ``hilbert`` (a file) or
             ``maestro`` (a MAESTRO v1 folder) with ``path``.
         path: the file of a ``csv`` or ``hilbert`` task, the folder of a ``maestro`` one.
+        values: a ``csv`` task's labels are values to regress (fluorescence, stability: Spearman), not classes.
         pieces, window: the composers task's pieces per composer, and notes per window (composers, maestro).
         encoder: the pretrained text model (packaged name, folder or hub id).
         variants: which encoders to compare (:data:`core.nontext.models.VARIANTS`).
@@ -60,6 +61,7 @@ class TokenSettings:
 
     task: str = "splice"
     path: str | None = None
+    values: bool = False
     pieces: int = 40
     window: int = 64
     encoder: str = "all-MiniLM-L6-v2"
@@ -111,6 +113,8 @@ class TokenSettings:
             record.pop("pieces")
         if self.task not in ("composers", "maestro"):
             record.pop("window")
+        if not self.values:
+            record.pop("values")
         return record
 
     @property
@@ -140,7 +144,7 @@ PRESETS = {"laptop": LAPTOP, "full": FULL}
 def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask:
     """The task the settings name."""
     if settings.task == "csv":
-        return tasks.load_csv(settings.path)
+        return tasks.load_csv(settings.path, values=settings.values)
     if settings.task == "hilbert":
         return tasks.load_hilbert_text(settings.path)
     if settings.task == "maestro":
@@ -210,7 +214,7 @@ def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dic
     empty = [name for name, found in rows.items() if not len(found)]
     if empty:
         raise ValueError(f"{task.name}: the {', '.join(empty)} split is empty; use more data or larger shares.")
-    if len(np.unique(task.labels[rows["train"]])) < 2:
+    if not task.regression and len(np.unique(task.labels[rows["train"]])) < 2:
         raise ValueError(f"{task.name}: the training split has one class only; use more data or another seed.")
     return rows
 
@@ -239,12 +243,23 @@ def _trim(pad: int):
     return preprocess
 
 
-def _metrics(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pad: int) -> tuple[dict, np.ndarray]:
+def _metrics(
+    model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pad: int, regression: bool = False
+) -> tuple[dict, np.ndarray]:
+    """Loss and metrics on a split, and the outputs: class probabilities, or predicted values (regression:
+    Spearman's rho, as the paper reports for fluorescence and stability, and the mean squared error)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     from core.train import forward_batches
 
     logits = forward_batches(model, ids, _trim(pad), batch_size=128).float()
+    if regression:
+        from scipy.stats import spearmanr
+
+        predicted, truth = logits[:, 0].numpy(), labels.cpu().numpy()
+        rho = spearmanr(predicted, truth).statistic if np.ptp(predicted) > 0 else 0.0
+        mse = float(np.mean((predicted - truth) ** 2))
+        return {"loss": mse, "spearman": float(np.nan_to_num(rho)), "mse": mse}, predicted
     loss = float(torch.nn.functional.cross_entropy(logits, labels.cpu()))
     predicted = logits.argmax(1).numpy()
     truth = labels.cpu().numpy()
@@ -338,9 +353,10 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     device = torch.device(settings.device or default_device())
     rows = split(task, settings.shares, settings.split_seed)
     ids = tokens.encode_all(task.sequences, mapping, max_length)
-    labels = torch.as_tensor(task.labels, dtype=torch.long)
+    regression = task.regression
+    labels = torch.tensor(np.asarray(task.labels), dtype=torch.float32 if regression else torch.long)
     pad = mapping.specials["[PAD]"]
-    model = models.build(loaded.model, variant, len(task.label_names), pad, seed)
+    model = models.build(loaded.model, variant, 1 if regression else len(task.label_names), pad, seed)
     if settings.compact:
         model.compact(mapping.used_ids())
     model = model.to(device)
@@ -355,7 +371,7 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     lengths = (ids[rows["train"]] != pad).sum(1)
 
     def evaluate(trained: torch.nn.Module) -> dict[str, float]:
-        found, _ = _metrics(trained, *validation, pad)
+        found, _ = _metrics(trained, *validation, pad, regression)
         return {f"val_{k}": v for k, v in found.items()}
 
     def relay(epoch: int, epochs: int, record: dict) -> bool | None:
@@ -370,7 +386,7 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     started = time.perf_counter()
     trainer = Trainer(
         model,
-        torch.nn.functional.cross_entropy,
+        _mse if regression else torch.nn.functional.cross_entropy,
         optimiser,
         rounds,
         settings.batch_size,
@@ -385,11 +401,12 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     result = trainer.fit(ids[rows["train"]], labels[rows["train"]])
     for number, record in enumerate(result.history, start=1):
         record["step"] = number * settings.eval_every
-    test_metrics, probabilities = _metrics(model, ids[rows["test"]], labels[rows["test"]], pad)
+    test_metrics, probabilities = _metrics(model, ids[rows["test"]], labels[rows["test"]], pad, regression)
+    reference = _mean_predictor(task, rows) if regression else _per_class(task, rows["test"], probabilities)
     more = {
         "status": "finished" if len(result.history) >= rounds else "stopped",
         "history": result.history,
-        "test": {**test_metrics, **_per_class(task, rows["test"], probabilities)},
+        "test": {**test_metrics, **reference},
         "split": {k: int(len(v)) for k, v in rows.items()},
         "tokens_per_second": _tokens_per_second(result.history, lengths, settings.batch_size),
         "seconds": round(sum(r["seconds"] for r in result.history), 2),
@@ -412,6 +429,16 @@ def _tokens_per_second(history: list[dict], lengths: torch.Tensor, batch_size: i
     seconds = sum(r.get("train_seconds", r["seconds"]) for r in history)
     steps = sum(r.get("steps", 0) for r in history)
     return float(steps * batch_size * lengths.float().mean() / seconds) if seconds else 0.0
+
+
+def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.mse_loss(outputs[:, 0].float(), targets.float())
+
+
+def _mean_predictor(task: TokenTask, rows: dict[str, np.ndarray]) -> dict[str, float]:
+    """The regression reference: the test MSE of always answering the training split's mean."""
+    mean = float(np.mean(task.labels[rows["train"]]))
+    return {"mean_predictor_mse": float(np.mean((task.labels[rows["test"]] - mean) ** 2))}
 
 
 def _per_class(task: TokenTask, test_rows: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
@@ -504,6 +531,23 @@ def settings_of(run: Artifact) -> TokenSettings:
     return from_record(record)
 
 
+def _regression_row(variant: str, chosen: list[Artifact], threshold: float) -> dict[str, Any]:
+    rho = np.array([r.config["test"]["spearman"] for r in chosen])
+    reached = [steps_to_reach(r.config["history"], threshold, "val_spearman") for r in chosen]
+    return {
+        "variant": models.VARIANT_TITLES[variant],
+        "seeds": len(chosen),
+        "test Spearman": float(rho.mean()),
+        "± (std over seeds)": float(rho.std()) if len(chosen) > 1 else None,
+        "test MSE": float(np.mean([r.config["test"]["mse"] for r in chosen])),
+        f"steps to {threshold:.2f} val. Spearman": (
+            float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None
+        ),
+        "reached in": f"{sum(r is not None for r in reached)} of {len(chosen)} seeds",
+        "MSE of the training mean": chosen[0].config["test"]["mean_predictor_mse"],
+    }
+
+
 def steps_to_reach(history: list[dict], threshold: float, metric: str = "val_accuracy") -> int | None:
     """The first evaluated step at which ``metric`` reaches ``threshold`` (None: never)."""
     for record in history:
@@ -519,6 +563,9 @@ def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]
     for variant in models.VARIANTS:
         chosen = [r for r in runs if r.config["variant"] == variant and r.config.get("status") == "finished"]
         if not chosen:
+            continue
+        if "spearman" in chosen[0].config["test"]:
+            rows.append(_regression_row(variant, chosen, threshold))
             continue
         accuracy = np.array([r.config["test"]["accuracy"] for r in chosen])
         f1 = np.array([r.config["test"]["f1"] for r in chosen])

@@ -50,8 +50,8 @@ class TokenTask:
     Attributes:
         name: the task's name.
         sequences: each a list of symbols (strings: bases, amino acids, MIDI pitches).
-        labels: class index per sequence.
-        label_names: the classes.
+        labels: class index per sequence, or a value per sequence for a regression task.
+        label_names: the classes; empty for a regression task (the paper's fluorescence and stability).
         groups: a group per sequence (e.g. the piece a music window comes from); sequences of one group
             are kept on one side of a split, and held-out groups are voted over. None: every sequence is
             its own group.
@@ -71,12 +71,19 @@ class TokenTask:
     fixed_split: np.ndarray | None = None  # "train" / "validation" / "test" per sequence, when the data has one
 
     @property
+    def regression(self) -> bool:
+        """A task whose targets are values (e.g. fluorescence, stability), not classes."""
+        return not self.label_names
+
+    @property
     def symbols(self) -> list[str]:
         """Every symbol the task uses, sorted (numbers numerically)."""
         found = {s for sequence in self.sequences for s in sequence}
         return sorted(found, key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else 0, s))
 
     def counts(self) -> dict[str, int]:
+        if self.regression:
+            return {"values": len(self.labels)}
         return {name: int((self.labels == i).sum()) for i, name in enumerate(self.label_names)}
 
 
@@ -93,6 +100,13 @@ def check_task(task: TokenTask, max_symbols: int | None = None) -> None:
                 f"{task.name}: row {row + 1} has {len(sequence)} symbols but the model reads at most {max_symbols} "
                 "(with [CLS] and [SEP]); cut the sequences into windows or keep their first and last parts."
             )
+    if task.regression:
+        bad = np.flatnonzero(~np.isfinite(np.asarray(task.labels, dtype=float)))
+        if len(bad):
+            raise ValueError(f"{task.name}: row {bad[0] + 1} has no finite target value; fix or remove it.")
+        if np.ptp(task.labels) == 0:
+            raise ValueError(f"{task.name}: every target is the same value; there is nothing to learn.")
+        return
     present = np.unique(task.labels)
     if len(present) < 2:
         only = task.label_names[int(present[0])] if len(present) else "none"
@@ -259,13 +273,18 @@ def load_composers(
 
 
 def load_csv(
-    path: str | Path, sequence_column: str = "sequence", label_column: str = "label", sep: str = ""
+    path: str | Path,
+    sequence_column: str = "sequence",
+    label_column: str = "label",
+    sep: str = "",
+    values: bool = False,
 ) -> TokenTask:
     """A CSV of (sequence, label) rows. Symbols are the sequence's characters, or its items split by ``sep``
-    (e.g. a space for pitches).
+    (e.g. a space for pitches). ``values``: the labels are numbers to regress (e.g. fluorescence), not classes.
 
     Raises:
-        ValueError: a missing column, an empty sequence (naming its row) or a single class.
+        ValueError: a missing column, an empty sequence or a non-numeric value (naming its row), or a
+            single class.
     """
     import pandas as pd
 
@@ -273,20 +292,22 @@ def load_csv(
     missing = [c for c in (sequence_column, label_column) if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} has no column {', '.join(missing)}; its columns are {', '.join(frame.columns)}.")
-    names = sorted(frame[label_column].astype(str).unique())
+    names = [] if values else sorted(frame[label_column].astype(str).unique())
     sequences = []
     for row, value in enumerate(frame[sequence_column]):
         text = "" if pd.isna(value) else str(value).strip()
         if not text:
             raise ValueError(f"{path}: row {row + 2} has an empty {sequence_column!r}; remove it or fill it in.")
         sequences.append(text.split(sep) if sep else list(text.replace(" ", "")))
-    task = TokenTask(
-        Path(path).stem,
-        sequences,
-        np.array([names.index(str(v)) for v in frame[label_column]]),
-        names,
-        source=f"CSV {path}",
-    )
+    if values:
+        numbers = pd.to_numeric(frame[label_column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if len(bad):
+            raise ValueError(f"{path}: row {bad[0] + 2} has {frame[label_column].iloc[bad[0]]!r}, not a number.")
+        labels = numbers
+    else:
+        labels = np.array([names.index(str(v)) for v in frame[label_column]])
+    task = TokenTask(Path(path).stem, sequences, labels, names, source=f"CSV {path}")
     check_task(task)
     return task
 

@@ -45,6 +45,12 @@ def choose_task() -> TokenSettings | None:
         base = replace(base, pieces=int(pieces), window=int(window))
     if name == "csv":
         upload = right.file_uploader("CSV with columns sequence, label", type=["csv"], key="nt-csv")
+        values = right.toggle(
+            "Labels are values (regression, Spearman)",
+            key="nt-values",
+            help="e.g. fluorescence or stability, as in the paper; off: the labels are classes.",
+        )
+        base = replace(base, values=values)
         if upload is None:
             st.info("Upload a CSV with a 'sequence' column (letters, or items separated by spaces) and a 'label' one.")
             return None
@@ -197,31 +203,41 @@ def resume_panel() -> None:
 
 def results(runs_found: list) -> None:
     """A comparison's curves (seed bands), steps to reach a threshold, and the held-out table."""
-    threshold = st.slider("Steps to reach validation accuracy", 0.3, 1.0, 0.8, 0.01, key="nt-threshold")
+    regression = "spearman" in runs_found[0].config["test"]
+    headline = "val_spearman" if regression else "val_accuracy"
+    threshold = st.slider(
+        f"Steps to reach validation {'Spearman' if regression else 'accuracy'}", 0.0, 1.0, 0.8, 0.01, key="nt-threshold"
+    )
+    names = {"val_accuracy": "accuracy", "val_f1": "macro F1", "val_spearman": "Spearman", "val_mse": "MSE"}
     metric = st.radio(
         "Curve",
-        ["val_accuracy", "val_f1", "val_loss"],
+        ["val_spearman", "val_mse"] if regression else ["val_accuracy", "val_f1", "val_loss"],
         horizontal=True,
-        key="nt-metric",
-        format_func={"val_accuracy": "accuracy", "val_f1": "macro F1", "val_loss": "loss"}.get,
+        key=f"nt-metric-{regression}",
+        format_func=lambda m: names.get(m, "loss"),
     )
     grouped: dict[str, list[list[dict]]] = {}
     for found in runs_found:
         grouped.setdefault(found.config["variant"], []).append(found.config["history"])
-    majority = runs_found[0].config["test"]["majority_rate"]
+    majority = runs_found[0].config["test"].get("majority_rate")
     st.plotly_chart(
         figures.curves_figure(
             grouped,
             metric,
             majority if metric == "val_accuracy" else None,
-            threshold if metric == "val_accuracy" else None,
+            threshold if metric == headline else None,
         ),
         key="nt-curves",
     )
     table = pd.DataFrame(runs.results_table(runs_found, threshold))
     st.dataframe(table, hide_index=True, width="stretch", key="nt-table")
+    test = runs_found[0].config["test"]
+    reference = (
+        f"always answering the training mean gives a test MSE of {test['mean_predictor_mse']:.3f}"
+        if regression
+        else f"the majority class of the test split is {majority:.3f}"
+    )
     st.caption(
-        f"Held-out (test) figures of each run's last step, mean over seeds; the majority class of the test split is "
-        f"{majority:.3f}. The curves are the validation split, evaluated every "
-        f"{runs_found[0].config['settings']['eval_every']} steps."
+        f"Held-out (test) figures of each run's last step, mean over seeds; {reference}. The curves are the "
+        f"validation split, evaluated every {runs_found[0].config['settings']['eval_every']} steps."
     )
