@@ -367,3 +367,29 @@ def test_a_tiny_model_regresses_values_and_is_read_against_the_training_mean(tin
     bad.write_text("sequence,label\nACGT,0.5\nCCGT,high\n")
     with pytest.raises(ValueError, match="row 3 has 'high', not a number"):
         load_csv(bad, values=True)
+
+
+def test_the_page_runs_a_comparison_with_live_progress(tmp_path, monkeypatch):
+    """One step of the packaged MiniLM on splice, run from the page's button."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.errors import ResourceUnavailable
+    from core.nontext import runs, tasks
+
+    try:
+        tasks.data_file("DNA.rda")
+    except ResourceUnavailable as missing:
+        pytest.skip(str(missing))
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    app = AppTest.from_file(str(ROOT / "pages/nontext/bert_nontext.py"), default_timeout=300).run()
+    assert any("No run yet" in i.value for i in app.info)
+    app.multiselect(key="nt-var-laptop").set_value(["pretrained"])
+    app.number_input(key="nt-steps-laptop").set_value(1)
+    app.number_input(key="nt-every-laptop").set_value(1)
+    app.button(key="nt-run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    [comparison] = runs.comparisons().values()
+    [run] = comparison
+    assert run.config["status"] == "finished" and run.config["settings"]["steps"] == 1
+    [table] = [d.value for d in app.dataframe if "variant" in d.value.columns]
+    assert table["variant"].tolist() == ["pretrained on English"]

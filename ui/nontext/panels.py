@@ -129,7 +129,14 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         f"{'/'.join(f'{s:.0%}' for s in p.shares)} (seed {p.split_seed}). Every encoder gets the same data, split, "
         "seeds and steps."
     )
-    chosen = replace(p, task=settings.task, path=settings.path, pieces=settings.pieces, window=settings.window)
+    chosen = replace(
+        p,
+        task=settings.task,
+        path=settings.path,
+        values=settings.values,
+        pieces=settings.pieces,
+        window=settings.window,
+    )
     chosen = replace(chosen, mapping=settings.mapping, mapping_seed=settings.mapping_seed)
     return replace(
         chosen,
@@ -154,14 +161,15 @@ class LiveRuns:
     def __call__(self, step: int, steps: int, metrics: dict) -> bool | None:
         self.histories.setdefault(metrics["run"], []).append({"step": step, **metrics})
         try:
+            metric = "val_spearman" if "val_spearman" in metrics else "val_accuracy"
             self.bar.progress(
                 step / steps,
-                text=f"{metrics['run']}: step {step}/{steps}, validation accuracy {metrics['val_accuracy']:.3f}",
+                text=f"{metrics['run']}: step {step}/{steps}, validation {metric[4:]} {metrics[metric]:.3f}",
             )
             grouped: dict[str, list[list[dict]]] = {}
             for run, history in self.histories.items():
                 grouped.setdefault(run.split(",")[0], []).append(history)
-            self.chart.plotly_chart(figures.curves_figure(grouped), key=f"nt-live-{metrics['run']}-{step}")
+            self.chart.plotly_chart(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}")
         except BaseException as stop:
             self.ended.append(stop)
             return True
