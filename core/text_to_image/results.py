@@ -104,7 +104,8 @@ def model_name(artifact: Artifact) -> str:
     """What a trained model is, without its figures: backbone, cut, initialisation, fine-tuning."""
     c = artifact.config["classifier"]
     init = "ImageNet" if c["pretrained"] else "random init"
-    return f"{c['backbone']} @ {c['node']} · {init}{' · fine-tuned' if c['finetune'] else ''}"
+    style = " · the paper's new layers" if c.get("style") == "paper" else ""
+    return f"{c['backbone']} @ {c['node']} · {init}{' · fine-tuned' if c['finetune'] else ''}{style}"
 
 
 def model_label(artifact: Artifact) -> str:
@@ -129,9 +130,11 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
             {
                 "model": f"{c['backbone']} @ {c['node']}",
                 "kind": ("sliced CNN (ImageNet)" if c["pretrained"] else "baseline: random-init slice")
-                + (", fine-tuned" if c["finetune"] else ""),
+                + (", fine-tuned" if c["finetune"] else "")
+                + (", the paper's new layers" if c.get("style") == "paper" else ""),
                 **artifact.config["metrics"],
                 "best epoch": artifact.config["best_epoch"],
+                "epoch chosen on": t.get("best_epoch_chosen_on", "validation"),
                 "epochs run": f"{len(artifact.config['history'])}/{t['epochs']}",
                 "status": artifact.config["status"],
                 "train seconds": artifact.config["seconds"],
