@@ -13,6 +13,7 @@ from core.errors import Interrupted
 from core.nontext import figures, models, runs, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from ui import state
+from ui.text_to_image.training import LiveCurves
 
 TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
 
@@ -148,18 +149,16 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
     )
 
 
-class LiveRuns:
+class LiveRuns(LiveCurves):
     """A run ``callback`` drawing progress and the curves so far; a Stop or click ends the running run after
-    its current evaluation (kept, resumable) and is raised again by :meth:`finish`."""
+    its current evaluation (kept, resumable) and is raised again by :meth:`finish` (as :class:`LiveCurves`)."""
 
     def __init__(self) -> None:
-        self.bar = st.progress(0.0, text="Loading the task and the model…")
-        self.chart = st.empty()
-        self.histories: dict[str, list[dict]] = {}
-        self.ended: list[BaseException] = []
+        super().__init__()
+        self.runs: dict[str, list[dict]] = {}
 
     def __call__(self, step: int, steps: int, metrics: dict) -> bool | None:
-        self.histories.setdefault(metrics["run"], []).append({"step": step, **metrics})
+        self.runs.setdefault(metrics["run"], []).append({"step": step, **metrics})
         try:
             metric = "val_spearman" if "val_spearman" in metrics else "val_accuracy"
             self.bar.progress(
@@ -167,19 +166,13 @@ class LiveRuns:
                 text=f"{metrics['run']}: step {step}/{steps}, validation {metric[4:]} {metrics[metric]:.3f}",
             )
             grouped: dict[str, list[list[dict]]] = {}
-            for run, history in self.histories.items():
+            for run, history in self.runs.items():
                 grouped.setdefault(run.split(",")[0], []).append(history)
             self.chart.plotly_chart(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}")
-        except BaseException as stop:
+        except BaseException as stop:  # Stop, a click, or a closed tab
             self.ended.append(stop)
             return True
         return None
-
-    def finish(self) -> None:
-        if self.ended:
-            raise self.ended[0]
-        self.bar.empty()
-        self.chart.empty()
 
 
 def run(settings: TokenSettings) -> None:
