@@ -46,12 +46,7 @@ if not grouped:
     st.info("No run yet: run a comparison above (the laptop preset takes about ten minutes on two CPU cores).")
     st.stop()
 keys = list(grouped)
-current = st.session_state.get("nt-comparison")
-chosen = st.selectbox(
-    "Comparison",
-    keys,
-    index=keys.index(current) if current in keys else 0,
-    format_func=lambda key: runs.comparison_label(grouped[key]),
-    key="nt-chosen",
-)
+if st.session_state.get("nt-chosen") not in keys:
+    st.session_state["nt-chosen"] = keys[0]
+chosen = st.selectbox("Comparison", keys, format_func=lambda key: runs.comparison_label(grouped[key]), key="nt-chosen")
 panels.results(grouped[chosen])

@@ -183,7 +183,7 @@ def run(settings: TokenSettings) -> None:
         live.finish()
         raise
     live.finish()
-    st.session_state["nt-comparison"] = settings.comparison_id
+    st.session_state["nt-chosen"] = settings.comparison_id  # the results below show the comparison just run
 
 
 def resume_panel() -> None:
