@@ -113,6 +113,10 @@ def test_the_random_table_is_the_papers_kind_and_mappings_are_one_to_one_and_kee
     assert all(random.ids[s] == random_table(30522, 100)[int(s) + 128] for s in symbols)
     paper = build_mapping(symbols, vocabulary, "random", keep_specials=False, pitches=True)
     assert paper.specials["[CLS]"] == random_table(30522, 100)[101] != 101
+    assert {r["symbol"]: (r["base id"], r["id read"]) for r in paper.preview()}["[CLS]"] == (
+        101,
+        paper.specials["[CLS]"],
+    )
     shifted = build_mapping(["A"], Vocabulary(2000, 101, 102, 0, 100, {"A": 1990}), "shift", shift=20)
     assert shifted.ids["A"] == 1000 + (1990 - 1000 + 20) % 1000
     with pytest.raises(ValueError, match="special token"):

@@ -521,7 +521,7 @@ def comparison_label(runs: list[Artifact]) -> str:
     seeds = sorted({r.config["seed"] for r in runs})
     return (
         f"{c['task']['name']} · {c['encoder']['name']} · {', '.join(variants)} · seeds {', '.join(map(str, seeds))} · "
-        f"{s['steps']} steps of {s['batch_size']} · {s['optimizer']} {s['lr']:g}"
+        f"{s['steps']} step{'s' if s['steps'] != 1 else ''} of {s['batch_size']} · {s['optimizer']} {s['lr']:g}"
     )
 
 
@@ -538,7 +538,7 @@ def _regression_row(variant: str, chosen: list[Artifact], threshold: float) -> d
         "variant": models.VARIANT_TITLES[variant],
         "seeds": len(chosen),
         "test Spearman": float(rho.mean()),
-        "± (std over seeds)": float(rho.std()) if len(chosen) > 1 else None,
+        "± (std over seeds)": float(rho.std()) if len(chosen) > 1 else float("nan"),
         "test MSE": float(np.mean([r.config["test"]["mse"] for r in chosen])),
         f"steps to {threshold:.2f} val. Spearman": (
             float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None
@@ -574,7 +574,7 @@ def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]
             "variant": models.VARIANT_TITLES[variant],
             "seeds": len(chosen),
             "test accuracy": float(accuracy.mean()),
-            "± (std over seeds)": float(accuracy.std()) if len(chosen) > 1 else None,
+            "± (std over seeds)": float(accuracy.std()) if len(chosen) > 1 else float("nan"),
             "test macro F1": float(f1.mean()),
             f"steps to {threshold:.2f} val. accuracy": (
                 float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -56,7 +57,8 @@ def choose_task() -> TokenSettings | None:
             st.info("Upload a CSV with a 'sequence' column (letters, or items separated by spaces) and a 'label' one.")
             return None
         data = upload.getvalue()
-        path = store.home() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:16]}.csv"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(upload.name).name)
+        path = store.home() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:12]}-{safe}"
         if not path.is_file():
             store.atomic_write_bytes(path, data)
         base = replace(base, path=str(path))
@@ -66,9 +68,11 @@ def choose_task() -> TokenSettings | None:
 def describe(found: tasks.TokenTask) -> None:
     lengths = [len(s) for s in found.sequences]
     counts = ", ".join(f"{k} {v:,}" for k, v in found.counts().items())
+    span = f"{min(lengths)} symbols each" if min(lengths) == max(lengths) else f"{min(lengths)}–{max(lengths)} symbols"
+    note = found.note[:1].upper() + found.note[1:] + "." if found.note else ""
     st.caption(
-        f"{found.source}. {len(found.sequences):,} sequences ({counts}); {min(lengths)}–{max(lengths)} symbols; "
-        f"{len(found.symbols)} distinct symbols. {found.note}"
+        f"{found.source}. {len(found.sequences):,} sequences ({counts}); {span}; {len(found.symbols)} distinct "
+        f"symbols. {note}"
     )
 
 
@@ -240,5 +244,5 @@ def results(runs_found: list) -> None:
     )
     st.caption(
         f"Held-out (test) figures of each run's last step, mean over seeds; {reference}. The curves are the "
-        f"validation split, evaluated every {runs_found[0].config['settings']['eval_every']} steps."
+        f"validation split, evaluated every {runs_found[0].config['settings']['eval_every']} step(s)."
     )

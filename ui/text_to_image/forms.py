@@ -114,9 +114,9 @@ def layout_settings() -> dict:
         index=SCALERS.index(d["scaler"]),
         format_func=lambda s: s or "none",
         key=f"{tag}-scaler",
-        help="log: DeepInsight's norm-2 as its paper defines it, log(x − column min + 1) / global max (the lab's); "
-        "norm2: pyDeepInsight's LogScaler (the text-as-image paper's code), log(x + |column min| + 1) / global max; "
-        "minmax: per feature.",
+        help="log (the lab's): log(x − column min + 1) / global max, DeepInsight's norm-2 as its paper writes it; "
+        "norm2 (the text-as-image paper's code): log(x + |column min| + 1) / global max, what pyDeepInsight's 2021 "
+        "LogScaler computes; minmax: per feature.",
     )
     metric = left.selectbox(
         "Distance between features",
