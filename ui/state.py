@@ -164,3 +164,37 @@ def imageset(name: str, path: str | None) -> ImageSet:
     from core import imagesets
 
     return imagesets.load_imageset(name, path)
+
+
+class LiveView:
+    """A long job's ``callback(step, steps, metrics)`` that draws its progress after every step (an epoch, an
+    evaluation) with :meth:`draw`.
+
+    Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an exception at
+    the next page update. The callback then returns True, so the job stops cleanly and keeps what it has
+    (it resumes when run again), and :meth:`finish` raises the exception again so Streamlit does what was
+    asked.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.bar = st.progress(0.0, text=text)
+        self.chart = st.empty()
+        self.ended: list[BaseException] = []
+
+    def draw(self, step: int, steps: int, metrics: dict) -> None:
+        raise NotImplementedError
+
+    def __call__(self, step: int, steps: int, metrics: dict) -> bool | None:
+        try:
+            self.draw(step, steps, metrics)
+        except BaseException as stop:  # Stop, a click, or a closed tab
+            self.ended.append(stop)
+            return True
+        return None
+
+    def finish(self) -> None:
+        """Re-raise a Stop that arrived during the job; else clear the live view (the page draws the result)."""
+        if self.ended:
+            raise self.ended[0]
+        self.bar.empty()
+        self.chart.empty()

@@ -774,6 +774,7 @@ def summary(study: Study) -> dict[str, Any]:
         "top5_held_out": float(np.mean([f["top5"] for f in study.folds.values()])),
         "chance_top5": 5 / len(study.config["class_names"]) if len(study.config["class_names"]) > 5 else 1.0,
         **_controlled(list(study.folds.values())),
+        **_against_shuffled(list(study.folds.values())),
     }
 
 
@@ -793,7 +794,6 @@ def _controlled(folds: list[dict[str, Any]]) -> dict[str, Any]:
         "median_gain_over_constant": float(np.median(1 - after / constant)),
         "median_constant_change": float(np.median(constant / before - 1)),
         "median_nearest_word_change": float(np.median(nearest / before - 1)),
-        **_against_shuffled(folds),
     }
 
 

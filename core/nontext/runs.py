@@ -198,8 +198,9 @@ def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dic
         return rows
     rng = np.random.default_rng(seed)
     groups = task.groups if task.groups is not None else np.arange(len(task.labels))
-    unique = rng.permutation(np.unique(groups))
-    sizes = np.array([(groups == g).sum() for g in unique]) if task.groups is not None else np.ones(len(unique))
+    unique, sizes = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(unique))
+    unique, sizes = unique[order], sizes[order]
     cumulative = np.cumsum(sizes) / sizes.sum()
     cut_train, cut_val = shares[0], shares[0] + shares[1]
     parts = {
@@ -207,10 +208,8 @@ def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dic
         "validation": unique[(cumulative > cut_train + 1e-9) & (cumulative <= cut_val + 1e-9)],
         "test": unique[cumulative > cut_val + 1e-9],
     }
-    rows = {}
-    for name, chosen in parts.items():
-        found = np.flatnonzero(np.isin(groups, chosen))  # in the task's order; training shuffles them
-        rows[name] = found
+    # each part's rows in the task's order (training shuffles them)
+    rows = {name: np.flatnonzero(np.isin(groups, chosen)) for name, chosen in parts.items()}
     empty = [name for name, found in rows.items() if not len(found)]
     if empty:
         raise ValueError(f"{task.name}: the {', '.join(empty)} split is empty; use more data or larger shares.")
@@ -533,18 +532,23 @@ def settings_of(run: Artifact) -> TokenSettings:
 
 def _regression_row(variant: str, chosen: list[Artifact], threshold: float) -> dict[str, Any]:
     rho = np.array([r.config["test"]["spearman"] for r in chosen])
-    reached = [steps_to_reach(r.config["history"], threshold, "val_spearman") for r in chosen]
     return {
         "variant": models.VARIANT_TITLES[variant],
         "seeds": len(chosen),
         "test Spearman": float(rho.mean()),
         "± (std over seeds)": float(rho.std()) if len(chosen) > 1 else float("nan"),
         "test MSE": float(np.mean([r.config["test"]["mse"] for r in chosen])),
-        f"steps to {threshold:.2f} val. Spearman": (
-            float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None
-        ),
-        "reached in": f"{sum(r is not None for r in reached)} of {len(chosen)} seeds",
+        **_reached(chosen, threshold, "val_spearman", "Spearman"),
         "MSE of the training mean": chosen[0].config["test"]["mean_predictor_mse"],
+    }
+
+
+def _reached(chosen: list[Artifact], threshold: float, metric: str, name: str) -> dict[str, Any]:
+    """The median over seeds of the steps to reach ``threshold`` (None when no seed did), and how many did."""
+    reached = [r for r in (steps_to_reach(a.config["history"], threshold, metric) for a in chosen) if r is not None]
+    return {
+        f"steps to {threshold:.2f} val. {name}": float(np.median(reached)) if reached else None,
+        "reached in": f"{len(reached)} of {len(chosen)} seeds",
     }
 
 
@@ -569,17 +573,13 @@ def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]
             continue
         accuracy = np.array([r.config["test"]["accuracy"] for r in chosen])
         f1 = np.array([r.config["test"]["f1"] for r in chosen])
-        reached = [steps_to_reach(r.config["history"], threshold) for r in chosen]
         row = {
             "variant": models.VARIANT_TITLES[variant],
             "seeds": len(chosen),
             "test accuracy": float(accuracy.mean()),
             "± (std over seeds)": float(accuracy.std()) if len(chosen) > 1 else float("nan"),
             "test macro F1": float(f1.mean()),
-            f"steps to {threshold:.2f} val. accuracy": (
-                float(np.median([r for r in reached if r is not None])) if any(r is not None for r in reached) else None
-            ),
-            "reached in": f"{sum(r is not None for r in reached)} of {len(chosen)} seeds",
+            **_reached(chosen, threshold, "val_accuracy", "accuracy"),
             "majority class": chosen[0].config["test"]["majority_rate"],
         }
         for name in chosen[0].config["test"]["f1_per_class"]:

@@ -76,6 +76,7 @@ class TokenMapping:
         base: symbol -> base id.
         ids: symbol -> the id the model reads.
         specials: name -> the id the model reads for it.
+        vocabulary_specials: name -> its id in the model's vocabulary, before any mapping.
     """
 
     kind: str
@@ -85,7 +86,7 @@ class TokenMapping:
     base: dict[str, int]
     ids: dict[str, int]
     specials: dict[str, int]
-    vocabulary_specials: tuple[int, int, int] = (101, 102, 0)  # [CLS], [SEP], [PAD] in the model's vocabulary
+    vocabulary_specials: dict[str, int]
 
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind, "seed": self.seed, "shift": self.shift, "keep_specials": self.keep_specials}
@@ -97,12 +98,10 @@ class TokenMapping:
     def preview(self) -> list[dict[str, Any]]:
         """The table as rows: symbol, base id, id read."""
         rows = [{"symbol": s, "base id": b, "id read": self.ids[s]} for s, b in self.base.items()]
-        base = {
-            "[CLS]": self.vocabulary_specials[0],
-            "[SEP]": self.vocabulary_specials[1],
-            "[PAD]": self.vocabulary_specials[2],
-        }
-        return rows + [{"symbol": name, "base id": base[name], "id read": i} for name, i in self.specials.items()]
+        return rows + [
+            {"symbol": name, "base id": self.vocabulary_specials[name], "id read": i}
+            for name, i in self.specials.items()
+        ]
 
     def encode(self, sequence: list[str], max_length: int) -> list[int]:
         """[CLS] + the symbols' ids + [SEP], at most ``max_length`` ids.
@@ -165,8 +164,7 @@ def build_mapping(
     clash = sorted(set(ids.values()) & set(specials.values()))
     if clash:
         raise ValueError(f"a symbol would read a special token's id ({clash}); choose another seed or mapping.")
-    vocabulary_ids = (vocabulary.cls, vocabulary.sep, vocabulary.pad)
-    return TokenMapping(kind, seed, shift, keep_specials, base, ids, specials, vocabulary_ids)
+    return TokenMapping(kind, seed, shift, keep_specials, base, ids, specials, dict(vocabulary.specials))
 
 
 def encode_all(sequences: list[list[str]], mapping: TokenMapping, max_length: int) -> torch.Tensor:

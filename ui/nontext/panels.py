@@ -14,7 +14,6 @@ from core.errors import Interrupted
 from core.nontext import figures, models, runs, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from ui import state
-from ui.text_to_image.training import LiveCurves
 
 TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
 
@@ -153,30 +152,24 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
     )
 
 
-class LiveRuns(LiveCurves):
+class LiveRuns(state.LiveView):
     """A run ``callback`` drawing progress and the curves so far; a Stop or click ends the running run after
-    its current evaluation (kept, resumable) and is raised again by :meth:`finish` (as :class:`LiveCurves`)."""
+    its current evaluation (kept, resumable), see :class:`ui.state.LiveView`."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__("Loading the task and the model…")
         self.runs: dict[str, list[dict]] = {}
 
-    def __call__(self, step: int, steps: int, metrics: dict) -> bool | None:
+    def draw(self, step: int, steps: int, metrics: dict) -> None:
         self.runs.setdefault(metrics["run"], []).append({"step": step, **metrics})
-        try:
-            metric = "val_spearman" if "val_spearman" in metrics else "val_accuracy"
-            self.bar.progress(
-                step / steps,
-                text=f"{metrics['run']}: step {step}/{steps}, validation {metric[4:]} {metrics[metric]:.3f}",
-            )
-            grouped: dict[str, list[list[dict]]] = {}
-            for run, history in self.runs.items():
-                grouped.setdefault(run.split(",")[0], []).append(history)
-            self.chart.plotly_chart(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}")
-        except BaseException as stop:  # Stop, a click, or a closed tab
-            self.ended.append(stop)
-            return True
-        return None
+        metric = "val_spearman" if "val_spearman" in metrics else "val_accuracy"
+        self.bar.progress(
+            step / steps, text=f"{metrics['run']}: step {step}/{steps}, validation {metric[4:]} {metrics[metric]:.3f}"
+        )
+        grouped: dict[str, list[list[dict]]] = {}
+        for run, history in self.runs.items():
+            grouped.setdefault(run.split(",")[0], []).append(history)
+        self.chart.plotly_chart(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}")
 
 
 def run(settings: TokenSettings) -> None:

@@ -12,43 +12,25 @@ from core.text_to_image import presets, results, training
 from ui import state
 
 
-class LiveCurves:
-    """A training ``callback`` that draws the progress and the learning curves after every epoch.
-
-    Streamlit ends a run when the visitor presses Stop or clicks anything: that arrives as an exception at
-    the next page update, i.e. after an epoch. Training then stops cleanly (the callback returns True), the
-    best epoch so far is saved (status "stopped"; training the same settings again resumes), and
-    :meth:`finish` raises the exception again so Streamlit does what was asked.
-    """
+class LiveCurves(state.LiveView):
+    """A training ``callback`` that draws the progress and the learning curves after every epoch; Stop (or a
+    click) ends training after the epoch and keeps the best epoch so far (status "stopped"; training the
+    same settings again resumes), see :class:`ui.state.LiveView`."""
 
     def __init__(self, references: dict[str, float] | None = None) -> None:
-        self.bar = st.progress(0.0, text="Preparing the model…")
-        self.chart = st.empty()
+        super().__init__("Preparing the model…")
         self.references = references
         self.history: list[dict] = []
-        self.ended: list[BaseException] = []
 
-    def __call__(self, epoch: int, epochs: int, metrics: dict) -> bool | None:
+    def draw(self, epoch: int, epochs: int, metrics: dict) -> None:
         self.history.append(metrics)
-        try:
-            self.bar.progress(
-                epoch / epochs,
-                text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
-                f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
-            )
-            figure = learning_curves_figure({"this run": self.history}, self.references)
-            self.chart.plotly_chart(figure, key=f"live-curves-{epoch}")
-        except BaseException as stop:  # Stop, a click, or a closed tab
-            self.ended.append(stop)
-            return True
-        return None
-
-    def finish(self) -> None:
-        """Re-raise a Stop that arrived during training; else clear the live view (the page draws the result)."""
-        if self.ended:
-            raise self.ended[0]
-        self.bar.empty()
-        self.chart.empty()
+        self.bar.progress(
+            epoch / epochs,
+            text=f"Epoch {epoch}/{epochs}: held-out accuracy {metrics['accuracy']:.3f}, "
+            f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
+        )
+        figure = learning_curves_figure({"this run": self.history}, self.references)
+        self.chart.plotly_chart(figure, key=f"live-curves-{epoch}")
 
 
 def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
