@@ -31,7 +31,7 @@ FASHION_CLASSES = [
     "Bag",
     "Ankle boot",
 ]
-IMAGESETS = ("fashion_mnist", "cifar100", "folder")
+IMAGESETS = ("fashion_mnist", "cifar10", "cifar100", "folder")
 
 
 @dataclass
@@ -116,35 +116,48 @@ def load_fashion_mnist(folder: str | Path | None = None) -> ImageSet:
     )
 
 
-def cifar100_root() -> Path:
-    """Where CIFAR-100 is downloaded to (once) and read from: ``<home>/data/cifar100``."""
+def cifar_root(classes: int = 100) -> Path:
+    """Where CIFAR-10 or CIFAR-100 is downloaded to (once) and read from: ``<home>/data/cifar<classes>``."""
     from core import store
 
-    return store.home() / "data" / "cifar100"
+    return store.home() / "data" / f"cifar{classes}"
 
 
-def load_cifar100(root: str | Path | None = None) -> ImageSet:
-    """CIFAR-100 through torchvision (downloaded once into ``root``; needs internet the first time)."""
+def cifar100_root() -> Path:
+    """Where CIFAR-100 is downloaded to (once) and read from: ``<home>/data/cifar100``."""
+    return cifar_root(100)
+
+
+def load_cifar(classes: int = 100, root: str | Path | None = None) -> ImageSet:
+    """CIFAR-10 or CIFAR-100 through torchvision (downloaded once into ``root``; needs internet the first time)."""
     import torchvision
 
-    root = Path(root or cifar100_root())
+    if classes not in (10, 100):
+        raise ValueError(f"CIFAR comes with 10 or 100 classes, got {classes}.")
+    dataset = torchvision.datasets.CIFAR10 if classes == 10 else torchvision.datasets.CIFAR100
+    root = Path(root or cifar_root(classes))
     try:
-        train = torchvision.datasets.CIFAR100(str(root), train=True, download=True)
-        test = torchvision.datasets.CIFAR100(str(root), train=False, download=True)
+        train = dataset(str(root), train=True, download=True)
+        test = dataset(str(root), train=False, download=True)
     except (OSError, RuntimeError) as error:
         raise ResourceUnavailable(
-            f"CIFAR-100 is not in {root} and could not be downloaded ({error}); "
+            f"CIFAR-{classes} is not in {root} and could not be downloaded ({error}); "
             "connect to the internet once, or use the offline fashion_mnist set."
         ) from error
     return ImageSet(
-        "cifar100",
+        f"cifar{classes}",
         list(train.classes),
         train.data.transpose(0, 3, 1, 2).copy(),
         np.asarray(train.targets, dtype=np.int64),
         test.data.transpose(0, 3, 1, 2).copy(),
         np.asarray(test.targets, dtype=np.int64),
-        {"imageset": "cifar100", "root": str(root)},
+        {"imageset": f"cifar{classes}", "root": str(root)},
     )
+
+
+def load_cifar100(root: str | Path | None = None) -> ImageSet:
+    """CIFAR-100 through torchvision (see :func:`load_cifar`)."""
+    return load_cifar(100, root)
 
 
 def load_image_folder(path: str | Path, size: int = 32, test_size: float = 0.2, seed: int = 0) -> ImageSet:
@@ -167,8 +180,11 @@ def load_image_folder(path: str | Path, size: int = 32, test_size: float = 0.2, 
     except (FileNotFoundError, RuntimeError) as error:
         raise ValueError(f"{path}: {error}") from error
     if len(folder.classes) < 2:
-        raise ValueError(f"{path} has {len(folder.classes)} class folder(s); leave-one-out needs at least two classes.")
-    images = np.stack([folder[i][0].numpy() for i in range(len(folder))])
+        raise ValueError(
+            f"{path} has {len(folder.classes)} class folder(s); a classifier (and leave-one-out) needs at least two: "
+            "add one sub-folder of images per class."
+        )
+    images = np.stack([_read_image(folder, i) for i in range(len(folder))])
     labels = np.asarray(folder.targets, dtype=np.int64)
     train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
     return ImageSet(
@@ -182,12 +198,20 @@ def load_image_folder(path: str | Path, size: int = 32, test_size: float = 0.2, 
     )
 
 
+def _read_image(folder: Any, index: int) -> np.ndarray:
+    try:
+        return folder[index][0].numpy()
+    except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError is an OSError
+        path = folder.samples[index][0]
+        raise ValueError(f"{path} is not a readable image ({error}); remove or replace it.") from error
+
+
 def load_imageset(name: str, path: str | Path | None = None) -> ImageSet:
-    """``fashion_mnist`` (offline), ``cifar100`` (online) or ``folder`` (``path`` required)."""
+    """``fashion_mnist`` (offline), ``cifar10`` / ``cifar100`` (online) or ``folder`` (``path`` required)."""
     if name == "fashion_mnist":
         return load_fashion_mnist(path)
-    if name == "cifar100":
-        return load_cifar100(path)
+    if name in ("cifar10", "cifar100"):
+        return load_cifar(int(name[5:]), path)
     if name == "folder":
         if path is None:
             raise ValueError("an image folder needs its path (one sub-folder of images per class).")
@@ -206,8 +230,8 @@ def load_source(source: dict[str, Any]) -> ImageSet:
     name = source.get("imageset")
     if name == "fashion_mnist":
         loaded = load_fashion_mnist(source.get("folder"))
-    elif name == "cifar100":
-        loaded = load_cifar100(source.get("root"))
+    elif name in ("cifar10", "cifar100"):
+        loaded = load_cifar(int(name[5:]), source.get("root"))
     elif name == "folder" and source.get("path"):
         loaded = load_image_folder(
             source["path"], source.get("size", 32), source.get("test_size", 0.2), source.get("seed", 0)
@@ -230,6 +254,12 @@ def available_imagesets() -> list[dict[str, Any]]:
             "offline": True,
             "available": (folder / "train-images-idx3-ubyte.gz").is_file(),
             "note": "10 classes, 60k + 10k, 28x28 grey (Debian dataset-fashion-mnist)",
+        },
+        {
+            "name": "cifar10",
+            "offline": False,
+            "available": (cifar_root(10) / "cifar-10-batches-py" / "data_batch_1").is_file(),
+            "note": "10 classes, 50k + 10k, 32x32 colour (torchvision download, then read from the store)",
         },
         {
             "name": "cifar100",

@@ -90,7 +90,8 @@ def load_glove() -> WordVectors:
 
 
 def class_table(name_or_path: str | Path) -> pd.DataFrame:
-    """A class-name table: a packaged one by image-set name (``fashion_mnist``, ``cifar100``) or a CSV path."""
+    """A class-name table: a packaged one by image-set name (``fashion_mnist``, ``cifar10``, ``cifar100``) or a CSV
+    path."""
     path = Path(name_or_path)
     if not path.suffix:
         path = ASSETS / f"{name_or_path}.csv"

@@ -69,7 +69,7 @@ def test_bad_class_words_are_clear_errors(tmp_path):
     (tmp_path / "same.csv").write_text("class,best,words\nT-shirt,shirt,shirt\nShirt,shirt,shirt\ncat,cat,cat\n")
     with pytest.raises(ValueError, match="classes T-shirt, Shirt map to the same word vector"):
         class_vectors(["T-shirt", "Shirt", "cat"], class_table(tmp_path / "same.csv"))
-    with pytest.raises(FileNotFoundError, match="packaged tables: cifar100, fashion_mnist"):
+    with pytest.raises(FileNotFoundError, match="packaged tables: cifar10, cifar100, fashion_mnist"):
         class_table("nope")
     (tmp_path / "bad.csv").write_text("name,word\ncat,cat\n")
     with pytest.raises(ValueError, match="lacks the column"):
