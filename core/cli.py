@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from core import corpora, store
 from core.errors import USER_ERRORS, Interrupted
 
-METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli")
+METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli", "core.hybrid.cli")
 """One line per method: the module whose ``register(commands)`` adds that method's commands."""
 
 

