@@ -30,6 +30,9 @@ SECTIONS = {
     "Non-text tokens (Kao & Lee 2021)": [
         page("pages/nontext/bert_nontext.py", "BERT on DNA, proteins, music", ":material/genetics:"),
     ],
+    "Hybrid (Liu, Chui & Lee 2023)": [
+        page("pages/hybrid/hybrid.py", "BERT + vision transformer", ":material/merge:"),
+    ],
 }
 
 st.navigation(SECTIONS).run()

@@ -7,6 +7,7 @@ from core import store
 from core.corpora import available_corpora
 from core.device import describe_device
 from core.encoders import available_encoders
+from core.hybrid.vision import available_vision_models
 from core.imagesets import available_imagesets
 from core.nontext.tasks import available_tasks
 from core.text_to_image.backbones import available_backbones
@@ -24,13 +25,16 @@ Explore **cross-modality transfer learning**: models trained on one kind of data
   name; each class in turn is left out of training, to see whether its images still move toward their word.
 - **BERT on non-text tokens** (Kao & Lee 2021): a BERT pretrained on English, fine-tuned on DNA, peptides or
   music, against the same architecture randomly initialised.
-- **BERT + BEiT** (Liu et al. 2023) follows.
+- **BERT + vision transformer** (Liu, Chui & Lee 2023): a text model's encoder layers read a vision
+  transformer's image tokens inside an image classifier, tuned by a cross-validated grid search, against the
+  vision model alone and the same hybrid with random text layers.
 
 Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
 and refit the map that places each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
 **Train** classifiers made of early layers of ImageNet CNNs on it, compare them with two baselines in
 **Results**, and **Classify** new sentences live. **Images → Words** runs and browses leave-one-out studies.
 **BERT on DNA, proteins, music** shows how symbols become token ids and fine-tunes the encoders side by side.
+**BERT + vision transformer** runs the hybrid's grid search and its ablation.
 Each method's page shows its latest reproduction table (`python -m core reproduce …`): the paper's figure, its
 settings and the lab's, with the baselines and controls.
 """
@@ -81,4 +85,6 @@ availability(
     [{**row, "offline": True} for row in available_tasks()],
     "For BERT on non-text tokens; any CSV of (sequence, label) works too.",
 )
+st.subheader("Vision transformers")
+availability(available_vision_models(), "For the BERT + vision-transformer hybrid; their tokens feed the text layers.")
 st.caption(f"Artifacts (embeddings, layouts) are stored under `{store.home()}` (set `CROSSMODAL_HOME` to move them).")

@@ -180,3 +180,25 @@ def write_image_folder(
             pixels[row : row + 4] = 220
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     return root
+
+
+def tiny_bert(folder: Path) -> Path:
+    """A 2-layer BERT (hidden 32) with a BERT-style vocabulary (1,000 reserved ids, then letters), saved."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    special = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = special + [f"[unused{i}]" for i in range(99, 99 + 1000 - len(special))]
+    vocab += list("abcdefghijklmnopqrstuvwxyz") + [f"w{i}" for i in range(200)]
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    model = BertModel(config)
+    with torch.no_grad():  # as if pretrained: no weight left at its initial constant (LayerNorm 1, biases 0)
+        for weight in model.parameters():
+            weight.add_(0.05 * torch.randn_like(weight))
+    model.save_pretrained(folder)
+    return folder

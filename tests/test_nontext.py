@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["ACGTACGTAC", "TTTTGGGGCC", "GATTACAGAT"]  # three records written into a DNA.rda-shaped file
@@ -121,27 +122,6 @@ def test_the_random_table_is_the_papers_kind_and_mappings_are_one_to_one_and_kee
     assert shifted.ids["A"] == 1000 + (1990 - 1000 + 20) % 1000
     with pytest.raises(ValueError, match="special token"):
         build_mapping(["A"], Vocabulary(2000, 101, 102, 0, 100, {"A": 101}), "wordpiece")
-
-
-def tiny_bert(folder: Path) -> Path:
-    """A 2-layer BERT (hidden 32) with a BERT-style vocabulary (1,000 reserved ids, then letters), saved."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    special = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = special + [f"[unused{i}]" for i in range(99, 99 + 1000 - len(special))]
-    vocab += list("abcdefghijklmnopqrstuvwxyz") + [f"w{i}" for i in range(200)]
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    model = BertModel(config)
-    with torch.no_grad():  # as if pretrained: no weight left at its initial constant (LayerNorm 1, biases 0)
-        for weight in model.parameters():
-            weight.add_(0.05 * torch.randn_like(weight))
-    model.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,229 @@
+"""Widgets and views of the BERT + vision-transformer hybrid page: settings, the live search, results."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import hub, store
+from core.errors import Interrupted
+from core.hybrid import figures, models, search, vision
+from core.hybrid.search import PRESETS, SearchSettings
+from ui import state
+
+OTHER = "another (hub id or folder)…"
+
+
+def _model_choice(label: str, known: list[str], default: str, key: str) -> str:
+    choice = st.selectbox(
+        label, [*known, OTHER], index=known.index(default) if default in known else len(known), key=key
+    )
+    if choice == OTHER:
+        return st.text_input(f"{label}: Hugging Face id or folder", value=default, key=f"{key}-other").strip()
+    return choice
+
+
+def settings_form() -> SearchSettings | None:
+    """The search's settings, from a preset the visitor can change; None when a value is not valid (the
+    message is shown)."""
+    preset_name = st.radio(
+        "Preset",
+        list(PRESETS),
+        horizontal=True,
+        key="hy-preset",
+        format_func=lambda p: {"laptop": "laptop (about 15 min on 2 CPU cores)", "full": "full (a GPU or Ray cluster)"}[
+            p
+        ],
+    )
+    base = PRESETS[preset_name]
+    data, model, grid = st.columns(3)
+    with data:
+        st.markdown("**Images**")
+        sets = ["fashion_mnist", "cifar10", "cifar100", "folder"]
+        imageset = st.selectbox("Image set", sets, index=sets.index(base.imageset), key=f"hy-set-{preset_name}")
+        folder = (
+            st.text_input("Image folder (one sub-folder per class)", key="hy-folder") if imageset == "folder" else None
+        )
+        per_class = st.number_input(
+            "Training-pool images per class (0: all)", 0, 100_000, base.per_class or 0, key=f"hy-pool-{preset_name}"
+        )
+        test_per_class = st.number_input(
+            "Test images per class (0: all)", 0, 100_000, base.test_per_class or 0, key=f"hy-test-{preset_name}"
+        )
+    with model:
+        st.markdown("**Models**")
+        vision_name = _model_choice("Vision model", list(vision.VISION_MODELS), base.vision, f"hy-vision-{preset_name}")
+        if vision_name in vision.VISION_MODELS:
+            st.caption(vision.VISION_MODELS[vision_name])
+        text_name = _model_choice(
+            "Text model", [hub.DEFAULT_TEXT_MODEL, "bert-base-uncased"], base.text, f"hy-text-{preset_name}"
+        )
+        layers = st.number_input(
+            "Text layers (from the bottom; 0: all)", 0, 48, base.text_layers or 0, key=f"hy-layers-{preset_name}"
+        )
+        wiring = st.radio("Wiring", models.WIRINGS, horizontal=True, key="hy-wiring", help=WIRING_HELP)
+        size = st.number_input(
+            "Image size (pixels, a multiple of the patch)", 14, 1024, base.image_size, key=f"hy-size-{preset_name}"
+        )
+    with grid:
+        st.markdown("**Grid and cross-validation**")
+        batches = st.text_input("Batch sizes", ", ".join(map(str, base.batch_sizes)), key=f"hy-batches-{preset_name}")
+        rates = st.text_input(
+            "Learning rates", ", ".join(f"{r:g}" for r in base.learning_rates), key=f"hy-rates-{preset_name}"
+        )
+        optimizers = st.multiselect("Optimizers", search.OPTIMIZERS, list(base.optimizers), key="hy-optimizers")
+        folds = st.number_input("Folds", 2, 20, base.folds, key=f"hy-folds-{preset_name}")
+        epochs = st.number_input("Epochs per trial", 1, 100, base.epochs, key=f"hy-epochs-{preset_name}")
+    try:
+        settings = SearchSettings(
+            imageset=imageset, folder=folder or None, per_class=int(per_class) or None,
+            test_per_class=int(test_per_class) or None, vision=vision_name, text=text_name,
+            text_layers=int(layers) or None, wiring=wiring, image_size=int(size),
+            batch_sizes=search.parse_values(batches, int, "Batch sizes"),
+            learning_rates=search.parse_values(rates, float, "Learning rates"),
+            optimizers=tuple(optimizers), folds=int(folds), epochs=int(epochs), seed=base.seed, threads=base.threads,
+        )  # fmt: skip
+        settings.check()
+    except ValueError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    grid_size = len(settings.grid())
+    st.caption(
+        f"{grid_size} configuration(s) x {settings.folds} folds = {grid_size * settings.folds} hybrid trials, the same "
+        f"grid for the vision model alone (a linear head on cached tokens: seconds), then the ablation at the best "
+        f"configuration. The grid's values are the lab's: the paper names only its size (48 pairs x 2 optimizers)."
+    )
+    return settings
+
+
+WIRING_HELP = (
+    "stack: the vision tokens, through a linear adapter, pass through the text model's layers; the head reads the "
+    "[CLS] position. parallel: the head reads the vision [CLS] vector and the text layers' [CLS] vector side by "
+    "side. Both are the lab's wiring: the paper does not publish its own."
+)
+
+
+class LiveSearch(state.LiveView):
+    """Progress of a running search (trials done, the running trial's epoch); Stop keeps finished trials."""
+
+    def __init__(self) -> None:
+        super().__init__("Encoding the images with the frozen vision model…")
+
+    def draw(self, step: int, steps: int, metrics: dict) -> None:
+        detail = " · ".join(f"{k} {v}" for k, v in metrics.items() if k != "stage")
+        self.bar.progress(min(1.0, step / max(steps, 1)), text=f"trial {step}/{steps} · {detail}")
+
+
+def run(settings: SearchSettings, use_ray: bool) -> None:
+    live = LiveSearch()
+    try:
+        found = search.run_search(settings, state.progress_callback, live, use_ray=use_ray)
+    except Interrupted:
+        live.finish()
+        raise
+    live.finish()
+    st.session_state["hy-chosen"] = found.id
+
+
+def resume_panel() -> None:
+    """Searches that started and did not finish, each with a Resume button."""
+    for index, (key, settings) in enumerate(search.pending_searches()[:3]):
+        st.info(
+            f"The search {key} ({settings.imageset}, {len(settings.grid())} configurations x {settings.folds} folds) "
+            "did not finish. Resume goes on at the next unfinished trial; finished trials are kept.",
+            icon=":material/pause_circle:",
+        )
+        if st.button("Resume it", key=f"hy-resume-{index}"):
+            with state.user_errors():
+                run(settings, False)
+                st.rerun()
+
+
+def _config_text(config: dict) -> str:
+    return f"{config['optimizer']}, batch {config['batch_size']}, lr {config['learning_rate']:g}"
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def results(found: store.Artifact) -> None:
+    """The heatmaps, the best configuration, the ablation and any trial's curves."""
+    config = found.config
+    refs, best = config["references"], config["best"]
+    settings = search.from_record(config["settings"])
+    st.caption(config["vision_note"])
+    st.markdown(
+        f"**Best configuration** (highest mean accuracy over {settings.folds} folds): "
+        f"{figures.OPTIMIZER_TITLES[best['optimizer']]}, batch {best['batch_size']}, learning rate "
+        f"{best['learning_rate']:g}. Chance {refs['chance']:.3f}; "
+        f"majority class of the test split {refs['majority']:.3f}."
+    )
+    st.plotly_chart(figures.grid_heatmaps(config["grid"], best), key="hy-heat")
+    st.plotly_chart(figures.ablation_figure(config["ablation"], refs), key="hy-ablation")
+    table = pd.DataFrame(
+        [
+            {
+                "model": r["title"],
+                "configuration": _config_text(r["config"]),
+                "CV accuracy": f"{_fmt(r['cv_accuracy'])} ± {_fmt(r['cv_std'])}",
+                **{f"test {m}": _fmt(r[f"test_{m}"]) for m in search.METRICS},
+                "flag": "degenerate" if r.get("degenerate") else "",
+            }
+            for r in config["ablation"]
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key="hy-table")
+    comparisons(config["ablation"])
+    st.caption(
+        "The paper reports that its hybrid beats BEiT alone by 12.8% accuracy, on a data set it does not name (only "
+        "its abstract is public, and whether the 12.8% is points or relative is not said). The rows above are this "
+        "lab's measurement on the data chosen here; the random-text row is the control that separates text knowledge "
+        "from extra depth."
+    )
+    trial_view(config)
+
+
+def comparisons(rows: list[dict]) -> None:
+    """What the ablation says, each gain against its fold spread; degenerate rows flagged."""
+    by = {(r["variant"], "own" in r["title"]): r for r in rows}
+    hybrid = by.get(("pretrained-text", False))
+    if hybrid is None or hybrid["cv_accuracy"] is None:
+        return
+    lines = []
+    for key, what in (
+        (("random-text", False), "the same hybrid with random text layers (the control: text knowledge or depth?)"),
+        (("vision", True), "the vision model alone at its own best configuration"),
+        (("vision", False), "the vision model alone at the hybrid's configuration (not tuned for it)"),
+    ):
+        other = by.get(key)
+        if other is None or other["cv_accuracy"] is None:
+            continue
+        gain = hybrid["cv_accuracy"] - other["cv_accuracy"]
+        spread = max(hybrid["cv_std"] or 0, other["cv_std"] or 0)
+        verdict = "beyond" if abs(gain) > spread else "within"
+        lines.append(f"- against {what}: **{gain:+.3f}** mean CV accuracy ({verdict} the fold spread ± {spread:.3f})")
+    st.markdown("The hybrid with pretrained text layers, on these folds:\n" + "\n".join(lines))
+    flagged = [r["title"] for r in rows if r.get("degenerate")]
+    if flagged:
+        st.warning(
+            f"Degenerate (one class for 90% or more of the answers in a fold or the refit): {', '.join(flagged)}.",
+            icon=":material/warning:",
+        )
+
+
+def trial_view(config: dict) -> None:
+    """Per-epoch curves of any trial of the search."""
+    options = {}
+    for row in config["grid"]:
+        for fold, trial in enumerate(row["trials"]):
+            options[trial] = (
+                f"grid · {row['optimizer']} b{row['batch_size']} lr {row['learning_rate']:g} · fold {fold + 1}"
+            )
+    for row in config["ablation"]:
+        for trial, label in zip(row["trials"], row["trial_labels"], strict=True):
+            options.setdefault(trial, f"ablation · {row['title']} · {label}")
+    chosen = st.selectbox("Curves of one trial", list(options), format_func=options.get, key="hy-trial")
+    history = search.trial_history(chosen) if chosen else None
+    if history:
+        st.plotly_chart(figures.trial_curves(history, options[chosen], config["references"]), key="hy-curves")
