@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="grid search (batch size x learning rate x optimizer, k-fold CV) for the BERT + vision-transformer "
         "hybrid, then its ablation; run again (or --resume ID) to resume a stopped search",
     )
-    run.add_argument("--preset", choices=list(PRESETS), default="laptop", help="laptop: ~15 min on 2 CPU cores")
+    run.add_argument("--preset", choices=list(PRESETS), default="laptop", help="laptop: ~10 min on 2 CPU cores")
     run.add_argument("--resume", default=None, help="resume the unfinished search with this id (see hybrid-results)")
     run.add_argument("--imageset", choices=["fashion_mnist", "cifar10", "cifar100", "folder"], default=None)
     run.add_argument("--folder", default=None, help="an image folder: one sub-folder of images per class")

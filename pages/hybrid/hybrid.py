@@ -47,7 +47,7 @@ if settings is not None and st.button("Run the search", type="primary", key="hy-
 st.subheader("3. Results")
 finished = search.list_searches()
 if not finished:
-    st.info("No search yet: run one above (the laptop preset takes about 15 minutes on two CPU cores).")
+    st.info("No search yet: run one above (the laptop preset takes about 10 minutes on two CPU cores).")
     st.stop()
 ids = [a.id for a in finished]
 if st.session_state.get("hy-chosen") not in ids:

@@ -31,7 +31,7 @@ def settings_form() -> SearchSettings | None:
         list(PRESETS),
         horizontal=True,
         key="hy-preset",
-        format_func=lambda p: {"laptop": "laptop (about 15 min on 2 CPU cores)", "full": "full (a GPU or Ray cluster)"}[
+        format_func=lambda p: {"laptop": "laptop (about 10 min on 2 CPU cores)", "full": "full (a GPU or Ray cluster)"}[
             p
         ],
     )
