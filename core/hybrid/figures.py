@@ -16,12 +16,17 @@ OPTIMIZER_TITLES = {"sgd": "SGD with momentum", "adam": "Adam"}
 
 
 def _reference_lines(fig: go.Figure, references: dict[str, float], **where) -> None:
-    for name, dash in (("majority", "dot"), ("chance", "dash")):
-        if name in references:
+    """Dotted lines at the majority-class share and chance (one line when they coincide: balanced classes)."""
+    chance, majority = references.get("chance"), references.get("majority")
+    lines = [(majority, "majority class", "dot"), (chance, "chance", "dash")]
+    if chance is not None and majority is not None and abs(chance - majority) < 1e-9:
+        lines = [(chance, "chance = majority class", "dot")]
+    for value, name, dash in lines:
+        if value is not None:
             fig.add_hline(
-                y=references[name],
+                y=value,
                 line={"color": "gray", "dash": dash, "width": 1},
-                annotation_text=f"{'majority class' if name == 'majority' else 'chance'} {references[name]:.3f}",
+                annotation_text=f"{name} {value:.3f}",
                 annotation_position="bottom right",
                 **where,
             )
@@ -130,20 +135,28 @@ def ablation_figure(rows: Sequence[dict], references: dict[str, float]) -> go.Fi
     return fig
 
 
-def trial_curves(history: Sequence[dict], title: str, references: dict[str, float] | None = None) -> go.Figure:
+def trial_curves(history: Sequence[dict], references: dict[str, float] | None = None) -> go.Figure:
     """Training loss and held-out accuracy / F1 after every epoch of one trial."""
     epochs = [r["epoch"] for r in history]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name="training loss"), secondary_y=True)
-    for metric in ("accuracy", "f1"):
+    fig.add_trace(
+        go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name="training loss", line={"color": "#9d9d9d"}),
+        secondary_y=True,
+    )
+    for metric, colour in (("accuracy", "#4c78a8"), ("f1", "#f58518")):
         fig.add_trace(
-            go.Scatter(x=epochs, y=[r[metric] for r in history], mode="lines+markers", name=f"held-out {metric}")
+            go.Scatter(
+                x=epochs,
+                y=[r[metric] for r in history],
+                mode="lines+markers",
+                name=f"held-out {metric.replace('f1', 'F1')}",
+                line={"color": colour},
+            )
         )
     if references:
         _reference_lines(fig, references, secondary_y=False)
-    fig.update_layout(
-        height=320, margin=MARGIN, title=title, xaxis_title="epoch", legend={"orientation": "h", "y": 1.2}
-    )
+    fig.update_layout(height=320, margin=MARGIN, xaxis_title="epoch", legend={"orientation": "h", "y": 1.15})
+    fig.update_xaxes(dtick=1)
     fig.update_yaxes(title_text="held-out score", range=[0, 1], secondary_y=False)
     fig.update_yaxes(title_text="training loss", secondary_y=True)
     return fig

@@ -213,17 +213,15 @@ def comparisons(rows: list[dict]) -> None:
 
 
 def trial_view(config: dict) -> None:
-    """Per-epoch curves of any trial of the search."""
+    """Per-epoch curves of any trial of the search (the ablation's first: the best configuration's)."""
     options = {}
-    for row in config["grid"]:
-        for fold, trial in enumerate(row["trials"]):
-            options[trial] = (
-                f"grid · {row['optimizer']} b{row['batch_size']} lr {row['learning_rate']:g} · fold {fold + 1}"
-            )
     for row in config["ablation"]:
         for trial, label in zip(row["trials"], row["trial_labels"], strict=True):
-            options.setdefault(trial, f"ablation · {row['title']} · {label}")
+            options.setdefault(trial, f"ablation · {row['title']} · {_config_text(row['config'])} · {label}")
+    for row in config["grid"]:
+        for fold, trial in enumerate(row["trials"]):
+            options.setdefault(trial, f"grid · {_config_text(row)} · fold {fold + 1}")
     chosen = st.selectbox("Curves of one trial", list(options), format_func=options.get, key="hy-trial")
     history = search.trial_history(chosen) if chosen else None
     if history:
-        st.plotly_chart(figures.trial_curves(history, options[chosen], config["references"]), key="hy-curves")
+        st.plotly_chart(figures.trial_curves(history, config["references"]), key="hy-curves")
