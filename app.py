@@ -18,6 +18,7 @@ SECTIONS = {
     "": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
     "Text → image (Benarab 2021)": [
         page("pages/text_to_image/sentence_to_image.py", "Sentence → Image", ":material/image:"),
+        page("pages/text_to_image/sentence_map.py", "Sentence Map", ":material/bubble_chart:"),
         page("pages/text_to_image/feature_layout.py", "Feature Layout", ":material/scatter_plot:"),
         page("pages/text_to_image/image_dataset.py", "Image Dataset", ":material/photo_library:"),
         page("pages/text_to_image/train.py", "Train", ":material/model_training:"),

@@ -561,3 +561,15 @@ def test_hybrid_page_shows_its_settings_and_says_which_vision_model_it_is(
     assert not state["errors"], state["errors"]
     assert "the wiring here is the lab's own" in state["text"]
     save_screenshot(driver, screenshots / "hybrid.png")
+
+
+def test_sentence_map_page_offers_to_fit_the_map(app_url: str, new_browser, screenshots: Path) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/sentence_map")
+    state = wait_for(
+        driver,
+        "the sentence map page: its layer slider and the offer to fit the map",
+        lambda s: "Sentence Map" in s["titles"] and "is not fitted yet" in s["text"] and "Fit every layer" in s["text"],
+    )
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / "sentence_map.png")
