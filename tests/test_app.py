@@ -252,6 +252,11 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     features = app.dataframe[0].value
     assert {"layer", "dimension", "pixel", "saliency", "value"} <= set(features.columns)
     assert len(set(features["pixel"].map(tuple))) == 10
+    app.toggle(key="cl-attr").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    words = app.dataframe[1].value
+    assert list(words.columns) == ["position", "token", "attribution"] and {"dr", "##ear", "joy"} <= set(words["token"])
+    assert any("attributions add up to it within" in c.value for c in app.caption)
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value
 

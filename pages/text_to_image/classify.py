@@ -8,7 +8,7 @@ from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
 from ui import state
-from ui.text_to_image import panels
+from ui.text_to_image import attribution, panels
 
 st.title("Classify")
 st.caption(
@@ -82,3 +82,7 @@ with state.user_errors():
         "Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the "
         "Feature Layout page)."
     )
+
+    st.subheader("Which words pushed the prediction")
+    if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
+        attribution.panel(imager, loaded[explained], text, names)
