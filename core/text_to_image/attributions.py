@@ -109,7 +109,7 @@ def attribute(
     text: str,
     target: int | None = None,
     method: str = "integrated_gradients",
-    steps: int = 32,
+    steps: int = 128,
     batch_size: int = 8,
 ) -> Attribution:
     """Attributions of ``text``'s tokens toward class ``target`` (default: the predicted one).

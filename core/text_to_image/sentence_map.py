@@ -25,6 +25,8 @@ from core import hub, jobs, store
 from core.store import Artifact, Callback
 
 MAPS = "sentence-maps"
+PLACE_STEPS = 100
+"""Optimisation steps that place a new sentence into a t-SNE map."""
 METHODS = ("tsne", "umap")
 
 
@@ -180,6 +182,8 @@ class SentenceMap:
         if vectors.shape[1] != self.vectors.shape[1]:
             raise ValueError(f"vectors have {vectors.shape[1]} values; this map's layer has {self.vectors.shape[1]}.")
         placer = self.warm()._placer
+        if self.settings.method == "tsne":  # 100 steps place as well as openTSNE's default 250, in 40 % of the time
+            return np.asarray(placer.transform(vectors, n_iter=PLACE_STEPS), dtype=np.float64)
         return np.asarray(placer.transform(vectors), dtype=np.float64)
 
     def neighbours(self, vectors: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
