@@ -24,6 +24,7 @@ SECTIONS = {
         page("pages/text_to_image/train.py", "Train", ":material/model_training:"),
         page("pages/text_to_image/results.py", "Results", ":material/leaderboard:"),
         page("pages/text_to_image/classify.py", "Classify", ":material/label:"),
+        page("pages/text_to_image/demos.py", "Portable Demos", ":material/inventory_2:"),
     ],
     "Images → words (Baughman 2021)": [
         page("pages/images_to_words/images_to_words.py", "Images → Words", ":material/translate:"),

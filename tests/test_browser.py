@@ -573,3 +573,15 @@ def test_sentence_map_page_offers_to_fit_the_map(app_url: str, new_browser, scre
     )
     assert not state["errors"], state["errors"]
     save_screenshot(driver, screenshots / "sentence_map.png")
+
+
+def test_portable_demos_page_offers_export_and_import(app_url: str, new_browser, screenshots: Path) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/demos")
+    state = wait_for(
+        driver,
+        "the portable demos page: its export and import sections",
+        lambda s: "Portable Demos" in s["titles"] and "Import" in s["text"] and "never reads pickle" in s["text"],
+    )
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / "demos.png")

@@ -1,10 +1,12 @@
 """The text -> image commands: fit-layout, layouts, build-dataset, datasets, train, baseline, results, classify,
+demo-export, demo-import,
 preset, preset-differences."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core import corpora, store
 from core.cli import progress
@@ -141,6 +143,38 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)",
     )
     texts.set_defaults(run=_classify)
+
+    export = commands.add_parser(
+        "demo-export", help="a dataset (layout, imager settings) and trained models as one archive for another machine"
+    )
+    export.add_argument("--dataset", required=True, help="a dataset id (see: datasets)")
+    export.add_argument("--model", action="append", required=True, help="a model id of that dataset (repeat)")
+    export.add_argument("--out", required=True, help="the archive to write (.zip)")
+    export.set_defaults(run=_demo_export)
+    imported = commands.add_parser("demo-import", help="check a demo archive and add its dataset and models here")
+    imported.add_argument("archive", help="a .zip written by demo-export")
+    imported.set_defaults(run=_demo_import)
+
+
+def _demo_export(args: argparse.Namespace) -> dict:
+    from core import demos
+
+    manifest = demos.export_demo(args.out, args.dataset, args.model)
+    size = Path(args.out).stat().st_size
+    return {
+        "archive": str(Path(args.out).resolve()),
+        "bytes": size,
+        "dataset": manifest["dataset"],
+        "models": manifest["models"],
+    }
+
+
+def _demo_import(args: argparse.Namespace) -> dict:
+    from core import demos
+
+    if not Path(args.archive).is_file():
+        raise FileNotFoundError(f"{args.archive} is not a file; give the .zip written by demo-export.")
+    return {"imported": [f"{kind}/{artifact_id}" for kind, artifact_id in demos.import_demo(args.archive)]}
 
 
 def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
