@@ -24,6 +24,7 @@ SECTIONS = {
         page("pages/text_to_image/train.py", "Train", ":material/model_training:"),
         page("pages/text_to_image/results.py", "Results", ":material/leaderboard:"),
         page("pages/text_to_image/classify.py", "Classify", ":material/label:"),
+        page("pages/text_to_image/sentence_path.py", "A Sentence's Path", ":material/route:"),
         page("pages/text_to_image/demos.py", "Portable Demos", ":material/inventory_2:"),
     ],
     "Images → words (Baughman 2021)": [

@@ -29,10 +29,13 @@ Explore **cross-modality transfer learning**: models trained on one kind of data
   transformer's image tokens inside an image classifier, tuned by a cross-validated grid search, against the
   vision model alone and the same hybrid with random text layers.
 
-Start with **Sentence → Image** to watch layer embeddings become images, and **Feature Layout** to inspect
-and refit the map that places each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
+Start with **Sentence → Image** to watch layer embeddings become images, **Sentence Map** to see a corpus's
+sentences (and yours) on a map at every layer, and **Feature Layout** to inspect and refit the map that places
+each feature on a pixel. Then turn a labelled corpus into an **Image Dataset**,
 **Train** classifiers made of early layers of ImageNet CNNs on it, compare them with two baselines in
-**Results**, and **Classify** new sentences live. **Images → Words** runs and browses leave-one-out studies.
+**Results**, **Classify** new sentences live (and see which words pushed the prediction), and pack a dataset
+with its models into a **Portable Demo** for another machine. **A Sentence's Path** walks one sentence through
+every step, for teaching. **Images → Words** runs and browses leave-one-out studies.
 **BERT on DNA, proteins, music** shows how symbols become token ids and fine-tunes the encoders side by side.
 **BERT + vision transformer** runs the hybrid's grid search and its ablation.
 Each method's page shows its latest reproduction table (`python -m core reproduce …`): the paper's figure, its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -259,6 +260,49 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     assert any("attributions add up to it within" in c.value for c in app.caption)
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value
+
+
+def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_model):
+    app = run("pages/text_to_image/sentence_path.py")
+    app.selectbox(key="sp-dataset").set_value(small_dataset.id).run()
+    app.selectbox(key="sp-model").set_value(small_model.id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    shown = " ".join(m.value for m in app.markdown)
+    for step in (
+        "1. Tokens",
+        "2. Every layer",
+        "3. The pooled vectors",
+        "5. the image",
+        "6. The vision",
+        "7. The prediction",
+    ):
+        assert step in shown, step
+    assert len(charts(app)) == 6  # layer strip, vectors, image, slice maps, probabilities, saliency
+    tokens = app.dataframe[0].value
+    assert list(tokens.index) == ["token", "id"] and tokens.iloc[0, 0] == "[CLS]"
+    app.text_input(key="sp-text").set_value(" ").run()
+    assert "Type a sentence" in app.warning[0].value
+
+
+def test_sentence_path_traces_what_the_classify_page_shows(lab_home, small_dataset, small_model, small_imager):
+    from core.text_to_image import classify, sentence_path
+
+    imager = classify.dataset_imager(small_dataset)
+    model = classify.load_model(small_model.path)
+    text = "A dreary, joyless slog."
+    path = sentence_path.trace(imager, small_imager.per_layer, model, text)
+    _, images = imager.images([text])
+    np.testing.assert_array_equal(path.image, images[0])
+    expected = classify.classify({"m": model}, images[0])["per_model"]["m"]
+    np.testing.assert_allclose(path.probabilities, expected, atol=1e-5)
+    assert path.layer_images.shape[0] == imager.encoder.num_layers + 1
+    np.testing.assert_allclose(
+        path.all_layers[imager.layers[-1]], path.features[-imager.encoder.hidden_size :], atol=1e-4
+    )
+    assert [s["scaled"] for s in path.strongest] == sorted((s["scaled"] for s in path.strongest), reverse=True)
+    means = path.slice_maps.mean(axis=(1, 2))
+    assert list(means) == sorted(means, reverse=True)
 
 
 def test_images_to_words_page_on_a_finished_study(lab_home, tiny_studies):

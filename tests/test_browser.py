@@ -585,3 +585,17 @@ def test_portable_demos_page_offers_export_and_import(app_url: str, new_browser,
     )
     assert not state["errors"], state["errors"]
     save_screenshot(driver, screenshots / "demos.png")
+
+
+def test_sentence_path_page_opens(app_url: str, new_browser, screenshots: Path) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/sentence_path")
+    state = wait_for(
+        driver,
+        "the sentence's path page: its title and either the steps or what to do first",
+        lambda s: (
+            "A Sentence's Path" in s["titles"] and ("1. Tokens" in s["text"] or "Train a model first" in s["text"])
+        ),
+    )
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / "sentence_path.png")

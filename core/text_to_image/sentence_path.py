@@ -1,0 +1,93 @@
+"""The whole path of one sentence through the text-as-image method, step by step, for teaching.
+
+:func:`trace` runs one sentence through a dataset's chain and keeps what every step produced: its tokens and
+ids; the pooled hidden state of every layer (embeddings layer through the last), each drawn on the same
+per-layer grid; the pooled vectors of the dataset's layers; where the sentence's strongest features sit on the
+combined layout; the image; the feature maps of the classifier's pretrained slice; the class probabilities and
+the saliency map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.layout import FeatureLayout
+from core.text_to_image import classify
+from core.text_to_image.classifiers import SlicedClassifier, preprocess_for
+
+
+@dataclass
+class SentencePath:
+    """What every step of the method made of one sentence."""
+
+    text: str
+    tokens: list[str]
+    ids: list[int]
+    all_layers: np.ndarray  # (L + 1, hidden): the pooled vector of every hidden state
+    layer_images: np.ndarray  # (L + 1, h, w): each on the same per-layer grid
+    features: np.ndarray  # (len(dataset layers) * hidden,): what the dataset's layout reads
+    strongest: list[dict]  # the features with the largest scaled values and the pixels they sit on
+    image: np.ndarray  # (H, W)
+    slice_maps: np.ndarray  # (channels, h, w): the classifier's pretrained slice, most active channels first
+    probabilities: np.ndarray
+    saliency: np.ndarray  # (H, W)
+
+
+def trace(
+    imager: classify.DatasetImager,
+    per_layer: FeatureLayout,
+    model: SlicedClassifier,
+    text: str,
+    strongest: int = 8,
+    channels: int = 8,
+) -> SentencePath:
+    """One sentence through the whole chain (``per_layer``: a layout over the encoder's hidden dimensions, e.g.
+    the per-layer layout of a fitted imager of the same encoder and pooling)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("type a sentence to follow.")
+    encoder = imager.encoder
+    if per_layer.n_features_in_ != encoder.hidden_size:
+        raise ValueError(
+            f"the per-layer layout places {per_layer.n_features_in_} features; "
+            f"{encoder.name} has {encoder.hidden_size} hidden dimensions."
+        )
+    text = text.strip()
+    encoded = encoder.tokenizer([text], truncation=True, max_length=encoder.max_length)
+    ids = list(encoded["input_ids"][0])
+    every = list(range(encoder.num_layers + 1))
+    all_layers = encoder.embed([text], layers=every, pooling=imager.pooling).reshape(len(every), encoder.hidden_size)
+    features, images = imager.images([text])
+    scaled = imager.layout.scale(features)[0]
+    order = np.argsort(-scaled)[:strongest]
+    hidden = encoder.hidden_size
+    top = [
+        {
+            "layer": imager.layers[int(f) // hidden],
+            "dimension": int(f) % hidden,
+            "value": float(features[0, f]),
+            "scaled": float(scaled[f]),
+            "pixel": tuple(int(v) for v in imager.layout.coords_[f]),
+        }
+        for f in order
+    ]
+    batch = preprocess_for(model.config)(torch.as_tensor(images))
+    with torch.inference_mode():
+        maps = model.body(batch)[0].float().numpy()
+    active = np.argsort(-maps.mean(axis=(1, 2)))[:channels]
+    saliency, probabilities = classify.saliency(model, images[0])
+    return SentencePath(
+        text,
+        encoder.tokenizer.convert_ids_to_tokens(ids),
+        ids,
+        all_layers,
+        per_layer.transform(all_layers),
+        features[0],
+        top,
+        images[0],
+        maps[active],
+        probabilities,
+        saliency,
+    )

@@ -1,0 +1,57 @@
+"""A Sentence's Path: one sentence followed through the whole text-as-image method, step by step."""
+
+import streamlit as st
+
+from core import store
+from core.text_to_image import datasets, imaging, results, sentence_path, training
+from ui import state
+from ui.text_to_image import panels
+from ui.text_to_image import path as steps
+
+st.title("A Sentence's Path")
+st.caption(
+    "One sentence, followed through the whole method: tokens → the hidden state of every layer → the pooled "
+    "vectors → the feature layout → the image → the vision model's slice → the prediction and what it depends on. "
+    "Each step is drawn, with a caption to read out in a workshop."
+)
+
+with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
+dataset_id = panels.choose_dataset(
+    "sp-dataset", "Train a model first (Image Dataset page, then Train page).", with_models
+)
+dataset = store.load(datasets.DATASETS, dataset_id)
+models = {a.id: a for a in results.list_models(dataset)}
+model_id = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="sp-model")
+# the per-layer strip needs a layout over the encoder's hidden dimensions: a fitted imager of the same encoder
+same_encoder = {
+    a.id: a for a in imaging.list_imagers() if a.config["encoder"]["model_id"] == dataset.config["encoder"]["model_id"]
+}
+if same_encoder:
+    imager_id = st.selectbox(
+        "Grid of the per-layer images (a fitted layout of the same encoder)",
+        list(same_encoder),
+        format_func=lambda i: imaging.imager_label(same_encoder[i]),
+        key="sp-imager",
+    )
+else:
+    imager_id = panels.choose_imager(dataset.config["pooling"], "sp-imager")
+if imager_id is None:
+    st.stop()
+text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="sp-text").strip()
+if not text:
+    st.warning("Type a sentence to follow.")
+    st.stop()
+
+with state.user_errors():
+    ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
+    imager = state.dataset_imager(*ref)
+    per_layer = state.layouts(imager_id, state.stamp(imager_id))["per_layer"]
+    model = state.model(model_id, state.artifact_stamp(training.MODELS, model_id))
+    path = sentence_path.trace(imager, per_layer, model, text)
+    hover = state.dataset_hover(*ref)
+    steps.tokens(path)
+    steps.layers(path, imager.encoder.name)
+    steps.vectors(path, imager.layers, imager.encoder.hidden_size)
+    steps.layout_and_image(path, hover)
+    steps.slice_maps(path, model.config["backbone"])
+    steps.prediction(path, datasets.label_names(dataset), hover)
