@@ -93,3 +93,17 @@ def test_the_page_fits_a_map_then_places_typed_sentences_with_their_neighbours(h
     assert any("No trained model yet" in i.value for i in app.info)
     app.slider(key="sm-layer").set_value(0).run()
     assert any("map of layer 0 is not fitted yet" in i.value for i in app.info)
+
+
+def test_a_models_predictions_for_the_map_are_what_classify_says(lab_home, small_dataset, small_model):
+    from core.text_to_image import classify, datasets
+    from core.text_to_image.sentence_map import model_predictions
+
+    texts = ["A tender, funny film.", "A dreary, joyless slog.", "Fine."]
+    predicted = model_predictions(small_model, texts)
+    imager = classify.dataset_imager(small_dataset)
+    model = classify.load_model(small_model.path)
+    names = datasets.label_names(small_dataset)
+    _, images = imager.images(texts)
+    expected = [names[classify.classify({"m": model}, image)["vote"]] for image in images]
+    assert predicted == expected
