@@ -29,6 +29,8 @@ from core import store
 FORMAT, VERSION = "crossmodal-lab demo", 1
 MANIFEST = "manifest.json"
 KINDS = ("datasets", "models")
+MAX_BYTES = 16 * 2**30
+"""The most an archive may unpack to (a guard against zip bombs)."""
 _NPZ, _NPY = ".npz.safetensors", ".npy.safetensors"
 
 
@@ -41,10 +43,10 @@ def _pack(path: Path) -> tuple[str, bytes]:
     from safetensors.numpy import save
 
     if path.suffix == ".npy":
-        return path.name + ".safetensors", save({"array": np.ascontiguousarray(np.load(path, allow_pickle=False))})
+        return path.name + ".safetensors", save({"array": np.asarray(np.load(path, allow_pickle=False), order="C")})
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as arrays:
-            return path.name + ".safetensors", save({k: np.ascontiguousarray(arrays[k]) for k in arrays.files})
+            return path.name + ".safetensors", save({k: np.asarray(arrays[k], order="C") for k in arrays.files})
     if path.suffix in (".json", ".safetensors"):
         return path.name, path.read_bytes()
     raise ValueError(f"{path} is neither JSON, safetensors nor a NumPy array; it cannot go into a demo.")
@@ -60,8 +62,11 @@ def _unpack(name: str, data: bytes, target: Path) -> None:
         np.save(buffer, load(data)["array"], allow_pickle=False)
         target.with_name(target.name[: -len(".safetensors")]).write_bytes(buffer.getvalue())
     elif name.endswith(_NPZ):
+        arrays = load(data)
+        if {"file", "allow_pickle"} & set(arrays):
+            raise ValueError(f"{name} holds an array named like a NumPy argument ({sorted(arrays)})")
         with open(target.with_name(target.name[: -len(".safetensors")]), "wb") as handle:
-            np.savez(handle, **load(data))
+            np.savez(handle, **arrays)
     else:
         target.write_bytes(data)
 
@@ -112,11 +117,14 @@ def export_demo(path: str | Path, dataset_id: str, model_ids: list[str]) -> dict
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
-        for name, data in files.items():
-            archive.writestr(name, data)
-    partial.replace(path)
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
+            for name, data in files.items():
+                archive.writestr(name, data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return manifest
 
 
@@ -140,8 +148,22 @@ def _read_archive(source: str | Path | bytes) -> tuple[dict[str, Any], dict[str,
                 raise _refuse(f"it holds {name!r}, which is neither JSON nor safetensors (pickle is never read)")
         if MANIFEST not in names:
             raise _refuse("it has no manifest.json")
+        if archive.getinfo(MANIFEST).file_size > 2**24:
+            raise _refuse("its manifest is implausibly large")
         try:
             manifest = json.loads(archive.read(MANIFEST))
+            listed_sizes = {
+                f["name"]: int(f["bytes"]) for item in manifest.get("artifacts", []) for f in item.get("files", [])
+            }
+        except (zipfile.BadZipFile, ValueError, OSError, TypeError, KeyError, AttributeError) as error:
+            raise _refuse(f"its manifest is damaged ({error})") from error
+        sizes = {n: archive.getinfo(n).file_size for n in names if n != MANIFEST}
+        wrong = [n for n, size in sizes.items() if listed_sizes.get(n) != size]
+        if wrong:
+            raise _refuse(f"{wrong[0]} is not the size its manifest says (or is not listed)")
+        if sum(sizes.values()) > MAX_BYTES:
+            raise _refuse(f"it would unpack to more than {MAX_BYTES / 2**30:.0f} GiB")
+        try:
             files = {n: archive.read(n) for n in names if n != MANIFEST}
         except (zipfile.BadZipFile, ValueError, OSError) as error:  # a corrupt member fails its CRC here
             raise _refuse(f"a file in it is damaged ({error})") from error
@@ -157,21 +179,27 @@ def _read_archive(source: str | Path | bytes) -> tuple[dict[str, Any], dict[str,
         if _sha256(files[name]) != entry.get("sha256"):
             raise _refuse(f"{name} does not match its SHA-256 in the manifest (the file was changed or damaged)")
     for item in manifest["artifacts"]:
-        if item.get("kind") not in KINDS or not str(item.get("id", "")).isalnum():
+        if item.get("kind") not in KINDS or not isinstance(item.get("id"), str) or not item["id"].isalnum():
             raise _refuse(f"it lists an artifact the lab does not know ({item.get('kind')!r}, {item.get('id')!r})")
         if not all(f["name"].startswith(f"{item['kind']}/{item['id']}/") for f in item["files"]):
             raise _refuse(f"the files of {item['kind']}/{item['id']} lie outside its folder")
     return manifest, files
 
 
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape and values (NaN equal to NaN: a diverged model's saved probabilities are still the same file)."""
+    floats = np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating)
+    return np.array_equal(a, b, equal_nan=floats)
+
+
 def _same_content(first: Path, second: Path) -> bool:
     """Two store files hold the same thing (arrays compared as arrays, JSON as data, the rest byte for byte)."""
     if first.suffix == ".npy":
         a, b = np.load(first, allow_pickle=False), np.load(second, allow_pickle=False)
-        return a.dtype == b.dtype and np.array_equal(a, b)
+        return a.dtype == b.dtype and _equal(a, b)
     if first.suffix == ".npz":
         with np.load(first, allow_pickle=False) as a, np.load(second, allow_pickle=False) as b:
-            return set(a.files) == set(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
+            return set(a.files) == set(b.files) and all(_equal(a[k], b[k]) for k in a.files)
     if first.suffix == ".json":
         return store.read_json(first) == store.read_json(second)
     return first.read_bytes() == second.read_bytes()
@@ -230,8 +258,11 @@ def import_demo(source: str | Path | bytes) -> list[tuple[str, str]]:
     imported: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(dir=runs, prefix=".demo-") as staging:
         root = Path(staging)
-        for name, data in files.items():
-            _unpack(name, data, root / name)
+        try:
+            for name, data in files.items():
+                _unpack(name, data, root / name)
+        except Exception as error:  # a malformed safetensors member, a missing array: not what was exported
+            raise _refuse(f"a file in it cannot be read back ({str(error)[:200]})") from error
         _check_unpacked(root, manifest)
         moves = []
         for item in manifest["artifacts"]:
@@ -249,8 +280,12 @@ def import_demo(source: str | Path | bytes) -> list[tuple[str, str]]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 staged.rename(target)
                 done.append(target)
-        except OSError as error:
+        except BaseException as error:  # a stop between two renames too: nothing of the demo is left
             for target in done:
                 shutil.rmtree(target, ignore_errors=True)
-            raise ValueError(f"the demo could not be written into {runs} ({error}); nothing was imported.") from error
+            if isinstance(error, OSError):
+                raise ValueError(
+                    f"the demo could not be written into {runs} ({error}); nothing was imported."
+                ) from error
+            raise
     return imported

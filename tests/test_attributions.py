@@ -60,6 +60,16 @@ def test_swapping_the_telling_word_moves_its_attribution_and_the_prediction(chai
     assert not np.allclose(good.probabilities, bad.probabilities)
 
 
+def test_an_unknown_token_is_a_word_not_part_of_the_frame(chain_parts):
+    from core.text_to_image.attributions import attribute
+
+    imager, model = chain_parts
+    found = attribute(imager, model, "A great \U0001f642 film.", method="gradient_x_input")
+    unknown = found.tokens.index("[UNK]")
+    assert found.scores[unknown] != 0  # replaced by [PAD] in the baseline like every other word
+    assert found.scores[0] == 0 and found.scores[-1] == 0
+
+
 def test_bad_requests_are_refused_clearly(chain_parts):
     from core.text_to_image.attributions import attribute
 

@@ -77,6 +77,12 @@ def _flip_weights(files):
     return {**files, name: bytes(data)}
 
 
+def _wrong_size(files):  # a member bigger than its manifest says (how a zip bomb would look) is never unpacked
+    manifest = json.loads(files["manifest.json"])
+    manifest["artifacts"][0]["files"][0]["bytes"] -= 1
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
 def _without_dataset(files):
     manifest = json.loads(files["manifest.json"])
     manifest["artifacts"] = [a for a in manifest["artifacts"] if a["kind"] != "datasets"]
@@ -93,6 +99,7 @@ def _without_dataset(files):
         (lambda f: {k: v for k, v in f.items() if k != "manifest.json"}, "no manifest.json"),
         (_without_dataset, "needs dataset"),
         (lambda f: {**f, "manifest.json": f["manifest.json"].replace(b'"version": 1', b'"version": 9')}, "format 9"),
+        (_wrong_size, "is not the size its manifest says"),
     ],
 )
 def test_damaged_unsafe_or_mismatched_archives_are_refused_and_nothing_is_written(

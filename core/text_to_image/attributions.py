@@ -85,7 +85,8 @@ class Chain(torch.nn.Module):
 
         self.encoder, self.model = imager.encoder, model.eval()
         self.layers, self.pooling = list(imager.layers), imager.pooling
-        self.images = LayoutImages(imager.layout)
+        self.device = next(model.parameters()).device  # the encoder may sit on another device (a GPU)
+        self.images = LayoutImages(imager.layout).to(self.device)
         self.preprocess = preprocess_for(model.config)
 
     def features(self, embeds: torch.Tensor, mask: torch.Tensor, extra: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -93,13 +94,19 @@ class Chain(torch.nn.Module):
         return self.encoder._pool(out.hidden_states, self.layers, mask, self.pooling)
 
     def forward(self, embeds: torch.Tensor, mask: torch.Tensor, extra: dict[str, torch.Tensor]) -> torch.Tensor:
-        images = self.images(self.features(embeds, mask, extra))
+        images = self.images(self.features(embeds, mask, extra).float().to(self.device))
         # one image at a time: a preprocessing that normalises by the batch's statistics must see only its image
         return torch.cat([self.model(self.preprocess(image[None])) for image in images])
 
 
 def _inputs(encoder: Any, text: str) -> dict[str, torch.Tensor]:
-    encoded = encoder.tokenizer([text], truncation=True, max_length=encoder.max_length, return_tensors="pt")
+    encoded = encoder.tokenizer(
+        [text],
+        truncation=True,
+        max_length=encoder.max_length,
+        return_tensors="pt",
+        return_token_type_ids=bool(getattr(encoder, "_use_types", True)),
+    )
     return {k: v.to(encoder.device) for k, v in encoded.items()}
 
 
@@ -136,20 +143,21 @@ def attribute(
     table = encoder.model.get_input_embeddings()
     with torch.no_grad():
         embeds = table(ids).float()
-        special = torch.as_tensor(
-            encoder.tokenizer.get_special_tokens_mask(ids[0].tolist(), already_has_special_tokens=True),
-            dtype=torch.bool,
-        )
+        tokenizer = encoder.tokenizer
+        framing = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}
+        framing.discard(None)  # only the sentence's frame is kept: [UNK] and typed [MASK] are words here
+        special = torch.as_tensor([i in framing for i in ids[0].tolist()], dtype=torch.bool, device=ids.device)
         baseline = embeds.clone()
-        baseline[0, ~special] = table(torch.tensor([encoder.tokenizer.pad_token_id]))[0].float()
+        pad = torch.tensor([tokenizer.pad_token_id], device=ids.device)
+        baseline[0, ~special] = table(pad)[0].float()
         logits = chain(embeds, mask, inputs)[0]
         target = int(logits.argmax()) if target is None else int(target)
         if not 0 <= target < len(logits):
             raise ValueError(f"the model has {len(logits)} classes; class {target} does not exist.")
         baseline_logit = float(chain(baseline, mask, inputs)[0, target])
     difference = embeds - baseline
-    midpoints = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
-    alphas = torch.ones(1) if method == "gradient_x_input" else midpoints
+    midpoints = (torch.arange(steps, dtype=torch.float32, device=embeds.device) + 0.5) / steps
+    alphas = torch.ones(1, device=embeds.device) if method == "gradient_x_input" else midpoints
     gradient_sum = torch.zeros_like(embeds)
     for start in range(0, len(alphas), batch_size):
         chunk = alphas[start : start + batch_size].view(-1, 1, 1)
