@@ -544,13 +544,24 @@ def test_workshop_preset_then_classify(app_url: str, new_browser, screenshots: P
     assert not state["errors"], state["errors"]
 
 
+def visit(app_url: str, new_browser, screenshots: Path, page: str, what: str, ready) -> dict:
+    """Open ``page`` in a new browser, wait until ``ready(state)``, check it shows no error, save a screenshot."""
+    driver = new_browser()
+    driver.get(f"{app_url}/{page}")
+    state = wait_for(driver, what, ready)
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / f"{page}.png")
+    return state
+
+
 def test_hybrid_page_shows_its_settings_and_says_which_vision_model_it_is(
     app_url: str, new_browser, screenshots: Path
 ) -> None:
-    driver = new_browser()
-    driver.get(app_url + "/hybrid")
-    state = wait_for(
-        driver,
+    state = visit(
+        app_url,
+        new_browser,
+        screenshots,
+        "hybrid",
         "the hybrid page: its settings, the vision model's caveat and the search button",
         lambda s: (
             "A text model's layers in an image classifier" in s["titles"]
@@ -558,44 +569,39 @@ def test_hybrid_page_shows_its_settings_and_says_which_vision_model_it_is(
             and "Run the search" in s["text"]
         ),
     )
-    assert not state["errors"], state["errors"]
     assert "the wiring here is the lab's own" in state["text"]
-    save_screenshot(driver, screenshots / "hybrid.png")
 
 
 def test_sentence_map_page_offers_to_fit_the_map(app_url: str, new_browser, screenshots: Path) -> None:
-    driver = new_browser()
-    driver.get(app_url + "/sentence_map")
-    state = wait_for(
-        driver,
+    visit(
+        app_url,
+        new_browser,
+        screenshots,
+        "sentence_map",
         "the sentence map page: its layer slider and the offer to fit the map",
         lambda s: "Sentence Map" in s["titles"] and "is not fitted yet" in s["text"] and "Fit every layer" in s["text"],
     )
-    assert not state["errors"], state["errors"]
-    save_screenshot(driver, screenshots / "sentence_map.png")
 
 
 def test_portable_demos_page_offers_export_and_import(app_url: str, new_browser, screenshots: Path) -> None:
-    driver = new_browser()
-    driver.get(app_url + "/demos")
-    state = wait_for(
-        driver,
+    visit(
+        app_url,
+        new_browser,
+        screenshots,
+        "demos",
         "the portable demos page: its export and import sections",
         lambda s: "Portable Demos" in s["titles"] and "Import" in s["text"] and "never reads pickle" in s["text"],
     )
-    assert not state["errors"], state["errors"]
-    save_screenshot(driver, screenshots / "demos.png")
 
 
 def test_sentence_path_page_opens(app_url: str, new_browser, screenshots: Path) -> None:
-    driver = new_browser()
-    driver.get(app_url + "/sentence_path")
-    state = wait_for(
-        driver,
+    visit(
+        app_url,
+        new_browser,
+        screenshots,
+        "sentence_path",
         "the sentence's path page: its title and either the steps or what to do first",
         lambda s: (
             "A Sentence's Path" in s["titles"] and ("1. Tokens" in s["text"] or "Train a model first" in s["text"])
         ),
     )
-    assert not state["errors"], state["errors"]
-    save_screenshot(driver, screenshots / "sentence_path.png")

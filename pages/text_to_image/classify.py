@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from core import store
 from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
@@ -17,12 +16,8 @@ st.caption(
     "each salient pixel names the (layer, dimension) features it holds."
 )
 
-with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
-dataset_id = panels.choose_dataset(
-    "cl-dataset", "Train a model first (Image Dataset page, then Train page).", with_models
-)
-dataset = store.load(datasets.DATASETS, dataset_id)
-models = {a.id: a for a in results.list_models(dataset)}
+dataset, models = panels.choose_trained_dataset("cl-dataset")
+dataset_id = dataset.id
 chosen = st.multiselect(
     "Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models"
 )

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import demos, store
-from core.text_to_image import datasets, results
+from core import demos
+from core.text_to_image import results
 from ui import state
 from ui.text_to_image import panels
 
@@ -20,13 +20,12 @@ st.caption(
 )
 
 st.subheader("Export")
-with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
+with_models = panels.datasets_with_models()
 if not with_models:
     st.info("No dataset with a trained model yet: build one on Image Dataset and train a model on Train.")
 else:
-    dataset_id = panels.choose_dataset("dm-dataset", "", with_models)
-    dataset = store.load(datasets.DATASETS, dataset_id)
-    models = {a.id: a for a in results.list_models(dataset)}
+    dataset, models = panels.choose_trained_dataset("dm-dataset", with_models)
+    dataset_id = dataset.id
     chosen = st.multiselect(
         "Models",
         list(models),

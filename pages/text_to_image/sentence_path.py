@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core import store
 from core.text_to_image import datasets, imaging, results, sentence_path, training
 from ui import state
 from ui.text_to_image import panels
@@ -15,12 +14,8 @@ st.caption(
     "Each step is drawn, with a caption to read out in a workshop."
 )
 
-with_models = [a for a in datasets.list_datasets() if results.list_models(a)]
-dataset_id = panels.choose_dataset(
-    "sp-dataset", "Train a model first (Image Dataset page, then Train page).", with_models
-)
-dataset = store.load(datasets.DATASETS, dataset_id)
-models = {a.id: a for a in results.list_models(dataset)}
+dataset, models = panels.choose_trained_dataset("sp-dataset")
+dataset_id = dataset.id
 model_id = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="sp-model")
 # the per-layer strip needs a layout over the encoder's hidden dimensions: a fitted imager of the same encoder
 same_encoder = {

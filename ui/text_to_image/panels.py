@@ -197,6 +197,27 @@ def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = 
     return st.selectbox("Dataset", list(labels), format_func=labels.get, key=key)
 
 
+def datasets_with_models() -> list[store.Artifact]:
+    """The image datasets that have at least one trained model."""
+    from core.text_to_image import datasets, results
+
+    return [a for a in datasets.list_datasets() if results.list_models(a)]
+
+
+def choose_trained_dataset(
+    key: str, found: list[store.Artifact] | None = None
+) -> tuple[store.Artifact, dict[str, store.Artifact]]:
+    """A select box of the datasets with trained models (stops the page with what to do when there are none);
+    returns the chosen dataset and its models by id."""
+    from core.text_to_image import datasets, results
+
+    dataset_id = choose_dataset(
+        key, "Train a model first (Image Dataset page, then Train page).", found or datasets_with_models()
+    )
+    dataset = store.load(datasets.DATASETS, dataset_id)
+    return dataset, {a.id: a for a in results.list_models(dataset)}
+
+
 def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> None:
     """A trained model's result read against its references: the majority class, chance, the baselines;
     a warning when it answers one class for nearly every text; its learning curves."""
