@@ -1,4 +1,11 @@
-"""Running many independent jobs (the folds of a study): one after another, or as Ray tasks.
+"""Running many independent jobs (the folds of a study, the trials of a search, the seeds and variants of a
+comparison): one after another, or as Ray tasks.
+
+:func:`sweep` is the one loop every method uses: it runs the jobs, hands each result to the caller's
+``keep`` as it arrives (which stores it, so a stopped sweep resumes at the next unfinished job), reports
+progress, and stops when the callback asks, keeping what finished. :func:`pinned_threads` fixes torch's
+CPU thread count while a job runs (it changes CPU results in the last digits), so a job gives the same
+numbers wherever it runs.
 
 Ray is used only when asked: ``use_ray=True`` starts a local Ray instance, or joins the cluster at
 ``$RAY_ADDRESS`` when that is set (the CLI also turns Ray on when ``$RAY_ADDRESS`` is set). Each
@@ -11,7 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+from core.errors import Interrupted
+from core.store import Callback
 
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
@@ -87,3 +98,83 @@ def cancel(jobs: Iterator[Any]) -> None:
         jobs.cancel()
     elif hasattr(jobs, "close"):
         jobs.close()
+
+
+@contextmanager
+def pinned_threads(count: int | None) -> Iterator[None]:
+    """torch's CPU thread count set to ``count`` while the block runs, then restored (None: left as it is)."""
+    import torch
+
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def sweep(
+    function: Callable[..., Any],
+    arguments: Sequence[tuple],
+    keep: Callable[[Any], dict[str, Any] | None],
+    *,
+    use_ray: bool = False,
+    cpus_per_job: int = 1,
+    callback: Callback | None = None,
+    done: int = 0,
+    total: int | None = None,
+    job_callback: Callable[[int, int], Callback | None] | None = None,
+    stopped: str = "stopped after {done} of {total} jobs; run it again to resume.",
+) -> int:
+    """Run ``function(*args, callback=...)`` for each tuple of ``arguments`` and keep each result as it arrives.
+
+    Args:
+        function: one job; it takes the per-step callback as its ``callback`` keyword (None on Ray, where
+            a job's steps cannot be reported while it runs).
+        arguments: one tuple per job still to run.
+        keep: ``keep(result)`` stores a finished job's result (the sweep's only writer, in this process) and
+            returns what the progress callback should say about it.
+        use_ray: run the jobs as Ray tasks (:func:`run_many`), results in completion order.
+        cpus_per_job: CPUs a Ray task reserves.
+        callback: ``callback(done, total, metrics)`` after each job (and, sequentially, each job's steps
+            through ``job_callback``); True stops: queued and running Ray tasks are cancelled, finished
+            results are kept, and :class:`core.errors.Interrupted` is raised with ``stopped``.
+        done: jobs finished before these (a resumed sweep), counted in the progress.
+        total: all jobs of the sweep (default: ``done`` + these).
+        job_callback: ``job_callback(index, done)`` -> the per-step callback of job ``index`` (sequential only).
+        stopped: the message of the Interrupted raised on a stop (``{done}`` and ``{total}`` filled in).
+
+    Returns:
+        The number of jobs finished, ``done`` included.
+    """
+    total = done + len(arguments) if total is None else total
+
+    def stop() -> Interrupted:
+        return Interrupted(stopped.format(done=done, total=total))
+
+    if use_ray:
+        results = run_many(_keyword_call, [(function, *args) for args in arguments], True, cpus_per_job)
+        try:
+            for result in results:
+                info = keep(result)
+                done += 1
+                if callback is not None and callback(done, total, info or {}):
+                    raise stop()
+        finally:
+            cancel(results)
+        return done
+    for index, args in enumerate(arguments):
+        relay = job_callback(index, done) if job_callback is not None and callback is not None else None
+        info = keep(function(*args, callback=relay))
+        done += 1
+        if callback is not None and callback(done, total, info or {}):
+            raise stop()
+    return done
+
+
+def _keyword_call(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args, callback=None)``: a job as one Ray task (its steps are not reported)."""
+    return function(*args, callback=None)
