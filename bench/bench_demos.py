@@ -40,8 +40,8 @@ def main() -> None:
 
     import numpy as np
 
-    from core import demos, store
-    from core.text_to_image import classify, datasets, results
+    from core import store
+    from core.text_to_image import classify, datasets, demos, results
 
     found = [a for a in datasets.list_datasets() if results.list_models(a)]
     dataset = store.load(datasets.DATASETS, args.dataset) if args.dataset else (found[0] if found else None)

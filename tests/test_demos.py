@@ -25,7 +25,7 @@ def _predict(dataset_id: str, model_id: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def archive(small_dataset, small_model, tmp_path_factory) -> Path:
-    from core import demos
+    from core.text_to_image import demos
 
     path = tmp_path_factory.mktemp("demo") / "demo.zip"
     demos.export_demo(path, small_dataset.id, [small_model.id])
@@ -40,7 +40,7 @@ def _runs(home: Path) -> list[str]:
 def test_a_demo_imported_elsewhere_predicts_exactly_as_at_home(
     archive, small_dataset, small_model, monkeypatch, tmp_path
 ):
-    from core import demos
+    from core.text_to_image import demos
 
     expected = _predict(small_dataset.id, small_model.id)
     with zipfile.ZipFile(archive) as opened:
@@ -105,7 +105,7 @@ def _without_dataset(files):
 def test_damaged_unsafe_or_mismatched_archives_are_refused_and_nothing_is_written(
     archive, change, message, monkeypatch, tmp_path
 ):
-    from core import demos
+    from core.text_to_image import demos
 
     home = tmp_path / "home"
     monkeypatch.setenv("CROSSMODAL_HOME", str(home))
@@ -119,7 +119,8 @@ def test_damaged_unsafe_or_mismatched_archives_are_refused_and_nothing_is_writte
 
 
 def test_a_different_artifact_under_the_same_id_is_not_replaced(archive, small_dataset, monkeypatch, tmp_path):
-    from core import demos, store
+    from core import store
+    from core.text_to_image import demos
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     with store.writing("datasets", small_dataset.id, {"something": "else"}) as folder:

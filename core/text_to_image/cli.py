@@ -157,7 +157,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _demo_export(args: argparse.Namespace) -> dict:
-    from core import demos
+    from core.text_to_image import demos
 
     manifest = demos.export_demo(args.out, args.dataset, args.model)
     size = Path(args.out).stat().st_size
@@ -170,7 +170,7 @@ def _demo_export(args: argparse.Namespace) -> dict:
 
 
 def _demo_import(args: argparse.Namespace) -> dict:
-    from core import demos
+    from core.text_to_image import demos
 
     if not Path(args.archive).is_file():
         raise FileNotFoundError(f"{args.archive} is not a file; give the .zip written by demo-export.")

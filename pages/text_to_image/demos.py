@@ -5,8 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import demos
-from core.text_to_image import results
+from core.text_to_image import demos, results
 from ui import state
 from ui.text_to_image import panels
 
