@@ -1,4 +1,5 @@
-"""Plotly figure builders. Pages only call ``st.plotly_chart`` on what these return."""
+"""Plotly figure builders shared by every method (each method's own are in ``core/<method>/figures.py``).
+Pages only call ``st.plotly_chart`` on what these return."""
 
 from __future__ import annotations
 
@@ -10,35 +11,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import rankdata
 
-from core.layout import FeatureLayout
-
 GRAY = "gray"
 DIVERGING = "RdBu_r"
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
 LAYER_COLOURS = plotly.colors.qualitative.Dark24
-
-
-def feature_label(layer: int | None, dim: int) -> str:
-    """A short feature name: "L7·d12" (layer 7, dimension 12), or "d12" when every layer shares the map."""
-    return f"d{dim}" if layer is None else f"L{layer}·d{dim}"
-
-
-def pixel_feature_text(
-    layout: FeatureLayout, names: Sequence[tuple[int | None, int]], max_items: int = 6
-) -> np.ndarray:
-    """(H, W) strings naming the features on each pixel, e.g. "L7·d12, L9·d301 (+2 more)"."""
-    height, width = layout.shape_
-    pixel = layout.coords_[:, 0] * width + layout.coords_[:, 1]
-    order = np.argsort(pixel, kind="stable")
-    bounds = np.searchsorted(pixel[order], np.arange(height * width + 1))
-    text = np.full(height * width, "empty", dtype=object)
-    for p in np.flatnonzero(np.diff(bounds)):
-        members = order[bounds[p] : bounds[p + 1]]
-        shown = ", ".join(feature_label(*names[i]) for i in members[:max_items])
-        extra = len(members) - max_items
-        text[p] = f"{shown} (+{extra} more)" if extra > 0 else shown
-    return text.reshape(height, width)
 
 
 CONTRASTS = ("equalize", "stretch", "model", "relative")
@@ -74,7 +51,7 @@ def display_values(images: np.ndarray, contrast: str) -> tuple[np.ndarray, tuple
 COLOURBAR_TITLES = {"model": "value", "stretch": "value", "equalize": "rank", "relative": "SDs from mean"}
 
 
-def _heatmap(
+def heatmap_trace(
     shown: np.ndarray,
     values: np.ndarray,
     hover: np.ndarray | None,
@@ -82,6 +59,8 @@ def _heatmap(
     limits: tuple[float, float],
     scale: str | None = None,
 ) -> go.Heatmap:
+    """One image as a heatmap trace: ``shown`` drawn, ``values`` and ``hover`` (features per pixel) in the hover,
+    a colour bar titled ``scale`` when given."""
     label = "difference" if diverging else "value"
     features = hover if hover is not None else np.full(values.shape, "", dtype=object)
     return go.Heatmap(
@@ -100,7 +79,8 @@ def _heatmap(
     )
 
 
-def _symmetric(image: np.ndarray) -> tuple[float, float]:
+def symmetric_limits(image: np.ndarray) -> tuple[float, float]:
+    """Colour limits symmetric around 0 that hold every value of a difference image."""
     bound = float(np.abs(image).max()) or 1.0
     return -bound, bound
 
@@ -147,110 +127,12 @@ def image_figure(
         contrast: see :func:`display_values` (ignored for difference images).
         size: height in pixels (the width follows the image's aspect ratio).
     """
-    shown, limits = (image, _symmetric(image)) if diverging else display_values(image, contrast)
+    shown, limits = (image, symmetric_limits(image)) if diverging else display_values(image, contrast)
     scale = "difference" if diverging else COLOURBAR_TITLES.get(contrast, "value")
-    fig = go.Figure(_heatmap(shown, image, hover, diverging or contrast == "relative", limits, scale))
+    fig = go.Figure(heatmap_trace(shown, image, hover, diverging or contrast == "relative", limits, scale))
     bare_axes(fig, 1)
     width = int(size * image.shape[1] / image.shape[0]) + 80  # room for the colour bar
     fig.update_layout(height=size, width=width, margin=TIGHT)
-    return fig
-
-
-def layer_strip_figure(
-    images: np.ndarray,
-    titles: Sequence[str],
-    hover: np.ndarray | None = None,
-    diverging: bool = False,
-    contrast: str = "model",
-    height: int = 200,
-) -> go.Figure:
-    """A row of small images, one per layer, with one hover map.
-
-    Grey images share one scale so layers compare directly (one colour bar, on the right); difference
-    images get each its own symmetric scale (a layer with large differences would otherwise wash out the
-    others), named in each panel's title.
-    """
-    count = len(images)
-    if diverging:
-        titles = [f"{t} (±{float(np.abs(image).max()):.2g})" for t, image in zip(titles, images, strict=True)]
-    fig = make_subplots(rows=1, cols=count, subplot_titles=list(titles), horizontal_spacing=0.012)
-    shown, limits = (images, None) if diverging else display_values(images, contrast)
-    for i, image in enumerate(images):
-        scale = COLOURBAR_TITLES.get(contrast, "value") if not diverging and i == count - 1 else None
-        fig.add_trace(
-            _heatmap(
-                shown[i],
-                image,
-                hover,
-                diverging or contrast == "relative",
-                _symmetric(image) if diverging else limits,
-                scale,
-            ),
-            row=1,
-            col=i + 1,
-        )
-    bare_axes(fig, count)
-    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
-    return fig
-
-
-def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], title: str = "") -> go.Figure:
-    """Every feature's 2-D position (after the minimum-area rotation), coloured by layer.
-
-    The axes are stretched to the grid's aspect, as binning stretches them.
-    """
-    layers = np.array([-1 if name[0] is None else name[0] for name in names])
-    dims = np.array([name[1] for name in names])
-    # positions in pixel units: each axis scaled to the grid, as binning scales it (the pixel is the floor)
-    low, high = layout.embedding_.min(axis=0), layout.embedding_.max(axis=0)
-    pixels = (layout.embedding_ - low) / np.where(high > low, high - low, 1.0) * np.asarray(layout.shape_)
-    fig = go.Figure()
-    for layer in np.unique(layers):
-        mask = layers == layer
-        label = "every layer (shared map)" if layer == -1 else f"layer {layer}"
-        fig.add_trace(
-            go.Scattergl(
-                x=pixels[mask, 1],
-                y=pixels[mask, 0],
-                mode="markers",
-                marker={"size": 4, "opacity": 0.75, "color": LAYER_COLOURS[len(fig.data) % len(LAYER_COLOURS)]},
-                name=label,
-                customdata=np.stack([dims[mask], layout.coords_[mask, 0], layout.coords_[mask, 1]], axis=1),
-                hovertemplate=(
-                    f"{label}, dim %{{customdata[0]}}<br>pixel (%{{customdata[1]}}, %{{customdata[2]}})<extra></extra>"
-                ),
-            )
-        )
-    fig.update_layout(title=title, height=480, margin=MARGIN, legend={"itemsizing": "constant"})
-    # axes stretched to the grid, as binning does: each axis is scaled to the grid on its own
-    fig.update_yaxes(autorange="reversed", title="grid row (pixels, top to bottom)", zeroline=False)
-    fig.update_xaxes(title="grid column (pixels, left to right)", zeroline=False)
-    return fig
-
-
-def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
-    """Features per pixel on a log colour scale (0 = empty, more than 1 = a collision: those features are
-    averaged); hover shows the count."""
-    counts = np.asarray(counts)
-    top = max(1, int(counts.max()))
-    ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t <= top] + [top]
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.log10(1 + counts),  # a log scale: a few crowded pixels do not wash out the rest
-            customdata=counts,
-            colorscale="Viridis",
-            zmin=0,
-            colorbar={
-                "title": "features (log)",
-                "thickness": 14,
-                "tickvals": [float(np.log10(1 + t)) for t in sorted(set(ticks))],
-                "ticktext": [str(t) for t in sorted(set(ticks))],
-            },
-            hovertemplate="row %{y}, col %{x}<br>%{customdata} feature(s)<extra></extra>",
-        )
-    )
-    bare_axes(fig, 1)
-    fig.update_layout(title=title, height=440, width=int(400 * counts.shape[1] / counts.shape[0]) + 90, margin=MARGIN)
     return fig
 
 

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from core import figures
 from core.layout import FeatureLayout
+from core.text_to_image.figures import layer_strip_figure, layout_scatter, occupancy_figure, pixel_feature_text
 
 
 class Fixed:
@@ -28,12 +29,12 @@ def tiny_layout() -> FeatureLayout:
 def test_pixel_feature_text_names_every_feature_of_a_pixel():
     layout = tiny_layout()
     names = [(6, 0), (6, 1), (7, 0), (7, 1), (8, 0), (8, 1)]
-    text = figures.pixel_feature_text(layout, names, max_items=2)
+    text = pixel_feature_text(layout, names, max_items=2)
     assert text.shape == (3, 3)
     assert text[0, 0] == "L6·d0, L6·d1 (+2 more)"
     assert text[1, 2] == "L7·d1" and text[2, 2] == "L8·d0"
     assert text[1, 1] == "empty"
-    shared = figures.pixel_feature_text(layout, [(None, d) for d in range(6)], max_items=4)
+    shared = pixel_feature_text(layout, [(None, d) for d in range(6)], max_items=4)
     assert shared[0, 0] == "d0, d1, d2, d5"
 
 
@@ -49,7 +50,7 @@ def test_image_figure_has_hover_and_fixed_scale():
 
 def test_layer_strip_has_one_panel_per_layer():
     images = np.random.default_rng(2).random((6, 4, 4))
-    fig = figures.layer_strip_figure(images, [f"layer {i}" for i in range(6)])
+    fig = layer_strip_figure(images, [f"layer {i}" for i in range(6)])
     assert len(fig.data) == 6
     assert [a.text for a in fig.layout.annotations] == [f"layer {i}" for i in range(6)]
 
@@ -57,12 +58,12 @@ def test_layer_strip_has_one_panel_per_layer():
 def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
     layout = tiny_layout()
     names = [(6, 0), (6, 1), (7, 0), (7, 1), (8, 0), (8, 1)]
-    fig = figures.layout_scatter(layout, names)
+    fig = layout_scatter(layout, names)
     assert [t.name for t in fig.data] == ["layer 6", "layer 7", "layer 8"]
     assert sum(len(t.x) for t in fig.data) == 6
-    shared = figures.layout_scatter(layout, [(None, d) for d in range(6)])
+    shared = layout_scatter(layout, [(None, d) for d in range(6)])
     assert [t.name for t in shared.data] == ["every layer (shared map)"]
-    occupancy = figures.occupancy_figure(layout.occupancy())
+    occupancy = occupancy_figure(layout.occupancy())
     counts = np.asarray(occupancy.data[0].customdata)  # the true counts, shown on hover
     assert counts.sum() == 6 and counts[0, 0] == 4
     np.testing.assert_allclose(occupancy.data[0].z, np.log10(1 + counts))  # the colour is on a log scale
@@ -92,7 +93,7 @@ def test_images_and_saliency_maps_carry_colour_bars_and_saliency_starts_dark_at_
     image = np.array([[0.0, 0.5], [0.25, 1.0]])
     assert figures.image_figure(image).data[0].showscale is True
     assert figures.image_figure(image, contrast="relative").data[0].zmin == -3.0
-    strip = figures.layer_strip_figure(np.stack([image, image]), ["a", "b"])
+    strip = layer_strip_figure(np.stack([image, image]), ["a", "b"])
     assert [t.showscale for t in strip.data] == [False, True]  # one bar for the shared scale
     from core.text_to_image.figures import saliency_figure
 
@@ -106,7 +107,7 @@ def test_layout_scatter_is_drawn_in_pixel_units():
     X = np.random.default_rng(0).normal(size=(10, 6))
     embedding = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [3.0, 1.0], [0.5, 3.0], [1.5, 0.5]])
     layout = FeatureLayout(method=Fixed(embedding), pixels=3, reduce_dim=None).fit(X)
-    fig = figures.layout_scatter(layout, [(6, d) for d in range(6)])
+    fig = layout_scatter(layout, [(6, d) for d in range(6)])
     xs = np.concatenate([t.x for t in fig.data])
     ys = np.concatenate([t.y for t in fig.data])
     assert xs.min() == 0 and xs.max() == layout.shape_[1] and ys.min() == 0 and ys.max() == layout.shape_[0]

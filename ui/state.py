@@ -17,12 +17,12 @@ import streamlit as st
 from core import store
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
-from core.figures import pixel_feature_text
 from core.imagesets import ImageSet
 from core.layout import FeatureLayout
 from core.text_to_image import classify, training
 from core.text_to_image.classifiers import SlicedClassifier
 from core.text_to_image.datasets import DATASETS, load_dataset
+from core.text_to_image.figures import pixel_feature_text
 from core.text_to_image.imaging import (
     IMAGERS,
     TextImager,

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from core import store
-from core.figures import layout_scatter, occupancy_figure
 from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
+from core.text_to_image.figures import layout_scatter, occupancy_figure
 from ui import state
 from ui.text_to_image import forms, panels
 

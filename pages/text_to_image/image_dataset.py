@@ -5,8 +5,9 @@ import streamlit as st
 
 from core import store
 from core.encoders import parse_layers
-from core.figures import image_figure, layer_strip_figure
+from core.figures import image_figure
 from core.text_to_image import datasets, jobs
+from core.text_to_image.figures import layer_strip_figure
 from ui import state
 from ui.text_to_image import forms, panels
 

@@ -9,9 +9,10 @@ import streamlit as st
 
 from core import corpora, store
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
-from core.figures import image_figure, layer_strip_figure
+from core.figures import image_figure
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.text_to_image import imaging
+from core.text_to_image.figures import layer_strip_figure
 from ui import state
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.figures import MARGIN, image_figure, layer_strip_figure
-from core.text_to_image.figures import probabilities_figure, saliency_figure
+from core.figures import MARGIN, image_figure
+from core.text_to_image.figures import layer_strip_figure, probabilities_figure, saliency_figure
 from core.text_to_image.sentence_path import SentencePath
 from ui.text_to_image.panels import PLAIN
 
