@@ -39,8 +39,7 @@ if str(ROOT) not in sys.path:
 def main() -> None:
     import torch
 
-    from core.images_to_words import simpnet
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo, simpnet
     from core.imagesets import ImageSet
     from core.wordvectors import load_glove
 

@@ -240,7 +240,7 @@ def load_source(source: dict[str, Any]) -> ImageSet:
         raise ValueError(
             f"the image set {name!r} was not made by a loader here ({', '.join(IMAGESETS)}), "
             "so it cannot be loaded again; "
-            "run the study from Python with the same ImageSet (core.images_to_words.study.run_study)."
+            "run the study from Python with the same ImageSet (core.images_to_words.loo.run_study)."
         )
     return loaded.subsample(source.get("per_class"), source.get("subsample_seed", 0))
 

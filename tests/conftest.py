@@ -138,7 +138,7 @@ def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0, classes: l
 
 def tiny_config(imageset, **overrides):
     """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread."""
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     settings = {
         "epochs": 1,
@@ -155,7 +155,7 @@ def tiny_config(imageset, **overrides):
 def tiny_studies(lab_home):
     """A finished study (all three classes) and a partial one (one fold of three), in the session's store."""
     from core.errors import Interrupted
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     images = tiny_imageset()
     finished = loo.run_study(images, tiny_config(images))

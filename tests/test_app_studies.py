@@ -17,7 +17,7 @@ def store_and_folder(lab_home, tmp_path, monkeypatch):
 
 
 def test_running_a_study_on_an_image_folder_from_the_page(store_and_folder):
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
     from core.wordvectors import FROM_NAMES
 
     app = run(PAGE)
@@ -41,7 +41,7 @@ def test_running_a_study_on_an_image_folder_from_the_page(store_and_folder):
 def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_and_folder):
     from core import imagesets
     from core.errors import Interrupted
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     images = imagesets.load_imageset("folder", store_and_folder).subsample(6, seed=2)
     config = loo.study_config(
@@ -71,7 +71,7 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
 
 
 def test_a_study_stopped_from_the_page_is_shown_with_its_finished_folds_and_resume(store_and_folder, monkeypatch):
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     original = loo.run_study
 

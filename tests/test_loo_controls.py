@@ -10,7 +10,7 @@ TARGETS = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 3.0]])
 
 
 def test_constant_and_nearest_word_losses_by_hand():
-    from core.images_to_words.study import fold_controls
+    from core.images_to_words.loo import fold_controls
 
     controls = fold_controls(CONFIG, {"index": 2, "loss_after": 1.7}, TARGETS)
     # the mean of the trained words (1, 0) and (0, 2) is (0.5, 1); against (1, 3): (0.25 + 4) / 2
@@ -24,7 +24,7 @@ def test_constant_and_nearest_word_losses_by_hand():
 
 def test_every_new_fold_records_its_controls_and_old_studies_get_them_without_retraining(tiny_studies):
     from core import store
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     finished, _ = tiny_studies
     targets = loo.study_targets(finished.config)
@@ -47,7 +47,7 @@ def test_every_new_fold_records_its_controls_and_old_studies_get_them_without_re
 
 
 def test_the_change_is_correlated_with_word_similarity_or_the_loss_before():
-    from core.images_to_words.study import change_correlation
+    from core.images_to_words.loo import change_correlation
 
     folds = [
         {"nearest_trained_cosine": c, "loss_before": b, "relative_change": r}
@@ -66,7 +66,7 @@ def test_the_page_leads_with_the_controls_and_computes_them_for_an_old_study(tin
     from streamlit.testing.v1 import AppTest
 
     from core import store
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     finished, _ = tiny_studies
     for fold in finished.folds.values():  # as a study written before folds carried controls
@@ -93,7 +93,7 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
 
     from core import store
     from core.cli import main
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     images = tiny_imageset()
@@ -108,7 +108,7 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
 
 
 def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
-    from core.images_to_words.study import shuffled_words
+    from core.images_to_words.loo import shuffled_words
 
     for n, held, seed in [(3, 2, 0), (10, 4, 7), (100, 0, 1)]:
         order = shuffled_words(n, held, seed)
@@ -122,7 +122,7 @@ def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
 def test_the_shuffled_control_trains_the_fold_again_with_permuted_words_and_leaves_the_fold_alone(lab_home):
     import torch
 
-    from core.images_to_words import study as loo
+    from core.images_to_words import loo
     from tests.conftest import tiny_config, tiny_imageset
 
     images = tiny_imageset()
@@ -169,8 +169,7 @@ def test_the_page_and_the_cli_add_the_shuffled_control_to_a_finished_study(tmp_p
     from streamlit.testing.v1 import AppTest
 
     from core.cli import main
-    from core.images_to_words import jobs
-    from core.images_to_words import study as loo
+    from core.images_to_words import jobs, loo
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     folder = write_image_folder(tmp_path / "images", ("cat", "dog", "bird"), per_class=16)

@@ -11,7 +11,7 @@ CLASSES = ["cat", "dog", "car", "ship", "bird"]
 
 @pytest.mark.slow
 def test_a_fold_learns_the_trained_classes_words(tmp_path):
-    from core.images_to_words import study
+    from core.images_to_words import loo as study
     from core.wordvectors import class_vectors, study_table
 
     table = tmp_path / "words.csv"

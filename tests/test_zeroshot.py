@@ -12,8 +12,7 @@ from conftest import TINY_CLASSES, tiny_config, tiny_imageset, write_image_folde
 
 from core import imagesets, sweeps
 from core.errors import Interrupted, ResourceUnavailable
-from core.images_to_words import simpnet
-from core.images_to_words import study as loo
+from core.images_to_words import loo, simpnet
 from core.wordvectors import FROM_NAMES, WORD_MODES, class_table, class_vectors, load_glove, names_table, study_table
 
 

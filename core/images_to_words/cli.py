@@ -7,8 +7,9 @@ import os
 from dataclasses import fields, replace
 
 from core.cli import progress
-from core.images_to_words import jobs, study
-from core.images_to_words.study import DEFAULTS, OFFLINE_PRESET, LooSettings
+from core.images_to_words import jobs
+from core.images_to_words import loo as study
+from core.images_to_words.loo import DEFAULTS, OFFLINE_PRESET, LooSettings
 
 LAPTOP = OFFLINE_PRESET
 PRESET_FIELDS = ("imageset", "per_class", "epochs", "width")

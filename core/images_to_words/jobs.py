@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.images_to_words import study
-from core.images_to_words.study import LooSettings, Study
+from core.images_to_words import loo
+from core.images_to_words.loo import LooSettings, Study
 from core.imagesets import ImageSet
 from core.store import Callback
 
@@ -17,7 +17,7 @@ def load_images(settings: LooSettings) -> ImageSet:
 
 def config_for(settings: LooSettings, images: ImageSet) -> dict:
     """The study config (and so, hashed, the study's id) that ``settings`` give on ``images``."""
-    return study.study_config(
+    return loo.study_config(
         images,
         list(settings.classes) if settings.classes else None,
         settings.epochs,
@@ -45,10 +45,10 @@ def run_loo(
     shuffled-words control to every fold (a second training of each)."""
     images = images if images is not None else load_images(settings)
     config = config_for(settings, images)
-    return study.run_study(
+    return loo.run_study(
         images, config, use_ray=use_ray, redo=redo, device=device, callback=callback, shuffled=settings.shuffled_control
     )
 
 
-resume_loo = study.resume_study
-"""Finish a partial study with exactly its recorded settings (see :func:`core.images_to_words.study.resume_study`)."""
+resume_loo = loo.resume_study
+"""Finish a partial study with exactly its recorded settings (see :func:`core.images_to_words.loo.resume_study`)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from core import jobs
 from core.images_to_words import jobs as loo_jobs
-from core.images_to_words import study as loo
+from core.images_to_words import loo
 from core.reproduce import Row, machine, percent
 from core.store import Callback
 

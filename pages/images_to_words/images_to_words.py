@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.images_to_words import study as loo
+from core.images_to_words import loo
 from core.images_to_words.figures import (
     change_vs_similarity_figure,
     held_out_band_figure,

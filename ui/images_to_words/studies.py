@@ -9,10 +9,9 @@ import streamlit as st
 from core import imagesets
 from core.errors import USER_ERRORS
 from core.figures import sample_images_figure
-from core.images_to_words import jobs
-from core.images_to_words import study as loo
+from core.images_to_words import jobs, loo
 from core.images_to_words.figures import fold_curve_figure
-from core.images_to_words.study import LooSettings
+from core.images_to_words.loo import LooSettings
 from core.store import Callback
 from ui import state
 
