@@ -8,9 +8,9 @@ import sys
 from dataclasses import replace
 
 from core import sweeps
-from core.cli import progress
 from core.hybrid import models, search
 from core.hybrid.search import OPTIMIZERS, PRESETS
+from core.progress import progress_bar
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -74,14 +74,14 @@ def settings_from(args: argparse.Namespace) -> search.SearchSettings:
 
 def _search(args: argparse.Namespace) -> dict:
     settings = settings_from(args)
-    bar = progress("trials")
+    bar = progress_bar("trials")
 
     def callback(done: int, total: int, info: dict) -> None:
         bar(done, total, {k: v for k, v in info.items() if k != "stage"})
 
     use_ray = args.ray or bool(os.environ.get(sweeps.RAY_ADDRESS_ENV))
     print(f"search {settings.search_id()}: {search.vision.VISION_MODELS.get(settings.vision, '')}", file=sys.stderr)
-    found = search.run_search(settings, progress, callback, use_ray=use_ray)
+    found = search.run_search(settings, progress_bar, callback, use_ray=use_ray)
     return summary(found.config) | {"search": found.id}
 
 

@@ -6,10 +6,10 @@ import argparse
 import os
 from dataclasses import fields, replace
 
-from core.cli import progress
 from core.images_to_words import jobs
 from core.images_to_words import loo as study
 from core.images_to_words.loo import DEFAULTS, OFFLINE_PRESET, LooSettings
+from core.progress import progress_bar
 
 LAPTOP = OFFLINE_PRESET
 PRESET_FIELDS = ("imageset", "per_class", "epochs", "width")
@@ -112,7 +112,7 @@ def _loo(args: argparse.Namespace) -> dict:
 
     def callback(done: int, total: int, metrics: dict) -> None:
         if not bars:
-            bars.append(progress("folds"))
+            bars.append(progress_bar("folds"))
         bars[0](
             done,
             total,

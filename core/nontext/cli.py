@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields, replace
 
-from core.cli import progress
 from core.nontext import models, runs, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
+from core.progress import progress_bar
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -114,10 +114,10 @@ def _compare(args: argparse.Namespace) -> dict:
 
     def callback(step: int, steps: int, metrics: dict) -> None:
         if not bars or bars[-1][0] != metrics["run"]:
-            bars.append((metrics["run"], progress(metrics["run"])))
+            bars.append((metrics["run"], progress_bar(metrics["run"])))
         bars[-1][1](step, steps, {k: v for k, v in metrics.items() if k in ("train_loss", "val_accuracy")})
 
-    found = runs.run_comparison(settings, callback, progress("loading the task"))
+    found = runs.run_comparison(settings, callback, progress_bar("loading the task"))
     return {
         "comparison": settings.comparison_id,
         "runs": [r.id for r in found],

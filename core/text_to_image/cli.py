@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from core import corpora, store
-from core.cli import progress
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import LAYER_SETS, POOLINGS, parse_layers, recommended_pooling
 from core.layout import DISCRETIZATIONS, METHODS, ROTATIONS
+from core.progress import progress_bar
 from core.text_to_image import classify, datasets, imaging, jobs, presets, results, training
 from core.text_to_image.training import DEFAULTS as TRAIN_DEFAULTS
 from core.text_to_image.training import TrainSettings
@@ -273,7 +273,7 @@ def _fit_layout(args: argparse.Namespace) -> dict:
         _layout_params(args),
         args.layer_pixels,
         args.force,
-        progress,
+        progress_bar,
     )
     return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
 
@@ -288,7 +288,7 @@ def _build_dataset(args: argparse.Namespace) -> dict:
         args.test_size,
         args.split_seed,
         args.fit_on,
-        progress,
+        progress_bar,
         args.split,
     )
     return {
@@ -313,7 +313,7 @@ def _train(args: argparse.Namespace) -> dict:
 
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
         if not bars:
-            bars.append(progress("epochs"))
+            bars.append(progress_bar("epochs"))
         bars[0](
             epoch,
             epochs,
@@ -368,12 +368,12 @@ def _preset(args: argparse.Namespace) -> dict:
 
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
         if not bars:
-            bars.append(progress("epochs"))
+            bars.append(progress_bar("epochs"))
         bars[0](
             epoch, epochs, {k: round(metrics[k], 4) for k in ("train_loss", "accuracy", "val_accuracy") if k in metrics}
         )
 
-    summary = presets.run(chosen, progress, callback).summary()
+    summary = presets.run(chosen, progress_bar, callback).summary()
     if "warning" in summary:
         print(f"warning: {summary['warning']}", file=sys.stderr)
     return summary
