@@ -16,24 +16,10 @@ from collections.abc import Sequence
 
 from core import corpora, store
 from core.errors import USER_ERRORS, Interrupted
+from core.progress import progress_bar
 
 METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli", "core.hybrid.cli")
 """One line per method: the module whose ``register(commands)`` adds that method's commands."""
-
-
-def progress(label: str):
-    """A callback that draws a tqdm bar on stderr."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=1, desc=label, unit="step", file=sys.stderr, dynamic_ncols=True)
-
-    def callback(step: int, total: int, metrics: dict) -> None:
-        bar.total = total
-        bar.n = step
-        bar.set_postfix({k: v for k, v in metrics.items() if k not in ("batch", "shard")}, refresh=False)
-        bar.refresh()
-
-    return callback
 
 
 def _info(args: argparse.Namespace) -> dict:
@@ -61,9 +47,15 @@ def _reproduce(args: argparse.Namespace) -> dict:
 
     def callback(step: int, total: int, metrics: dict) -> None:  # epochs of a model, or folds of a study
         label = "folds" if "fold" in metrics else "epochs"
-        bars.setdefault(label, progress(label))(step, total, {k: v for k, v in metrics.items() if k != "history"})
+        bars.setdefault(label, progress_bar(label))(step, total, {k: v for k, v in metrics.items() if k != "history"})
 
-    options = {"n": args.n, "epochs": args.epochs, "device": args.device, "progress": progress, "callback": callback}
+    options = {
+        "n": args.n,
+        "epochs": args.epochs,
+        "device": args.device,
+        "progress": progress_bar,
+        "callback": callback,
+    }
     if args.paper == "images-to-words":
         options["shuffled"] = not args.no_shuffled
     elif args.no_shuffled:
