@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from core.device import default_device
 from core.errors import Interrupted
 from core.hybrid import models, vision
 from core.imagesets import ImageSet, load_imageset
+from core.settings import from_record, to_record
 from core.store import Artifact, Callback
 from core.train import Trainer, classification_metrics, forward_batches
 
@@ -159,15 +160,6 @@ pairs x 2 optimizers, 5 folds, on CIFAR-10. The paper does not publish its grid'
 the lab's choice of the same size."""
 
 PRESETS = {"laptop": LAPTOP, "full": FULL}
-
-
-def to_record(settings: SearchSettings) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
-
-
-def from_record(record: dict[str, Any]) -> SearchSettings:
-    known = {f for f in SearchSettings.__dataclass_fields__}
-    return SearchSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known})
 
 
 # --------------------------------------------------------------------------- data and frozen tokens
@@ -312,9 +304,7 @@ def train_trial(
     """Train one trial and measure it on ``held`` after every epoch; returns its record (history, final
     metrics, seconds). ``vision_module`` given: the inputs are pixels and the frozen vision model runs in the
     loop (the uncached way, for measuring what the token cache saves)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with sweeps.pinned_threads(threads):
         started = time.perf_counter()
         text = _text_model(text_name).model if text_name else None
         hidden = int(train[0].shape[-1]) if vision_module is None else vision_module.config.hidden_size
@@ -361,15 +351,21 @@ def train_trial(
             "seconds": time.perf_counter() - started,
             "threads": threads,
         }
-    finally:
-        torch.set_num_threads(previous)
 
 
-def _trial_job(identity, tokens, labels, train_rows, held_tokens, held_labels, n_classes, text_name, threads):
+def _trial_job(
+    identity, tokens, labels, train_rows, held_tokens, held_labels, n_classes, text_name, threads, callback=None
+):
     """One trial as a Ray task (or a plain call): train rows of the pool, measured on ``held``."""
     rows = torch.as_tensor(train_rows)
     return identity, train_trial(
-        identity, (tokens[rows], labels[train_rows]), (held_tokens, held_labels), n_classes, text_name, threads
+        identity,
+        (tokens[rows], labels[train_rows]),
+        (held_tokens, held_labels),
+        n_classes,
+        text_name,
+        threads,
+        callback,
     )
 
 
@@ -383,6 +379,20 @@ def _arguments(settings: SearchSettings, data: SearchData, identity: dict) -> tu
         train_rows, held_rows = data.folds[identity["fold"]]
         held = (data.pool_tokens[torch.as_tensor(held_rows)], data.pool_labels[held_rows])
     return (identity, data.pool_tokens, data.pool_labels, train_rows, *held, n_classes, text, settings.threads)
+
+
+class _LazyArguments(Sequence):
+    """The trials' arguments, each built when its trial starts (a fold's held-out tokens are a copy: one at a
+    time here; Ray needs them all at once)."""
+
+    def __init__(self, settings: SearchSettings, data: SearchData, identities: list[dict]) -> None:
+        self.settings, self.data, self.identities = settings, data, identities
+
+    def __len__(self) -> int:
+        return len(self.identities)
+
+    def __getitem__(self, index: int) -> tuple:
+        return _arguments(self.settings, self.data, self.identities[index])
 
 
 def _store_trial(identity: dict, record: dict) -> Artifact:
@@ -431,38 +441,33 @@ def _run_trials(
 ) -> None:
     todo = [i for i in identities if stored_trial(i) is None]
     done = done_before + len(identities) - len(todo)
+    stopped = "the search was stopped; finished trials are kept."
     if callback is not None and callback(done, total, {"stage": "trials"}):
-        raise Interrupted("the search was stopped; finished trials are kept.")
-    if use_ray:
-        running = sweeps.run_many(
-            _trial_job, [_arguments(settings, data, i) for i in todo], True, cpus_per_job=settings.threads
-        )
-        try:
-            for identity, record in running:
-                _store_trial(identity, record)
-                done += 1
-                if callback is not None and callback(done, total, {"stage": "trials", **_short(identity, record)}):
-                    raise Interrupted("the search was stopped; finished trials are kept.")
-        finally:
-            sweeps.cancel(running)
-        return
-    for identity in todo:
-        args = _arguments(settings, data, identity)
-        rows = torch.as_tensor(args[3])
-        relay = None
-        if callback is not None:
-            label = _short(identity)
+        raise Interrupted(stopped)
 
-            def relay(epoch, epochs, record, done=done, label=label):
-                return callback(done, total, {"stage": "epoch", "epoch": epoch, "epochs": epochs, **label})
-
-        record = train_trial(
-            identity, (args[1][rows], args[2][args[3]]), (args[4], args[5]), args[6], args[7], args[8], relay
-        )
+    def keep(result: tuple[dict, dict]) -> dict:
+        identity, record = result
         _store_trial(identity, record)
-        done += 1
-        if callback is not None and callback(done, total, {"stage": "trials", **_short(identity, record)}):
-            raise Interrupted("the search was stopped; finished trials are kept.")
+        return {"stage": "trials", **_short(identity, record)}
+
+    def job_callback(index: int, done: int) -> Callback:
+        label = _short(todo[index])
+        return lambda epoch, epochs, record: callback(
+            done, total, {"stage": "epoch", "epoch": epoch, "epochs": epochs, **label}
+        )
+
+    sweeps.sweep(
+        _trial_job,
+        [_arguments(settings, data, i) for i in todo] if use_ray else _LazyArguments(settings, data, todo),
+        keep,
+        use_ray=use_ray,
+        cpus_per_job=settings.threads,
+        callback=callback,
+        done=done,
+        total=total,
+        job_callback=job_callback,
+        stopped=stopped,
+    )
 
 
 def _short(identity: dict, record: dict | None = None) -> dict:
@@ -608,7 +613,7 @@ def list_searches() -> list[Artifact]:
 
 
 def search_label(artifact: Artifact) -> str:
-    s = from_record(artifact.config["settings"])
+    s = from_record(SearchSettings, artifact.config["settings"])
     best = artifact.config["best"]
     return (
         f"{s.imageset} · {s.vision} + {s.text} ({s.text_layers or 'all'} layers, {s.wiring}) · "
@@ -623,7 +628,7 @@ def trial_history(trial_id: str) -> list[dict] | None:
 
 
 def pending_searches() -> list[tuple[str, SearchSettings]]:
-    return [(key, from_record(record)) for key, record in jobs.list_pending(PENDING)]
+    return [(key, from_record(SearchSettings, record)) for key, record in jobs.list_pending(PENDING)]
 
 
 def parse_values(text: str, kind: type, what: str) -> tuple:

@@ -9,6 +9,7 @@ from core import hub, store
 from core.errors import Interrupted
 from core.hybrid import figures, models, search, vision
 from core.hybrid.search import PRESETS, SearchSettings
+from core.settings import from_record
 from ui import state
 
 OTHER = "another (hub id or folder)…"
@@ -151,7 +152,7 @@ def results(found: store.Artifact) -> None:
     """The heatmaps, the best configuration, the ablation and any trial's curves."""
     config = found.config
     refs, best = config["references"], config["best"]
-    settings = search.from_record(config["settings"])
+    settings = from_record(SearchSettings, config["settings"])
     st.caption(config["vision_note"])
     st.markdown(
         f"**Best configuration** (highest mean accuracy over {settings.folds} folds): "
