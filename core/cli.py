@@ -19,25 +19,28 @@ from core.errors import USER_ERRORS, Interrupted
 from core.progress import progress_bar
 
 METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli", "core.hybrid.cli")
-"""One line per method: the module whose ``register(commands)`` adds that method's commands."""
+"""One line per method: the module whose ``register(commands)`` adds that method's commands and whose
+``available()`` adds what ``info`` says of it."""
 
 
 def _info(args: argparse.Namespace) -> dict:
+    """The device, the store, the shared base's models and data, then what each method's ``available()`` adds."""
     from core.device import describe_device
     from core.encoders import available_encoders
     from core.imagesets import available_imagesets
-    from core.text_to_image.backbones import available_backbones
     from core.wordvectors import available_word_vectors
 
-    return {
+    found = {
         "device": describe_device(),
         "store": str(store.home()),
         "encoders": available_encoders(),
         "corpora": corpora.available_corpora(),
-        "backbones": available_backbones(),
         "imagesets": available_imagesets(),
         "word_vectors": available_word_vectors(),
     }
+    for module in METHODS:
+        found |= importlib.import_module(module).available()
+    return found
 
 
 def _reproduce(args: argparse.Namespace) -> dict:

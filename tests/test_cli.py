@@ -85,6 +85,7 @@ def test_info_runs_as_a_module(tmp_path):
     assert info["device"]["kind"] in ("cpu", "cuda")
     assert any(row["name"] == "all-MiniLM-L6-v2" and row["available"] for row in info["encoders"])
     assert any(row["name"] == "rotten_tomatoes" and row["available"] for row in info["corpora"])
+    assert {"backbones", "imagesets", "word_vectors", "token_tasks", "vision_models"} <= set(info)
 
 
 def test_unknown_command_is_refused():

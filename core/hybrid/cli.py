@@ -110,3 +110,10 @@ def _results(args: argparse.Namespace) -> dict | list:
     if found is None:
         raise ValueError(f"no finished search {args.search!r}; see: python -m core hybrid-results")
     return summary(found.config) | {"grid": found.config["grid"]}
+
+
+def available() -> dict:
+    """What ``python -m core info`` says of the hybrid: the vision models and whether each can be used here."""
+    from core.hybrid.vision import available_vision_models
+
+    return {"vision_models": available_vision_models()}

@@ -146,3 +146,9 @@ def _loo(args: argparse.Namespace) -> dict:
     else:
         found = jobs.run_loo(_settings(args), use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
     return {"id": found.id, "path": str(study.study_dir(found.id)), **study.summary(found)}
+
+
+def available() -> dict:
+    """What ``python -m core info`` says of images -> words: nothing of its own (its image sets and word
+    vectors are the shared base's, which ``info`` lists itself)."""
+    return {}

@@ -138,3 +138,8 @@ def _results(args: argparse.Namespace) -> dict | list:
         "label": runs.comparison_label(grouped[args.comparison]),
         "table": runs.results_table(grouped[args.comparison], args.threshold),
     }
+
+
+def available() -> dict:
+    """What ``python -m core info`` says of non-text tokens: each offline task and whether its data is here."""
+    return {"token_tasks": tasks.available_tasks()}

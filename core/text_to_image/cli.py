@@ -421,3 +421,10 @@ def _classify(args: argparse.Namespace) -> list[dict]:
             }
         )
     return rows
+
+
+def available() -> dict:
+    """What ``python -m core info`` says of text -> image: the ImageNet backbones and whether each loads here."""
+    from core.text_to_image.backbones import available_backbones
+
+    return {"backbones": available_backbones()}
