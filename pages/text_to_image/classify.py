@@ -7,7 +7,7 @@ from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
 from ui import state
-from ui.text_to_image import attribution, panels
+from ui.text_to_image import attribution, cache, panels
 
 st.title("Classify")
 st.caption(
@@ -28,13 +28,13 @@ if not chosen or not text:
 
 with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
-    imager = state.dataset_imager(*ref)
+    imager = cache.dataset_imager(*ref)
     features, images = imager.images([text])
     # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
-    loaded = {results.model_key(models[i]): state.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
+    loaded = {results.model_key(models[i]): cache.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
     result = classify.classify(loaded, images[0])
     names = datasets.label_names(dataset)
-    hover = state.dataset_hover(*ref)
+    hover = cache.dataset_hover(*ref)
     vote = names[result["vote"]]
     counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
     st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean probability; votes {counts})")

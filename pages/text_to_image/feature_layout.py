@@ -7,7 +7,7 @@ from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
 from core.text_to_image.figures import layout_scatter, occupancy_figure
 from ui import state
-from ui.text_to_image import forms, panels
+from ui.text_to_image import cache, forms, panels
 
 st.title("Feature Layout")
 st.caption(
@@ -27,7 +27,7 @@ which = st.radio(
 
 
 def grid(artifact: store.Artifact) -> FeatureLayout:
-    return state.layouts(artifact.id, state.stamp(artifact.id))[which]
+    return cache.layouts(artifact.id, cache.stamp(artifact.id))[which]
 
 
 def show(artifact: store.Artifact, where, columns: int = 4) -> None:

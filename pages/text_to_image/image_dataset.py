@@ -9,7 +9,7 @@ from core.figures import image_figure
 from core.text_to_image import datasets, jobs
 from core.text_to_image.figures import layer_strip_figure
 from ui import state
-from ui.text_to_image import forms, panels
+from ui.text_to_image import cache, forms, panels
 
 st.title("Image Dataset")
 st.caption(
@@ -51,7 +51,7 @@ chosen = panels.choose_dataset(
 with state.user_errors():
     artifact = store.load(datasets.DATASETS, chosen)
     ref = (chosen, state.artifact_stamp(datasets.DATASETS, chosen))
-    arrays = state.dataset_arrays(*ref)
+    arrays = cache.dataset_arrays(*ref)
     names = datasets.label_names(artifact)
     config = artifact.config
     cols = st.columns(4)
@@ -71,7 +71,7 @@ with state.user_errors():
         key="ds-contrast",
         format_func={"equalize": "equalized", "stretch": "stretched", "model": "as the model sees them"}.get,
     )
-    hover = state.dataset_hover(*ref)
+    hover = cache.dataset_hover(*ref)
     per_class = st.slider("Samples per class", 2, 10, 6, key="ds-samples")
     rng = np.random.default_rng(0)
     for index, name in enumerate(names):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.text_to_image import datasets, imaging, results, sentence_path, training
 from ui import state
-from ui.text_to_image import panels
+from ui.text_to_image import cache, panels
 from ui.text_to_image import path as steps
 
 st.title("A Sentence's Path")
@@ -39,11 +39,11 @@ if not text:
 
 with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
-    imager = state.dataset_imager(*ref)
-    per_layer = state.layouts(imager_id, state.stamp(imager_id))["per_layer"]
-    model = state.model(model_id, state.artifact_stamp(training.MODELS, model_id))
+    imager = cache.dataset_imager(*ref)
+    per_layer = cache.layouts(imager_id, cache.stamp(imager_id))["per_layer"]
+    model = cache.model(model_id, state.artifact_stamp(training.MODELS, model_id))
     path = sentence_path.trace(imager, per_layer, model, text)
-    hover = state.dataset_hover(*ref)
+    hover = cache.dataset_hover(*ref)
     steps.tokens(path)
     steps.layers(path, imager.encoder.name)
     steps.vectors(path, imager.layers, imager.encoder.hidden_size)

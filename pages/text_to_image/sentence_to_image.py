@@ -7,7 +7,7 @@ from core.encoders import POOLINGS, recommended_pooling
 from core.figures import CONTRASTS
 from core.text_to_image import imaging
 from ui import state
-from ui.text_to_image import panels
+from ui.text_to_image import cache, panels
 
 EXAMPLES = (
     "A gripping, beautifully acted film that stays with you.\nA dull, lifeless script and not one laugh in two hours."
@@ -55,9 +55,9 @@ if not texts:
     st.stop()
 
 with state.user_errors():
-    ref = (artifact_id, state.stamp(artifact_id))
-    fitted = state.imager(*ref)
-    result = state.images(*ref, tuple(texts))
+    ref = (artifact_id, cache.stamp(artifact_id))
+    fitted = cache.imager(*ref)
+    result = cache.images(*ref, tuple(texts))
     quality = fitted.config["quality"]["combined"]
     st.caption(
         f"{fitted.encoder.name}, layers {fitted.layers}, {pooling} pooling; layouts fitted on "

@@ -14,6 +14,7 @@ from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.text_to_image import imaging
 from core.text_to_image.figures import layer_strip_figure
 from ui import state
+from ui.text_to_image import cache
 
 
 def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> str:
@@ -73,7 +74,7 @@ PLAIN = {"displayModeBar": False}
 
 def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, contrast: str) -> None:
     """The six layer images, the combined image and downloads for one sentence (``ref``: imager id, stamp)."""
-    fitted = state.imager(*ref)
+    fitted = cache.imager(*ref)
     relative = contrast == "relative" and result.get("relative_combined") is not None
     layers = result["relative_layers" if relative else "layers"][index]
     combined = result["relative_combined" if relative else "combined"][index]
@@ -92,14 +93,14 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
         )
     titles = [f"layer {layer}" for layer in fitted.layers]
     st.plotly_chart(
-        layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), contrast=contrast),
+        layer_strip_figure(layers, titles, cache.hover_text(*ref, "per_layer"), contrast=contrast),
         key=f"strip-{index}",
         config=PLAIN,
     )
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
         st.plotly_chart(
-            image_figure(combined, state.hover_text(*ref, "combined"), contrast=contrast),
+            image_figure(combined, cache.hover_text(*ref, "combined"), contrast=contrast),
             key=f"combined-{index}",
             config=PLAIN,
             width="content",
@@ -125,7 +126,7 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
 
 def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     """Difference images between two of the sentences."""
-    fitted = state.imager(*ref)
+    fitted = cache.imager(*ref)
     labels = [f"{i + 1}. {shorten(t)}" for i, t in enumerate(texts)]
     left, right = st.columns(2)
     first = left.selectbox("Sentence A", labels, key="diff-a")
@@ -135,13 +136,13 @@ def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     combined = result["combined"][a] - result["combined"][b]
     titles = [f"layer {layer}" for layer in fitted.layers]
     st.plotly_chart(
-        layer_strip_figure(layers, titles, state.hover_text(*ref, "per_layer"), diverging=True),
+        layer_strip_figure(layers, titles, cache.hover_text(*ref, "per_layer"), diverging=True),
         key="diff-strip",
         config=PLAIN,
     )
     left, right = st.columns([2, 3], vertical_alignment="center")
     left.plotly_chart(
-        image_figure(combined, state.hover_text(*ref, "combined"), diverging=True),
+        image_figure(combined, cache.hover_text(*ref, "combined"), diverging=True),
         key="diff-combined",
         config=PLAIN,
         width="content",
@@ -303,7 +304,7 @@ def cut_point_picker(backbone: str, info, where) -> str | None:
         where.caption(f"Cut after {info.cut}{paper}, the default for this backbone.")
         return info.cut
     with state.user_errors():
-        points = pd.DataFrame(state.cut_points(backbone))
+        points = pd.DataFrame(cache.cut_points(backbone))
         nodes = list(points["node"])
         node = where.selectbox(
             "Cut after",
