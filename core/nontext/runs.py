@@ -13,6 +13,7 @@ makes a stopped or interrupted run resume where it was; a run stopped on request
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,9 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from core import jobs, store
+from core import jobs, store, sweeps
 from core.nontext import models, tasks, tokens
 from core.nontext.tasks import TokenTask
+from core.settings import from_record, to_record
 from core.store import Artifact, Callback
 
 RUNS = "token-runs"
@@ -466,38 +468,42 @@ def run_comparison(
     from core.hub import load_text_model
 
     settings.check()
-    pending = jobs.record_pending(RUNS, to_record(settings))
+    pending = jobs.record_pending(RUNS, to_record(settings, omit=("device",)))
     task = load(settings, progress)
     loaded = load_text_model(settings.encoder)
-    found = []
-    for variant in settings.variants:
-        for seed in settings.seeds:
-            label = f"{variant}, seed {seed}"
+    plan = [(variant, seed) for variant in settings.variants for seed in settings.seeds]
+    labels = [f"{variant}, seed {seed}" for variant, seed in plan]
+    found: list[Artifact] = []
 
-            def relay(step: int, steps: int, metrics: dict, label: str = label) -> bool | None:
-                return callback(step, steps, {"run": label, **metrics}) if callback else None
+    def keep(artifact: Artifact) -> None:
+        label = labels[len(found)]  # runs finish in order: one after another
+        found.append(artifact)
+        if artifact.config["status"] != "finished":
+            raise Interrupted(f"stopped during {label}; run the comparison again to resume it.")
 
-            artifact = train_run(settings, variant, seed, task, relay, loaded)
-            found.append(artifact)
-            if artifact.config["status"] != "finished":
-                raise Interrupted(f"stopped during {label}; run the comparison again to resume it.")
+    def job_callback(index: int, done: int) -> Callback:
+        def relay(step: int, steps: int, metrics: dict) -> bool | None:
+            return callback(step, steps, {"run": labels[index], **metrics}) if callback else None
+
+        return relay
+
+    # one after another: a run writes its own artifact and progress file as it trains
+    sweeps.sweep(
+        functools.partial(train_run, loaded=loaded),
+        [(settings, variant, seed, task) for variant, seed in plan],
+        keep,
+        use_ray=False,
+        callback=_runs_report_their_steps,
+        job_callback=job_callback,
+    )
     jobs.clear_pending(RUNS, pending)
     return found
 
 
-def to_record(settings: TokenSettings) -> dict[str, Any]:
-    """A comparison's settings as JSON (what a resume needs)."""
-    record = asdict(settings)
-    record.pop("device")
-    return record
-
-
-def from_record(record: dict[str, Any]) -> TokenSettings:
-    """The settings :func:`to_record` wrote."""
-    record = dict(record)
-    for key in ("variants", "seeds", "shares"):
-        record[key] = tuple(record[key])
-    return TokenSettings(**record)
+def _runs_report_their_steps(done: int, total: int, info: dict) -> None:
+    """The comparison's progress is each run's steps (``job_callback``), not a count of runs; a run stopped on
+    request is published as "stopped" and ends the comparison through ``keep``."""
+    return None
 
 
 def list_runs(comparison: str | None = None) -> list[Artifact]:
@@ -527,7 +533,7 @@ def comparison_label(runs: list[Artifact]) -> str:
 def settings_of(run: Artifact) -> TokenSettings:
     """The settings a run belongs to (its variant and seed alone)."""
     record = {**run.config["settings"], "variants": [run.config["variant"]], "seeds": [run.config["seed"]]}
-    return from_record(record)
+    return from_record(TokenSettings, record)
 
 
 def _regression_row(variant: str, chosen: list[Artifact], threshold: float) -> dict[str, Any]:

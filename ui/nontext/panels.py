@@ -13,6 +13,7 @@ from core import jobs, store
 from core.errors import Interrupted
 from core.nontext import figures, models, runs, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
+from core.settings import from_record
 from ui import state
 
 TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
@@ -186,7 +187,7 @@ def run(settings: TokenSettings) -> None:
 def resume_panel() -> None:
     """Comparisons that started and did not finish, each with a Resume button."""
     for index, (_, record) in enumerate(jobs.list_pending(runs.RUNS)[:3]):
-        settings = runs.from_record(record)
+        settings = from_record(TokenSettings, record)
         st.info(
             f"A comparison on {settings.task} ({', '.join(settings.variants)}; seeds "
             f"{', '.join(map(str, settings.seeds))}; {settings.steps} steps) did not finish. Resume goes on from the "
