@@ -70,7 +70,20 @@ def test_cli_preset_prints_its_figures(lab_home, monkeypatch, capsys):
     monkeypatch.setitem(presets.PRESETS, "workshop", tiny_workshop())
     assert main(["preset", "workshop", "--epochs", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["model"] and 0 <= out["accuracy"] <= 1 and "majority_class_rate" in out
+    import numpy as np
+
+    from core import store
+    from core.text_to_image import datasets, training
+
+    model, dataset = store.load(training.MODELS, out["model"]), store.load(datasets.DATASETS, out["dataset"])
+    assert model is not None and dataset is not None and model.config["dataset"] == dataset.id
+    assert out["accuracy"] == model.config["metrics"]["accuracy"]
+    # the printed accuracy is the stored held-out predictions' share right, recomputed here
+    held_out = np.load(dataset.file("labels.npy"))[np.load(dataset.file("is_test.npy"))]
+    predicted = np.load(model.file("test_probabilities.npy")).argmax(1)
+    assert len(held_out) == 16 and out["accuracy"] == pytest.approx(float((predicted == held_out).mean()))
+    assert out["majority_class_rate"] == pytest.approx(np.bincount(held_out).max() / len(held_out))
+    assert out["chance"] == 0.5
 
 
 def test_train_page_runs_the_workshop_preset(lab_home, monkeypatch):
