@@ -94,6 +94,16 @@ def test_unknown_command_is_refused():
     assert stop.value.code == 2
 
 
+@pytest.mark.parametrize("verb", ["tasks", "map", "compare", "results"])
+def test_the_former_token_command_names_still_parse(verb):
+    parser = cli.build_parser()
+    old, new = parser.parse_args([f"token-{verb}"]), parser.parse_args([f"tokens-{verb}"])
+    assert old.run is new.run
+    assert {k: v for k, v in vars(old).items() if k != "command"} == {
+        k: v for k, v in vars(new).items() if k != "command"
+    }
+
+
 def test_build_dataset_from_a_csv(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     csv = tmp_path / "reviews.csv"

@@ -247,10 +247,12 @@ def test_the_cli_lists_tasks_and_maps_tokens(capsys):
 
     from core.cli import main
 
-    assert main(["token-tasks"]) == 0
+    assert main(["tokens-tasks"]) == 0
     names = [row["name"] for row in json.loads(capsys.readouterr().out)]
     assert names == ["splice", "promoters", "amp", "composers"]
-    assert main(["token-compare", "--variants", "pretrained", "--seeds", "0", "--steps", "5", "--eval-every", "9"]) == 2
+    assert (
+        main(["tokens-compare", "--variants", "pretrained", "--seeds", "0", "--steps", "5", "--eval-every", "9"]) == 2
+    )
     assert "eval_every <= steps" in capsys.readouterr().err
 
 

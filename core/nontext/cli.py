@@ -1,4 +1,5 @@
-"""The commands of BERT on non-text tokens: token-tasks, token-map, token-compare, token-results."""
+"""The commands of BERT on non-text tokens: tokens-tasks, tokens-map, tokens-compare, tokens-results (each also
+answers to its former name, token-tasks and so on)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ from core.progress import progress_bar
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the non-text token commands to the lab's command line."""
-    listed = commands.add_parser("token-tasks", help="the non-text sequence tasks available here")
+    listed = commands.add_parser(
+        "tokens-tasks", aliases=["token-tasks"], help="the non-text sequence tasks available here"
+    )
     listed.set_defaults(run=lambda args: tasks.available_tasks())
 
-    mapped = commands.add_parser("token-map", help="how a task's symbols become the ids the model reads")
+    mapped = commands.add_parser(
+        "tokens-map", aliases=["token-map"], help="how a task's symbols become the ids the model reads"
+    )
     _add_task(mapped)
     _add_mapping(mapped)
     mapped.add_argument("--encoder", default=TokenSettings.encoder)
     mapped.set_defaults(run=_map)
 
     compare = commands.add_parser(
-        "token-compare",
+        "tokens-compare",
+        aliases=["token-compare"],
         help="fine-tune pretrained vs randomly initialised BERT (and more) on a non-text task, side by side",
     )
     compare.add_argument(
@@ -42,8 +48,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--device", default=None)
     compare.set_defaults(run=_compare)
 
-    shown = commands.add_parser("token-results", help="comparisons run so far, or one comparison's table")
-    shown.add_argument("--comparison", default=None, help="a comparison id (see: token-results)")
+    shown = commands.add_parser(
+        "tokens-results", aliases=["token-results"], help="comparisons run so far, or one comparison's table"
+    )
+    shown.add_argument("--comparison", default=None, help="a comparison id (see: tokens-results)")
     shown.add_argument("--threshold", type=float, default=0.8, help="validation accuracy for 'steps to reach'")
     shown.set_defaults(run=_results)
 
@@ -133,7 +141,7 @@ def _results(args: argparse.Namespace) -> dict | list:
     if args.comparison is None:
         return [{"comparison": key, "label": runs.comparison_label(found)} for key, found in grouped.items()]
     if args.comparison not in grouped:
-        raise ValueError(f"no comparison {args.comparison!r}; run: python -m core token-results")
+        raise ValueError(f"no comparison {args.comparison!r}; run: python -m core tokens-results")
     return {
         "label": runs.comparison_label(grouped[args.comparison]),
         "table": runs.results_table(grouped[args.comparison], args.threshold),
