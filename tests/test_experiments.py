@@ -132,6 +132,15 @@ def test_baseline_and_results_table_on_the_same_split(small_dataset, small_model
     assert rows[baseline.id]["kind"] == "baseline: raw embeddings"
     assert rows[small_model.id]["kind"] == "sliced CNN (ImageNet)" and rows[small_model.id]["epochs run"] == "2/2"
     assert all(0 <= rows[i]["accuracy"] <= 1 for i in rows)
+    # each row's accuracy is its own stored held-out predictions' share right; the reference's is the majority share
+    held_out = results.held_out_labels(small_dataset)
+    assert len(held_out) == test_rows and rows[""]["kind"] == "reference: majority class"
+    assert rows[""]["accuracy"] == pytest.approx(np.bincount(held_out).max() / test_rows)
+    for i in (baseline.id, small_model.id):
+        artifact = store.load(training.BASELINES if i == baseline.id else training.MODELS, i)
+        predicted = np.load(artifact.file("test_probabilities.npy")).argmax(1)
+        assert rows[i]["accuracy"] == artifact.config["metrics"]["accuracy"]
+        assert rows[i]["accuracy"] == pytest.approx(float((predicted == held_out).mean()))
 
 
 def test_saliency_maps_back_to_valid_features(small_dataset, small_model):
@@ -148,6 +157,12 @@ def test_saliency_maps_back_to_valid_features(small_dataset, small_model):
     assert len({r["pixel"] for r in rows}) == 5
     assert all(0 <= r["feature"] < features.shape[1] for r in rows)
     assert all(r["layer"] in imager.layers and 0 <= r["dimension"] < encoder.hidden_size for r in rows)
+    for r in rows:  # each feature sits on its row's pixel, and is (layer, dimension) of the stacked layers
+        assert tuple(int(v) for v in imager.layout.coords_[r["feature"]]) == r["pixel"]
+        assert (r["layer"], r["dimension"]) == (
+            imager.layers[r["feature"] // encoder.hidden_size],
+            r["feature"] % encoder.hidden_size,
+        )
     assert all(r["value"] == pytest.approx(features[0, r["feature"]]) for r in rows)
     assert [r["saliency"] for r in rows] == sorted((r["saliency"] for r in rows), reverse=True)
     top = rows[0]["pixel"]  # pixels that hold no feature (always 0 in every image) name nothing
