@@ -81,6 +81,27 @@ def _as_1d(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
     return array
 
 
+def _bootstrap(
+    values: np.ndarray, statistic, method: str, confidence: float, n_resamples: int, random_state: int
+) -> Interval:
+    """``statistic`` of ``values`` with its percentile bootstrap interval (scipy.stats.bootstrap); values that
+    are all the same give a zero-width interval at the estimate."""
+    estimate = float(statistic(values))
+    if values.size < 2 or np.all(values == values[0]):
+        return Interval(estimate, estimate, estimate, confidence, method, int(values.size))
+    result = stats.bootstrap(
+        (values,),
+        statistic,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        random_state=random_state,
+        vectorized=statistic is np.mean,
+    )
+    low, high = result.confidence_interval
+    return Interval(estimate, float(low), float(high), confidence, method, int(values.size))
+
+
 # --------------------------------------------------------------------------- one metric
 
 
@@ -97,20 +118,7 @@ def interval_over_examples(
     """
     _check_confidence(confidence)
     values = _as_1d(per_example, "per-example values")
-    estimate = float(values.mean())
-    if values.size < 2 or np.all(values == values[0]):
-        return Interval(estimate, estimate, estimate, confidence, "bootstrap over examples", int(values.size))
-    result = stats.bootstrap(
-        (values,),
-        np.mean,
-        confidence_level=confidence,
-        n_resamples=n_resamples,
-        method="percentile",
-        random_state=random_state,
-        vectorized=True,
-    )
-    low, high = result.confidence_interval
-    return Interval(estimate, float(low), float(high), confidence, "bootstrap over examples", int(values.size))
+    return _bootstrap(values, np.mean, "bootstrap over examples", confidence, n_resamples, random_state)
 
 
 def interval_over_seeds(per_seed: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> Interval:
@@ -220,20 +228,10 @@ def compare_paired(
     seeds, n = a.shape
     estimate = float(a.mean() - b.mean())
     per_example = (a - b).mean(axis=0)  # each example's difference, averaged over seeds: pairs stay together
-    if np.all(per_example == per_example[0]):
-        difference = Interval(estimate, estimate, estimate, confidence, "paired bootstrap over examples", n)
-    else:
-        result = stats.bootstrap(
-            (per_example,),
-            np.mean,
-            confidence_level=confidence,
-            n_resamples=n_resamples,
-            method="percentile",
-            random_state=random_state,
-            vectorized=True,
-        )
-        low, high = result.confidence_interval
-        difference = Interval(estimate, float(low), float(high), confidence, "paired bootstrap over examples", n)
+    difference = _bootstrap(
+        per_example, np.mean, "paired bootstrap over examples", confidence, n_resamples, random_state
+    )
+    difference = Interval(estimate, difference.low, difference.high, confidence, difference.method, n)
     a_only = int(((a == 1) & (b == 0)).sum())
     b_only = int(((a == 0) & (b == 1)).sum())
     p_value = float(stats.binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
@@ -265,22 +263,9 @@ def compare_folds(
         raise ValueError(f"claim must be 'greater' or 'less', got {claim!r}.")
     _check_confidence(confidence)
     values = _as_1d(gains, "per-fold gains")
-    estimate = float(np.median(values))
-    if values.size < 2 or np.all(values == values[0]):
-        median = Interval(estimate, estimate, estimate, confidence, "bootstrap of the median over folds", values.size)
-    else:
-        result = stats.bootstrap(
-            (values,),
-            np.median,
-            confidence_level=confidence,
-            n_resamples=n_resamples,
-            method="percentile",
-            random_state=random_state,
-        )
-        low, high = result.confidence_interval
-        median = Interval(
-            estimate, float(low), float(high), confidence, "bootstrap of the median over folds", values.size
-        )
+    median = _bootstrap(
+        values, np.median, "bootstrap of the median over folds", confidence, n_resamples, random_state
+    )
     nonzero = values[values != 0]
     if nonzero.size >= 6:
         p_value, test = float(stats.wilcoxon(nonzero).pvalue), "Wilcoxon signed-rank"
