@@ -61,6 +61,24 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
         m.config["classifier"]["pretrained"]: m.config["metrics"]["accuracy"] for m in results.list_models(dataset)
     }
     assert models == {True: record["rows"][4]["value"], False: record["rows"][7]["value"]}
+    import numpy as np
+
+    from core.text_to_image import training
+
+    assert all(row["shown"] == f"{row['value']:.3f}" for row in record["rows"][1:])
+    for first in (1, 4):  # each preset's model, its baseline and its majority class, from its own split
+        model_row, lr_row, majority_row = record["rows"][first : first + 3]
+        dataset = store.load("datasets", majority_row["command"].split()[-1])
+        assert lr_row["command"] == f"python -m core baseline --dataset {dataset.id}"
+        held_out = results.held_out_labels(dataset)
+        assert len(held_out) == 16
+        assert majority_row["value"] == pytest.approx(np.bincount(held_out).max() / len(held_out))
+        [pretrained] = [m for m in results.list_models(dataset) if m.config["classifier"]["pretrained"]]
+        [baseline] = [b for b in store.list_artifacts(training.BASELINES) if b.config["dataset"] == dataset.id]
+        for row, artifact in ((model_row, pretrained), (lr_row, baseline)):
+            predicted = np.load(artifact.file("test_probabilities.npy")).argmax(1)
+            assert row["value"] == artifact.config["metrics"]["accuracy"]
+            assert row["value"] == pytest.approx(float((predicted == held_out).mean()))
     markdown = reproduce.markdown(record)
     assert markdown.count("\n| ") == len(record["rows"]) + 1 and "the paper's settings, run here" in markdown
     assert main(["reproductions", "text-to-image", "--markdown"]) == 0
