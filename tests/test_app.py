@@ -118,6 +118,18 @@ def test_layout_page_shows_quality_figures_and_charts(lab_home):
     labels = {m.label: m.value for m in app.metric}
     assert {"Occupied pixels", "Max collisions", "Mean collisions", "Trustworthiness"} <= set(labels)
     assert 0 < float(labels["Trustworthiness"]) <= 1
+    from core import store
+    from core.text_to_image import imaging
+
+    # the figures are the selected layout's stored quality, and its grid's own counts recomputed here
+    artifact = store.load(imaging.IMAGERS, app.selectbox(key="fl-main").value)
+    quality = artifact.config["quality"]["combined"]
+    assert labels["Trustworthiness"] == f"{quality['trustworthiness']:.3f}"
+    occupancy = imaging.load_layouts(artifact)["combined"].occupancy()
+    occupied = occupancy[occupancy > 0]
+    assert labels["Occupied pixels"] == f"{100 * occupied.size / occupancy.size:.1f} %"
+    assert labels["Max collisions"] == str(int(occupied.max()))
+    assert labels["Mean collisions"] == f"{occupied.mean():.2f}"
     assert len(charts(app)) == 2
     app.radio(key="fl-which").set_value("per_layer").run()
     assert not app.exception and len(charts(app)) == 2
