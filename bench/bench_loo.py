@@ -1,6 +1,6 @@
 """Throughput of one leave-one-out fold (images/s), and the projected time of a whole study.
 
-One fold is run with ``core.loo.run_fold`` exactly as a study runs it (SimpNet at the chosen
+One fold is run with ``core.images_to_words.folds.run_fold`` exactly as a study runs it (SimpNet at the chosen
 width, Adam, MSE to the GloVe vectors, held-out loss measured after every epoch), on random uint8
 images of the chosen shape with the chosen number of classes (throughput does not depend on the
 pixels). images/s = training images x epochs / the fold's wall time (per-epoch held-out
@@ -39,7 +39,8 @@ if str(ROOT) not in sys.path:
 def main() -> None:
     import torch
 
-    from core.images_to_words import loo, simpnet
+    from core.images_to_words import folds, loo, simpnet
+    from core.images_to_words.settings import StudySettings
     from core.imagesets import ImageSet
     from core.wordvectors import load_glove
 
@@ -74,11 +75,12 @@ def main() -> None:
     )  # a study config records each class's word; any vocabulary words do here
     words = load_glove().words[1000 : 1000 + args.classes]
     table.write_text("class,best,words\n" + "".join(f"{n},{w},{w}\n" for n, w in zip(names, words, strict=True)))
-    config = loo.study_config(imageset, names[:1], args.epochs, args.width, args.batch, table=str(table))
-    warm = loo.study_config(imageset, names[:1], 1, args.width, args.batch, table=str(table))
+    fold_settings = {"classes": (names[0],), "width": args.width, "batch_size": args.batch, "table": str(table)}
+    config = loo.study_config(imageset, StudySettings(epochs=args.epochs, **fold_settings))
+    warm = loo.study_config(imageset, StudySettings(epochs=1, **fold_settings))
     small = ImageSet("synthetic", names, images[: 4 * args.batch], labels[: 4 * args.batch], imageset.test_images, test)
-    loo.run_fold(warm, 0, small, targets, args.device)  # warm-up
-    fold = loo.run_fold(config, 0, imageset, targets, args.device)
+    folds.run_fold(warm, 0, small, targets, args.device)  # warm-up
+    fold = folds.run_fold(config, 0, imageset, targets, args.device)
     ips = fold["images_per_second"]
     folds, train_per_fold = args.classes, (args.classes - 1) * args.per_class
     projected = folds * args.study_epochs * train_per_fold / ips

@@ -137,18 +137,22 @@ def tiny_imageset(per_class: int = 60, side: int = 12, seed: int = 0, classes: l
 
 
 def tiny_config(imageset, **overrides):
-    """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread."""
+    """A study config for the tiny image set: 1 epoch, width 0.125, one CPU thread (``overrides``: settings of
+    :class:`core.images_to_words.settings.StudySettings` by keyword)."""
     from core.images_to_words import loo
+    from core.images_to_words.settings import StudySettings
 
     settings = {
         "epochs": 1,
         "width": 0.125,
         "batch_size": 32,
         "table": str(Path(__file__).parent / "data" / "tiny_words.csv"),
-        "cpu_threads": 1,
+        "threads": 1,
     }
     settings.update(overrides)
-    return loo.study_config(imageset, **settings)
+    if settings.get("classes") is not None:
+        settings["classes"] = tuple(settings["classes"])
+    return loo.study_config(imageset, StudySettings(**settings))
 
 
 @pytest.fixture(scope="session")

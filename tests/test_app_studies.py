@@ -42,10 +42,11 @@ def test_resuming_a_partial_study_from_the_page_keeps_its_id_and_settings(store_
     from core import imagesets
     from core.errors import Interrupted
     from core.images_to_words import loo
+    from core.images_to_words.settings import StudySettings
 
     images = imagesets.load_imageset("folder", store_and_folder).subsample(6, seed=2)
     config = loo.study_config(
-        images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1
+        images, StudySettings(epochs=1, width=0.125, batch_size=4, lr=3e-3, threads=1)
     )  # settings the form lacks
     with pytest.raises(Interrupted):
         loo.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)

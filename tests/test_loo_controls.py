@@ -10,7 +10,7 @@ TARGETS = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 3.0]])
 
 
 def test_constant_and_nearest_word_losses_by_hand():
-    from core.images_to_words.loo import fold_controls
+    from core.images_to_words.folds import fold_controls
 
     controls = fold_controls(CONFIG, {"index": 2, "loss_after": 1.7}, TARGETS)
     # the mean of the trained words (1, 0) and (0, 2) is (0.5, 1); against (1, 3): (0.25 + 4) / 2
@@ -24,30 +24,30 @@ def test_constant_and_nearest_word_losses_by_hand():
 
 def test_every_new_fold_records_its_controls_and_old_studies_get_them_without_retraining(tiny_studies):
     from core import store
-    from core.images_to_words import loo
+    from core.images_to_words import analysis, folds, loo
 
     finished, _ = tiny_studies
-    targets = loo.study_targets(finished.config)
+    targets = folds.study_targets(finished.config)
     for fold in finished.folds.values():
-        expected = loo.fold_controls(finished.config, fold, targets)
-        assert {k: fold[k] for k in loo.CONTROL_FIELDS} == pytest.approx(expected)
-    summary = loo.summary(finished)
+        expected = folds.fold_controls(finished.config, fold, targets)
+        assert {k: fold[k] for k in folds.CONTROL_FIELDS} == pytest.approx(expected)
+    summary = analysis.summary(finished)
     assert summary["controlled_folds"] == 3 and 0 <= summary["beats_constant"] <= 3
     assert "median_gain_over_constant" in summary and "median_change" in summary  # the poster's figure beside
 
     # a study written before folds carried controls: the fields are gone from its files
     for fold in finished.folds.values():
         path = loo.study_dir(finished.id) / "folds" / f"{fold['index']:03d}.json"
-        store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in loo.CONTROL_FIELDS})
+        store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in folds.CONTROL_FIELDS})
     old = loo.load_study(finished.id)
-    assert loo.missing_controls(old) and loo.summary(old)["controlled_folds"] == 0
+    assert loo.missing_controls(old) and analysis.summary(old)["controlled_folds"] == 0
     redone = loo.add_controls(old)
     assert not loo.missing_controls(redone)
-    assert loo.summary(redone)["median_gain_over_constant"] == pytest.approx(summary["median_gain_over_constant"])
+    assert analysis.summary(redone)["median_gain_over_constant"] == pytest.approx(summary["median_gain_over_constant"])
 
 
 def test_the_change_is_correlated_with_word_similarity_or_the_loss_before():
-    from core.images_to_words.loo import change_correlation
+    from core.images_to_words.analysis import change_correlation
 
     folds = [
         {"nearest_trained_cosine": c, "loss_before": b, "relative_change": r}
@@ -66,12 +66,12 @@ def test_the_page_leads_with_the_controls_and_computes_them_for_an_old_study(tin
     from streamlit.testing.v1 import AppTest
 
     from core import store
-    from core.images_to_words import loo
+    from core.images_to_words import folds, loo
 
     finished, _ = tiny_studies
     for fold in finished.folds.values():  # as a study written before folds carried controls
         path = loo.study_dir(finished.id) / "folds" / f"{fold['index']:03d}.json"
-        store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in loo.CONTROL_FIELDS})
+        store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in folds.CONTROL_FIELDS})
     page = Path(__file__).resolve().parents[1] / "pages/images_to_words/images_to_words.py"
     app = AppTest.from_file(str(page), default_timeout=120).run()
     app.selectbox(key="loo-study").set_value(finished.id).run()
@@ -93,14 +93,14 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
 
     from core import store
     from core.cli import main
-    from core.images_to_words import loo
+    from core.images_to_words import folds, loo
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     images = tiny_imageset()
     done = loo.run_study(images, tiny_config(images, classes=["cat"]))
     [fold] = done.folds.values()
     path = loo.study_dir(done.id) / "folds" / "000.json"
-    store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in loo.CONTROL_FIELDS})
+    store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in folds.CONTROL_FIELDS})
     assert main(["studies"]) == 0 and json.loads(capsys.readouterr().out)[0]["controlled_folds"] == 0
     assert main(["studies", "--add-controls", done.id]) == 0
     [row] = json.loads(capsys.readouterr().out)
@@ -108,7 +108,7 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
 
 
 def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
-    from core.images_to_words.loo import shuffled_words
+    from core.images_to_words.folds import shuffled_words
 
     for n, held, seed in [(3, 2, 0), (10, 4, 7), (100, 0, 1)]:
         order = shuffled_words(n, held, seed)
@@ -122,32 +122,32 @@ def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
 def test_the_shuffled_control_trains_the_fold_again_with_permuted_words_and_leaves_the_fold_alone(lab_home):
     import torch
 
-    from core.images_to_words import loo
+    from core.images_to_words import analysis, folds, loo
     from tests.conftest import tiny_config, tiny_imageset
 
     images = tiny_imageset()
     config = tiny_config(images, seed=5)
     plain = loo.run_study(images, config)
-    assert loo.missing_shuffled(plain) and loo.summary(plain)["shuffled_folds"] == 0
+    assert loo.missing_shuffled(plain) and analysis.summary(plain)["shuffled_folds"] == 0
     with_control = loo.run_study(images, config, shuffled=True)  # no fold is retrained, each gets its control
     assert with_control.id == plain.id and not loo.missing_shuffled(with_control)
-    targets = loo.study_targets(config)
+    targets = folds.study_targets(config)
     for index, fold in with_control.folds.items():
         before = plain.folds[index]
         assert {k: fold[k] for k in ("loss_after", "history", "seed")} == {
             k: before[k] for k in ("loss_after", "history", "seed")
         }
-        order = loo.shuffled_words(3, index, fold["seed"])
+        order = folds.shuffled_words(3, index, fold["seed"])
         assert fold["shuffled_words"] == {
             config["class_names"][c]: config["class_names"][int(order[c])] for c in range(3) if c != index
         }
         assert fold["gain_over_shuffled"] == pytest.approx(1 - fold["loss_after"] / fold["shuffled_loss"])
         # the control is that training run: the same fold trained towards the permuted words gives its loss
-        again = loo.shuffled_control(config, fold, images, targets, device="cpu")
+        again = folds.shuffled_control(config, fold, images, targets, device="cpu")
         assert again["shuffled_loss"] == pytest.approx(fold["shuffled_loss"], rel=1e-5)
-        unshuffled = loo._train_fold(
+        unshuffled = folds._train_fold(
             {**config, "training": {**config["training"]}},
-            loo._fold_data(index, images, torch.device("cpu")),
+            folds._fold_data(index, images, torch.device("cpu")),
             torch.as_tensor(targets),
             torch.as_tensor(targets)[index],
             fold["seed"],
@@ -156,9 +156,9 @@ def test_the_shuffled_control_trains_the_fold_again_with_permuted_words_and_leav
             None,
         )
         assert unshuffled[2][-1]["held_out_loss"] == pytest.approx(fold["loss_after"], rel=1e-5)
-    summary = loo.summary(with_control)
+    summary = analysis.summary(with_control)
     assert summary["shuffled_folds"] == 3 and 0 <= summary["beats_shuffled"] <= 3
-    assert "shuffled-words loss" in loo.fold_table(with_control).columns
+    assert "shuffled-words loss" in analysis.fold_table(with_control).columns
 
 
 def test_the_page_and_the_cli_add_the_shuffled_control_to_a_finished_study(tmp_path, monkeypatch, capsys):
@@ -170,10 +170,11 @@ def test_the_page_and_the_cli_add_the_shuffled_control_to_a_finished_study(tmp_p
 
     from core.cli import main
     from core.images_to_words import jobs, loo
+    from core.images_to_words.settings import StudySettings
 
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     folder = write_image_folder(tmp_path / "images", ("cat", "dog", "bird"), per_class=16)
-    settings = loo.LooSettings(imageset="folder", path=str(folder), epochs=1, width=0.125, batch_size=16, threads=1)
+    settings = StudySettings(imageset="folder", path=str(folder), epochs=1, width=0.125, batch_size=16, threads=1)
     done = jobs.run_loo(settings)
     page = Path(__file__).resolve().parents[1] / "pages/images_to_words/images_to_words.py"
     app = AppTest.from_file(str(page), default_timeout=180).run()

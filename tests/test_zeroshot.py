@@ -12,7 +12,8 @@ from conftest import TINY_CLASSES, tiny_config, tiny_imageset, write_image_folde
 
 from core import imagesets, sweeps
 from core.errors import Interrupted, ResourceUnavailable
-from core.images_to_words import loo, simpnet
+from core.images_to_words import analysis, folds, loo, simpnet
+from core.images_to_words.settings import DEFAULTS, LAPTOP, StudySettings
 from core.wordvectors import FROM_NAMES, WORD_MODES, class_table, class_vectors, load_glove, names_table, study_table
 
 
@@ -92,7 +93,7 @@ def test_a_tiny_study_runs_end_to_end_and_records_every_figure(tmp_path, monkeyp
         )
         assert len(fold["nearest_words"]) == 10 and fold["nearest_trained_class"] in TINY_CLASSES
         assert fold["held_out_images"] == 60 + 15  # the class's training and test images
-    summary = loo.summary(study)
+    summary = analysis.summary(study)
     assert summary["folds"] == 2 and summary["best_change"] <= summary["median_change"] <= summary["worst_change"]
 
 
@@ -106,9 +107,11 @@ def test_an_interrupted_study_resumes_without_recomputing_finished_folds(tmp_pat
     first = loo.study_dir(study_id) / "folds" / "000.json"
     before = first.read_bytes()
     calls = []
-    original = loo.run_fold
+    original = folds.run_fold
     monkeypatch.setattr(
-        loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest)
+        folds,
+        "run_fold",
+        lambda config, held, *rest, **keywords: calls.append(held) or original(config, held, *rest, **keywords),
     )
     study = loo.run_study(images, config)
     assert calls == [1, 2] and study.complete and first.read_bytes() == before
@@ -141,9 +144,11 @@ def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
 def _count_folds(monkeypatch) -> list[int]:
     """Record the held-out class index of every fold run from now on."""
     calls: list[int] = []
-    original = loo.run_fold
+    original = folds.run_fold
     monkeypatch.setattr(
-        loo, "run_fold", lambda config, held, *rest: calls.append(held) or original(config, held, *rest)
+        folds,
+        "run_fold",
+        lambda config, held, *rest, **keywords: calls.append(held) or original(config, held, *rest, **keywords),
     )
     return calls
 
@@ -187,10 +192,11 @@ def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp
     ]
     images = tiny_imageset(per_class=8)
     images.name, images.class_names = "folder", ["pickup_truck", "maple_tree", "cat"]
-    config = loo.study_config(images, epochs=1, width=0.125)
+    config = loo.study_config(images, StudySettings(epochs=1, width=0.125))
     assert config["words"]["table"] == FROM_NAMES
     assert config["words"]["entries"] == {"pickup_truck": "truck", "maple_tree": "tree", "cat": "cat"}
-    assert loo.study_config(images, words="average")["words"]["entries"]["pickup_truck"] == "pickup truck"
+    averaged = loo.study_config(images, StudySettings(words="average"))
+    assert averaged["words"]["entries"]["pickup_truck"] == "pickup truck"
     glove = load_glove()
     average = class_vectors(images.class_names, study_table(FROM_NAMES, "folder", images.class_names)[1], "average")
     np.testing.assert_allclose(average[0], (glove.vector("pickup") + glove.vector("truck")) / 2, rtol=1e-6)
@@ -198,9 +204,10 @@ def test_an_image_set_without_a_packaged_table_gets_one_from_its_class_names(tmp
     (tmp_path / "words.csv").write_text(
         "class,best,words\npickup_truck,pickup,pickup\nmaple_tree,maple,maple\ncat,cat,cat\n"
     )
-    assert loo.study_config(images, table=str(tmp_path / "words.csv"))["words"]["entries"]["maple_tree"] == "maple"
+    tabled = loo.study_config(images, StudySettings(table=str(tmp_path / "words.csv")))
+    assert tabled["words"]["entries"]["maple_tree"] == "maple"
     images.class_names = ["cat", "dog", "zorb_qqqzzzxx"]
-    config = loo.study_config(images, epochs=1, width=0.125)
+    config = loo.study_config(images, StudySettings(epochs=1, width=0.125))
     with pytest.raises(
         ValueError, match="class 'zorb_qqqzzzxx': qqqzzzxx is not in the GloVe vocabulary; .*supply a class-name table"
     ):
@@ -214,7 +221,9 @@ def test_resume_finishes_a_partial_study_under_its_id_with_its_recorded_settings
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     folder = write_image_folder(tmp_path / "set", ("cat", "dog", "car"), per_class=8)
     images = imagesets.load_imageset("folder", folder).subsample(6, seed=3)
-    config = loo.study_config(images, epochs=1, width=0.125, batch_size=4, lr=3e-3, cpu_threads=1)  # not the defaults
+    config = loo.study_config(
+        images, StudySettings(epochs=1, width=0.125, batch_size=4, lr=3e-3, threads=1)
+    )  # not the defaults
     with pytest.raises(Interrupted):
         loo.run_study(images, config, callback=lambda done, total, metrics: "epoch" not in metrics)
     study_id = loo.store.config_hash(config)
@@ -364,9 +373,9 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
             ["--laptop", "--epochs", "2"],
             {
                 "imageset": "fashion_mnist",
-                "per_class": loo.OFFLINE_PRESET.per_class,
+                "per_class": LAPTOP.per_class,
                 "epochs": 2,
-                "width": loo.OFFLINE_PRESET.width,
+                "width": LAPTOP.width,
             },
         ),
         (
@@ -374,8 +383,8 @@ def test_cli_loo_on_an_image_folder(tmp_path, monkeypatch, capsys):
             {
                 "imageset": "fashion_mnist",
                 "per_class": None,
-                "epochs": loo.DEFAULTS.epochs,
-                "width": loo.DEFAULTS.width,
+                "epochs": DEFAULTS.epochs,
+                "width": DEFAULTS.width,
             },
         ),
     ],
@@ -390,8 +399,8 @@ def test_cli_loo_laptop_preset_fills_only_the_settings_not_given(monkeypatch, tm
         seen["imageset"] = name
         return tiny_imageset()
 
-    def settings(imageset, classes, epochs, width, *rest):
-        seen.update(per_class=imageset.source.get("per_class"), epochs=epochs, width=width)
+    def settings(imageset, chosen):
+        seen.update(per_class=imageset.source.get("per_class"), epochs=chosen.epochs, width=chosen.width)
         raise ValueError("settings seen")
 
     monkeypatch.setattr(imagesets, "load_imageset", load)

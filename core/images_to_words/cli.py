@@ -1,4 +1,5 @@
-"""The images -> words commands: loo (run, resume or redo a leave-one-out study) and studies."""
+"""The images -> words commands: loo-run (run, resume or redo a leave-one-out study; alias loo) and loo-results
+(the studies so far; alias studies)."""
 
 from __future__ import annotations
 
@@ -6,103 +7,115 @@ import argparse
 import os
 from dataclasses import fields, replace
 
-from core.images_to_words import jobs
-from core.images_to_words import loo as study
-from core.images_to_words.loo import DEFAULTS, OFFLINE_PRESET, LooSettings
+from core.images_to_words import analysis, jobs, loo
+from core.images_to_words.settings import DEFAULTS, LAPTOP, LOSSES, PRESETS, StudySettings
 from core.progress import progress_bar
-
-LAPTOP = OFFLINE_PRESET
-PRESET_FIELDS = ("imageset", "per_class", "epochs", "width")
-"""The settings --laptop fills in where they are not given."""
+from core.wordvectors import WORD_MODES
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the images -> words commands to the lab's command line."""
-    loo = commands.add_parser("loo", help="leave-one-out study: images into GloVe word-vector space")
-    loo.add_argument(
+    run = commands.add_parser(
+        "loo-run", aliases=["loo"], help="leave-one-out study: images into GloVe word-vector space"
+    )
+    run.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="start from a preset's settings (laptop: ~half an hour on 2 CPU cores; paper: the poster's CIFAR-100 "
+        "study, online and GPU-sized); options given override it (default: the paper's training on Fashion-MNIST)",
+    )
+    run.add_argument(
         "--laptop",
-        action="store_true",
-        help="the laptop study's settings (Fashion-MNIST, all classes, "
+        dest="preset",
+        action="store_const",
+        const="laptop",
+        help="the same as --preset laptop: the laptop study's settings (Fashion-MNIST, all classes, "
         f"{LAPTOP.per_class:,} images per class, {LAPTOP.epochs} epochs, width {LAPTOP.width}) where not given",
     )
-    loo.add_argument(
+    run.add_argument(
         "--imageset", default=None, help="fashion_mnist (offline, the default), cifar100 (online) or folder"
     )
-    loo.add_argument("--path", default=None, help="the image folder (with --imageset folder) or a data folder")
-    loo.add_argument("--classes", nargs="+", default=None, help="classes to leave out (default: all)")
-    loo.add_argument("--per-class", type=int, default=None, help="training images per class (default: all; 0 = all)")
-    loo.add_argument("--epochs", type=int, default=None, help=f"default {DEFAULTS.epochs} (the paper's)")
-    loo.add_argument(
+    run.add_argument("--path", default=None, help="the image folder (with --imageset folder) or a data folder")
+    run.add_argument("--classes", nargs="+", default=None, help="classes to leave out (default: all)")
+    run.add_argument("--per-class", type=int, default=None, help="training images per class (default: all; 0 = all)")
+    run.add_argument("--epochs", type=int, default=None, help=f"default {DEFAULTS.epochs} (the paper's)")
+    run.add_argument(
         "--width",
         type=float,
         default=None,
         help=f"SimpNet width multiplier (default {DEFAULTS.width} = ~5.4M-parameter body)",
     )
-    loo.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    loo.add_argument("--lr", type=float, default=DEFAULTS.lr)
-    loo.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    loo.add_argument("--loss", choices=("mse", "cosine"), default=DEFAULTS.loss)
-    loo.add_argument(
+    run.add_argument("--batch-size", type=int, default=None, help=f"default {DEFAULTS.batch_size}")
+    run.add_argument("--lr", type=float, default=None, help=f"default {DEFAULTS.lr}")
+    run.add_argument("--seed", type=int, default=None, help=f"default {DEFAULTS.seed}")
+    run.add_argument("--loss", choices=LOSSES, default=None, help=f"default {DEFAULTS.loss}")
+    run.add_argument(
         "--words",
-        choices=("best", "average"),
-        default=DEFAULTS.words,
-        help="the best word of a class name, or the mean of its words",
+        choices=WORD_MODES,
+        default=None,
+        help=f"the best word of a class name, or the mean of its words (default {DEFAULTS.words})",
     )
-    loo.add_argument("--table", default=None, help="class-name table: a packaged name or a CSV (class, best, words)")
-    loo.add_argument("--threads", type=int, default=None, help="CPU threads per fold (part of the study's settings)")
-    loo.add_argument(
+    run.add_argument("--table", default=None, help="class-name table: a packaged name or a CSV (class, best, words)")
+    run.add_argument("--threads", type=int, default=None, help="CPU threads per fold (part of the study's settings)")
+    run.add_argument(
         "--ray",
         action="store_true",
         help="run folds as Ray tasks: a local Ray instance, or the cluster at $RAY_ADDRESS "
         "(when RAY_ADDRESS is set, folds run on Ray even without --ray)",
     )
-    loo.add_argument(
+    run.add_argument(
         "--redo",
         nargs="+",
         default=None,
         help="recompute these classes' folds (finished or damaged); no other fold is touched",
     )
-    loo.add_argument(
+    run.add_argument(
         "--resume",
         default=None,
         metavar="STUDY_ID",
         help="finish a study with its recorded settings and image set, under the "
-        "same id (see: python -m core studies); only --ray, --redo, --shuffled-control and --device apply",
+        "same id (see: python -m core loo-results); only --ray, --redo, --shuffled-control and --device apply",
     )
-    loo.add_argument(
+    run.add_argument(
         "--shuffled-control",
         action="store_true",
+        default=None,
         help="also train every fold with the trained classes' words permuted (the shuffled-words control; twice "
         "the cost); with --resume, adds it to a finished study's folds",
     )
-    loo.add_argument("--device", default=None)
-    loo.set_defaults(run=_loo)
-    studies = commands.add_parser("studies", help="list leave-one-out studies, with their figures and controls")
-    studies.add_argument(
+    run.add_argument("--device", default=None)
+    run.set_defaults(run=_loo)
+    results = commands.add_parser(
+        "loo-results", aliases=["studies"], help="list leave-one-out studies, with their figures and controls"
+    )
+    results.add_argument(
         "--add-controls",
         metavar="STUDY_ID",
         default=None,
         help="compute the controls (constant and nearest-word predictors) of a study recorded without them; "
         "no retraining",
     )
-    studies.set_defaults(run=_studies)
+    results.set_defaults(run=_results)
 
 
-def _studies(args: argparse.Namespace) -> list[dict]:
+def _results(args: argparse.Namespace) -> list[dict]:
     if args.add_controls:
-        study.add_controls(study.load_study(args.add_controls))
-    return [{"id": s.id, "label": s.label(), "complete": s.complete, **study.summary(s)} for s in study.list_studies()]
+        loo.add_controls(loo.load_study(args.add_controls))
+    return [{"id": s.id, "label": s.label(), "complete": s.complete, **analysis.summary(s)} for s in loo.list_studies()]
 
 
-def _settings(args: argparse.Namespace) -> LooSettings:
-    """The study settings of the command line: --laptop (or the defaults) where a preset setting is not given."""
-    base = LAPTOP if args.laptop else replace(DEFAULTS, imageset="fashion_mnist")
-    given = {f.name: getattr(args, f.name) for f in fields(LooSettings) if hasattr(args, f.name)}
-    given["classes"] = tuple(args.classes) if args.classes else None
-    for name in PRESET_FIELDS:
-        if given[name] is None:
-            given[name] = getattr(base, name)
-    return LooSettings(**given)
+def settings_from(args: argparse.Namespace) -> StudySettings:
+    """The study settings of the command line: the preset's (``--preset`` / ``--laptop``; none: the defaults),
+    each option given overriding its value."""
+    given = {f.name: getattr(args, f.name) for f in fields(StudySettings) if getattr(args, f.name, None) is not None}
+    if "classes" in given:
+        given["classes"] = tuple(given["classes"]) or None
+    if given.get("per_class") == 0:
+        given["per_class"] = None  # 0 = all
+    settings = replace(PRESETS[args.preset] if args.preset else DEFAULTS, **given)
+    settings.check()
+    return settings
 
 
 def _loo(args: argparse.Namespace) -> dict:
@@ -123,7 +136,7 @@ def _loo(args: argparse.Namespace) -> dict:
     if args.resume:
         from core.cli import build_parser
 
-        defaults = vars(build_parser().parse_args(["loo"]))
+        defaults = vars(build_parser().parse_args(["loo-run"]))
         given = [
             "--" + name.replace("_", "-")
             for name, value in vars(args).items()
@@ -144,8 +157,9 @@ def _loo(args: argparse.Namespace) -> dict:
             shuffled=args.shuffled_control,
         )
     else:
-        found = jobs.run_loo(_settings(args), use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
-    return {"id": found.id, "path": str(study.study_dir(found.id)), **study.summary(found)}
+        settings = settings_from(args)
+        found = jobs.run_loo(settings, use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
+    return {"id": found.id, "path": str(loo.study_dir(found.id)), **analysis.summary(found)}
 
 
 def available() -> dict:

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 from core.images_to_words import loo
-from core.images_to_words.loo import LooSettings, Study
+from core.images_to_words.loo import Study
+from core.images_to_words.settings import StudySettings
 from core.imagesets import ImageSet
 from core.store import Callback
 
 
-def load_images(settings: LooSettings) -> ImageSet:
+def load_images(settings: StudySettings) -> ImageSet:
     """The image set the settings name, subsampled to their images per class."""
     from core.imagesets import load_imageset
 
     return load_imageset(settings.imageset, settings.path).subsample(settings.per_class)
 
 
-def config_for(settings: LooSettings, images: ImageSet) -> dict:
-    """The study config (and so, hashed, the study's id) that ``settings`` give on ``images``."""
-    return loo.study_config(
-        images,
-        list(settings.classes) if settings.classes else None,
-        settings.epochs,
-        settings.width,
-        settings.batch_size,
-        settings.lr,
-        settings.seed,
-        settings.loss,
-        settings.words,
-        settings.table,
-        settings.threads,
-    )
-
-
 def run_loo(
-    settings: LooSettings,
+    settings: StudySettings,
     images: ImageSet | None = None,
     use_ray: bool = False,
     redo: list[str] | None = None,
@@ -43,8 +27,9 @@ def run_loo(
     """Run (or resume) the study that ``settings`` define; ``images``: the already loaded and
     subsampled image set (loaded from the settings when None). ``settings.shuffled_control`` adds the
     shuffled-words control to every fold (a second training of each)."""
+    settings.check()
     images = images if images is not None else load_images(settings)
-    config = config_for(settings, images)
+    config = loo.study_config(images, settings)
     return loo.run_study(
         images, config, use_ray=use_ray, redo=redo, device=device, callback=callback, shuffled=settings.shuffled_control
     )

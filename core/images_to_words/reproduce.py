@@ -11,22 +11,22 @@ from dataclasses import replace
 from typing import Any
 
 from core import jobs
+from core.images_to_words import analysis, loo
 from core.images_to_words import jobs as loo_jobs
-from core.images_to_words import loo
+from core.images_to_words.settings import LAPTOP, PRESETS, StudySettings
 from core.reproduce import Row, machine, percent
+from core.settings import to_record
 from core.store import Callback
 
 POSTER = "Baughman et al. 2021 (SC'21 poster), CIFAR-100"
-PAPER_SETTINGS = replace(loo.DEFAULTS, imageset="cifar100")
-"""The poster's study: CIFAR-100, every class left out in turn, the full-width SimpNet, 25 epochs."""
 
 
-def _command(settings: loo.LooSettings, laptop: bool) -> str:
+def _command(settings: StudySettings, laptop: bool) -> str:
     parts = ["python -m core loo"]
     if laptop:
         parts.append("--laptop")
         for name, flag in (("per_class", "--per-class"), ("epochs", "--epochs"), ("width", "--width")):
-            if getattr(settings, name) != getattr(loo.OFFLINE_PRESET, name):
+            if getattr(settings, name) != getattr(LAPTOP, name):
                 parts.append(f"{flag} {getattr(settings, name)}")
     else:
         parts += [f"--imageset {settings.imageset}", f"--epochs {settings.epochs}", f"--width {settings.width}"]
@@ -37,7 +37,7 @@ def _command(settings: loo.LooSettings, laptop: bool) -> str:
 
 def _study_rows(kind: str, title: str, found: loo.Study, command: str, seconds: float, note: str) -> list[Row]:
     here = machine()
-    s = loo.summary(found)
+    s = analysis.summary(found)
     n = s["folds"]
     rows = [
         Row(
@@ -147,14 +147,14 @@ def run(
             note="how it was computed from a 50-d output is not stated",
         ),
     ]
-    paper = replace(PAPER_SETTINGS, shuffled_control=shuffled)
+    paper = replace(PRESETS["paper"], shuffled_control=shuffled)
     lab = replace(
-        loo.OFFLINE_PRESET,
-        per_class=n or loo.OFFLINE_PRESET.per_class,
-        epochs=epochs or loo.OFFLINE_PRESET.epochs,
+        LAPTOP,
+        per_class=n or LAPTOP.per_class,
+        epochs=epochs or LAPTOP.epochs,
         shuffled_control=shuffled,
     )
-    settings = {"paper": str(paper), "lab": str(lab)}
+    settings = {"paper": to_record(paper), "lab": to_record(lab)}
     studies = [("lab preset", "the lab's laptop study (Fashion-MNIST, quarter-width SimpNet)", lab, True)]
     if online:
         studies.insert(0, ("paper preset", "the poster's setting (CIFAR-100, full SimpNet, 25 epochs)", paper, False))

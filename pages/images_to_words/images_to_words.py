@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from core.images_to_words import loo
+from core.images_to_words import analysis, loo
 from core.images_to_words.figures import (
     change_vs_similarity_figure,
     held_out_band_figure,
     loss_change_histogram,
 )
+from core.images_to_words.settings import LAPTOP
 from ui import state
 from ui.images_to_words import studies
 from ui.reproductions import latest_table
@@ -24,7 +25,7 @@ latest_table("images-to-words", "loo-reproduction")
 
 found = loo.list_studies()
 with st.expander("Run a study", expanded=not found):
-    preset = loo.OFFLINE_PRESET
+    preset = LAPTOP
     st.caption(
         f"The defaults are the laptop study: Fashion-MNIST (offline), all 10 classes, width {preset.width}, "
         f"{preset.per_class:,} "
@@ -40,7 +41,7 @@ with st.expander("Run a study", expanded=not found):
 if not found:
     st.stop()
 
-found.sort(key=lambda s: not (s.complete and loo.is_offline_preset(s)))  # the finished laptop study first
+found.sort(key=lambda s: not (s.complete and loo.is_laptop_study(s)))  # the finished laptop study first
 labels = {s.id: s.label() for s in found}
 if st.session_state.get("loo-study") not in labels:  # a study stopped before it wrote anything
     st.session_state.pop("loo-study", None)
@@ -65,7 +66,7 @@ with state.user_errors():
     folds = [study.folds[i] for i in sorted(study.folds)]
     studies.summary_metrics(study)
 
-    table = loo.fold_table(study)
+    table = analysis.fold_table(study)
     st.dataframe(
         table,
         hide_index=True,
@@ -96,14 +97,18 @@ with state.user_errors():
     )
     st.markdown("**What goes with the loss change?** (the poster: willow does well because other trees are trained)")
     explanation = st.radio(
-        "Against", list(loo.EXPLANATIONS), format_func=loo.EXPLANATIONS.get, horizontal=True, key="loo-explain"
+        "Against",
+        list(analysis.EXPLANATIONS),
+        format_func=analysis.EXPLANATIONS.get,
+        horizontal=True,
+        key="loo-explain",
     )
     title = {"loss_before": "held-out loss before training (about the word vector's squared length / 50)"}
     st.plotly_chart(change_vs_similarity_figure(folds, explanation, title.get(explanation)), key="loo-scatter")
-    correlation = loo.change_correlation(folds, explanation)
+    correlation = analysis.change_correlation(folds, explanation)
     if correlation is not None:
         st.caption(
-            f"Spearman correlation between {loo.EXPLANATIONS[explanation]} and the loss change over {len(folds)} "
+            f"Spearman correlation between {analysis.EXPLANATIONS[explanation]} and the loss change over {len(folds)} "
             f"classes: ρ = {correlation[0]:+.2f} (p = {correlation[1]:.2g}). A strong link with the loss before "
             "means the change mostly measures how far the untrained network started from the word."
         )

@@ -9,9 +9,9 @@ import streamlit as st
 from core import imagesets
 from core.errors import USER_ERRORS
 from core.figures import sample_images_figure
-from core.images_to_words import jobs, loo
+from core.images_to_words import analysis, jobs, loo
 from core.images_to_words.figures import fold_curve_figure
-from core.images_to_words.loo import LooSettings
+from core.images_to_words.settings import DEFAULTS, LAPTOP, LOSSES, StudySettings
 from core.store import Callback
 from ui import state
 
@@ -46,9 +46,9 @@ def class_names(name: str, path: str | None) -> list[str]:
     return []
 
 
-def settings_form(key: str = "loo") -> LooSettings:
+def settings_form(key: str = "loo") -> StudySettings:
     """The study settings, defaulting to the offline laptop preset."""
-    preset = loo.OFFLINE_PRESET
+    preset = LAPTOP
     names = [row["name"] for row in imagesets.available_imagesets()]
     left, middle, right = st.columns(3)
     name = left.selectbox("Image set", names, index=names.index(preset.imageset), key=f"{key}-set")
@@ -60,8 +60,8 @@ def settings_form(key: str = "loo") -> LooSettings:
     width = middle.select_slider(
         "SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width"
     )
-    seed = middle.number_input("Seed", 0, 2**31 - 1, loo.DEFAULTS.seed, key=f"{key}-seed")
-    loss = right.radio("Loss", loo.LOSSES, horizontal=True, key=f"{key}-loss")
+    seed = middle.number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key=f"{key}-seed")
+    loss = right.radio("Loss", LOSSES, horizontal=True, key=f"{key}-loss")
     words = right.radio(
         "Class word",
         ["best", "average"],
@@ -92,7 +92,7 @@ def settings_form(key: str = "loo") -> LooSettings:
         help="Each chosen class is held out of training in its own fold; every class is still trained on in the other "
         "folds.",
     )
-    return LooSettings(
+    return StudySettings(
         imageset=name,
         path=path,
         per_class=int(per_class) or None,
@@ -122,14 +122,14 @@ def _progress() -> Callback:
     return callback
 
 
-def run(settings: LooSettings) -> loo.Study:
+def run(settings: StudySettings) -> loo.Study:
     """Run (or resume) the study of some settings (from :func:`settings_form`) with a progress bar; Stop keeps the
     finished folds."""
     from core import store
 
     images = state.imageset(settings.imageset, settings.path).subsample(settings.per_class)
     # chosen on the page before it runs: after a Stop the page redraws this study's finished folds and Resume
-    st.session_state["loo-study"] = store.config_hash(jobs.config_for(settings, images))
+    st.session_state["loo-study"] = store.config_hash(loo.study_config(images, settings))
     return jobs.run_loo(settings, images, callback=_progress())
 
 
@@ -141,7 +141,7 @@ def resume(study_id: str, shuffled: bool = False) -> loo.Study:
 
 def summary_metrics(study: loo.Study) -> None:
     """The study's headline figures over its finished folds, each with how it was computed."""
-    summary = loo.summary(study)
+    summary = analysis.summary(study)
     if loo.missing_controls(study):
         st.warning(
             "Some folds of this study were recorded before folds carried their controls (the constant and the "

@@ -1,0 +1,129 @@
+"""What a leave-one-out study shows: its summary over the finished folds (beside the controls), one row per
+fold, and what the held-out loss change goes with (Spearman's rho)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.images_to_words.folds import CONTROL_FIELDS, SHUFFLED_FIELDS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.images_to_words.loo import Study
+
+
+def summary(study: Study) -> dict[str, Any]:
+    """Median and extremes of the relative change of held-out loss, and mean accuracies, over finished folds."""
+    changes = np.array([f["relative_change"] for f in study.folds.values()])
+    if not len(changes):
+        return {"folds": 0}
+    return {
+        "folds": int(len(changes)),
+        "median_change": float(np.median(changes)),
+        "best_change": float(changes.min()),
+        "worst_change": float(changes.max()),
+        "improved": int((changes < 0).sum()),
+        "test_accuracy_trained": float(np.mean([f["test_accuracy_trained"] for f in study.folds.values()])),
+        "top5_held_out": float(np.mean([f["top5"] for f in study.folds.values()])),
+        "chance_top5": 5 / len(study.config["class_names"]) if len(study.config["class_names"]) > 5 else 1.0,
+        **_controlled(list(study.folds.values())),
+        **_against_shuffled(list(study.folds.values())),
+    }
+
+
+def _controlled(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures against the controls, over the folds that carry them."""
+    folds = [f for f in folds if all(k in f for k in CONTROL_FIELDS)]
+    if not folds:
+        return {"controlled_folds": 0}
+    after = np.array([f["loss_after"] for f in folds])
+    constant = np.array([f["constant_loss"] for f in folds])
+    nearest = np.array([f["nearest_word_loss"] for f in folds])
+    before = np.array([f["loss_before"] for f in folds])
+    return {
+        "controlled_folds": len(folds),
+        "beats_constant": int((after < constant).sum()),
+        "beats_nearest_word": int((after < nearest).sum()),
+        "median_gain_over_constant": float(np.median(1 - after / constant)),
+        "median_constant_change": float(np.median(constant / before - 1)),
+        "median_nearest_word_change": float(np.median(nearest / before - 1)),
+    }
+
+
+def _against_shuffled(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    folds = [f for f in folds if all(k in f for k in SHUFFLED_FIELDS)]
+    if not folds:
+        return {"shuffled_folds": 0}
+    after = np.array([f["loss_after"] for f in folds])
+    shuffled = np.array([f["shuffled_loss"] for f in folds])
+    return {
+        "shuffled_folds": len(folds),
+        "beats_shuffled": int((after < shuffled).sum()),
+        "median_gain_over_shuffled": float(np.median(1 - after / shuffled)),
+        "median_shuffled_change": float(np.median(shuffled / np.array([f["loss_before"] for f in folds]) - 1)),
+    }
+
+
+def fold_table(study: Study) -> pd.DataFrame:
+    """One row per finished fold, in class order: losses before and after, the change, ranks, nearest words."""
+    import pandas as pd
+
+    rows = []
+    for index in sorted(study.folds):
+        f = study.folds[index]
+        rows.append(
+            {
+                "class": f["class"],
+                "loss before": f["loss_before"],
+                "loss after": f["loss_after"],
+                "change %": 100 * f["relative_change"],
+                "after / before": f["loss_after"] / f["loss_before"],
+                "median rank of true class": f["rank_median"],
+                "top-1": f["top1"],
+                "top-5": f["top5"],
+                "nearest words": ", ".join(w for w, _ in f["nearest_words"][:5]),
+                "nearest trained class": f["nearest_trained_class"],
+                "word cosine": f["nearest_trained_cosine"],
+                **(
+                    {
+                        "constant predictor loss": f["constant_loss"],
+                        "nearest-word loss": f["nearest_word_loss"],
+                        "gain over constant %": 100 * f["gain_over_constant"],
+                    }
+                    if "constant_loss" in f
+                    else {}
+                ),
+                **(
+                    {"shuffled-words loss": f["shuffled_loss"], "gain over shuffled %": 100 * f["gain_over_shuffled"]}
+                    if "shuffled_loss" in f
+                    else {}
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+EXPLANATIONS = {"nearest_trained_cosine": "word similarity to the nearest trained class", "loss_before": "loss before"}
+"""What the correlation view can set against the held-out loss change."""
+
+
+def change_correlation(folds: list[dict[str, Any]], explanation: str) -> tuple[float, float] | None:
+    """Spearman's rho (and p) between one explanatory variable of :data:`EXPLANATIONS` and the loss change;
+    None with fewer than three folds."""
+    from scipy.stats import spearmanr
+
+    if explanation not in EXPLANATIONS:
+        raise ValueError(f"explanation must be one of {list(EXPLANATIONS)}, got {explanation!r}.")
+    if len(folds) < 3:
+        return None
+    rho, p = spearmanr([f[explanation] for f in folds], [f["relative_change"] for f in folds])
+    return float(rho), float(p)
+
+
+def similarity_correlation(folds: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """Spearman's rho (and its p-value) between word similarity to the nearest trained class and the
+    held-out loss change, over the folds; None with fewer than three folds."""
+    return change_correlation(folds, "nearest_trained_cosine")
