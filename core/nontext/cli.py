@@ -126,10 +126,12 @@ def _compare(args: argparse.Namespace) -> dict:
         bars[-1][1](step, steps, {k: v for k, v in metrics.items() if k in ("train_loss", "val_accuracy")})
 
     found = runs.run_comparison(settings, callback, progress_bar("loading the task"))
+    evidence = runs.comparison_evidence(found)
     return {
         "comparison": settings.comparison_id,
         "runs": [r.id for r in found],
-        "table": runs.results_table(found, 0.8),
+        "table": runs.results_table(found, 0.8, evidence),
+        "evidence": evidence,
         "tokens_per_second": {
             f"{r.config['variant']}/{r.config['seed']}": r.config["tokens_per_second"] for r in found
         },
@@ -142,9 +144,13 @@ def _results(args: argparse.Namespace) -> dict | list:
         return [{"comparison": key, "label": runs.comparison_label(found)} for key, found in grouped.items()]
     if args.comparison not in grouped:
         raise ValueError(f"no comparison {args.comparison!r}; run: python -m core tokens-results")
+    chosen = grouped[args.comparison]
+    evidence = runs.comparison_evidence(chosen)
     return {
-        "label": runs.comparison_label(grouped[args.comparison]),
-        "table": runs.results_table(grouped[args.comparison], args.threshold),
+        "label": runs.comparison_label(chosen),
+        "verdicts": evidence["sentences"],
+        "table": runs.results_table(chosen, args.threshold, evidence),
+        "evidence": evidence,
     }
 
 

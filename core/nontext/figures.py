@@ -1,4 +1,5 @@
-"""Figures of BERT on non-text tokens: validation curves of the encoders side by side, with seed bands."""
+"""Figures of BERT on non-text tokens: validation curves of the encoders side by side, with seed bands, and the
+test accuracy (or Spearman) of each encoder with its 95% interval."""
 
 from __future__ import annotations
 
@@ -79,5 +80,52 @@ def curves_figure(
         xaxis_title="optimiser steps",
         yaxis_title=metric.replace("val_", "validation ").replace("_", " "),
         legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
+
+
+def test_figure(found: dict, reference: float | None = None) -> go.Figure:
+    """Each variant's test accuracy (or Spearman) as a bar with its 95% interval as error bars
+    (:func:`core.nontext.runs.comparison_evidence`); ``reference`` (the majority-class rate) as a dotted line.
+    A variant stored without per-example results has a bar and no error bar."""
+    fig = go.Figure()
+    metric = "accuracy"
+    for variant in VARIANTS:
+        record = found["variants"].get(variant)
+        if record is None:
+            continue
+        metric = record["metric"]
+        interval = record.get("interval")
+        low = record["estimate"] - interval["low"] if interval else 0.0
+        high = interval["high"] - record["estimate"] if interval else 0.0
+        how = (
+            f"95% interval [{interval['low']:.3f}, {interval['high']:.3f}], {interval['method']}"
+            if interval
+            else (record.get("note", ""))
+        )
+        fig.add_trace(
+            go.Bar(
+                x=[VARIANT_TITLES[variant]],
+                y=[record["estimate"]],
+                error_y={"type": "data", "symmetric": False, "array": [high], "arrayminus": [low]},
+                marker_color=COLOURS[variant],
+                name=VARIANT_TITLES[variant],
+                customdata=[how],
+                hovertemplate=f"%{{x}}<br>test {metric} %{{y:.3f}}<br>%{{customdata}}<extra></extra>",
+            )
+        )
+    if reference is not None:
+        fig.add_hline(
+            y=reference,
+            line={"color": "gray", "dash": "dot"},
+            annotation_text=f"majority class {reference:.3f}",
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        height=320,
+        margin=MARGIN,
+        yaxis_title=f"test {metric} (95% interval)",
+        yaxis_range=[0, 1] if metric == "accuracy" else None,
+        showlegend=False,
     )
     return fig

@@ -33,6 +33,8 @@ RUNS = "token-runs"
 TASK_CACHE = "token-tasks"
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "linear")
+CORRECT_FILE, TRUTH_FILE = "test_correct.npy", "test_truth.npy"
+NO_PER_EXAMPLE = "no per-example results stored (run again for intervals)"
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,8 @@ def train_run(
         RUNS,
         config,
         lambda artifact_id: _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_id, callback),
-        accept=lambda found: found.config.get("status") == "finished",
+        # a run stored before per-example results were kept trains again (the same numbers, and now those)
+        accept=lambda found: found.config.get("status") == "finished" and found.file(TRUTH_FILE).is_file(),
     )
 
 
@@ -416,9 +419,15 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
         "provenance": store.provenance(session_seconds=round(time.perf_counter() - started, 2)),
     }
 
+    truth = np.asarray(task.labels)[rows["test"]]
+
     def write(folder: Path) -> None:
         np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
         np.save(folder / "test_rows.npy", rows["test"], allow_pickle=False)
+        np.save(folder / TRUTH_FILE, truth, allow_pickle=False)
+        if not regression:  # 1 / 0 per test example, in test_rows' order: what paired comparisons read
+            correct = (probabilities.argmax(1) == truth).astype(np.int8)
+            np.save(folder / CORRECT_FILE, correct, allow_pickle=False)
         if more["status"] == "finished":
             shutil.rmtree(partial, ignore_errors=True)
 
@@ -536,13 +545,14 @@ def settings_of(run: Artifact) -> TokenSettings:
     return from_record(TokenSettings, record)
 
 
-def _regression_row(variant: str, chosen: list[Artifact], threshold: float) -> dict[str, Any]:
+def _regression_row(variant: str, chosen: list[Artifact], threshold: float, found: dict) -> dict[str, Any]:
     rho = np.array([r.config["test"]["spearman"] for r in chosen])
     return {
         "variant": models.VARIANT_TITLES[variant],
         "seeds": len(chosen),
         "test Spearman": float(rho.mean()),
         "± (std over seeds)": float(rho.std()) if len(chosen) > 1 else float("nan"),
+        "95% interval": _interval_text(found),
         "test MSE": float(np.mean([r.config["test"]["mse"] for r in chosen])),
         **_reached(chosen, threshold, "val_spearman", "Spearman"),
         "MSE of the training mean": chosen[0].config["test"]["mean_predictor_mse"],
@@ -566,16 +576,19 @@ def steps_to_reach(history: list[dict], threshold: float, metric: str = "val_acc
     return None
 
 
-def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]]:
-    """One row per variant: held-out accuracy and macro F1 (mean and spread over seeds), F1 per class, steps to
-    reach ``threshold`` validation accuracy (median over seeds), and the majority-class rate to read them by."""
+def results_table(runs: list[Artifact], threshold: float, found: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per variant: held-out accuracy and macro F1 (mean and spread over seeds) with the accuracy's 95%
+    interval and the smallest difference the design detects (:func:`comparison_evidence`, passed as ``found`` or
+    computed), F1 per class, steps to reach ``threshold`` validation accuracy (median over seeds), and the
+    majority-class rate to read them by."""
+    found = found if found is not None else comparison_evidence(runs)
     rows = []
     for variant in models.VARIANTS:
         chosen = [r for r in runs if r.config["variant"] == variant and r.config.get("status") == "finished"]
         if not chosen:
             continue
         if "spearman" in chosen[0].config["test"]:
-            rows.append(_regression_row(variant, chosen, threshold))
+            rows.append(_regression_row(variant, chosen, threshold, found["variants"][variant]))
             continue
         accuracy = np.array([r.config["test"]["accuracy"] for r in chosen])
         f1 = np.array([r.config["test"]["f1"] for r in chosen])
@@ -584,6 +597,8 @@ def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]
             "seeds": len(chosen),
             "test accuracy": float(accuracy.mean()),
             "± (std over seeds)": float(accuracy.std()) if len(chosen) > 1 else float("nan"),
+            "95% interval": _interval_text(found["variants"][variant]),
+            "detectable difference (points)": round(100 * found["variants"][variant]["detectable"], 1),
             "test macro F1": float(f1.mean()),
             **_reached(chosen, threshold, "val_accuracy", "accuracy"),
             "majority class": chosen[0].config["test"]["majority_rate"],
@@ -594,3 +609,121 @@ def results_table(runs: list[Artifact], threshold: float) -> list[dict[str, Any]
             row["piece vote accuracy"] = float(np.mean([r.config["test"]["vote_accuracy"] for r in chosen]))
         rows.append(row)
     return rows
+
+
+# --------------------------------------------------------------------------- the evidence behind a comparison
+
+
+def per_example(run: Artifact) -> dict[str, np.ndarray] | None:
+    """A finished run's per-example test results: ``correct`` (1 / 0, classification) or ``predicted`` and
+    ``truth`` (regression), in the test split's order; None for a run stored before they were kept."""
+    if run.file(TRUTH_FILE).is_file() and run.file(CORRECT_FILE).is_file():
+        return {"correct": np.load(run.file(CORRECT_FILE), allow_pickle=False)}
+    if run.file(TRUTH_FILE).is_file() and "spearman" in run.config["test"]:
+        predicted = np.load(run.file("test_probabilities.npy"), allow_pickle=False)
+        return {"predicted": predicted.astype(np.float64), "truth": np.load(run.file(TRUTH_FILE), allow_pickle=False)}
+    return None
+
+
+def _spearman(*arrays: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    predicted, truth = arrays[-2], arrays[-1]
+    return float(np.nan_to_num(spearmanr(predicted, truth).statistic)) if np.ptp(predicted) > 0 else 0.0
+
+
+def _spearman_interval(values: list[np.ndarray], statistic, what: str) -> Any:
+    """A paired bootstrap (scipy.stats.bootstrap, resampling test examples with every array kept together) of a
+    Spearman statistic, as a :class:`core.evidence.Interval`."""
+    from scipy import stats
+
+    from core.evidence import CONFIDENCE, RESAMPLES, Interval
+
+    estimate = statistic(*values)
+    result = stats.bootstrap(
+        tuple(values),
+        statistic,
+        paired=True,
+        vectorized=False,
+        confidence_level=CONFIDENCE,
+        n_resamples=RESAMPLES // 2,
+        method="percentile",
+        random_state=0,
+    )
+    low, high = result.confidence_interval
+    return Interval(estimate, float(low), float(high), CONFIDENCE, what, int(len(values[0])))
+
+
+def comparison_evidence(runs_found: list[Artifact]) -> dict[str, Any]:
+    """Each variant's test accuracy (or Spearman) with its interval, and each variant against the pretrained
+    encoder, paired on the same test examples and seeds (:func:`core.evidence.compare_paired`; the paper's claim:
+    pretrained beats random init). Runs stored without per-example results say so (:data:`NO_PER_EXAMPLE`)."""
+    from core import evidence
+
+    finished: dict[str, dict[int, Artifact]] = {}
+    for run in runs_found:
+        if run.config.get("status") == "finished":
+            finished.setdefault(run.config["variant"], {})[run.config["seed"]] = run
+    variants = [v for v in models.VARIANTS if v in finished]
+    if not variants:
+        return {"variants": {}, "comparisons": [], "sentences": []}
+    regression = "spearman" in next(iter(finished[variants[0]].values())).config["test"]
+    stored = {v: {seed: per_example(run) for seed, run in finished[v].items()} for v in variants}
+    found: dict[str, Any] = {}
+    for variant in variants:
+        seeds = sorted(finished[variant])
+        metric = "spearman" if regression else "accuracy"
+        values = [finished[variant][s].config["test"][metric] for s in seeds]
+        n = finished[variant][seeds[0]].config["split"]["test"]
+        record: dict[str, Any] = {"metric": metric, "estimate": float(np.mean(values)), "seeds": seeds, "n": n}
+        if len(seeds) > 1:
+            record["interval"] = evidence.interval_over_seeds(values).to_record()
+        elif stored[variant][seeds[0]] is None:
+            record["interval"], record["note"] = None, NO_PER_EXAMPLE
+        elif regression:
+            one = stored[variant][seeds[0]]
+            interval = _spearman_interval([one["predicted"], one["truth"]], _spearman, "bootstrap over examples")
+            record["interval"] = interval.to_record()
+        else:
+            record["interval"] = evidence.interval_over_examples(stored[variant][seeds[0]]["correct"]).to_record()
+        if not regression:
+            record["detectable"] = evidence.detectable_difference(n, len(seeds), record["estimate"])
+        found[variant] = record
+    comparisons = []
+    reference = "pretrained" if "pretrained" in variants else None
+    for other in [v for v in variants if reference and v != reference]:
+        what = f"{models.VARIANT_TITLES[reference]} − {models.VARIANT_TITLES[other]}"
+        seeds = sorted(set(finished[reference]) & set(finished[other]))
+        pairs = [(stored[reference][s], stored[other][s]) for s in seeds]
+        entry: dict[str, Any] = {"a": reference, "b": other, "seeds": seeds, "claim": "greater"}
+        if not seeds:
+            entry.update(note="no seed run by both", sentence=f"{what}: no seed was run by both, nothing to pair.")
+        elif any(a is None or b is None for a, b in pairs):
+            entry.update(note=NO_PER_EXAMPLE, sentence=f"{what}: {NO_PER_EXAMPLE}.")
+        elif regression:
+            arrays = [np.mean([a["predicted"] for a, _ in pairs], 0), np.mean([b["predicted"] for _, b in pairs], 0)]
+            truth = pairs[0][0]["truth"]
+
+            def gap(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> float:
+                return _spearman(a, t) - _spearman(b, t)
+
+            interval = _spearman_interval([*arrays, truth], gap, "paired bootstrap over examples")
+            entry["difference"] = interval.to_record()
+            entry["sentence"] = (
+                f"{what}: Spearman {interval.estimate:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] "
+                f"(95% paired bootstrap over {interval.n} test examples of the seed-averaged predictions; no test "
+                "beyond the interval)."
+            )
+        else:
+            a = np.stack([p["correct"] for p, _ in pairs])
+            b = np.stack([q["correct"] for _, q in pairs])
+            entry.update(evidence.compare_paired(a, b, claim="greater", what=what).to_record())
+        comparisons.append(entry)
+    return {"variants": found, "comparisons": comparisons, "sentences": [c["sentence"] for c in comparisons]}
+
+
+def _interval_text(record: dict[str, Any]) -> str:
+    interval = record.get("interval")
+    if interval is None:
+        return record.get("note", NO_PER_EXAMPLE)
+    return f"[{interval['low']:.3f}, {interval['high']:.3f}] ({interval['method']}, n = {interval['n']})"

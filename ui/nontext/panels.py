@@ -200,6 +200,12 @@ def resume_panel() -> None:
                 st.rerun()
 
 
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs={store.Artifact: lambda a: (a.id, a.config["status"])})
+def comparison_evidence(runs_found: tuple) -> dict:
+    """A comparison's intervals and verdicts (bootstraps: computed once per set of runs)."""
+    return runs.comparison_evidence(list(runs_found))
+
+
 def results(runs_found: list) -> None:
     """A comparison's curves (seed bands), steps to reach a threshold, and the held-out table."""
     regression = "spearman" in runs_found[0].config["test"]
@@ -228,7 +234,11 @@ def results(runs_found: list) -> None:
         ),
         key="nt-curves",
     )
-    table = pd.DataFrame(runs.results_table(runs_found, threshold))
+    found = comparison_evidence(tuple(runs_found))
+    for sentence in found["sentences"]:
+        st.markdown(f"**{sentence}**")
+    st.plotly_chart(figures.test_figure(found, None if regression else majority), key="nt-test")
+    table = pd.DataFrame(runs.results_table(runs_found, threshold, found))
     st.dataframe(table, hide_index=True, width="stretch", key="nt-table")
     test = runs_found[0].config["test"]
     reference = (
@@ -237,6 +247,9 @@ def results(runs_found: list) -> None:
         else f"the majority class of the test split is {majority:.3f}"
     )
     st.caption(
-        f"Held-out (test) figures of each run's last step, mean over seeds; {reference}. The curves are the "
+        f"Held-out (test) figures of each run's last step, mean over seeds; {reference}. The 95% interval is a "
+        "bootstrap over test examples for one seed, a t interval over seeds for several; the verdicts pair the same "
+        "test examples and seeds (paired bootstrap and exact McNemar test, core.evidence); the detectable difference "
+        "is the smallest gap this test split and these seeds find 80% of the time. The curves are the "
         f"validation split, evaluated every {runs_found[0].config['settings']['eval_every']} step(s)."
     )
