@@ -86,13 +86,19 @@ def _search(args: argparse.Namespace) -> dict:
 
 
 def summary(config: dict) -> dict:
-    """The parts of a search's record a reader wants first."""
+    """The parts of a search's record a reader wants first: the ablation with each test accuracy's 95% interval,
+    the paired comparisons with their verdicts, and the linear-probe reference."""
+    comparisons = config.get("comparisons") or search.ablation_evidence(config["ablation"])
     return {
         "best": config["best"],
         "ablation": [
             {k: row[k] for k in ("title", "config", "cv_accuracy", "cv_std", "test_accuracy", "test_f1")}
+            | {"test_interval": row.get("test_interval"), "note": row.get("test_note")}
             for row in config["ablation"]
         ],
+        "verdicts": [c[part]["sentence"] for c in comparisons for part in ("test", "cv") if part in c],
+        "comparisons": comparisons,
+        "linear_probe": config.get("linear_probe") or "not stored with this search (run it again)",
         "references": config["references"],
         "trials": config["trials"],
         "seconds": round(config["seconds"], 1),

@@ -93,9 +93,10 @@ def grid_heatmaps(table: Sequence[dict], best: dict | None = None) -> go.Figure:
     return fig
 
 
-def ablation_figure(rows: Sequence[dict], references: dict[str, float]) -> go.Figure:
+def ablation_figure(rows: Sequence[dict], references: dict[str, float], probe: dict | None = None) -> go.Figure:
     """Mean CV accuracy per ablation row with every fold as a dot, the test accuracy of its refit as a
-    diamond, and the chance and majority-class lines."""
+    diamond with its 95% interval over test examples, the chance and majority-class lines, and the linear
+    probe's test accuracy (``probe``, :func:`core.hybrid.search.linear_probe`) as a line."""
     fig = go.Figure()
     titles = [r["title"] for r in rows]
     fig.add_trace(
@@ -118,17 +119,38 @@ def ablation_figure(rows: Sequence[dict], references: dict[str, float]) -> go.Fi
             hovertemplate="%{x}<br>fold accuracy %{y:.3f}<extra></extra>",
         )
     )
+    intervals = [r.get("test_interval") for r in rows]
     fig.add_trace(
         go.Scatter(
             x=titles,
             y=[r["test_accuracy"] for r in rows],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [i["high"] - i["estimate"] if i else 0 for i in intervals],
+                "arrayminus": [i["estimate"] - i["low"] if i else 0 for i in intervals],
+                "color": "#f58518",
+            },
+            customdata=[
+                f"95% interval [{i['low']:.3f}, {i['high']:.3f}] over {i['n']} test images"
+                if i
+                else r.get("test_note", "")
+                for r, i in zip(rows, intervals, strict=True)
+            ],
             mode="markers",
             marker={"symbol": "diamond", "size": 12, "color": "#f58518"},
-            name="test accuracy (refit on the whole pool)",
-            hovertemplate="%{x}<br>test accuracy %{y:.3f}<extra></extra>",
+            name="test accuracy (refit on the whole pool; 95% interval)",
+            hovertemplate="%{x}<br>test accuracy %{y:.3f}<br>%{customdata}<extra></extra>",
         )
     )
     _reference_lines(fig, references)
+    if probe:
+        fig.add_hline(
+            y=probe["test_accuracy"],
+            line={"color": "#54a24b", "dash": "dashdot", "width": 1},
+            annotation_text=f"linear probe (test) {probe['test_accuracy']:.3f}",
+            annotation_position="top right",
+        )
     fig.update_layout(
         height=380, margin=MARGIN, yaxis_title="accuracy", yaxis_range=[0, 1], legend={"orientation": "h", "y": 1.15}
     )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core import hub, jobs, store, sweeps
+from core import evidence, hub, jobs, store, sweeps
 from core.device import default_device
 from core.errors import Interrupted
 from core.hybrid import models, vision
@@ -35,6 +35,7 @@ TOKENS, TRIALS, SEARCHES = "hybrid-tokens", "hybrid-trials", "hybrid-searches"
 REFIT = -1  # the fold index of a refit on the whole pool, measured on the test split
 PENDING = "hybrid-search"
 METRICS = ("accuracy", "f1", "precision", "recall")
+NO_PER_EXAMPLE = "no per-example results stored (run again for intervals)"
 DEGENERATE_SHARE = 0.9
 """A trial whose held-out answers are this share or more one class is flagged as degenerate."""
 
@@ -321,9 +322,11 @@ def train_trial(
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimiser = _optimiser(trainable, identity["config"], identity["momentum"] or 0.0)
         held_labels = np.asarray(held[1])
+        answers: dict[str, np.ndarray] = {}
 
         def evaluate(trained: torch.nn.Module) -> dict[str, float]:
             predicted = forward_batches(trained, held[0], batch_size=128).argmax(1).numpy()
+            answers["last"] = predicted
             top_share = float(np.bincount(predicted).max() / len(predicted))  # 1.0: one answer for everything
             return {**classification_metrics(held_labels, predicted), "top_class_share": top_share}
 
@@ -342,7 +345,11 @@ def train_trial(
             raise Interrupted("the search was stopped during a trial; finished trials are kept.")
         last = result.history[-1]
         finite = bool(np.isfinite(last["train_loss"]))
+        more = {}
+        if identity["fold"] == REFIT:  # 1 / 0 per test example, in the test split's order: paired comparisons
+            more["test_correct"] = (answers["last"] == held_labels).astype(int).tolist()
         return {
+            **more,
             "history": result.history,
             **{m: float(last[m]) for m in METRICS},
             "top_class_share": last["top_class_share"],
@@ -399,7 +406,13 @@ def _store_trial(identity: dict, record: dict) -> Artifact:
     def build(artifact_id: str):
         return {**record, **store.provenance()}, lambda folder: None
 
-    return jobs.build_or_load(TRIALS, identity, build)
+    return jobs.build_or_load(TRIALS, identity, build, accept=_complete)
+
+
+def _complete(found: Artifact) -> bool:
+    """A stored trial is complete; a refit stored before per-example results were kept is trained again (the
+    same numbers, and now its test correctness)."""
+    return found.config["fold"] != REFIT or "test_correct" in found.config
 
 
 def stored_trial(identity: dict) -> Artifact | None:
@@ -439,7 +452,7 @@ def _run_trials(
     callback: Callback | None,
     use_ray: bool,
 ) -> None:
-    todo = [i for i in identities if stored_trial(i) is None]
+    todo = [i for i in identities if (found := stored_trial(i)) is None or not _complete(found)]
     done = done_before + len(identities) - len(todo)
     stopped = "the search was stopped; finished trials are kept."
     if callback is not None and callback(done, total, {"stage": "trials"}):
@@ -528,6 +541,10 @@ def _ablation_row(settings: SearchSettings, data: SearchData, config: dict, vari
     }
     row.update({f"test_{m}": (refit.config[m] if refit else None) for m in METRICS})
     row["degenerate"] = any(a.config.get("degenerate") for a in [*folds, refit] if a is not None)
+    correct = refit.config.get("test_correct") if refit else None
+    row["test_interval"] = evidence.interval_over_examples(correct).to_record() if correct else None
+    if refit is not None and correct is None:
+        row["test_note"] = NO_PER_EXAMPLE
     return row
 
 
@@ -542,6 +559,94 @@ def ablation_table(
             _ablation_row(settings, data, vision_best, "vision", "vision model alone, its own best configuration")
         )
     return rows
+
+
+def _refit_correct(row: dict) -> np.ndarray | None:
+    """The per-example test correctness of an ablation row's refit (None: not stored, or no refit)."""
+    if "refit" not in row.get("trial_labels", []):
+        return None
+    found = store.load(TRIALS, row["trials"][row["trial_labels"].index("refit")])
+    correct = found.config.get("test_correct") if found is not None else None
+    return np.asarray(correct) if correct else None
+
+
+def _row_key(row: dict) -> tuple[str, bool]:
+    return row["variant"], "own" in row["title"]
+
+
+def ablation_evidence(rows: list[dict]) -> list[dict[str, Any]]:
+    """The hybrid with pretrained text layers against the control (random text layers) and the vision model
+    alone: on the test split, paired on the same test examples (:func:`core.evidence.compare_paired`), and over
+    the cross-validation folds, paired by fold (:func:`core.evidence.compare_folds`). Each entry has its verdict
+    and sentence; a refit stored without per-example results says so."""
+    by = {_row_key(r): r for r in rows}
+    hybrid = by.get(("pretrained-text", False))
+    if hybrid is None:
+        return []
+    found = []
+    for key, what in (
+        (("random-text", False), "the same hybrid with random text layers (the control: text knowledge or depth?)"),
+        (("vision", True), "the vision model alone at its own best configuration"),
+        (("vision", False), "the vision model alone at the hybrid's configuration (not tuned for it)"),
+    ):
+        other = by.get(key)
+        if other is None:
+            continue
+        entry: dict[str, Any] = {"a": hybrid["title"], "b": other["title"], "against": what}
+        a, b = _refit_correct(hybrid), _refit_correct(other)
+        label = f"hybrid − {other['title']}, test accuracy"
+        if a is None or b is None:
+            entry["test"] = {"note": NO_PER_EXAMPLE, "sentence": f"{label}: {NO_PER_EXAMPLE}."}
+        else:
+            entry["test"] = evidence.compare_paired(a, b, claim="greater", what=label).to_record()
+        gains = np.array(hybrid["fold_accuracy"]) - np.array(other["fold_accuracy"])
+        if len(gains) and len(hybrid["fold_accuracy"]) == len(other["fold_accuracy"]):
+            what_cv = f"hybrid − {other['title']}, median CV accuracy gain"
+            entry["cv"] = evidence.compare_folds(gains, claim="greater", what=what_cv).to_record()
+        found.append(entry)
+    return found
+
+
+PROBE_ITERATIONS = 5000
+UNDER_TRAINED = 0.05
+"""A vision-alone head this far (5 points) or more below the linear probe's test accuracy is flagged."""
+
+
+def linear_probe(data: SearchData, rows: list[dict]) -> dict[str, Any]:
+    """The converged reference for the vision model alone: scikit-learn's LogisticRegression (L-BFGS, after
+    standardising, ``max_iter`` 5,000, seed 0) on the same frozen [CLS] vectors the vision head reads, fitted on
+    the whole pool and measured on the same test split; each vision-alone row is compared with it (paired) and
+    flagged "under-trained" when its test accuracy falls more than 5 points below."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pool = data.pool_tokens[:, 0].float().numpy()
+    test = data.test_tokens[:, 0].float().numpy()
+    classifier = LogisticRegression(max_iter=PROBE_ITERATIONS, random_state=0)
+    probe = make_pipeline(StandardScaler(), classifier).fit(pool, data.pool_labels)
+    correct = (probe.predict(test) == data.test_labels).astype(int)
+    iterations = int(np.max(classifier.n_iter_))
+    found: dict[str, Any] = {
+        "title": "linear probe on the frozen [CLS] vectors (logistic regression, converged)",
+        "test_accuracy": float(correct.mean()),
+        "test_interval": evidence.interval_over_examples(correct).to_record(),
+        "iterations": iterations,
+        "converged": iterations < PROBE_ITERATIONS,
+        "vision_rows": [],
+    }
+    for row in rows:
+        if row["variant"] != "vision" or row["test_accuracy"] is None:
+            continue
+        gap = found["test_accuracy"] - row["test_accuracy"]
+        entry: dict[str, Any] = {"title": row["title"], "gap": gap, "under_trained": gap > UNDER_TRAINED}
+        mine = _refit_correct(row)
+        if mine is not None:
+            what = f"linear probe − {row['title']}, test accuracy"
+            entry["comparison"] = evidence.compare_paired(correct, mine, claim="greater", what=what).to_record()
+        found["vision_rows"].append(entry)
+    found["under_trained"] = [e["title"] for e in found["vision_rows"] if e["under_trained"]]
+    return found
 
 
 def references(data: SearchData) -> dict[str, float]:
@@ -578,6 +683,8 @@ def run_search(
     total = len(grid) + len(vision_grid) + len(ablation)
     _run_trials(settings, data, ablation, len(grid) + len(vision_grid), total, callback, use_ray)
     ablation_rows = ablation_table(settings, data, best, vision_best)
+    comparisons = ablation_evidence(ablation_rows)
+    probe = linear_probe(data, ablation_rows)
     n_classes = len(data.images.class_names)
     summary = {
         "settings": record,
@@ -586,6 +693,8 @@ def run_search(
         "vision_grid": vision_table,
         "vision_best": vision_best,
         "ablation": ablation_rows,
+        "comparisons": comparisons,
+        "linear_probe": probe,
         "references": references(data),
         "classes": list(data.images.class_names),
         "pool": len(data.pool_labels),

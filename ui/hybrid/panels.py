@@ -161,7 +161,10 @@ def results(found: store.Artifact) -> None:
         f"majority class of the test split {refs['majority']:.3f}."
     )
     st.plotly_chart(figures.grid_heatmaps(config["grid"], best), key="hy-heat")
-    st.plotly_chart(figures.ablation_figure(config["ablation"], refs), key="hy-ablation")
+    probe = config.get("linear_probe")
+    comparisons(config)
+    st.plotly_chart(figures.ablation_figure(config["ablation"], refs, probe), key="hy-ablation")
+    under = set(probe["under_trained"]) if probe else set()
     table = pd.DataFrame(
         [
             {
@@ -169,13 +172,23 @@ def results(found: store.Artifact) -> None:
                 "configuration": _config_text(r["config"]),
                 "CV accuracy": f"{_fmt(r['cv_accuracy'])} ± {_fmt(r['cv_std'])}",
                 **{f"test {m}": _fmt(r[f"test_{m}"]) for m in search.METRICS},
-                "flag": "degenerate" if r.get("degenerate") else "",
+                "test accuracy 95% interval": _interval(r.get("test_interval"), r.get("test_note")),
+                "flag": ", ".join(
+                    f for f, on in (("degenerate", r.get("degenerate")), ("under-trained", r["title"] in under)) if on
+                ),
             }
             for r in config["ablation"]
         ]
+        + ([_probe_row(probe)] if probe else [])
     )
     st.dataframe(table, hide_index=True, width="stretch", key="hy-table")
-    comparisons(config["ablation"])
+    st.caption(
+        "Test accuracy: the refit on the whole pool, measured once on the test split; its 95% interval is a "
+        "bootstrap over the test images. The linear probe (scikit-learn logistic regression on the same frozen "
+        "[CLS] vectors, run to convergence) is what a well-trained vision-alone head should reach: a vision row "
+        f"more than {100 * search.UNDER_TRAINED:.0f} points below it is flagged under-trained."
+        + ("" if probe else " This search was stored before the probe existed: run it again to add it.")
+    )
     st.caption(
         "The paper reports that its hybrid beats BEiT alone by 12.8% accuracy, on a data set it does not name (only "
         "its abstract is public, and whether the 12.8% is points or relative is not said). The rows above are this "
@@ -185,32 +198,57 @@ def results(found: store.Artifact) -> None:
     trial_view(config)
 
 
-def comparisons(rows: list[dict]) -> None:
-    """What the ablation says, each gain against its fold spread; degenerate rows flagged."""
-    by = {(r["variant"], "own" in r["title"]): r for r in rows}
-    hybrid = by.get(("pretrained-text", False))
-    if hybrid is None or hybrid["cv_accuracy"] is None:
+def _interval(interval: dict | None, note: str | None = None) -> str:
+    if interval is None:
+        return note or "–"
+    return f"[{interval['low']:.3f}, {interval['high']:.3f}] (n = {interval['n']})"
+
+
+def _probe_row(probe: dict) -> dict:
+    return {
+        "model": probe["title"],
+        "configuration": f"L-BFGS, {probe['iterations']} iterations"
+        + ("" if probe["converged"] else " (not converged)"),
+        "CV accuracy": "–",
+        **{f"test {m}": _fmt(probe["test_accuracy"]) if m == "accuracy" else "–" for m in search.METRICS},
+        "test accuracy 95% interval": _interval(probe["test_interval"]),
+        "flag": "reference" if probe["converged"] else "reference, not converged",
+    }
+
+
+def comparisons(config: dict) -> None:
+    """What the ablation says: the hybrid against the control and the vision model alone, paired on the same test
+    images and on the same folds (core.evidence), each with its verdict; degenerate and under-trained rows flagged."""
+    rows = config["ablation"]
+    found = config.get("comparisons") or search.ablation_evidence(rows)
+    if not found:
         return
     lines = []
-    for key, what in (
-        (("random-text", False), "the same hybrid with random text layers (the control: text knowledge or depth?)"),
-        (("vision", True), "the vision model alone at its own best configuration"),
-        (("vision", False), "the vision model alone at the hybrid's configuration (not tuned for it)"),
-    ):
-        other = by.get(key)
-        if other is None or other["cv_accuracy"] is None:
-            continue
-        gain = hybrid["cv_accuracy"] - other["cv_accuracy"]
-        spread = max(hybrid["cv_std"] or 0, other["cv_std"] or 0)
-        verdict = "beyond" if abs(gain) > spread else "within"
-        lines.append(f"- against {what}: **{gain:+.3f}** mean CV accuracy ({verdict} the fold spread ± {spread:.3f})")
-    st.markdown("The hybrid with pretrained text layers, on these folds:\n" + "\n".join(lines))
+    for entry in found:
+        lines.append(f"- against {entry['against']}: {entry['test']['sentence']}")
+        if "cv" in entry:
+            lines.append(f"  - over the folds: {entry['cv']['sentence']}")
+    st.markdown("The hybrid with pretrained text layers:\n" + "\n".join(lines))
+    st.caption(
+        "Test: paired bootstrap interval of the accuracy difference over the same test images and an exact McNemar "
+        "test; folds: the median per-fold gain (same folds) with a bootstrap interval and a sign / Wilcoxon test. "
+        "Inconclusive means this test split cannot tell the difference from zero, with the size that would."
+    )
     flagged = [r["title"] for r in rows if r.get("degenerate")]
     if flagged:
         st.warning(
             f"Degenerate (one class for 90% or more of the answers in a fold or the refit): {', '.join(flagged)}.",
             icon=":material/warning:",
         )
+    probe = config.get("linear_probe")
+    for entry in probe["vision_rows"] if probe else []:
+        if entry["under_trained"]:
+            st.warning(
+                f"Under-trained: {entry['title']} is {100 * entry['gap']:.1f} points below the converged linear probe "
+                f"on the same features ({probe['test_accuracy']:.3f} test accuracy); its head needs more epochs or "
+                "another learning rate before the ablation reads as a comparison of models.",
+                icon=":material/warning:",
+            )
 
 
 def trial_view(config: dict) -> None:

@@ -1,0 +1,96 @@
+"""The evidence behind the hybrid's ablation: refits keep their per-example test correctness, each test accuracy
+has its interval, the hybrid meets the control and the vision model alone in paired comparisons with verdicts,
+and a converged linear probe on the same frozen features is the reference a vision-alone head is read against."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_bert, write_image_folder
+from test_hybrid import tiny_dinov2
+
+
+def tiny_search(root: Path):
+    """The tiny search of tests/test_hybrid.py's ``tiny_settings``: a two-class image folder, 2 configurations x
+    2 folds, two epochs, a tiny DINOv2 and a tiny BERT saved under ``root``."""
+    from core.hybrid.search import SearchSettings
+
+    tiny_dinov2().save_pretrained(root / "vision")
+    folder = write_image_folder(root / "images", per_class=15, side=16)
+    return SearchSettings(
+        imageset="folder",
+        folder=str(folder),
+        per_class=None,
+        test_per_class=None,
+        vision=str(root / "vision"),
+        text=str(tiny_bert(root / "text")),
+        text_layers=None,
+        image_size=8,
+        batch_sizes=(8,),
+        learning_rates=(1e-3, 1e-2),
+        optimizers=("adam",),
+        folds=2,
+        epochs=2,
+        threads=1,
+    )
+
+
+def test_the_ablation_reports_intervals_paired_verdicts_and_the_linear_probe(tmp_path, monkeypatch, capsys):
+    from core import evidence, store
+    from core.cli import main
+    from core.hybrid import cli, search
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    settings = tiny_search(tmp_path)
+    found = search.run_search(settings)
+    config = found.config
+    rows = {(r["variant"], "own" in r["title"]): r for r in config["ablation"]}
+    hybrid = rows[("pretrained-text", False)]
+    correct = {}
+    for key, row in rows.items():
+        refit = store.load(search.TRIALS, row["trials"][row["trial_labels"].index("refit")])
+        correct[key] = np.array(refit.config["test_correct"])
+        assert correct[key].shape == (config["test"],) and correct[key].mean() == pytest.approx(row["test_accuracy"])
+        assert row["test_interval"]["n"] == config["test"]
+        assert row["test_interval"]["low"] <= row["test_accuracy"] <= row["test_interval"]["high"]
+    against = {c["b"]: c for c in config["comparisons"]}
+    control = against[rows[("random-text", False)]["title"]]
+    expected = evidence.compare_paired(correct[("pretrained-text", False)], correct[("random-text", False)])
+    assert control["test"]["verdict"] == expected.verdict
+    assert control["test"]["difference"]["estimate"] == pytest.approx(expected.difference.estimate)
+    assert control["test"]["detectable"] == pytest.approx(expected.detectable)
+    gains = np.array(hybrid["fold_accuracy"]) - np.array(rows[("random-text", False)]["fold_accuracy"])
+    assert control["cv"]["difference"]["estimate"] == pytest.approx(float(np.median(gains)))
+    assert any("vision model alone" in c["against"] for c in config["comparisons"])
+
+    probe = config["linear_probe"]
+    assert probe["converged"] and probe["iterations"] < search.PROBE_ITERATIONS
+    assert probe["test_interval"]["low"] <= probe["test_accuracy"] <= probe["test_interval"]["high"]
+    vision_rows = [r for r in config["ablation"] if r["variant"] == "vision"]
+    assert [e["title"] for e in probe["vision_rows"]] == [r["title"] for r in vision_rows]
+    for entry, row in zip(probe["vision_rows"], vision_rows, strict=True):
+        assert entry["gap"] == pytest.approx(probe["test_accuracy"] - row["test_accuracy"])
+        assert entry["under_trained"] == (entry["gap"] > search.UNDER_TRAINED)
+        assert entry["comparison"]["verdict"] in (evidence.SUPPORTED, evidence.CONTRADICTED, evidence.INCONCLUSIVE)
+    assert probe["under_trained"] == [e["title"] for e in probe["vision_rows"] if e["under_trained"]]
+
+    shown = cli.summary(config)
+    assert shown["verdicts"][0] == config["comparisons"][0]["test"]["sentence"]
+    assert shown["ablation"][0]["test_interval"] == hybrid["test_interval"]
+
+    # a refit stored before per-example results were kept: said, then trained again to the same numbers
+    refit = store.load(search.TRIALS, hybrid["trials"][hybrid["trial_labels"].index("refit")])
+    record = dict(refit.config)
+    del record["test_correct"]
+    (refit.path / store.CONFIG_NAME).write_text(json.dumps(record))
+    [said] = [c for c in search.ablation_evidence(config["ablation"]) if c["b"] == control["b"]]
+    assert said["test"]["note"] == search.NO_PER_EXAMPLE and search.NO_PER_EXAMPLE in said["test"]["sentence"]
+    again = search.run_search(settings)
+    assert again.id == found.id
+    assert [r["test_accuracy"] for r in again.config["ablation"]] == [r["test_accuracy"] for r in config["ablation"]]
+    assert again.config["comparisons"] == config["comparisons"]
+    assert main(["hybrid-results", found.id]) == 0
+    assert json.loads(capsys.readouterr().out)["linear_probe"]["test_accuracy"] == probe["test_accuracy"]
