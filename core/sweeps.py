@@ -8,7 +8,9 @@ CPU thread count while a job runs (it changes CPU results in the last digits), s
 numbers wherever it runs.
 
 Ray is used only when asked: ``use_ray=True`` starts a local Ray instance, or joins the cluster at
-``$RAY_ADDRESS`` when that is set (the CLI also turns Ray on when ``$RAY_ADDRESS`` is set). Each
+``$RAY_ADDRESS`` when that is set (the CLI also turns Ray on when ``$RAY_ADDRESS`` is set); an address where
+no cluster answers, or whose cluster refuses this client, raises :class:`core.errors.ResourceUnavailable`
+saying what to do (:func:`connect`). Each
 job is one task; a task asks for one GPU when the cluster has GPUs, and then at most the cluster's
 CPUs per GPU, so a node with several GPUs runs as many folds at once (:func:`task_resources`).
 Results come back as they finish; the caller writes them (so files are written by one process only).
@@ -17,11 +19,12 @@ Results come back as they finish; the caller writes them (so files are written b
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from core.errors import Interrupted
+from core.errors import Interrupted, ResourceUnavailable
 from core.store import Callback
 
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
@@ -53,6 +56,60 @@ def run_many(
     return _RayJobs(function, arguments, cpus_per_job)
 
 
+CONNECT_SECONDS = 3.0
+"""How long the address in ``$RAY_ADDRESS`` gets to answer before the sweep gives up on it."""
+
+
+def _unreachable(address: str, why: str, hint: str = "") -> ResourceUnavailable:
+    return ResourceUnavailable(
+        f"Ray: {why} at RAY_ADDRESS={address}; {hint}start the cluster with `ray start --head` (and set RAY_ADDRESS "
+        "to the address it prints), or unset RAY_ADDRESS to run without Ray."
+    )
+
+
+TOKEN_HINT = (
+    "a cluster started with token authentication (Ray's default) needs RAY_AUTH_MODE=token here and its token "
+    "(RAY_AUTH_TOKEN, or ~/.ray/auth_token); or "
+)
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse fast when ``address`` (``host:port`` or ``ray://host:port``) does not accept a connection: Ray
+    itself retries for a long time."""
+    if address in ("auto", "local") or ":" not in address:
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        number = int(port.split("/")[0])
+    except ValueError:
+        raise _unreachable(address, "the address is not host:port") from None
+    try:
+        socket.create_connection((host or "127.0.0.1", number), timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise _unreachable(address, f"no cluster answers ({reason.lower()})") from None
+
+
+def connect(ray: Any) -> None:
+    """``ray.init``: a local instance, or the cluster at ``$RAY_ADDRESS``; an address that does not answer or
+    refuses this client (authentication) raises :class:`core.errors.ResourceUnavailable` with what to do."""
+    address = os.environ.get(RAY_ADDRESS_ENV) or None
+    if address:
+        _check_reachable(address)
+    refused: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    authentication = getattr(getattr(ray, "exceptions", None), "AuthenticationError", None)
+    if authentication is not None:
+        refused += (authentication,)
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except refused as error:
+        if address is None:
+            raise
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        # the address answered (checked above), so the cluster refused this client: most often its token
+        raise _unreachable(address, f"the cluster did not accept this client ({first})", TOKEN_HINT) from None
+
+
 class _RayJobs:
     def __init__(self, function: Callable[..., Any], arguments: Sequence[tuple], cpus_per_job: int) -> None:
         try:
@@ -61,7 +118,7 @@ class _RayJobs:
             raise ValueError("Ray is not installed: pip install ray (or run without --ray).") from error
         self.ray = ray
         if not ray.is_initialized():
-            ray.init(address=os.environ.get(RAY_ADDRESS_ENV) or None, include_dashboard=False, log_to_driver=False)
+            connect(ray)
         cpus, gpus = task_resources(ray.cluster_resources(), cpus_per_job)
         task = ray.remote(num_cpus=cpus, num_gpus=gpus)(function)
         # an object passed to several jobs (the image set, the word vectors) goes to the object store once
