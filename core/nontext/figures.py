@@ -65,13 +65,7 @@ def curves_figure(
                 hovertemplate=f"{VARIANT_TITLES[variant]}<br>step %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
             )
         )
-    if reference is not None:
-        fig.add_hline(
-            y=reference,
-            line={"color": "gray", "dash": "dot"},
-            annotation_text=f"majority class {reference:.3f}",
-            annotation_position="bottom right",
-        )
+    _majority_line(fig, reference)
     if threshold is not None:
         fig.add_hline(y=threshold, line={"color": "#888", "dash": "dash", "width": 1})
     fig.update_layout(
@@ -114,13 +108,7 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
                 hovertemplate=f"%{{x}}<br>test {metric} %{{y:.3f}}<br>%{{customdata}}<extra></extra>",
             )
         )
-    if reference is not None:
-        fig.add_hline(
-            y=reference,
-            line={"color": "gray", "dash": "dot"},
-            annotation_text=f"majority class {reference:.3f}",
-            annotation_position="bottom right",
-        )
+    _majority_line(fig, reference)
     fig.update_layout(
         height=320,
         margin=MARGIN,
@@ -129,3 +117,14 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
         showlegend=False,
     )
     return fig
+
+
+def _majority_line(fig: go.Figure, reference: float | None) -> None:
+    """The majority-class rate as a dotted line, when the task has one."""
+    if reference is not None:
+        fig.add_hline(
+            y=reference,
+            line={"color": "gray", "dash": "dot"},
+            annotation_text=f"majority class {reference:.3f}",
+            annotation_position="bottom right",
+        )
