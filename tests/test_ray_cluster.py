@@ -73,8 +73,12 @@ def ray_head(tmp_path):
         yield f"127.0.0.1:{port}", token
     finally:
         import ray
+        from ray._private.authentication_test_utils import reset_auth_token_state
 
         ray.shutdown()
+        # the test's token settings are undone by now (monkeypatch tears down first); Ray caches what it read, so a
+        # later local ray.init() in this process would otherwise start its cluster expecting this head's token
+        reset_auth_token_state()
         for sent, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
             try:
                 os.killpg(head.pid, sent)
