@@ -69,20 +69,36 @@ def _study_figures(tiny_studies) -> dict:
     }
 
 
-def _compare(found: dict, pinned: dict) -> None:
+def _compare(found: dict, pinned: dict, rel: dict | None = None) -> None:
     assert found.keys() == pinned.keys()
     for key, value in pinned.items():
-        assert found[key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+        assert found[key] == pytest.approx(value, rel=(rel or {}).get(key, 1e-4), abs=1e-5), key
+
+
+# The layout is t-SNE, fitted on every core (n_jobs=-1): its pixel positions, and so the images, the layout's
+# trustworthiness and the CNN's losses on those images, move with the machine's core count, CPU and load (on the
+# 2-core machine here one run gave image_sum 2292.172 and a quiet one 2253.24, the pin). These figures are still
+# compared, as an expected failure off the machine and moment that made them; every other figure of PINNED_TEXT
+# does not depend on the layout's pixel positions and must match everywhere.
+LAYOUT_DEPENDENT = ("image_sum", "trustworthiness", "train_loss", "test_loss")
+
+
+def test_a_small_text_to_image_run_gives_the_pinned_numbers(small_dataset):
+    found = _text_figures(small_dataset)
+    assert found.keys() == PINNED_TEXT.keys()
+    _compare(
+        {k: v for k, v in found.items() if k not in LAYOUT_DEPENDENT},
+        {k: v for k, v in PINNED_TEXT.items() if k not in LAYOUT_DEPENDENT},
+    )
 
 
 @pytest.mark.xfail(
     strict=False,
-    reason="the layout's t-SNE runs on every core (n_jobs=-1), so its image_sum and trustworthiness depend on the "
-    "machine's core count and CPU: this pin holds on the machine that made it; the row-level pins below do not",
+    reason="t-SNE on every core: the layout's pixel positions depend on the machine's core count, CPU and load",
 )
-def test_a_small_text_to_image_run_gives_the_pinned_numbers(small_dataset):
+def test_a_small_text_to_image_runs_layout_gives_the_pinned_numbers(small_dataset):
     found = _text_figures(small_dataset)
-    _compare(found, PINNED_TEXT)
+    _compare({k: found[k] for k in LAYOUT_DEPENDENT}, {k: PINNED_TEXT[k] for k in LAYOUT_DEPENDENT})
 
 
 def test_a_small_leave_one_out_study_gives_the_pinned_numbers(tiny_studies):
@@ -156,7 +172,9 @@ def test_a_small_text_to_image_run_predicts_the_pinned_rows(small_dataset):
     for key, accuracy in (("predicted", "model_accuracy"), ("baseline_predicted", "baseline_accuracy")):
         assert np.mean(np.array(PINNED_TEXT_BEHAVIOUR[key]) == labels) == pytest.approx(PINNED_TEXT[accuracy])
         assert found[key] == PINNED_TEXT_BEHAVIOUR[key], key
-    _compare(found, PINNED_TEXT_BEHAVIOUR)
+    # the encoder's sums differ in their last bits between CPUs, and the logistic regression stops at its
+    # tolerance: its probabilities agree to about 1e-4 (10.17193 here on one CPU, 10.17327 on another)
+    _compare(found, PINNED_TEXT_BEHAVIOUR, rel={"baseline_probability_sum": 1e-3})
     # the frozen slice is still the packaged SqueezeNet's, weight for weight
     packaged = build_backbone("squeezenet1_1", pretrained=True).state_dict()
     body = {k.removeprefix("body.body."): v for k, v in weights.items() if k.startswith("body.body.")}
