@@ -499,9 +499,13 @@ def test_bert_on_non_text_tokens_page_shows_the_task_and_its_tokens(
 
 def set_number(driver: WebDriver, label: str, value: int) -> None:
     """Type ``value`` into the number input labelled ``label`` and submit it (Enter)."""
-    field = driver.find_element(
-        By.XPATH, f"//div[@data-testid='stNumberInput'][.//label[contains(., '{label}')]]//input"
-    )
+    path = f"//div[@data-testid='stNumberInput'][.//label[contains(., '{label}')]]//input"
+    deadline = time.monotonic() + 20  # an expander just opened may still be unfolding; other tabs hold hidden twins
+    while not (shown := [f for f in driver.find_elements(By.XPATH, path) if f.is_displayed() and f.is_enabled()]):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no visible number input labelled {label!r}")
+        time.sleep(0.2)
+    field = shown[0]
     field.click()
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(Keys.DELETE)
@@ -518,7 +522,9 @@ def test_workshop_preset_then_classify(app_url: str, new_browser, screenshots: P
     driver.get(app_url + "/train")
     wait_for(driver, "the Train page", lambda s: "Train" in s["titles"] and "Presets: a whole run" in s["text"])
     print(f"\nTrain page first load in Chromium: {time.monotonic() - started:.1f} s")
-    driver.find_element(By.XPATH, "//summary[contains(., 'Presets: a whole run in one click')]").click()
+    presets = driver.find_element(By.XPATH, "//details[summary[contains(., 'Presets: a whole run in one click')]]")
+    if presets.get_attribute("open") is None:  # open already while the store holds no dataset
+        presets.find_element(By.TAG_NAME, "summary").click()
     wait_for(driver, "the workshop preset's Run button", lambda s: "Run: Workshop demo" in s["text"])
     set_number(driver, "Texts", 60)
     wait_for(driver, "60 texts in the preset", lambda s: "(60 texts)" in s["text"])
