@@ -85,7 +85,10 @@ def main() -> None:
     else:
         corpus = corpora.load_corpus(args.corpus, n=args.n or None, seed=0)
     encoder = TextEncoder.from_name(args.encoder, device=args.device)
-    dataset = datasets.build_dataset(encoder, corpus, args.layers, "cls", {}, fit_on=args.fit_on)
+    layers = tuple(args.layers) if args.layers else None
+    dataset = datasets.build_dataset(
+        encoder, corpus, datasets.DatasetSettings(layers=layers, pooling="cls", layout={}, fit_on=args.fit_on)
+    )
     print(
         f"stage dataset ({len(corpus)} texts, embed + layout + images, cached when rerun): "
         f"{time.perf_counter() - started:.1f} s "

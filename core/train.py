@@ -363,17 +363,32 @@ def save_progress(folder: Path, model: nn.Module, result: TrainResult) -> None:
     partial.replace(folder / PROGRESS)
 
 
-def load_progress(folder: Path, model: nn.Module) -> TrainResult | None:
-    """The saved progress of an interrupted run (``model`` gets its last epoch's weights), or None."""
+def read_progress(folder: str | Path) -> dict[str, Any] | None:
+    """The record of a run's progress file in ``folder`` (``history``, ``best_epoch``, ``param_groups``), without
+    loading its tensors; None when there is none. An unreadable file raises (ValueError, OSError, KeyError)."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
-    path = folder / PROGRESS
+    path = Path(folder) / PROGRESS
     if not path.is_file():
         return None
     with safe_open(str(path), "pt") as handle:
-        record = json.loads(handle.metadata()["progress"])
-    tensors = load_file(str(path))
+        return json.loads(handle.metadata()["progress"])
+
+
+def epochs_done(folder: str | Path) -> int:
+    """How many epochs the progress file in ``folder`` holds (0 when there is none)."""
+    record = read_progress(folder)
+    return 0 if record is None else len(record["history"])
+
+
+def load_progress(folder: Path, model: nn.Module) -> TrainResult | None:
+    """The saved progress of an interrupted run (``model`` gets its last epoch's weights), or None."""
+    from safetensors.torch import load_file
+
+    record = read_progress(folder)
+    if record is None:
+        return None
+    tensors = load_file(str(Path(folder) / PROGRESS))
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():

@@ -73,7 +73,9 @@ def small_dataset(lab_home):
     from core.text_to_image import datasets
 
     corpus = corpora.load_corpus("rotten_tomatoes", n=SMALL_CORPUS, seed=0)
-    return datasets.build_dataset(TextEncoder.from_name(), corpus, layout_params=SMALL_DATASET_LAYOUT)
+    return datasets.build_dataset(
+        TextEncoder.from_name(), corpus, datasets.DatasetSettings(layout=SMALL_DATASET_LAYOUT)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from core import store
 from core.errors import Interrupted
 from core.layout import FeatureLayout
 from core.text_to_image import datasets, imaging
+from core.text_to_image.datasets import DatasetSettings
 
 
 @pytest.fixture(scope="module")
@@ -232,26 +233,30 @@ def test_load_imager_refuses_other_weights(lab_home, small_imager):
 
 def test_dataset_split_is_stratified_and_images_are_compact(private_home, encoder):
     corpus = small_corpus(40)
-    artifact = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    artifact = datasets.build_dataset(encoder, corpus, DatasetSettings(layout={"method": "pca", "pixels": 12}))
     data = datasets.load_dataset(artifact)
     assert data["images"].shape == (40, 12, 12) and data["images"].dtype == np.float16
     np.testing.assert_array_equal(data["labels"], corpus["label"].to_numpy())
     assert data["is_test"].sum() == 8 and data["labels"][data["is_test"]].sum() == 4  # 20 %, half of each class
     assert artifact.config["split"] == {"test_size": 0.2, "seed": 42, "train": 32, "test": 8}
-    one_thread = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12, "n_jobs": 1})
+    one_thread = datasets.build_dataset(
+        encoder, corpus, DatasetSettings(layout={"method": "pca", "pixels": 12, "n_jobs": 1})
+    )
     assert one_thread.id == artifact.id and "n_jobs" not in artifact.config["layout"]  # threads are not a setting
 
 
 def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, encoder):
     corpus = small_corpus(40)
     features = imaging.load_embeddings(imaging.embed_corpus(encoder, corpus))
-    honest = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12})
+    honest = datasets.build_dataset(encoder, corpus, DatasetSettings(layout={"method": "pca", "pixels": 12}))
     is_test = datasets.load_dataset(honest)["is_test"]
     layout = FeatureLayout.load(honest.file("layout"))
     # the log scaler learns each column's minimum from the rows it was fitted on
     np.testing.assert_array_equal(layout.scale_min_, features[~is_test].min(axis=0))
     assert np.any(features[~is_test].min(axis=0) != features.min(axis=0))  # the test rows would have changed it
-    paper = datasets.build_dataset(encoder, corpus, layout_params={"method": "pca", "pixels": 12}, fit_on="all")
+    paper = datasets.build_dataset(
+        encoder, corpus, DatasetSettings(layout={"method": "pca", "pixels": 12}, fit_on="all")
+    )
     assert paper.id != honest.id and paper.config["fit_on"] == "all"
     np.testing.assert_array_equal(FeatureLayout.load(paper.file("layout")).scale_min_, features.min(axis=0))
 
@@ -259,11 +264,11 @@ def test_dataset_layout_never_sees_the_test_rows_unless_asked(private_home, enco
 def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
     corpus = small_corpus(30)
     first = datasets.load_dataset(
-        datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0})
+        datasets.build_dataset(encoder, corpus, DatasetSettings(layout={"pixels": 10, "random_state": 0}))
     )
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "again"))
     second = datasets.load_dataset(
-        datasets.build_dataset(encoder, corpus, layout_params={"pixels": 10, "random_state": 0})
+        datasets.build_dataset(encoder, corpus, DatasetSettings(layout={"pixels": 10, "random_state": 0}))
     )
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(first[name], second[name])
@@ -274,12 +279,12 @@ def test_dataset_build_is_reproducible(private_home, encoder, monkeypatch):
     [
         ({"fit_on": "test"}, "fit_on must be"),
         ({"test_size": 1.5}, "test_size must be"),
-        ({"layout_params": {"pixels": 1}}, "at least 2"),
+        ({"layout": {"pixels": 1}}, "at least 2"),
     ],
 )
 def test_dataset_bad_parameters(private_home, encoder, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        datasets.build_dataset(encoder, small_corpus(20), **kwargs)
+        datasets.build_dataset(encoder, small_corpus(20), DatasetSettings(**kwargs))
 
 
 def test_dataset_needs_two_classes(private_home, encoder):
@@ -305,15 +310,15 @@ def test_interrupted_dataset_build_resumes_to_identical_arrays(private_home, enc
         return metrics.get("shard") == 0 and bool(stops) and stops.pop()
 
     with pytest.raises(Interrupted, match="16 of 40"):
-        datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
+        datasets.build_dataset(encoder, corpus, DatasetSettings(layout=params), callback=stop_after_first_shard)
     assert store.list_artifacts(datasets.DATASETS) == []  # nothing half-built is published
     assert embedded == [16]
     resumed = datasets.load_dataset(
-        datasets.build_dataset(encoder, corpus, layout_params=params, callback=stop_after_first_shard)
+        datasets.build_dataset(encoder, corpus, DatasetSettings(layout=params), callback=stop_after_first_shard)
     )
     assert embedded == [16, 16, 8]  # the finished shard was not embedded again
     monkeypatch.setenv(store.HOME_ENV, str(private_home / "straight"))
-    straight = datasets.load_dataset(datasets.build_dataset(encoder, corpus, layout_params=params))
+    straight = datasets.load_dataset(datasets.build_dataset(encoder, corpus, DatasetSettings(layout=params)))
     for name in ("images", "labels", "is_test"):
         np.testing.assert_array_equal(resumed[name], straight[name])
 
@@ -323,11 +328,14 @@ def test_a_stopped_layout_fit_publishes_no_dataset(private_home, encoder):
     params = {"pixels": 10, "random_state": 0}
     with pytest.raises(Interrupted, match="layout fit was stopped"):
         datasets.build_dataset(
-            encoder, corpus, layout_params=params, callback=lambda step, total, metrics: metrics.get("stage") == "tsne"
+            encoder,
+            corpus,
+            DatasetSettings(layout=params),
+            callback=lambda step, total, metrics: metrics.get("stage") == "tsne",
         )
     assert store.list_artifacts(datasets.DATASETS) == []
     assert (
-        len(datasets.build_dataset(encoder, corpus, layout_params=params).config["quality"]) > 0
+        len(datasets.build_dataset(encoder, corpus, DatasetSettings(layout=params)).config["quality"]) > 0
     )  # the next build fits it whole
 
 

@@ -50,7 +50,12 @@ def test_a_stopped_layout_fit_is_offered_and_resumes_with_its_settings(lab_home,
     corpus = corpora.load_corpus("rotten_tomatoes", n=40, seed=3)
     params = {"pixels": 10, "random_state": 0}
     with pytest.raises(Interrupted):
-        jobs.fit_layout(corpus, "all-MiniLM-L6-v2", None, "mean", params, progress=lambda label: lambda *a: True)
+        jobs.fit_layout(
+            corpus,
+            "all-MiniLM-L6-v2",
+            imaging.LayoutFitSettings(pooling="mean", layout=params),
+            progress=lambda label: lambda *a: True,
+        )
     assert imaging.list_imagers() == []
     [(key, settings)] = jobs.pending_fits()
     assert settings["corpus"] == {"name": "rotten_tomatoes", "n": 40, "seed": 3} and settings["pooling"] == "mean"

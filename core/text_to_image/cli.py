@@ -1,6 +1,9 @@
-"""The text -> image commands: fit-layout, layouts, build-dataset, datasets, train, baseline, results, classify,
-demo-export, demo-import,
-preset, preset-differences."""
+"""The text -> image commands, each ``t2i-<verb>``: t2i-fit-layout, t2i-layouts, t2i-build-dataset, t2i-datasets,
+t2i-train, t2i-baseline, t2i-results, t2i-classify, t2i-demo-export, t2i-demo-import, t2i-preset,
+t2i-preset-differences. Each answers to its former name too (``train``, ``build-dataset`` ...).
+
+``--preset NAME`` (:data:`core.text_to_image.presets.PRESETS`) starts t2i-fit-layout, t2i-build-dataset and
+t2i-train from a preset's settings; the options given replace them one by one."""
 
 from __future__ import annotations
 
@@ -35,85 +38,102 @@ def _scaler(text: str) -> str | None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the text -> image commands to the lab's command line."""
-    layouts = commands.add_parser("layouts", help="list fitted layouts")
+    layouts = commands.add_parser("t2i-layouts", aliases=["layouts"], help="list fitted layouts")
     layouts.set_defaults(
         run=lambda args: [{"id": a.id, "label": imaging.imager_label(a)} for a in imaging.list_imagers()]
     )
 
-    fit = commands.add_parser("fit-layout", help="embed a corpus and fit the feature layouts")
+    fit = commands.add_parser(
+        "t2i-fit-layout", aliases=["fit-layout"], help="embed a corpus and fit the feature layouts"
+    )
     _add_corpus_encoder_layout(fit)
     fit.add_argument("--layer-pixels", type=int, default=None, help="per-layer grid side (default: fits hidden)")
     fit.add_argument("--force", action="store_true", help="refit even if these settings were fitted before")
     fit.set_defaults(run=_fit_layout)
 
-    build = commands.add_parser("build-dataset", help="embed a labelled corpus, split it, and turn it into images")
+    build = commands.add_parser(
+        "t2i-build-dataset",
+        aliases=["build-dataset"],
+        help="embed a labelled corpus, split it, and turn it into images",
+    )
     _add_corpus_encoder_layout(build)
-    split = build.add_argument_group("split")
-    split.add_argument("--test-size", type=float, default=datasets.DATASET_DEFAULTS.test_size)
-    split.add_argument("--split-seed", type=int, default=datasets.DATASET_DEFAULTS.seed)
+    split = build.add_argument_group(
+        "split (default: the --preset's, else the lab's)", argument_default=argparse.SUPPRESS
+    )
+    split.add_argument("--test-size", type=float, help=f"held-out share (lab: {datasets.DATASET_DEFAULTS.test_size})")
+    split.add_argument("--split-seed", type=int, help=f"the split's seed (lab: {datasets.DATASET_DEFAULTS.seed})")
     split.add_argument(
         "--fit-on",
         choices=datasets.FIT_ON,
-        default=datasets.DATASET_DEFAULTS.fit_on,
-        help="train: the layout sees the training rows only; all: the paper's way (test rows leak into the layout)",
+        help="train: the layout sees the training rows only (the lab's); all: the paper's way (test rows leak into "
+        "the layout)",
     )
     split.add_argument(
         "--split",
         choices=datasets.SPLITS,
-        default="stratified",
         help="stratified (the lab's) or random_split (torch's, after torch.manual_seed(split seed): the paper's code)",
     )
     build.set_defaults(run=_build_dataset)
 
-    listed = commands.add_parser("datasets", help="list built image datasets")
+    listed = commands.add_parser("t2i-datasets", aliases=["datasets"], help="list built image datasets")
     listed.set_defaults(
         run=lambda args: [
             {"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]}
             for a in datasets.list_datasets()
         ]
     )
-    train = commands.add_parser("train", help="train a sliced-backbone classifier on an image dataset")
-    train.add_argument("--dataset", required=True, help="dataset id (see: python -m core datasets)")
-    train.add_argument(
-        "--backbone", required=True, help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online)"
+    train = commands.add_parser(
+        "t2i-train",
+        aliases=["train"],
+        help="train a sliced-backbone classifier on an image dataset",
+        argument_default=argparse.SUPPRESS,  # what is not given comes from --preset, else the lab's defaults
     )
-    train.add_argument("--cut", default=None, help="feature-extraction node to cut at (default: the paper's, or ours)")
+    train.add_argument("--dataset", required=True, help="dataset id (see: python -m core t2i-datasets)")
+    _add_preset(train)
+    train.add_argument(
+        "--backbone",
+        help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online); needed without --preset",
+    )
+    train.add_argument("--cut", help="feature-extraction node to cut at (default: the paper's, or ours)")
     train.add_argument("--random-init", action="store_true", help="randomly initialised slice (the baseline)")
     train.add_argument("--finetune", action="store_true", help="train the slice too (default: frozen)")
-    train.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
-    train.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
-    train.add_argument("--seed", type=int, default=TRAIN_DEFAULTS.seed)
+    train.add_argument("--epochs", type=int, help=f"lab: {TRAIN_DEFAULTS.epochs}")
+    train.add_argument("--batch-size", type=int, help=f"lab: {TRAIN_DEFAULTS.batch_size}")
+    train.add_argument("--seed", type=int, help=f"lab: {TRAIN_DEFAULTS.seed}")
     train.add_argument(
         "--validation",
         type=float,
-        default=TRAIN_DEFAULTS.validation,
         help="share of the training split set aside to choose the best epoch (the held-out split chooses nothing); "
-        "0: none, the last epoch is kept (the paper's code)",
+        f"0: none, the last epoch is kept (the paper's code); lab: {TRAIN_DEFAULTS.validation}",
     )
     train.add_argument(
         "--normalise",
         choices=("split", "batch"),
-        default=TRAIN_DEFAULTS.normalise,
         help="z-normalise with the training split's mean and std (the lab's) or each batch's own (the paper's code)",
     )
     train.add_argument(
         "--style",
         choices=("lab", "paper"),
-        default=TRAIN_DEFAULTS.style,
         help="the new layers: the lab's, or the paper code's (Conv-ReLU-BN, its dropout, Xavier init, slice BatchNorm "
         "on batch statistics, torchvision V1 weights)",
     )
-    train.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    train.add_argument("--device", help="cuda or cpu (default: cuda when present)")
     train.set_defaults(run=_train)
-    baseline = commands.add_parser("baseline", help="logistic regression on the raw embeddings of a dataset")
+    baseline = commands.add_parser(
+        "t2i-baseline", aliases=["baseline"], help="logistic regression on the raw embeddings of a dataset"
+    )
     baseline.add_argument("--dataset", required=True)
     baseline.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     baseline.set_defaults(run=_baseline)
-    measured = commands.add_parser("results", help="held-out metrics of every model and baseline of a dataset")
+    measured = commands.add_parser(
+        "t2i-results", aliases=["results"], help="held-out metrics of every model and baseline of a dataset"
+    )
     measured.add_argument("--dataset", required=True)
     measured.set_defaults(run=lambda args: results.results_table(_dataset(args.dataset)))
     run = commands.add_parser(
-        "preset", help="a whole run in one command: build the dataset, fit the baseline, train the model"
+        "t2i-preset",
+        aliases=["preset"],
+        help="a whole run in one command: build the dataset, fit the baseline, train the model",
     )
     run.add_argument(
         "name",
@@ -128,13 +148,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default=None)
     run.set_defaults(run=_preset)
     differences = commands.add_parser(
-        "preset-differences", help="every setting in which the lab's preset differs from the paper's, and why"
+        "t2i-preset-differences",
+        aliases=["preset-differences"],
+        help="every setting in which the lab's preset differs from the paper's, and why",
     )
     differences.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/presets.md")
     differences.set_defaults(
         run=lambda args: presets.differences_markdown() if args.markdown else presets.differences()
     )
-    texts = commands.add_parser("classify", help="classify texts with trained models")
+    texts = commands.add_parser("t2i-classify", aliases=["classify"], help="classify texts with trained models")
     texts.add_argument("texts", nargs="+", help="one or more texts")
     texts.add_argument(
         "--model",
@@ -145,14 +167,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     texts.set_defaults(run=_classify)
 
     export = commands.add_parser(
-        "demo-export", help="a dataset (layout, imager settings) and trained models as one archive for another machine"
+        "t2i-demo-export",
+        aliases=["demo-export"],
+        help="a dataset (layout, imager settings) and trained models as one archive for another machine",
     )
-    export.add_argument("--dataset", required=True, help="a dataset id (see: datasets)")
+    export.add_argument("--dataset", required=True, help="a dataset id (see: t2i-datasets)")
     export.add_argument("--model", action="append", required=True, help="a model id of that dataset (repeat)")
     export.add_argument("--out", required=True, help="the archive to write (.zip)")
     export.set_defaults(run=_demo_export)
-    imported = commands.add_parser("demo-import", help="check a demo archive and add its dataset and models here")
-    imported.add_argument("archive", help="a .zip written by demo-export")
+    imported = commands.add_parser(
+        "t2i-demo-import", aliases=["demo-import"], help="check a demo archive and add its dataset and models here"
+    )
+    imported.add_argument("archive", help="a .zip written by t2i-demo-export")
     imported.set_defaults(run=_demo_import)
 
 
@@ -173,22 +199,43 @@ def _demo_import(args: argparse.Namespace) -> dict:
     from core.text_to_image import demos
 
     if not Path(args.archive).is_file():
-        raise FileNotFoundError(f"{args.archive} is not a file; give the .zip written by demo-export.")
+        raise FileNotFoundError(f"{args.archive} is not a file; give the .zip written by t2i-demo-export.")
     return {"imported": [f"{kind}/{artifact_id}" for kind, artifact_id in demos.import_demo(args.archive)]}
 
 
+def _add_preset(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--preset",
+        choices=list(presets.PRESETS),
+        default=None,
+        help="start from a preset's settings (see: t2i-preset-differences); the options given replace them",
+    )
+
+
 def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
-    source = command.add_argument_group("corpus")
+    _add_preset(command)
+    source = command.add_argument_group("corpus (default: the --preset's, else the lab's)")
     source.add_argument(
-        "--corpus", default=corpora.DEFAULTS.name, help="rotten_tomatoes (offline), imdb (online) or csv"
+        "--corpus",
+        default=argparse.SUPPRESS,
+        help=f"rotten_tomatoes (offline), imdb (online) or csv (lab: {corpora.DEFAULTS.name})",
     )
     source.add_argument("--csv", help="path of a UTF-8 CSV (with --corpus csv)")
     source.add_argument("--text-column", default="text")
     source.add_argument("--label-column", default="label")
-    source.add_argument("--n", type=_optional_int, default=corpora.DEFAULTS.n, help="texts to sample (none = all)")
-    source.add_argument("--seed", type=int, default=corpora.DEFAULTS.seed, help="sampling seed")
-    model = command.add_argument_group("encoder")
-    model.add_argument("--encoder", default=ENCODER_DEFAULTS.name, help="packaged name, local folder or hub id")
+    source.add_argument(
+        "--n",
+        type=_optional_int,
+        default=argparse.SUPPRESS,
+        help=f"texts to sample (none = all; lab: {corpora.DEFAULTS.n})",
+    )
+    source.add_argument(
+        "--seed", type=int, default=argparse.SUPPRESS, help=f"sampling seed (lab: {corpora.DEFAULTS.seed})"
+    )
+    model = command.add_argument_group(
+        "encoder (default: the --preset's, else the lab's)", argument_default=argparse.SUPPRESS
+    )
+    model.add_argument("--encoder", help=f"packaged name, local folder or hub id (lab: {ENCODER_DEFAULTS.name})")
     model.add_argument(
         "--layers",
         nargs="+",
@@ -198,8 +245,7 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--pooling",
         choices=POOLINGS,
-        default=None,
-        help="default: the encoder's recommended pooling (mean for "
+        help="default: the --preset's, else the encoder's recommended pooling (mean for "
         "sentence-transformers models such as all-MiniLM-L6-v2, cls for bert-base)",
     )
     layout = command.add_argument_group(
@@ -208,8 +254,8 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     layout.add_argument(
         "--layout",
         choices=("lab", "paper"),
-        default="lab",
-        help="start from the lab's defaults or the paper's exact layout (docs/presets.md)",
+        help="start from the lab's defaults or the paper's exact layout (docs/presets.md); default: the --preset's "
+        "layout, else the lab's",
     )
     layout.add_argument("--method", choices=METHODS)
     layout.add_argument("--pixels", type=_pixels, help="50 or 40x60")
@@ -224,6 +270,26 @@ def _add_corpus_encoder_layout(command: argparse.ArgumentParser) -> None:
     layout.add_argument("--early-exaggeration-iter", type=int)
     layout.add_argument("--layout-seed", type=int)
     layout.add_argument("--n-jobs", type=int)
+
+
+def _with_preset(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with every corpus, encoder and split option left out taken from the --preset, else the lab's
+    defaults (the layout's are taken by :func:`_layout_params`)."""
+    chosen = presets.PRESETS[args.preset] if args.preset else None
+    lab = datasets.DATASET_DEFAULTS
+    base = {
+        "corpus": chosen.corpus if chosen else corpora.DEFAULTS.name,
+        "n": chosen.n if chosen else corpora.DEFAULTS.n,
+        "seed": chosen.corpus_seed if chosen else corpora.DEFAULTS.seed,
+        "encoder": chosen.encoder if chosen else ENCODER_DEFAULTS.name,
+        "layers": [str(layer) for layer in chosen.layers] if chosen and chosen.layers else None,
+        "pooling": chosen.pooling if chosen else None,
+        "test_size": chosen.test_size if chosen else lab.test_size,
+        "split_seed": chosen.split_seed if chosen else lab.seed,
+        "fit_on": chosen.fit_on if chosen else lab.fit_on,
+        "split": chosen.split if chosen else lab.split,
+    }
+    return argparse.Namespace(**{**base, **vars(args)})
 
 
 def _corpus(args: argparse.Namespace):
@@ -252,10 +318,14 @@ _LAYOUT_OPTIONS = {
 
 
 def _layout_params(args: argparse.Namespace) -> dict:
-    """The --layout base's settings, each replaced by its option when one is given (``--scaler none`` and
-    ``--reduce-dim off`` included: options left out are absent from ``args``)."""
+    """The --layout base's settings (without --layout: the --preset's layout, else the lab's), each replaced by its
+    option when one is given (``--scaler none`` and ``--reduce-dim off`` included: options left out are absent
+    from ``args``)."""
     given = vars(args)
-    base = presets.layout_base(args.layout)
+    if "layout" in given or not args.preset:
+        base = presets.layout_base(given.get("layout", "lab"))
+    else:
+        base = dict(presets.PRESETS[args.preset].layout)
     base.update({param: given[dest] for param, dest in _LAYOUT_OPTIONS.items() if dest in given})
     return base
 
@@ -265,32 +335,31 @@ def _layers(args: argparse.Namespace) -> list[int] | None:
 
 
 def _fit_layout(args: argparse.Namespace) -> dict:
-    artifact = jobs.fit_layout(
-        _corpus(args),
-        args.encoder,
-        _layers(args),
-        args.pooling or recommended_pooling(args.encoder),
-        _layout_params(args),
-        args.layer_pixels,
-        args.force,
-        progress_bar,
+    args = _with_preset(args)
+    layers = _layers(args)
+    settings = imaging.LayoutFitSettings(
+        layers=tuple(layers) if layers else None,
+        pooling=args.pooling or recommended_pooling(args.encoder),
+        layout=_layout_params(args),
+        layer_pixels=args.layer_pixels,
     )
+    artifact = jobs.fit_layout(_corpus(args), args.encoder, settings, progress=progress_bar, force=args.force)
     return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
 
 
 def _build_dataset(args: argparse.Namespace) -> dict:
-    artifact = jobs.build_dataset(
-        _corpus(args),
-        args.encoder,
-        _layers(args),
-        args.pooling or recommended_pooling(args.encoder),
-        _layout_params(args),
-        args.test_size,
-        args.split_seed,
-        args.fit_on,
-        progress_bar,
-        args.split,
+    args = _with_preset(args)
+    layers = _layers(args)
+    settings = datasets.DatasetSettings(
+        layers=tuple(layers) if layers else None,
+        pooling=args.pooling or recommended_pooling(args.encoder),
+        layout=_layout_params(args),
+        test_size=args.test_size,
+        seed=args.split_seed,
+        fit_on=args.fit_on,
+        split=args.split,
     )
+    artifact = jobs.build_dataset(_corpus(args), args.encoder, settings, progress=progress_bar)
     return {
         "id": artifact.id,
         "path": str(artifact.path),
@@ -302,7 +371,7 @@ def _build_dataset(args: argparse.Namespace) -> dict:
 def _dataset(dataset_id: str) -> store.Artifact:
     found = store.load(datasets.DATASETS, dataset_id)
     if found is None:
-        known = ", ".join(a.id for a in datasets.list_datasets()) or "none yet (python -m core build-dataset)"
+        known = ", ".join(a.id for a in datasets.list_datasets()) or "none yet (python -m core t2i-build-dataset)"
         raise ValueError(f"no dataset {dataset_id!r}; built datasets: {known}.")
     return found
 
@@ -320,20 +389,7 @@ def _train(args: argparse.Namespace) -> dict:
             {k: round(metrics[k], 4) for k in ("train_loss", "test_loss", "accuracy", "val_accuracy") if k in metrics},
         )
 
-    settings = TrainSettings(
-        args.backbone,
-        args.cut,
-        not args.random_init,
-        args.finetune,
-        args.epochs,
-        args.batch_size,
-        args.seed,
-        args.validation,
-        args.device,
-        args.normalise,
-        args.style,
-    )
-    artifact = training.train_model(dataset, settings, callback)
+    artifact = training.train_model(dataset, _train_settings(args), callback)
     return {
         "id": artifact.id,
         "path": str(artifact.path),
@@ -342,6 +398,34 @@ def _train(args: argparse.Namespace) -> dict:
         "metrics": artifact.config["metrics"],
         **_references(dataset, artifact),
     }
+
+
+_TRAIN_OPTIONS = {
+    "backbone": "backbone",
+    "node": "cut",
+    "finetune": "finetune",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "seed": "seed",
+    "validation": "validation",
+    "device": "device",
+    "normalise": "normalise",
+    "style": "style",
+}
+
+
+def _train_settings(args: argparse.Namespace) -> TrainSettings:
+    """The --preset's training settings (else the lab's), each replaced by its option when one is given."""
+    from dataclasses import replace
+
+    given = vars(args)
+    if not args.preset and "backbone" not in given:
+        raise ValueError("give --backbone (e.g. efficientnet_lite0) or --preset NAME.")
+    base = presets.PRESETS[args.preset].train if args.preset else TRAIN_DEFAULTS
+    changes = {field: given[dest] for field, dest in _TRAIN_OPTIONS.items() if dest in given}
+    if "random_init" in given:
+        changes["pretrained"] = not given["random_init"]
+    return replace(base, **changes)
 
 
 def _references(dataset: store.Artifact, artifact: store.Artifact) -> dict:
@@ -394,7 +478,7 @@ def _model_folder(reference: str):
     if Path(reference).is_dir():
         return Path(reference)
     raise ValueError(
-        f"{reference!r} is neither a trained model id (see: python -m core results --dataset ID) nor a folder."
+        f"{reference!r} is neither a trained model id (see: python -m core t2i-results --dataset ID) nor a folder."
     )
 
 

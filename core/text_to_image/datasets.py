@@ -9,7 +9,7 @@ asked for (``fit_on="all"``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from core import jobs, store
-from core.encoders import TextEncoder
+from core.encoders import POOLINGS, TextEncoder
 from core.errors import Interrupted
 from core.layout import FeatureLayout
 from core.store import Artifact, Callback
@@ -53,28 +53,50 @@ def split_rows(
 
 
 @dataclass(frozen=True)
-class DatasetDefaults:
-    """Defaults of an image dataset build (the paper: 80/20 split, seed 42, layout on all reviews)."""
+class DatasetSettings:
+    """How a labelled corpus becomes an image dataset; pages and the CLI read their defaults from here
+    (the split: 80/20, seed 42, as the paper's).
 
+    Attributes:
+        layers: ``hidden_states`` indices (None: the encoder's default layers).
+        pooling: ``cls`` or ``mean``.
+        layout: :class:`core.layout.FeatureLayout` keyword arguments (missing ones take its defaults).
+        test_size: the held-out share.
+        seed: the seed of the split.
+        fit_on: ``train``: the layout sees the training rows only; ``all`` repeats the paper's code, whose layout
+            also saw the test rows.
+        split: how rows are split (see :data:`SPLITS`).
+    """
+
+    layers: tuple[int, ...] | None = None
+    pooling: str = "cls"
+    layout: dict[str, Any] = field(default_factory=dict)
     test_size: float = 0.2
     seed: int = 42
-    fit_on: str = "train"  # "all" repeats the paper's code, whose layout also saw the test rows
+    fit_on: str = "train"
+    split: str = "stratified"
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad setting, before any costly work."""
+        if self.fit_on not in FIT_ON:
+            raise ValueError(f"fit_on must be one of {FIT_ON}, got {self.fit_on!r}.")
+        if not 0 < self.test_size < 1:
+            raise ValueError(f"test_size must be between 0 and 1, got {self.test_size!r}.")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}.")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
+        imaging.check_settings(dict(self.layout or {}))
 
 
-DATASET_DEFAULTS = DatasetDefaults()
+DATASET_DEFAULTS = DatasetSettings()
 
 
 def build_dataset(
     encoder: TextEncoder,
     corpus: pd.DataFrame,
-    layers: list[int] | None = None,
-    pooling: str = "cls",
-    layout_params: dict[str, Any] | None = None,
-    test_size: float = DATASET_DEFAULTS.test_size,
-    seed: int = DATASET_DEFAULTS.seed,
-    fit_on: str = DATASET_DEFAULTS.fit_on,
+    settings: DatasetSettings = DATASET_DEFAULTS,
     callback: Callback | None = None,
-    split: str = "stratified",
 ) -> Artifact:
     """Turn a labelled corpus into a split image dataset (combined grid) and save it as an artifact.
 
@@ -89,17 +111,15 @@ def build_dataset(
     """
     from core.corpora import check_labels
 
-    if fit_on not in FIT_ON:
-        raise ValueError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}.")
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be between 0 and 1, got {test_size!r}.")
+    settings.check()
     check_labels(corpus)
-    layout_params = dict(layout_params or {})
-    imaging.check_settings(layout_params)
+    layers = list(settings.layers) if settings.layers is not None else None
+    pooling, fit_on, split = settings.pooling, settings.fit_on, settings.split
+    layout_params = dict(settings.layout or {})
     embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=callback)
     features = imaging.load_embeddings(embeddings)
     labels = corpus["label"].to_numpy()
-    train, test = split_rows(labels, test_size, seed, split)
+    train, test = split_rows(labels, settings.test_size, settings.seed, split)
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test] = True
     config = {
@@ -111,8 +131,8 @@ def build_dataset(
         "pooling": pooling,
         "layout": imaging.layout_record(layout_params),
         "split": {
-            "test_size": test_size,
-            "seed": seed,
+            "test_size": settings.test_size,
+            "seed": settings.seed,
             "train": int(len(train)),
             "test": int(len(test)),
             **({"method": split} if split != "stratified" else {}),

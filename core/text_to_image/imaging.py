@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core import jobs, store
-from core.encoders import TextEncoder
+from core.encoders import POOLINGS, TextEncoder
 from core.errors import Interrupted
 from core.layout import FeatureLayout
 from core.store import Artifact, Callback
@@ -265,6 +265,30 @@ def check_settings(layout_params: dict[str, Any], layer_pixels: int | None = Non
     FeatureLayout(**layout_params).check_params()
     if layer_pixels is not None:
         FeatureLayout(**{**layout_params, "pixels": layer_pixels}).check_params()
+
+
+@dataclass(frozen=True)
+class LayoutFitSettings:
+    """How a corpus's embeddings are fitted into layouts (what :func:`core.text_to_image.jobs.fit_layout` takes).
+
+    Attributes:
+        layers: ``hidden_states`` indices (None: the encoder's default layers).
+        pooling: ``cls`` or ``mean``.
+        layout: :class:`core.layout.FeatureLayout` keyword arguments of the combined grid (missing ones take its
+            defaults).
+        layer_pixels: side of the per-layer grid (None: just enough pixels for ``hidden``).
+    """
+
+    layers: tuple[int, ...] | None = None
+    pooling: str = "cls"
+    layout: dict[str, Any] = field(default_factory=dict)
+    layer_pixels: int | None = DEFAULTS.layer_pixels
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad setting, before the encoder is loaded or anything is embedded."""
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
+        check_settings(dict(self.layout or {}), self.layer_pixels)
 
 
 def fit_imager(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from core import jobs
 from core.encoders import TextEncoder
+from core.settings import from_record, to_record
 from core.store import Artifact
 from core.text_to_image import datasets, imaging
 
@@ -36,34 +37,33 @@ def _encoder(encoder: EncoderSource) -> TextEncoder:
 def fit_layout(
     corpus: pd.DataFrame,
     encoder: EncoderSource,
-    layers: list[int] | None,
-    pooling: str,
-    layout_params: dict[str, Any],
-    layer_pixels: int | None = None,
-    force: bool = False,
+    settings: imaging.LayoutFitSettings,
     progress: jobs.Progress = jobs.no_progress,
+    force: bool = False,
 ) -> Artifact:
     """Embed a corpus (cached, resumable) and fit its combined and per-layer layouts: an ``imagers`` artifact.
 
-    The settings are checked before the encoder is loaded or anything is embedded.
+    The settings are checked before the encoder is loaded or anything is embedded. ``force`` refits even if
+    these settings were fitted before.
     """
-    imaging.check_settings(layout_params, layer_pixels)
+    settings.check()
     encoder = _encoder(encoder)
     source = corpus.attrs.get("source", {})
+    layers = list(settings.layers) if settings.layers is not None else None
+    layout_params = dict(settings.layout or {})
     key = None
     if source.get("corpus") in RELOADABLE:  # a corpus that can be loaded again: a stopped fit can be resumed
-        settings = {
+        record = {
             "corpus": {"name": source["corpus"], "n": source.get("n_requested"), "seed": source.get("seed", 0)},
             "encoder": encoder.name,
-            "layers": layers,
-            "pooling": pooling,
-            "layout": dict(layout_params),
-            "layer_pixels": layer_pixels,
+            **to_record(settings),
         }
-        key = jobs.record_pending(FITS, settings)
-    embeddings = imaging.embed_corpus(encoder, corpus, layers, pooling, callback=progress("Embedding the corpus"))
+        key = jobs.record_pending(FITS, record)
+    embeddings = imaging.embed_corpus(
+        encoder, corpus, layers, settings.pooling, callback=progress("Embedding the corpus")
+    )
     artifact = imaging.fit_imager(
-        embeddings, layout_params, layer_pixels, callback=progress("Fitting the layouts"), force=force
+        embeddings, layout_params, settings.layer_pixels, callback=progress("Fitting the layouts"), force=force
     )
     if key is not None and not any(q["stopped_early"] for q in artifact.config["quality"].values()):
         jobs.clear_pending(FITS, key)
@@ -71,7 +71,9 @@ def fit_layout(
 
 
 def pending_fits() -> list[tuple[str, dict[str, Any]]]:
-    """Layout fits that started and did not finish (their embedding shards are kept), newest first."""
+    """Layout fits that started and did not finish (their embedding shards are kept), newest first: each
+    key and record (the corpus, the encoder's name, and the :class:`~core.text_to_image.imaging.LayoutFitSettings`
+    fields)."""
     return jobs.list_pending(FITS)
 
 
@@ -84,42 +86,22 @@ def resume_fit(key: str, progress: jobs.Progress = jobs.no_progress, encoder: En
         raise ValueError(f"no stopped layout fit {key!r}; it may have finished meanwhile.")
     s = found[key]
     corpus = corpora.load_corpus(s["corpus"]["name"], n=s["corpus"]["n"], seed=s["corpus"]["seed"])
-    return fit_layout(
-        corpus, encoder or s["encoder"], s["layers"], s["pooling"], s["layout"], s["layer_pixels"], progress=progress
-    )
+    settings = from_record(imaging.LayoutFitSettings, s)
+    return fit_layout(corpus, encoder or s["encoder"], settings, progress=progress)
 
 
 def build_dataset(
     corpus: pd.DataFrame,
     encoder: EncoderSource,
-    layers: list[int] | None,
-    pooling: str,
-    layout_params: dict[str, Any],
-    test_size: float = datasets.DATASET_DEFAULTS.test_size,
-    seed: int = datasets.DATASET_DEFAULTS.seed,
-    fit_on: str = datasets.DATASET_DEFAULTS.fit_on,
+    settings: datasets.DatasetSettings = datasets.DATASET_DEFAULTS,
     progress: jobs.Progress = jobs.no_progress,
-    split: str = "stratified",
 ) -> Artifact:
     """A split image dataset of a labelled corpus (see :func:`core.text_to_image.datasets.build_dataset`).
 
-    The labels and layout settings are checked before the encoder is loaded.
+    The labels and settings are checked before the encoder is loaded.
     """
     from core.corpora import check_labels
 
     check_labels(corpus)
-    imaging.check_settings(layout_params)
-    if split not in datasets.SPLITS:
-        raise ValueError(f"split must be one of {datasets.SPLITS}, got {split!r}.")
-    return datasets.build_dataset(
-        _encoder(encoder),
-        corpus,
-        layers,
-        pooling,
-        layout_params,
-        test_size,
-        seed,
-        fit_on,
-        callback=progress("Building the dataset"),
-        split=split,
-    )
+    settings.check()
+    return datasets.build_dataset(_encoder(encoder), corpus, settings, callback=progress("Building the dataset"))

@@ -30,6 +30,7 @@ from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.store import Artifact, Callback
 from core.text_to_image import jobs as t2i_jobs
 from core.text_to_image import training
+from core.text_to_image.datasets import DatasetSettings
 from core.text_to_image.training import TrainSettings
 
 
@@ -52,6 +53,18 @@ class RunPreset:
     fit_on: str = "train"
     train: TrainSettings = TrainSettings()
     note: str = ""
+
+    def dataset_settings(self) -> DatasetSettings:
+        """How the preset turns its corpus into an image dataset."""
+        return DatasetSettings(
+            layers=tuple(self.layers) if self.layers else None,
+            pooling=self.pooling,
+            layout=dict(self.layout),
+            test_size=self.test_size,
+            seed=self.split_seed,
+            fit_on=self.fit_on,
+            split=self.split,
+        )
 
 
 PAPER_LAYOUT: dict[str, Any] = {
@@ -83,7 +96,7 @@ def layout_base(name: str) -> dict[str, Any]:
 WORKSHOP = RunPreset(
     "workshop",
     "Workshop demo",
-    train=TrainSettings("efficientnet_lite0", epochs=15, batch_size=32),
+    train=TrainSettings(backbone="efficientnet_lite0", epochs=15, batch_size=32),
     note="3,000 Rotten Tomatoes snippets, all-MiniLM-L6-v2 mean-pooled, EfficientNet-Lite0's frozen ImageNet slice",
 )
 PAPER = RunPreset(
@@ -97,7 +110,7 @@ PAPER = RunPreset(
     layout=PAPER_LAYOUT,
     split="random_split",
     fit_on="all",
-    train=TrainSettings("alexnet", epochs=15, batch_size=32, validation=0.0, normalise="batch", style="paper"),
+    train=TrainSettings(backbone="alexnet", epochs=15, batch_size=32, validation=0.0, normalise="batch", style="paper"),
     note="IMDB 50k, bert-base-uncased [CLS] of hidden_states[6:12], the 2021 pyDeepInsight layout fitted on all "
     "rows, the original new layers on AlexNet's V1 slice, per-batch z-normalisation, 15 epochs of batch 32, the last "
     "epoch kept; needs the internet",
@@ -177,18 +190,7 @@ def run(chosen: RunPreset, progress: jobs.Progress = jobs.no_progress, callback:
     """
     started = time.perf_counter()
     corpus = corpora.load_corpus(chosen.corpus, n=chosen.n, seed=chosen.corpus_seed)
-    dataset = t2i_jobs.build_dataset(
-        corpus,
-        chosen.encoder,
-        list(chosen.layers) if chosen.layers else None,
-        chosen.pooling,
-        dict(chosen.layout),
-        chosen.test_size,
-        chosen.split_seed,
-        chosen.fit_on,
-        progress,
-        chosen.split,
-    )
+    dataset = t2i_jobs.build_dataset(corpus, chosen.encoder, chosen.dataset_settings(), progress=progress)
     baseline = training.logistic_baseline(dataset)
     model = training.train_model(dataset, chosen.train, callback)
     return RunOutcome(dataset, model, baseline, time.perf_counter() - started)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,11 @@ import numpy as np
 import torch
 
 from core import jobs, store
+from core.settings import from_record, to_record
 from core.store import Artifact, Callback
 from core.text_to_image.classifiers import (
     NORMALISATIONS,
+    STYLES,
     NewLayers,
     SlicedClassifier,
     build_classifier,
@@ -36,10 +38,11 @@ from core.text_to_image.classifiers import (
 )
 from core.text_to_image.datasets import Split, label_names, load_dataset, load_split
 from core.text_to_image.imaging import EMBEDDINGS, load_embeddings
-from core.train import classification_metrics, predict, train_classifier, write_weights
+from core.train import classification_metrics, epochs_done, predict, train_classifier, write_weights
 
 MODELS = "models"
-PENDING = "pending.json"
+PENDING = "training"
+"""The pending-registry kind of training runs that started and did not finish (see :func:`core.jobs.record_pending`)."""
 BASELINES = "baselines"
 
 
@@ -80,6 +83,23 @@ class TrainSettings:
     normalise: str = "split"
     style: str = "lab"
 
+    def check(self) -> None:
+        """Raise ValueError naming the first bad setting, before the dataset is read or a model is built
+        (the backbone and its cut are checked when the classifier is described)."""
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(
+                f"epochs must be at least 1 and batch size at least 2, got {self.epochs} and {self.batch_size}."
+            )
+        if not 0 <= self.validation < 0.5:
+            raise ValueError(
+                "the validation share of the training split must be 0 (none: keep the last epoch) or between 0 and "
+                f"0.5, got {self.validation}."
+            )
+        if self.normalise not in NORMALISATIONS:
+            raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {self.normalise!r}.")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}.")
+
 
 DEFAULTS = TrainSettings()
 PAPER = TrainSettings(validation=0.0, normalise="batch", style="paper")
@@ -89,17 +109,9 @@ new layers, and no epoch chosen (the last one kept)."""
 
 def model_config(dataset: Artifact, settings: TrainSettings) -> dict[str, Any]:
     """What defines a trained model (and so its id): the dataset, the architecture, the training."""
+    settings.check()
     backbone, node, pretrained, finetune = settings.backbone, settings.node, settings.pretrained, settings.finetune
     epochs, batch_size, seed, validation = settings.epochs, settings.batch_size, settings.seed, settings.validation
-    if epochs < 1 or batch_size < 2:
-        raise ValueError(f"epochs must be at least 1 and batch size at least 2, got {epochs} and {batch_size}.")
-    if not 0 <= validation < 0.5:
-        raise ValueError(
-            f"the validation share of the training split must be 0 (none: keep the last epoch) or between 0 and 0.5, "
-            f"got {validation}."
-        )
-    if settings.normalise not in NORMALISATIONS:
-        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {settings.normalise!r}.")
     shape = np.load(dataset.file("images.npy"), mmap_mode="r").shape[1:]
     stats = split_statistics(dataset) if settings.normalise == "split" else None
     return {
@@ -199,12 +211,13 @@ def _train(
     if cached:  # the frozen slice runs once per image; every epoch trains the new layers on its outputs
         inputs = {name: _slice_outputs(model, images, preprocess, device) for name, images in _parts(split).items()}
         learner = NewLayers(model).to(memory_format=torch.channels_last)  # the maps are channels_last too
-        preprocess, partial = (lambda batch: batch), store.shard_dir(MODELS, f"{artifact_id}-cached")
+        preprocess, partial_name = (lambda batch: batch), f"{artifact_id}-cached"
     else:
-        inputs, learner, partial = _parts(split), model, store.shard_dir(MODELS, artifact_id)
-    pending = partial / PENDING  # what a resume after a crash or a reload needs
-    if not pending.is_file():
-        store.atomic_write_json(pending, {"dataset": dataset.id, "settings": asdict(settings)})
+        inputs, learner, partial_name = _parts(split), model, artifact_id
+    partial = store.shard_dir(MODELS, partial_name)
+    jobs.record_pending(  # what a resume after a crash or a reload needs
+        PENDING, {"dataset": dataset.id, "model": artifact_id, "partial": partial_name, "settings": to_record(settings)}
+    )
     result = train_classifier(
         learner,
         (inputs["train"][fit], split.train_labels[fit]),
@@ -241,6 +254,9 @@ def _train(
         np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
         if done:
             shutil.rmtree(partial, ignore_errors=True)
+            for key, record in jobs.list_pending(PENDING):
+                if record.get("model") == artifact_id:
+                    jobs.clear_pending(PENDING, key)
 
     return more, write
 
@@ -344,17 +360,17 @@ def settings_of(model: Artifact) -> TrainSettings:
     """The settings a trained (or stopped) model was trained with, to train it again or resume it."""
     c, t = model.config["classifier"], model.config["training"]
     return TrainSettings(
-        c["backbone"],
-        c["node"],
-        c["pretrained"],
-        c["finetune"],
-        t["epochs"],
-        t["batch_size"],
-        t["seed"],
-        t["validation"],
-        None,
-        "split" if c.get("normalise_stats") else "batch",
-        c.get("style", "lab"),
+        backbone=c["backbone"],
+        node=c["node"],
+        pretrained=c["pretrained"],
+        finetune=c["finetune"],
+        epochs=t["epochs"],
+        batch_size=t["batch_size"],
+        seed=t["seed"],
+        validation=t["validation"],
+        device=None,
+        normalise="split" if c.get("normalise_stats") else "batch",
+        style=c.get("style", "lab"),
     )
 
 
@@ -370,28 +386,20 @@ class StoppedRun:
 
 def stopped_runs(dataset: Artifact) -> list[StoppedRun]:
     """The runs on ``dataset`` that can be resumed: models stopped on request, and runs interrupted before
-    anything was published (their progress file is there, their model is not)."""
-    import json
-
-    from safetensors import safe_open
-
+    anything was published (noted in the pending registry, their progress file is there, their model is not)."""
     found = {}
     for model in store.list_artifacts(MODELS):
         if model.config.get("dataset") == dataset.id and model.config.get("status") == "stopped":
             found[model.id] = StoppedRun(dataset.id, settings_of(model), len(model.config["history"]), model.id)
-    for name, folder in store.shard_dirs(MODELS):
-        artifact_id, pending = name.removesuffix("-cached"), folder / PENDING
-        progress = folder / "progress.safetensors"
-        if not pending.is_file():
-            continue
-        if artifact_id in found or store.load(MODELS, artifact_id) is not None or not progress.is_file():
-            continue
+    partials = dict(store.shard_dirs(MODELS))
+    for _, record in jobs.list_pending(PENDING):
         try:
-            record = store.read_json(pending)
-            with safe_open(str(progress), "pt") as handle:
-                done = len(json.loads(handle.metadata()["progress"])["history"])
-            if record["dataset"] == dataset.id:
-                found[artifact_id] = StoppedRun(dataset.id, TrainSettings(**record["settings"]), done, None)
+            artifact_id, folder = record["model"], partials.get(record["partial"])
+            if record["dataset"] != dataset.id or artifact_id in found or store.load(MODELS, artifact_id) is not None:
+                continue
+            done = epochs_done(folder) if folder is not None else 0
+            if done:
+                found[artifact_id] = StoppedRun(dataset.id, from_record(TrainSettings, record["settings"]), done, None)
         except (ValueError, KeyError, TypeError, OSError):
             continue  # an unreadable leftover is not offered
     return list(found.values())

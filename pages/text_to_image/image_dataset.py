@@ -24,23 +24,18 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     encoder_name, pooling = forms.encoder_picker()
     layers = forms.layers_text()
     params = forms.layout_settings()
-    test_size, split_seed, fit_on, split_method = forms.split_settings()
+    split = forms.split_settings()
     st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
     if st.button("Build", type="primary", key="ds-build"):
         with state.user_errors():
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
+            chosen_layers = parse_layers(layers)
+            settings = datasets.DatasetSettings(
+                layers=tuple(chosen_layers) if chosen_layers else None, pooling=pooling, layout=params, **split
+            )
             artifact = jobs.build_dataset(
-                load_corpus(),
-                lambda: state.encoder(encoder_name),
-                parse_layers(layers),
-                pooling,
-                params,
-                test_size,
-                int(split_seed),
-                fit_on,
-                progress=state.progress_callback,
-                split=split_method,
+                load_corpus(), lambda: state.encoder(encoder_name), settings, progress=state.progress_callback
             )
             st.session_state["ds-chosen"] = artifact.id
             st.rerun()

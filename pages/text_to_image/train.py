@@ -90,17 +90,17 @@ style = st.radio(
     help="The paper's style cannot reuse the slice's outputs across epochs (its BatchNorm follows each batch).",
 )
 settings = TrainSettings(
-    backbone,
-    node,
-    init == "imagenet",
-    finetune,
-    int(epochs),
-    int(batch),
-    int(seed),
-    float(validation),
-    None,
-    normalise,
-    style,
+    backbone=backbone,
+    node=node,
+    pretrained=init == "imagenet",
+    finetune=finetune,
+    epochs=int(epochs),
+    batch_size=int(batch),
+    seed=int(seed),
+    validation=float(validation),
+    device=None,
+    normalise=normalise,
+    style=style,
 )
 if st.button("Train", type="primary", key="tr-go"):
     with state.user_errors():

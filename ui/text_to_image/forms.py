@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -145,8 +146,9 @@ def layout_settings() -> dict:
     }
 
 
-def split_settings() -> tuple[float, int, str, str]:
-    """A dataset's split: held-out share, seed, the rows the layout is fitted on, and the split method."""
+def split_settings() -> dict[str, Any]:
+    """A dataset's split as :class:`core.text_to_image.datasets.DatasetSettings` keywords: held-out share
+    (``test_size``), ``seed``, the rows the layout is fitted on (``fit_on``), and the split method (``split``)."""
     from core.text_to_image import datasets
 
     left, middle, right, last = st.columns(4)
@@ -171,4 +173,4 @@ def split_settings() -> tuple[float, int, str, str]:
         }.get,
         help="The paper's code split with torch.utils.data.random_split after torch.manual_seed(seed).",
     )
-    return float(test_size), int(seed), fit_on, method
+    return {"test_size": float(test_size), "seed": int(seed), "fit_on": fit_on, "split": method}

@@ -21,9 +21,8 @@ def fit_imager(corpus, encoder_name: str, pooling: str, layout_params: dict) -> 
     """Embed a corpus (cached, resumable) and fit both layouts with progress; returns the imager id."""
     from core.text_to_image import jobs
 
-    artifact = jobs.fit_layout(
-        corpus, lambda: state.encoder(encoder_name), None, pooling, layout_params, progress=state.progress_callback
-    )
+    settings = imaging.LayoutFitSettings(pooling=pooling, layout=dict(layout_params))
+    artifact = jobs.fit_layout(corpus, lambda: state.encoder(encoder_name), settings, progress=state.progress_callback)
     return artifact.id
 
 
