@@ -126,3 +126,49 @@ def test_build_dataset_refuses_one_class(monkeypatch, tmp_path, capsys):
     csv.write_text("text,label\n" + "\n".join(f"review {i},pos" for i in range(10)))
     assert cli.main(["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none"]) == 2
     assert "only one class" in capsys.readouterr().err
+
+
+T2I_VERBS = ("fit-layout", "layouts", "build-dataset", "datasets", "train", "baseline", "results", "preset")
+
+
+@pytest.mark.parametrize("verb", T2I_VERBS)
+def test_text_to_image_commands_answer_to_t2i_names_and_their_former_ones(verb):
+    parser = cli.build_parser()
+    extra = ["--dataset", "d0"] if verb in ("train", "baseline", "results") else []
+    extra += ["workshop"] if verb == "preset" else []
+    new, old = parser.parse_args([f"t2i-{verb}", *extra]), parser.parse_args([verb, *extra])
+    assert new.run is old.run and callable(new.run)
+
+
+def test_t2i_train_starts_from_the_preset_and_the_options_given_replace_its_settings():
+    from dataclasses import replace
+
+    from core.text_to_image import presets
+    from core.text_to_image.cli import _train_settings
+    from core.text_to_image.training import DEFAULTS
+
+    parser = cli.build_parser()
+    paper = presets.PRESETS["paper-offline"].train
+    assert _train_settings(parser.parse_args(["t2i-train", "--dataset", "d0", "--preset", "paper-offline"])) == paper
+    given = parser.parse_args(["t2i-train", "--dataset", "d0", "--preset", "paper-offline", "--epochs", "2"])
+    assert _train_settings(given) == replace(paper, epochs=2)
+    lab = parser.parse_args(["train", "--dataset", "d0", "--backbone", "squeezenet1_1", "--random-init"])
+    assert _train_settings(lab) == replace(DEFAULTS, backbone="squeezenet1_1", pretrained=False)
+    left_out = parser.parse_args(["t2i-train", "--dataset", "d0", "--preset", "workshop"])
+    assert "finetune" not in vars(left_out) and "random_init" not in vars(left_out)  # flags not given keep the preset's
+    with pytest.raises(ValueError, match="--backbone.*--preset"):
+        _train_settings(parser.parse_args(["t2i-train", "--dataset", "d0"]))
+
+
+def test_t2i_build_dataset_takes_the_presets_corpus_split_and_layout_unless_an_option_replaces_them():
+    from core.text_to_image import presets
+    from core.text_to_image.cli import _layout_params, _with_preset
+
+    parser = cli.build_parser()
+    paper = presets.PRESETS["paper-offline"]
+    args = _with_preset(parser.parse_args(["t2i-build-dataset", "--preset", "paper-offline", "--pixels", "30"]))
+    assert (args.corpus, args.encoder, args.fit_on, args.split) == (paper.corpus, paper.encoder, "all", paper.split)
+    assert _layout_params(args) == {**paper.layout, "pixels": 30}
+    lab = _with_preset(parser.parse_args(["build-dataset"]))
+    assert (lab.fit_on, lab.split, lab.test_size) == ("train", "stratified", datasets.DATASET_DEFAULTS.test_size)
+    assert _layout_params(lab) == presets.layout_base("lab")

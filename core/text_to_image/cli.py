@@ -95,8 +95,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="e.g. efficientnet_lite0, squeezenet1_1 (offline) or alexnet (online); needed without --preset",
     )
     train.add_argument("--cut", help="feature-extraction node to cut at (default: the paper's, or ours)")
-    train.add_argument("--random-init", action="store_true", help="randomly initialised slice (the baseline)")
-    train.add_argument("--finetune", action="store_true", help="train the slice too (default: frozen)")
+    train.add_argument(
+        "--random-init",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="randomly initialised slice (the baseline)",
+    )
+    train.add_argument(
+        "--finetune", action="store_true", default=argparse.SUPPRESS, help="train the slice too (default: frozen)"
+    )
     train.add_argument("--epochs", type=int, help=f"lab: {TRAIN_DEFAULTS.epochs}")
     train.add_argument("--batch-size", type=int, help=f"lab: {TRAIN_DEFAULTS.batch_size}")
     train.add_argument("--seed", type=int, help=f"lab: {TRAIN_DEFAULTS.seed}")
