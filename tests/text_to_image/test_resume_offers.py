@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import write_separable_dataset
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stopped_and_cut_off_runs_are_offered_and_resume_with_their_settings(tmp_path, monkeypatch):

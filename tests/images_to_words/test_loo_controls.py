@@ -72,7 +72,7 @@ def test_the_page_leads_with_the_controls_and_computes_them_for_an_old_study(tin
     for fold in finished.folds.values():  # as a study written before folds carried controls
         path = loo.study_dir(finished.id) / "folds" / f"{fold['index']:03d}.json"
         store.atomic_write_json(path, {k: v for k, v in fold.items() if k not in folds.CONTROL_FIELDS})
-    page = Path(__file__).resolve().parents[1] / "pages/images_to_words/images_to_words.py"
+    page = Path(__file__).resolve().parents[2] / "pages/images_to_words/images_to_words.py"
     app = AppTest.from_file(str(page), default_timeout=120).run()
     app.selectbox(key="loo-study").set_value(finished.id).run()
     assert not app.exception, [e.value for e in app.exception]
@@ -176,7 +176,7 @@ def test_the_page_and_the_cli_add_the_shuffled_control_to_a_finished_study(tmp_p
     folder = write_image_folder(tmp_path / "images", ("cat", "dog", "bird"), per_class=16)
     settings = StudySettings(imageset="folder", path=str(folder), epochs=1, width=0.125, batch_size=16, threads=1)
     done = jobs.run_loo(settings)
-    page = Path(__file__).resolve().parents[1] / "pages/images_to_words/images_to_words.py"
+    page = Path(__file__).resolve().parents[2] / "pages/images_to_words/images_to_words.py"
     app = AppTest.from_file(str(page), default_timeout=180).run()
     app.selectbox(key="loo-study").set_value(done.id).run()
     assert not app.exception and "Beats the shuffled-words model" not in [m.label for m in app.metric]

@@ -19,7 +19,7 @@ import pytest
 from test_hybrid import _numbers
 from test_hybrid_evidence import tiny_search
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).with_name("ray")
 
 
@@ -59,7 +59,11 @@ def ray_head(tmp_path):
         pytest.skip(f"no ray command beside {sys.executable}")
     port = free_port()
     token = secrets.token_hex(32)  # the cluster's own token (Ray's default: token authentication)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "hybrid")]),
+        "HF_HUB_OFFLINE": "1",
+    }
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
     env.pop("RAY_ADDRESS", None)
     command = [str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import tiny_bert
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KNOWN = ["ACGTACGTAC", "TTTTGGGGCC", "GATTACAGAT"]  # three records written into a DNA.rda-shaped file
 
 

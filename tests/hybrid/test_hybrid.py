@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import tiny_bert, write_image_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_dinov2(seed: int = 0):

@@ -151,7 +151,7 @@ def test_the_cli_exports_and_imports(small_dataset, small_model, monkeypatch, tm
 def test_the_page_prepares_a_download_of_the_chosen_dataset_and_models(lab_home, small_dataset, small_model):
     from streamlit.testing.v1 import AppTest
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     app = AppTest.from_file(str(root / "pages/text_to_image/demos.py"), default_timeout=120).run()
     assert not app.exception, [e.value for e in app.exception]
     app.selectbox(key="dm-dataset").set_value(small_dataset.id).run()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy.spatial import ConvexHull
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def reference_2021_layout(X: np.ndarray, pixels: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from test_hybrid import tiny_dinov2
 
 
 def tiny_search(root: Path):
-    """The tiny search of tests/test_hybrid.py's ``tiny_settings``: a two-class image folder, 2 configurations x
+    """The tiny search of tests/hybrid/test_hybrid.py's ``tiny_settings``: a two-class image folder, 2 configurations x
     2 folds, two epochs, a tiny DINOv2 and a tiny BERT saved under ``root``."""
     from core.hybrid.search import SearchSettings
 

@@ -106,7 +106,6 @@ def test_a_small_leave_one_out_study_gives_the_pinned_numbers(tiny_studies):
     _compare(found, PINNED_STUDY)
 
 
-
 # The figures above sit near chance (0.58 and 0.5 on a few rows), so a changed model could match them by
 # luck; these pin what the runs do row by row, produced by the same fixtures on the same code. The text run's
 # layout (t-SNE on every core) and so its CNN differ with the machine's core count; its pins here are the ones

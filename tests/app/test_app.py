@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 180
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(page: str) -> AppTest:

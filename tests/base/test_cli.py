@@ -12,7 +12,7 @@ import pytest
 from core import cli
 from core.text_to_image import datasets, imaging
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fit_layout_builds_an_imager_from_a_csv(monkeypatch, tmp_path, capsys):

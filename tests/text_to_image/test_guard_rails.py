@@ -11,7 +11,7 @@ import pytest
 from conftest import write_separable_dataset
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGISTRIES = ("cli.py", "reproduce.py")
 """Modules of the base that may load a method by its name through importlib."""
 
