@@ -79,7 +79,9 @@ def test_transform_range_and_shape(X, fitted):
 def test_trustworthiness_on_structured_matrix(X, fitted):
     quality = fitted.quality(X)
     assert quality["trustworthiness"] > 0.9
-    assert 0 < quality["occupied_pct"] <= 100
+    occupancy = fitted.occupancy()
+    assert quality["occupied_pct"] == pytest.approx(100 * (occupancy > 0).mean())
+    assert quality["max_collisions"] == occupancy.max()
     assert quality["max_collisions"] >= quality["mean_collisions"] >= 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 
 from core import figures
 from core.layout import FeatureLayout
@@ -76,8 +77,10 @@ def test_display_values_modes_keep_true_values_in_hover():
     assert limits == (0.0, 1.0) and shown is image
     shown, _ = figures.display_values(image, "equalize")
     np.testing.assert_allclose(shown, [[0.0, 1 / 3], [2 / 3, 1.0]])  # empty stays black, ranks spread evenly
-    low, high = figures.display_values(image, "stretch")[1]
-    assert 0.0 <= low < high <= 0.9
+    low, high = figures.display_values(image, "stretch")[1]  # the 1st and 99th percentiles of 0, 0.1, 0.2, 0.9
+    assert (low, high) == pytest.approx((0.003, 0.879))
+    flat = np.full((2, 2), 0.4)
+    assert figures.display_values(flat, "stretch")[1] == (0.0, 1.0)  # one value: no range to stretch
     fig = figures.image_figure(image, contrast="equalize")
     assert fig.data[0].customdata[1][1][1] == "0.9000"  # hover: the real value, not the rank
 

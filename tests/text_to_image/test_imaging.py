@@ -101,9 +101,14 @@ def test_fitted_imager_shapes_and_names(small_imager):
 def test_imager_artifact_records_corpus_quality_and_provenance(small_imager):
     config = small_imager.config
     assert config["corpus"]["corpus"] == "rotten_tomatoes" and config["corpus"]["rows"] == 120
-    for name in ("combined", "per_layer"):
-        quality = config["quality"][name]
-        assert 0 < quality["occupied_pct"] <= 100 and 0 < quality["trustworthiness"] <= 1
+    features = imaging.load_embeddings(store.load(imaging.EMBEDDINGS, config["embeddings"]))
+    matrices = {"combined": features, "per_layer": imaging.stack_layers(features, len(config["layers"]))}
+    for name, layout in (("combined", small_imager.combined), ("per_layer", small_imager.per_layer)):
+        quality = config["quality"][name]  # what was recorded is what the saved layout measures
+        again = layout.quality(matrices[name], n_neighbors=imaging.DEFAULTS.neighbours)
+        for key in ("occupied_pct", "trustworthiness", "max_collisions", "mean_collisions"):
+            assert quality[key] == pytest.approx(again[key]), (name, key)
+        assert quality["trustworthiness"] > 0.5  # t-SNE keeps neighbours better than a random placement (~0.5)
     assert config["layout"]["pixels"] == 24 and config["provenance"]["packages"]["openTSNE"]
 
 
