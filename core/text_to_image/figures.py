@@ -257,3 +257,57 @@ def sentence_map_figure(
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
     return fig
+
+
+SEED_COLOURS = {"imagenet": "#1f77b4", "random": "#ff7f0e", "logistic": "#7f7f7f"}
+
+
+def seeds_figure(found: dict) -> go.Figure:
+    """A seed sweep's held-out accuracies (:func:`core.text_to_image.seeds.seed_evidence`): each variant's mean over
+    seeds as a bar with its 95% interval as error bars, each seed's accuracy as a dot, and the majority-class rate
+    as a dotted line."""
+    fig = go.Figure()
+    for variant, record in found["variants"].items():
+        interval = record["interval"]
+        how = f"95% interval [{interval['low']:.3f}, {interval['high']:.3f}], {interval['method']}, n = {interval['n']}"
+        colour = SEED_COLOURS.get(variant, GRAY)
+        fig.add_trace(
+            go.Bar(
+                x=[record["title"]],
+                y=[record["accuracy"]],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [interval["high"] - record["accuracy"]],
+                    "arrayminus": [record["accuracy"] - interval["low"]],
+                },
+                marker_color=colour,
+                opacity=0.75,
+                name=record["title"],
+                customdata=[how],
+                hovertemplate="%{x}<br>held-out accuracy %{y:.3f}<br>%{customdata}<extra></extra>",
+            )
+        )
+        per_seed = record["per_seed"]
+        fig.add_trace(
+            go.Scatter(
+                x=[record["title"]] * len(per_seed),
+                y=[row["accuracy"] for row in per_seed],
+                mode="markers",
+                marker={"color": "black", "size": 7, "symbol": "circle-open"},
+                name=f"{record['title']}, each seed",
+                customdata=["one fit" if row["seed"] is None else f"seed {row['seed']}" for row in per_seed],
+                hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+            )
+        )
+    reference = found["reference"]
+    fig.add_hline(
+        y=reference["majority_rate"],
+        line={"color": GRAY, "dash": "dot"},
+        annotation_text=f"majority class ('{reference['majority_class']}') {reference['majority_rate']:.3f}",
+        annotation_position="bottom right",
+    )
+    fig.update_layout(
+        height=340, margin=MARGIN, yaxis_title="held-out accuracy (95% interval)", yaxis_range=[0, 1], showlegend=False
+    )
+    return fig
