@@ -1,5 +1,5 @@
 """The text -> image commands, each ``t2i-<verb>``: t2i-fit-layout, t2i-layouts, t2i-build-dataset, t2i-datasets,
-t2i-train, t2i-baseline, t2i-results, t2i-classify, t2i-demo-export, t2i-demo-import, t2i-preset,
+t2i-train, t2i-seeds, t2i-baseline, t2i-results, t2i-classify, t2i-demo-export, t2i-demo-import, t2i-preset,
 t2i-preset-differences. Each answers to its former name too (``train``, ``build-dataset`` ...).
 
 ``--preset NAME`` (:data:`core.text_to_image.presets.PRESETS`) starts t2i-fit-layout, t2i-build-dataset and
@@ -126,6 +126,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--device", help="cuda or cpu (default: cuda when present)")
     train.set_defaults(run=_train)
+    _register_seeds(commands)
     baseline = commands.add_parser(
         "t2i-baseline", aliases=["baseline"], help="logistic regression on the raw embeddings of a dataset"
     )
@@ -187,6 +188,71 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     imported.add_argument("archive", help="a .zip written by t2i-demo-export")
     imported.set_defaults(run=_demo_import)
+
+
+def _register_seeds(commands: argparse._SubParsersAction) -> None:
+    seeds = commands.add_parser(
+        "t2i-seeds",
+        help="the ImageNet slice against a random-init slice (and logistic regression) over seeds, with evidence",
+        description="Train the ImageNet slice and a randomly initialised slice of the same backbone once per seed, fit "
+        "the logistic-regression baseline on the same split, and print each variant's accuracy with its intervals, "
+        "the paired comparisons, the smallest detectable difference and the verdict. Finished seeds are reused: a "
+        "stopped sweep resumes at the next unfinished one.",
+    )
+    seeds.add_argument("--dataset", required=True, help="dataset id (see: python -m core t2i-datasets)")
+    _add_preset(seeds)
+    seeds.add_argument(
+        "--seeds", nargs="*", default=None, help="the seeds, e.g. 0 1 2 (default: 0 1 2)", metavar="SEED"
+    )
+    seeds.add_argument(
+        "--backbone",
+        default=None,
+        help=f"default: the --preset's, else the workshop's ({presets.WORKSHOP.train.backbone})",
+    )
+    seeds.add_argument("--cut", default=None, help="feature-extraction node to cut at (default: the paper's, or ours)")
+    seeds.add_argument("--epochs", type=int, default=None, help=f"workshop: {presets.WORKSHOP.train.epochs}")
+    seeds.add_argument("--batch-size", type=int, default=None, help=f"workshop: {presets.WORKSHOP.train.batch_size}")
+    seeds.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    seeds.add_argument(
+        "--no-logistic", action="store_true", help="leave out the logistic-regression baseline (no embeddings needed)"
+    )
+    seeds.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the jobs as Ray tasks (local Ray; the cluster at $RAY_ADDRESS if set, whose nodes must share "
+        "$CROSSMODAL_HOME)",
+    )
+    seeds.set_defaults(run=_seeds)
+
+
+def _seed_list(given: list[str] | None) -> tuple[int, ...]:
+    from core.text_to_image.seeds import SeedSettings, parse_seeds
+
+    return SeedSettings.seeds if given is None else parse_seeds(" ".join(given))
+
+
+def _seeds(args: argparse.Namespace) -> dict:
+    import os
+    from dataclasses import replace
+
+    from core import sweeps
+    from core.text_to_image import seeds
+
+    train = presets.PRESETS[args.preset].train if args.preset else presets.WORKSHOP.train
+    changes = {"backbone": args.backbone, "node": args.cut, "epochs": args.epochs, "batch_size": args.batch_size}
+    train = replace(train, device=args.device, **{k: v for k, v in changes.items() if v is not None})
+    settings = seeds.settings_from_train(args.dataset, _seed_list(args.seeds), train, logistic=not args.no_logistic)
+    settings.check()
+    _dataset(args.dataset)
+    bars: list = []
+
+    def callback(done: int, total: int, info: dict) -> None:
+        if not bars:
+            bars.append(progress_bar("seed sweep"))
+        bars[0](done, total, info)
+
+    use_ray = args.ray or bool(os.environ.get(sweeps.RAY_ADDRESS_ENV))
+    return seeds.run_sweep(settings, callback, use_ray=use_ray)
 
 
 def _demo_export(args: argparse.Namespace) -> dict:
