@@ -9,6 +9,7 @@ from core.text_to_image import datasets, results, training
 from ui import state
 from ui.reproductions import latest_table
 from ui.text_to_image import panels
+from ui.text_to_image.seeds import over_seeds_panel
 
 st.title("Results")
 st.caption(
@@ -38,6 +39,7 @@ if st.button(
 rows = results.results_table(dataset)
 if not rows:
     st.info("Nothing measured on this dataset yet: train a model on the Train page, or compute the baseline above.")
+    over_seeds_panel(dataset)
     st.stop()
 table = pd.DataFrame(rows)
 st.dataframe(
@@ -57,6 +59,8 @@ if len(flagged):
         "majority-class rate, not something learned.",
         icon=":material/warning:",
     )
+
+over_seeds_panel(dataset)
 
 models = {a.id: a for a in results.list_models(dataset)}
 baselines = results.reference_lines(dataset)
