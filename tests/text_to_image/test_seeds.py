@@ -28,11 +28,17 @@ def seed_dataset(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CROSSMODAL_HOME", str(tmp_path_factory.mktemp("seeds-home")))
         dataset = write_separable_dataset("seeds-separable", n=96, side=24)
+        is_test = np.zeros(96, dtype=bool)
+        is_test[::3] = True  # both classes held out (every fourth row would be one class only)
+        np.save(dataset.file("is_test.npy"), is_test)
+        split = {"train": int((~is_test).sum()), "test": int(is_test.sum())}
         images = np.load(dataset.file("images.npy")).astype(np.float32).reshape(96, -1)
         features = images + np.random.default_rng(0).normal(0, 1.0, images.shape).astype(np.float32)
         with store.writing(EMBEDDINGS, "seeds-embeddings", {"provenance": store.provenance()}) as folder:
             np.save(folder / "embeddings.npy", features)
-        store.atomic_write_json(dataset.file(store.CONFIG_NAME), {**dataset.config, "embeddings": "seeds-embeddings"})
+        store.atomic_write_json(
+            dataset.file(store.CONFIG_NAME), {**dataset.config, "split": split, "embeddings": "seeds-embeddings"}
+        )
         yield store.load(DATASETS, dataset.id)
 
 
