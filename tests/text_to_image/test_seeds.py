@@ -232,7 +232,7 @@ def test_the_cli_prints_the_evidence_and_refuses_bad_seeds(seed_dataset, finishe
     assert calls == []
 
 
-def test_the_results_page_shows_the_sweep_and_its_verdict(seed_dataset, finished_sweep):
+def test_the_results_page_shows_the_sweep_and_its_verdict(seed_dataset, finished_sweep, monkeypatch):
     _, found = finished_sweep
     app = AppTest.from_file(str(ROOT / "pages/text_to_image/results.py"), default_timeout=180).run()
     assert not app.exception, [e.value for e in app.exception]
@@ -249,3 +249,8 @@ def test_the_results_page_shows_the_sweep_and_its_verdict(seed_dataset, finished
     app.button(key="seeds-run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("-1" in e.value for e in app.error)
+    calls = _count_training(monkeypatch)  # the finished seeds again: the button reuses every model
+    app.text_input(key="seeds-list").set_value("1, 0")
+    app.button(key="seeds-run").click().run()
+    assert not app.exception and not app.error, [e.value for e in [*app.exception, *app.error]]
+    assert calls == [] and any(found["sentence"].split("?")[0] in box.value for box in [*app.success, *app.warning])
