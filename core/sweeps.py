@@ -101,7 +101,8 @@ def connect(ray: Any) -> None:
     if authentication is not None:
         refused += (authentication,)
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        # "local": a new instance of this process's own, never a cluster another `ray start` on this machine named
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
     except refused as error:
         if address is None:
             raise

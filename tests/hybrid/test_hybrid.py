@@ -243,7 +243,7 @@ def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(tin
     assert search.pending_searches() == []
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "ray"))
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         through_ray = search.run_search(tiny_settings, use_ray=True)
     finally:

@@ -133,7 +133,7 @@ def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "plain"))
     plain = loo.run_study(images, config)
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "ray"))
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         through_ray = loo.run_study(images, config, use_ray=True)
     finally:
