@@ -83,7 +83,7 @@ def ray_head(tmp_path):
         # the test's token settings are undone by now (monkeypatch tears down first); Ray caches what it read, so a
         # later local ray.init() in this process would otherwise start its cluster expecting this head's token
         reset_auth_token_state()
-        for sent, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        for sent, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):  # its workers may outlive a TERM: kill
             try:
                 os.killpg(head.pid, sent)
                 head.wait(timeout=wait)
