@@ -121,7 +121,9 @@ def damaged_message(study_id: str, damaged: list[Path], class_names: list[str]) 
     """What is wrong with a study's damaged fold files and how to recompute them (nothing is deleted)."""
     classes = [class_names[int(p.stem)] for p in damaged if p.stem.isdigit() and int(p.stem) < len(class_names)]
     command = (
-        f"python -m core loo --resume {study_id} --redo {' '.join(shlex.quote(c) for c in classes)}" if classes else ""
+        f"python -m core loo-run --resume {study_id} --redo {' '.join(shlex.quote(c) for c in classes)}"
+        if classes
+        else ""
     )
     files, one = ", ".join(str(p) for p in damaged), len(damaged) == 1
     how = "delete it, or redo that class" if one else "delete them, or redo those classes"
@@ -394,4 +396,3 @@ def is_laptop_study(study: Study) -> bool:
         and c["model"]["width"] == preset.width
         and c["training"]["epochs"] == preset.epochs
     )
-

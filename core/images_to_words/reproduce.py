@@ -22,7 +22,7 @@ POSTER = "Baughman et al. 2021 (SC'21 poster), CIFAR-100"
 
 
 def _command(settings: StudySettings, laptop: bool) -> str:
-    parts = ["python -m core loo"]
+    parts = ["python -m core loo-run"]
     if laptop:
         parts.append("--laptop")
         for name, flag in (("per_class", "--per-class"), ("epochs", "--epochs"), ("width", "--width")):

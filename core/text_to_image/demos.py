@@ -82,14 +82,16 @@ def export_demo(path: str | Path, dataset_id: str, model_ids: list[str]) -> dict
 
     dataset = store.load(DATASETS, dataset_id)
     if dataset is None:
-        raise ValueError(f"no dataset {dataset_id!r} here; see: python -m core datasets")
+        raise ValueError(f"no dataset {dataset_id!r} here; see: python -m core t2i-datasets")
     if not model_ids:
         raise ValueError("choose at least one trained model for the demo.")
     items = [("datasets", dataset)]
     for model_id in dict.fromkeys(model_ids):
         model = store.load(MODELS, model_id)
         if model is None:
-            raise ValueError(f"no trained model {model_id!r} here; see: python -m core results --dataset {dataset_id}")
+            raise ValueError(
+                f"no trained model {model_id!r} here; see: python -m core t2i-results --dataset {dataset_id}"
+            )
         if model.config.get("dataset") != dataset_id:
             raise ValueError(
                 f"model {model_id} was trained on dataset {model.config.get('dataset')}, not {dataset_id}."

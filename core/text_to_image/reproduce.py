@@ -68,7 +68,7 @@ def run(
         seconds = time.time() - started
         outcomes[kind] = outcome
         model, dataset, baseline = outcome.model, outcome.dataset, outcome.baseline
-        command = f"python -m core preset {chosen.name}{_options(n, epochs)}"
+        command = f"python -m core t2i-preset {chosen.name}{_options(n, epochs)}"
         check = results.check_predictions(model)
         notes = [
             f"best epoch {model.config['best_epoch']} of {len(model.config['history'])}"
@@ -105,7 +105,7 @@ def run(
                 "held-out accuracy",
                 lr,
                 f"{lr:.3f}",
-                f"python -m core baseline --dataset {dataset.id}",
+                f"python -m core t2i-baseline --dataset {dataset.id}",
                 baseline.config.get("seconds"),
                 here,
                 _reused(baseline, started),
@@ -119,7 +119,7 @@ def run(
                 "held-out accuracy",
                 ref.majority_rate,
                 f"{ref.majority_rate:.3f}",
-                f"python -m core results --dataset {dataset.id}",
+                f"python -m core t2i-results --dataset {dataset.id}",
                 note=f"chance {ref.chance:.3f}",
             )
         )
@@ -135,7 +135,7 @@ def run(
             "held-out accuracy",
             accuracy,
             f"{accuracy:.3f}",
-            f"python -m core train --dataset {lab.dataset.id} --backbone {random_init.backbone} --random-init"
+            f"python -m core t2i-train --dataset {lab.dataset.id} --backbone {random_init.backbone} --random-init"
             + (f" --epochs {random_init.epochs}" if epochs else ""),
             round(time.time() - started, 1),
             here,

@@ -51,7 +51,7 @@ else:
         )  # fmt: skip
 
 st.subheader("Import")
-uploaded = st.file_uploader("A demo archive (.zip written by Export or `python -m core demo-export`)", type="zip")
+uploaded = st.file_uploader("A demo archive (.zip written by Export or `python -m core t2i-demo-export`)", type="zip")
 if uploaded is not None and st.button("Import it", type="primary", key="dm-import"):
     with state.user_errors():
         imported = demos.import_demo(uploaded.getvalue())

@@ -46,7 +46,7 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
     assert kinds == ["paper", "paper preset", "baseline", "baseline", "lab preset", "baseline", "baseline", "control"]
     paper_figure, paper_preset = record["rows"][0], record["rows"][1]
     assert paper_figure["value"] is None and paper_figure["shown"] == "not found"
-    assert paper_preset["command"] == "python -m core preset paper-offline --n 80 --epochs 1"
+    assert paper_preset["command"] == "python -m core t2i-preset paper-offline --n 80 --epochs 1"
     assert "offline stand-ins" in paper_preset["note"] and "n 80" in paper_preset["note"]
     for row in record["rows"][1:]:
         assert 0 <= row["value"] <= 1 and row["command"].startswith("python -m core ")
@@ -69,7 +69,7 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
     for first in (1, 4):  # each preset's model, its baseline and its majority class, from its own split
         model_row, lr_row, majority_row = record["rows"][first : first + 3]
         dataset = store.load("datasets", majority_row["command"].split()[-1])
-        assert lr_row["command"] == f"python -m core baseline --dataset {dataset.id}"
+        assert lr_row["command"] == f"python -m core t2i-baseline --dataset {dataset.id}"
         held_out = results.held_out_labels(dataset)
         assert len(held_out) == 16
         assert majority_row["value"] == pytest.approx(np.bincount(held_out).max() / len(held_out))
@@ -96,7 +96,7 @@ def test_images_to_words_reproduction_has_every_control_and_says_why_the_paper_s
     controls = " / ".join(r["what"] for r in rows if r["kind"] == "control")
     assert "constant predictor" in controls and "nearest trained word" in controls and "shuffled words" in controls
     lab = [r for r in rows if r["kind"] == "lab preset"]
-    assert lab[0]["command"] == "python -m core loo --laptop --per-class 12 --epochs 1 --shuffled-control"
+    assert lab[0]["command"] == "python -m core loo-run --laptop --per-class 12 --epochs 1 --shuffled-control"
     assert lab[0]["seconds"] > 0
 
 

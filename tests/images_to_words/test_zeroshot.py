@@ -168,7 +168,7 @@ def test_a_damaged_fold_file_is_a_clear_error_and_redo_recomputes_only_it(tmp_pa
         ValueError,
         match=(
             "001.json is damaged.*delete it, or redo that class "
-            f"\\(python -m core loo --resume {study.id} --redo dog\\)"
+            f"\\(python -m core loo-run --resume {study.id} --redo dog\\)"
         ),
     ):
         loo.run_study(images, config)
