@@ -121,10 +121,22 @@ def interval_over_examples(
     return _bootstrap(values, np.mean, "bootstrap over examples", confidence, n_resamples, random_state)
 
 
-def interval_over_seeds(per_seed: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> Interval:
+def interval_over_seeds(
+    per_seed: Sequence[float] | np.ndarray,
+    confidence: float = CONFIDENCE,
+    bounds: tuple[float, float] | None = None,
+) -> Interval:
     """A metric's mean over seeds with its Student-t interval (scipy.stats.t); one seed: no interval
-    (low = high = the value, method says so)."""
+    (low = high = the value, method says so). ``bounds`` is the metric's own range (an accuracy's is (0, 1)): the
+    interval is cut to it, and its method says so (with two or three seeds a t interval easily reaches past it)."""
     _check_confidence(confidence)
+    if bounds is not None:
+        found = interval_over_seeds(per_seed, confidence)
+        low, high = max(found.low, bounds[0]), min(found.high, bounds[1])
+        if (low, high) == (found.low, found.high):
+            return found
+        method = f"{found.method}, cut to [{bounds[0]:g}, {bounds[1]:g}]"
+        return Interval(found.estimate, low, high, found.confidence, method, found.n)
     values = _as_1d(per_seed, "per-seed values")
     estimate = float(values.mean())
     if values.size < 2:

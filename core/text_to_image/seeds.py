@@ -316,7 +316,7 @@ def _variant_record(variant: str, found: dict[int | None, np.ndarray], ids: dict
         "seeds": [s for s in keys if s is not None],
         "n": n,
         "accuracy": float(np.mean(accuracies)),
-        "interval": evidence.interval_over_seeds(accuracies).to_record(),
+        "interval": evidence.interval_over_seeds(accuracies, bounds=(0.0, 1.0)).to_record(),
         "per_seed": [
             {
                 "seed": s,

@@ -27,6 +27,15 @@ def test_seed_interval_covers_the_true_mean_at_about_its_nominal_rate():
     assert 0.92 <= covered / 400 <= 0.98
 
 
+def test_a_seed_interval_is_cut_to_the_metrics_range_and_says_so():
+    wide = evidence.interval_over_seeds([0.55, 0.98])  # two seeds: t with one degree of freedom
+    assert wide.low < 0 and wide.high > 1
+    cut = evidence.interval_over_seeds([0.55, 0.98], bounds=(0.0, 1.0))
+    assert (cut.estimate, cut.low, cut.high) == (wide.estimate, 0.0, 1.0) and "cut to [0, 1]" in cut.method
+    inside = evidence.interval_over_seeds([0.70, 0.71, 0.72], bounds=(0.0, 1.0))
+    assert inside == evidence.interval_over_seeds([0.70, 0.71, 0.72])  # nothing to cut: the same interval
+
+
 def test_one_seed_has_no_spread_and_says_so():
     found = evidence.interval_over_seeds([0.71])
     assert (found.low, found.high, found.n) == (0.71, 0.71, 1) and "one seed" in found.method
