@@ -84,7 +84,13 @@ def over_seeds_panel(dataset: store.Artifact) -> None:
         return
     st.plotly_chart(seeds_figure(found), key="seeds-fig")
     rows = [
-        {"variant": record["title"], "seed": row["seed"], "held-out accuracy": row["accuracy"], "id": row["id"]}
+        {
+            "variant": record["title"],
+            "seed": "one fit" if row["seed"] is None else str(row["seed"]),
+            "held-out accuracy": f"{row['accuracy']:.3f}",
+            "95% interval (test examples)": f"{row['interval']['low']:.3f} – {row['interval']['high']:.3f}",
+            "id": row["id"],
+        }
         for record in found["variants"].values()
         for row in record["per_seed"]
     ]
