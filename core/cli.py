@@ -59,6 +59,10 @@ def _reproduce(args: argparse.Namespace) -> dict:
         "progress": progress_bar,
         "callback": callback,
     }
+    if args.steps is not None:
+        if args.paper != "bert-nontext":
+            raise ValueError("--steps applies to bert-nontext only.")
+        options["steps"] = args.steps
     if args.paper == "images-to-words":
         options["shuffled"] = not args.no_shuffled
     elif args.no_shuffled:
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n", type=int, default=None, help="texts (text-to-image) or images per class (images-to-words)"
     )
     again.add_argument("--epochs", type=int, default=None, help="override every run's epochs (a quicker check)")
+    again.add_argument("--steps", type=int, default=None, help="bert-nontext: optimiser steps per run")
     again.add_argument("--no-shuffled", action="store_true", help="images-to-words: skip the shuffled-words control")
     again.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     again.set_defaults(run=_reproduce)

@@ -27,6 +27,10 @@ PAPERS = {
         "core.images_to_words.reproduce",
         "Baughman et al. 2021: images to word vectors, leave-one-out",
     ),
+    "bert-nontext": (
+        "core.nontext.reproduce",
+        "Kao & Lee 2021: BERT fine-tuned on non-text tokens, pretrained against random init",
+    ),
 }
 """The papers ``reproduce`` knows: name -> (the module whose ``run(...)`` reproduces it, title)."""
 
@@ -53,6 +57,9 @@ class Row:
     seconds: float | None = None
     machine: str = ""
     note: str = ""
+    evidence: dict[str, Any] | None = None
+    """The evidence behind ``value`` as :mod:`core.evidence` records it (an interval, a paired test and its
+    verdict), where the row has one; ``shown`` and ``note`` say it in words."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -1,0 +1,224 @@
+"""The non-text tokens reproduction (``python -m core reproduce bert-nontext``): Kao & Lee 2021's figures (not
+found in a readable copy: said, not invented), the paper's setting (bert-base-uncased, three encoders, three
+seeds, 3,600 steps: online and GPU-sized, so offline it is listed as not run, with why) and the lab's laptop
+comparison on the packaged splice junctions: the pretrained encoder's held-out accuracy with its interval,
+the randomly initialised encoder's (the control), the majority class (the baseline), and the paper's claim,
+pretrained − random init, paired on the same test examples (:func:`core.nontext.runs.comparison_evidence`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from core import jobs
+from core.errors import USER_ERRORS
+from core.nontext import models, runs
+from core.nontext.runs import TokenSettings
+from core.reproduce import Row, machine
+from core.settings import to_record
+from core.store import Artifact, Callback
+
+PAPER = "Kao & Lee 2021 (Findings of EMNLP), splice junctions, bert-base-uncased"
+SOURCE = (
+    "shared/METHODS.md §4 (Kao & Lee), 'Finding': pretrained text models converge faster and score higher than "
+    "random init; 'Tables: not found in a readable copy'"
+)
+DATA = (
+    "data: Debian r-cran-mlbench DNA.rda's 3,186 UCI records, not the paper's Hilbert-CNN splice.txt (3,190; "
+    "3,175 sequences identical, 11 differ: close, not the same; shared/METHODS.md §4)"
+)
+
+
+def _command(settings: TokenSettings, preset: str) -> str:
+    """The tokens-compare command of ``settings``: the preset and what differs from it."""
+    base = runs.PRESETS[preset]
+    parts = [f"python -m core tokens-compare --preset {preset}"]
+    for name, flag in (("encoder", "--encoder"), ("steps", "--steps"), ("eval_every", "--eval-every")):
+        if getattr(settings, name) != getattr(base, name):
+            parts.append(f"{flag} {getattr(settings, name)}")
+    if settings.seeds != base.seeds:
+        parts.append("--seeds " + " ".join(map(str, settings.seeds)))
+    return " ".join(parts)
+
+
+def _describe(settings: TokenSettings) -> str:
+    return (
+        f"{settings.task}, {settings.encoder}, {len(settings.variants)} encoders x {len(settings.seeds)} "
+        f"seed{'s' if len(settings.seeds) != 1 else ''}, {settings.optimizer} {settings.lr:g}, "
+        f"{settings.steps:,} steps of batch {settings.batch_size}"
+    )
+
+
+def _reused(found: list[Artifact], before: dict[str, str]) -> str:
+    """A note when runs were finished before this reproduction started (loaded, not trained again)."""
+    old = [before[run.id] for run in found if run.id in before]
+    return f"reused: {len(old)} of {len(found)} runs made before (the first {min(old)})" if old else ""
+
+
+def _accuracy_text(record: dict[str, Any]) -> str:
+    interval = record.get("interval")
+    if interval is None:
+        return f"{record['estimate']:.3f} ({record.get('note', runs.NO_PER_EXAMPLE)})"
+    return f"{record['estimate']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+
+
+def _variant_note(record: dict[str, Any]) -> str:
+    interval = record.get("interval")
+    notes = [f"seeds {', '.join(map(str, record['seeds']))}; {record['n']} test examples"]
+    if interval is not None:
+        notes.append(f"95% interval: {interval['method']}")
+    if "detectable" in record:
+        notes.append(f"smallest detectable difference {100 * record['detectable']:.1f} points")
+    return "; ".join(notes)
+
+
+def _claim_row(kind: str, entry: dict[str, Any], command: str, seconds: float, here: str) -> Row:
+    what = f"the claim: {models.VARIANT_TITLES[entry['a']]} − {models.VARIANT_TITLES[entry['b']]}, paired"
+    figure = "difference of held-out accuracy (points)"
+    if "difference" not in entry or "verdict" not in entry:
+        return Row(
+            kind,
+            what,
+            figure,
+            None,
+            entry.get("note", "not paired"),
+            command,
+            round(seconds, 1),
+            here,
+            entry["sentence"],
+            evidence=entry,
+        )
+    d = entry["difference"]
+    shown = f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; {entry['verdict']}"
+    note = (
+        f"{entry['test']}, p = {entry['p_value']:.3g}; 95% {d['method']} (n = {d['n']}); smallest detectable "
+        f"difference {100 * entry['detectable']:.1f} points; {entry['sentence']}"
+    )
+    return Row(kind, what, figure, d["estimate"], shown, command, round(seconds, 1), here, note, evidence=entry)
+
+
+def _comparison_rows(
+    kind: str, title: str, settings: TokenSettings, preset: str, found: list[Artifact], seconds: float, note: str
+) -> list[Row]:
+    """The rows of one comparison: the pretrained encoder (``kind``), every other encoder (controls), the
+    majority class of the test split (baseline) and each paired claim against the pretrained encoder."""
+    here = machine()
+    report = runs.comparison_evidence(found)
+    command = _command(settings, preset)
+    results = f"python -m core tokens-results --comparison {settings.comparison_id}"
+    finished = [r for r in found if r.config.get("status") == "finished"]
+    rows = []
+    for variant, record in report["variants"].items():
+        own = [r for r in finished if r.config["variant"] == variant]
+        rows.append(
+            Row(
+                kind if variant == "pretrained" else "control",
+                f"{title}: {models.VARIANT_TITLES[variant]}",
+                "held-out accuracy [95% interval]",
+                record["estimate"],
+                _accuracy_text(record),
+                command,
+                round(sum(r.config["seconds"] for r in own), 1),
+                here,
+                "; ".join(x for x in (_variant_note(record), note if variant == "pretrained" else "") if x),
+                evidence=record,
+            )
+        )
+    majority = finished[0].config["test"]["majority_rate"]
+    rows.append(
+        Row(
+            "baseline",
+            f"majority class of the test split ({title})",
+            "held-out accuracy",
+            majority,
+            f"{majority:.3f}",
+            results,
+            note=f"{finished[0].config['split']['test']} test examples",
+        )
+    )
+    rows += [_claim_row(kind, entry, command, seconds, here) for entry in report["comparisons"]]
+    return rows
+
+
+def run(
+    online: bool = False,
+    n: int | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: jobs.Progress = jobs.no_progress,
+    callback: Callback | None = None,
+    steps: int | None = None,
+    encoder: str | None = None,
+) -> tuple[list[Row], dict[str, Any]]:
+    """Run the reproduction; returns its rows and settings (see :func:`core.reproduce.run`). ``steps``:
+    optimiser steps per run of every comparison (evaluations every ``min(eval_every, steps)``); ``encoder``:
+    the lab's comparison on another text model (a packaged name, a folder or a hub id). Runs are counted in
+    steps, so ``n`` and ``epochs`` are refused."""
+    if n is not None or epochs is not None:
+        raise ValueError("--n and --epochs do not apply to bert-nontext: its runs are counted in steps (--steps).")
+
+    def sized(chosen: TokenSettings, **more: Any) -> TokenSettings:
+        given = {"steps": steps, "eval_every": min(chosen.eval_every, steps)} if steps is not None else {}
+        if steps is not None and steps < 1:
+            given["eval_every"] = chosen.eval_every  # check() says what is wrong
+        chosen = replace(chosen, device=device, **given, **more)
+        chosen.check()
+        return chosen
+
+    paper = sized(runs.PRESETS["full"])
+    lab = sized(runs.PRESETS["laptop"], **({"encoder": encoder} if encoder else {}))
+    settings = {"paper": to_record(paper, omit=("device",)), "lab": to_record(lab, omit=("device",))}
+    rows = [
+        Row("paper", f"{PAPER}: pretrained", "held-out accuracy", None, "not found", note=SOURCE),
+        Row("paper", f"{PAPER}: randomly initialised", "held-out accuracy", None, "not found", note=SOURCE),
+    ]
+    paper_title = f"the paper's setting ({_describe(paper)})"
+    comparisons = [("lab preset", f"the lab's laptop comparison ({_describe(lab)})", lab, "laptop", DATA)]
+    if online:
+        comparisons.insert(0, ("paper preset", paper_title, paper, "full", DATA))
+    else:
+        rows.append(
+            Row(
+                "paper preset",
+                paper_title,
+                "held-out accuracy",
+                None,
+                "not run offline",
+                _command(paper, "full"),
+                note=f"{paper.encoder} is a download (Hugging Face hub), and {len(paper.variants)} encoders x "
+                f"{len(paper.seeds)} seeds x {paper.steps:,} steps of batch {paper.batch_size} are a GPU's work: run "
+                "with --online on a GPU; " + DATA,
+            )
+        )
+    for kind, title, chosen, preset, note in comparisons:
+        started = time.time()
+        before = {
+            r.id: r.config.get("provenance", {}).get("created", "")
+            for r in runs.list_runs(chosen.comparison_id)
+            if r.config.get("status") == "finished"
+        }
+        try:
+            found = runs.run_comparison(chosen, callback, progress("loading the task"))
+        except USER_ERRORS as error:
+            if kind != "paper preset":
+                raise
+            rows.append(
+                Row(
+                    kind,
+                    title,
+                    "held-out accuracy",
+                    None,
+                    "could not run here",
+                    _command(chosen, preset),
+                    round(time.time() - started, 1),
+                    machine(),
+                    f"{error}; {note}",
+                )
+            )
+            continue
+        seconds = time.time() - started
+        notes = "; ".join(x for x in (_reused(found, before), note) if x)
+        rows += _comparison_rows(kind, title, chosen, preset, found, seconds, notes)
+    return rows, settings
