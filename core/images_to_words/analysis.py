@@ -67,6 +67,25 @@ def _against_shuffled(folds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def fold_verdicts(study: Study) -> dict[str, dict[str, Any]]:
+    """Is the trained model's held-out loss lower than a control's, across folds? Per control the folds carry
+    (``constant``: the constant predictor; ``shuffled``: the shuffled-words model), the per-fold gains
+    1 − loss after / the control's loss read by :func:`core.evidence.compare_folds`: a bootstrap interval of the
+    median gain, a Wilcoxon signed-rank (or sign) test and a verdict in words."""
+    from core import evidence
+
+    found = {}
+    folds = list(study.folds.values())
+    for name, key, fields, what in (
+        ("constant", "gain_over_constant", CONTROL_FIELDS, "the gain over the constant predictor"),
+        ("shuffled", "gain_over_shuffled", SHUFFLED_FIELDS, "the gain over the shuffled-words model"),
+    ):
+        carrying = [f for f in folds if all(k in f for k in fields)]
+        if carrying:  # each fold's recorded gain: 1 − loss after / the control's loss
+            found[name] = evidence.compare_folds([f[key] for f in carrying], what=what).to_record()
+    return found
+
+
 def fold_table(study: Study) -> pd.DataFrame:
     """One row per finished fold, in class order: losses before and after, the change, ranks, nearest words."""
     import pandas as pd

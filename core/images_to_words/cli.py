@@ -102,7 +102,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _results(args: argparse.Namespace) -> list[dict]:
     if args.add_controls:
         loo.add_controls(loo.load_study(args.add_controls))
-    return [{"id": s.id, "label": s.label(), "complete": s.complete, **analysis.summary(s)} for s in loo.list_studies()]
+    return [
+        {
+            "id": s.id,
+            "label": s.label(),
+            "complete": s.complete,
+            **analysis.summary(s),
+            "verdicts": analysis.fold_verdicts(s),
+        }
+        for s in loo.list_studies()
+    ]
 
 
 def settings_from(args: argparse.Namespace) -> StudySettings:
@@ -159,7 +168,12 @@ def _loo(args: argparse.Namespace) -> dict:
     else:
         settings = settings_from(args)
         found = jobs.run_loo(settings, use_ray=use_ray, redo=args.redo, device=args.device, callback=callback)
-    return {"id": found.id, "path": str(loo.study_dir(found.id)), **analysis.summary(found)}
+    return {
+        "id": found.id,
+        "path": str(loo.study_dir(found.id)),
+        **analysis.summary(found),
+        "verdicts": analysis.fold_verdicts(found),
+    }
 
 
 def available() -> dict:

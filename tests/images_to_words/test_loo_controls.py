@@ -35,6 +35,13 @@ def test_every_new_fold_records_its_controls_and_old_studies_get_them_without_re
     gains = [fold["gain_over_constant"] for fold in finished.folds.values()]
     assert summary["controlled_folds"] == 3 and summary["beats_constant"] == sum(g > 0 for g in gains)
     assert summary["median_gain_over_constant"] == pytest.approx(float(np.median(gains)))
+    from core import evidence
+
+    verdicts = analysis.fold_verdicts(finished)
+    assert (
+        verdicts["constant"] == evidence.compare_folds(gains, what="the gain over the constant predictor").to_record()
+    )
+    assert "shuffled" not in verdicts or all("shuffled_loss" in f for f in finished.folds.values())
     changes = [fold["relative_change"] for fold in finished.folds.values()]
     assert summary["median_change"] == pytest.approx(float(np.median(changes)))  # the poster's figure beside
 
@@ -87,6 +94,7 @@ def test_the_page_leads_with_the_controls_and_computes_them_for_an_old_study(tin
     assert {"constant predictor loss", "gain over constant %"} <= set(app.dataframe[0].value.columns)
     app.radio(key="loo-explain").set_value("loss_before").run()
     assert not app.exception and any("loss before and the loss change" in c.value for c in app.caption)
+    assert any("folds gain" in c.value and "Test: " in c.value for c in app.caption)  # the verdict over folds
 
 
 def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
@@ -109,6 +117,7 @@ def test_cli_adds_the_controls_to_an_old_study(tmp_path, monkeypatch, capsys):
     [row] = json.loads(capsys.readouterr().out)
     [redone] = loo.load_study(done.id).folds.values()
     assert row["controlled_folds"] == 1 and row["beats_constant"] == int(redone["gain_over_constant"] > 0)
+    assert row["verdicts"]["constant"]["test"] == "sign test (exact binomial)"  # one fold: no Wilcoxon
 
 
 def test_shuffled_words_are_a_seeded_derangement_that_keeps_the_held_out_word():
@@ -162,6 +171,10 @@ def test_the_shuffled_control_trains_the_fold_again_with_permuted_words_and_leav
         assert unshuffled[2][-1]["held_out_loss"] == pytest.approx(fold["loss_after"], rel=1e-5)
     summary = analysis.summary(with_control)
     shuffled_gains = [fold["gain_over_shuffled"] for fold in with_control.folds.values()]
+    shuffled_verdict = analysis.fold_verdicts(with_control)["shuffled"]
+    assert shuffled_verdict["sentence"].endswith(
+        f"{sum(g > 0 for g in shuffled_gains)} of 3 folds gain, {sum(g < 0 for g in shuffled_gains)} lose."
+    )
     assert summary["shuffled_folds"] == 3 and summary["beats_shuffled"] == sum(g > 0 for g in shuffled_gains)
     assert "shuffled-words loss" in analysis.fold_table(with_control).columns
 

@@ -139,9 +139,15 @@ def resume(study_id: str, shuffled: bool = False) -> loo.Study:
     return jobs.resume_loo(study_id, callback=_progress(), shuffled=shuffled)
 
 
+def _verdict(found: dict | None) -> None:
+    """A comparison over folds in one sentence, with its test (see :func:`core.evidence.compare_folds`)."""
+    if found:
+        st.caption(f"{found['sentence']} Test: {found['test']}; interval: bootstrap of the median over folds.")
+
+
 def summary_metrics(study: loo.Study) -> None:
     """The study's headline figures over its finished folds, each with how it was computed."""
-    summary = analysis.summary(study)
+    summary, verdicts = analysis.summary(study), analysis.fold_verdicts(study)
     if loo.missing_controls(study):
         st.warning(
             "Some folds of this study were recorded before folds carried their controls (the constant and the "
@@ -172,6 +178,7 @@ def summary_metrics(study: loo.Study) -> None:
             help="Against answering the vector of the trained class whose word is nearest (cosine) to the "
             "held-out word.",
         )
+        _verdict(verdicts.get("constant"))
     if summary.get("shuffled_folds"):
         n = summary["shuffled_folds"]
         low = st.columns(3)
@@ -192,6 +199,7 @@ def summary_metrics(study: loo.Study) -> None:
             help="Its loss after training / the loss before − 1: the poster's figure for a model that learnt no "
             "true pairing.",
         )
+        _verdict(verdicts.get("shuffled"))
     if study.complete and loo.missing_shuffled(study):
         st.caption(
             "No shuffled-words control yet for "
