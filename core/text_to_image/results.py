@@ -133,6 +133,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 + (", fine-tuned" if c["finetune"] else "")
                 + (", the paper's new layers" if c.get("style") == "paper" else ""),
                 **artifact.config["metrics"],
+                "seed": t["seed"],  # two runs of one architecture differ by it
                 "best epoch": artifact.config["best_epoch"],
                 "epoch chosen on": t.get("best_epoch_chosen_on", "validation"),
                 "epochs run": f"{len(artifact.config['history'])}/{t['epochs']}",
@@ -149,6 +150,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                     "model": f"logistic regression on {artifact.config['features']} embedding features",
                     "kind": "baseline: raw embeddings",
                     **artifact.config["metrics"],
+                    "seed": None,
                     "best epoch": None,
                     "epochs run": "",
                     "status": "finished",
@@ -164,6 +166,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "model": f"always '{ref.majority_class}'",
                 "kind": "reference: majority class",
                 **ref.majority_metrics,
+                "seed": None,
                 "best epoch": None,
                 "epochs run": "",
                 "status": "",
