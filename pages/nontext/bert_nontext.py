@@ -5,6 +5,7 @@ import streamlit as st
 from core.nontext import runs
 from ui import state
 from ui.nontext import panels
+from ui.reproductions import latest_table
 
 st.title("BERT on DNA, proteins and music")
 st.caption(
@@ -13,6 +14,7 @@ st.caption(
     "see how its symbols become the ids the model reads, and fine-tune the encoders side by side with the same data, "
     "split, seeds and steps."
 )
+latest_table("bert-nontext", "nt-reproduction")
 
 st.subheader("1. Task")
 base = panels.choose_task()

@@ -122,6 +122,7 @@ def test_the_pages_show_the_latest_reproduction(fresh_home):
     for paper, page in (
         ("text-to-image", "pages/text_to_image/results.py"),
         ("images-to-words", "pages/images_to_words/images_to_words.py"),
+        ("bert-nontext", "pages/nontext/bert_nontext.py"),
     ):
         app = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
         assert not app.exception and any(f"python -m core reproduce {paper}" in i.value for i in app.info)
