@@ -26,7 +26,14 @@ def latest_table(paper: str, key: str) -> None:
             "paper's settings run here, the lab's settings, a baseline, or a control. "
             f"Run `{command}` again to refresh."
         )
-        st.dataframe(pd.DataFrame(reproduce.table_rows(record)), hide_index=True, width="stretch", key=f"{key}-table")
+        st.dataframe(
+            pd.DataFrame(reproduce.table_rows(record)),
+            hide_index=True,
+            width="stretch",
+            key=f"{key}-table",
+            # the value beside what the row is, before the long descriptions
+            column_order=("row", "value", "figure", "what", "command", "time", "machine", "note"),
+        )
         st.download_button(
             "Table (Markdown)", reproduce.markdown(record), f"reproduction-{paper}.md", "text/markdown", key=f"{key}-md"
         )
