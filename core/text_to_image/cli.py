@@ -137,7 +137,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "t2i-results", aliases=["results"], help="held-out metrics of every model and baseline of a dataset"
     )
     measured.add_argument("--dataset", required=True)
-    measured.set_defaults(run=lambda args: results.results_table(_dataset(args.dataset)))
+    measured.set_defaults(run=lambda args: results.results_table(datasets.find_dataset(args.dataset)))
     run = commands.add_parser(
         "t2i-preset",
         aliases=["preset"],
@@ -243,7 +243,7 @@ def _seeds(args: argparse.Namespace) -> dict:
     train = replace(train, device=args.device, **{k: v for k, v in changes.items() if v is not None})
     settings = seeds.settings_from_train(args.dataset, _seed_list(args.seeds), train, logistic=not args.no_logistic)
     settings.check()
-    _dataset(args.dataset)
+    datasets.find_dataset(args.dataset)
     bars: list = []
 
     def callback(done: int, total: int, info: dict) -> None:
@@ -403,30 +403,27 @@ def _layout_params(args: argparse.Namespace) -> dict:
     return base
 
 
-def _layers(args: argparse.Namespace) -> list[int] | None:
-    return parse_layers(" ".join(args.layers)) if args.layers else None
+def _encoding(args: argparse.Namespace) -> dict:
+    """The layers, pooling and layout of ``args`` (after :func:`_with_preset`), as settings keywords."""
+    layers = parse_layers(" ".join(args.layers)) if args.layers else None
+    return {
+        "layers": tuple(layers) if layers else None,
+        "pooling": args.pooling or recommended_pooling(args.encoder),
+        "layout": _layout_params(args),
+    }
 
 
 def _fit_layout(args: argparse.Namespace) -> dict:
     args = _with_preset(args)
-    layers = _layers(args)
-    settings = imaging.LayoutFitSettings(
-        layers=tuple(layers) if layers else None,
-        pooling=args.pooling or recommended_pooling(args.encoder),
-        layout=_layout_params(args),
-        layer_pixels=args.layer_pixels,
-    )
+    settings = imaging.LayoutFitSettings(**_encoding(args), layer_pixels=args.layer_pixels)
     artifact = jobs.fit_layout(_corpus(args), args.encoder, settings, progress=progress_bar, force=args.force)
     return {"id": artifact.id, "path": str(artifact.path), "quality": artifact.config["quality"]}
 
 
 def _build_dataset(args: argparse.Namespace) -> dict:
     args = _with_preset(args)
-    layers = _layers(args)
     settings = datasets.DatasetSettings(
-        layers=tuple(layers) if layers else None,
-        pooling=args.pooling or recommended_pooling(args.encoder),
-        layout=_layout_params(args),
+        **_encoding(args),
         test_size=args.test_size,
         seed=args.split_seed,
         fit_on=args.fit_on,
@@ -441,16 +438,8 @@ def _build_dataset(args: argparse.Namespace) -> dict:
     }
 
 
-def _dataset(dataset_id: str) -> store.Artifact:
-    found = store.load(datasets.DATASETS, dataset_id)
-    if found is None:
-        known = ", ".join(a.id for a in datasets.list_datasets()) or "none yet (python -m core t2i-build-dataset)"
-        raise ValueError(f"no dataset {dataset_id!r}; built datasets: {known}.")
-    return found
-
-
 def _train(args: argparse.Namespace) -> dict:
-    dataset = _dataset(args.dataset)
+    dataset = datasets.find_dataset(args.dataset)
     bars: list = []
 
     def callback(epoch: int, epochs: int, metrics: dict) -> None:
@@ -537,7 +526,7 @@ def _preset(args: argparse.Namespace) -> dict:
 
 
 def _baseline(args: argparse.Namespace) -> dict:
-    dataset = _dataset(args.dataset)
+    dataset = datasets.find_dataset(args.dataset)
     artifact = training.logistic_baseline(dataset, args.C)
     return {"id": artifact.id, "metrics": artifact.config["metrics"], **_references(dataset, artifact)}
 
@@ -561,7 +550,7 @@ def _classify(args: argparse.Namespace) -> list[dict]:
     sources = {config.get("dataset") for config in configs}
     if len(sources) != 1:
         raise ValueError("the models were trained on different datasets; an ensemble needs one dataset's images.")
-    dataset = _dataset(sources.pop())
+    dataset = datasets.find_dataset(sources.pop())
     models = {folder.name: classify.load_model(folder) for folder in folders}
     imager = classify.dataset_imager(dataset)
     names = datasets.label_names(dataset)

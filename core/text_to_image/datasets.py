@@ -193,6 +193,15 @@ def label_names(dataset: Artifact) -> list[str]:
     return [str(i) for i in range(int(np.load(dataset.file("labels.npy")).max()) + 1)]
 
 
+def find_dataset(dataset_id: str) -> Artifact:
+    """The image dataset ``dataset_id``; ValueError naming the datasets built here when there is none."""
+    found = store.load(DATASETS, dataset_id)
+    if found is None:
+        known = ", ".join(a.id for a in list_datasets()) or "none yet (python -m core t2i-build-dataset)"
+        raise ValueError(f"no dataset {dataset_id!r}; built datasets: {known}.")
+    return found
+
+
 def list_datasets() -> list[Artifact]:
     """Built image datasets, newest first."""
     return store.list_artifacts(DATASETS)

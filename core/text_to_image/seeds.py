@@ -30,7 +30,7 @@ from core import evidence, store, sweeps
 from core.errors import Interrupted
 from core.settings import from_record, to_record
 from core.store import Artifact, Callback
-from core.text_to_image import results, training
+from core.text_to_image import datasets, results, training
 from core.text_to_image.presets import WORKSHOP
 from core.text_to_image.training import BASELINES, MODELS, TrainSettings
 
@@ -171,16 +171,7 @@ def stored_model(dataset: Artifact, settings: SeedSettings, variant: str, seed: 
 
 def stored_baseline(dataset: Artifact, settings: SeedSettings) -> Artifact | None:
     """The logistic-regression baseline of the dataset with the sweep's C, or None when it has not been fitted."""
-    for artifact in store.list_artifacts(BASELINES):
-        c = artifact.config
-        if (
-            c.get("dataset") == dataset.id
-            and c.get("method") == "logistic_regression"
-            and c.get("C") == float(settings.C)
-            and c.get("seed") == BASELINE_SEED
-        ):
-            return artifact
-    return None
+    return store.load(BASELINES, store.config_hash(training.baseline_config(dataset, settings.C, BASELINE_SEED)))
 
 
 def stored(dataset: Artifact, settings: SeedSettings, variant: str, seed: int | None) -> Artifact | None:
@@ -217,16 +208,6 @@ def _job(
     return variant, seed, training.train_model(dataset, settings.train_settings(variant, int(seed)), callback).id
 
 
-def _load_dataset(settings: SeedSettings) -> Artifact:
-    from core.text_to_image.datasets import DATASETS, list_datasets
-
-    found = store.load(DATASETS, settings.dataset)
-    if found is None:
-        known = ", ".join(a.id for a in list_datasets()) or "none yet (python -m core t2i-build-dataset)"
-        raise ValueError(f"no dataset {settings.dataset!r}; built datasets: {known}.")
-    return found
-
-
 def _write_record(settings: SeedSettings, status: str) -> None:
     record = {"settings": to_record(settings, omit=("device",)), "dataset": settings.dataset, "status": status}
     with store.writing(SWEEPS, settings.sweep_id, {**record, "provenance": store.provenance()}):
@@ -242,7 +223,7 @@ def run_sweep(settings: SeedSettings, callback: Callback | None = None, use_ray:
     :class:`core.errors.Interrupted` is raised; running the sweep again resumes it.
     """
     settings.check()
-    dataset = _load_dataset(settings)
+    dataset = datasets.find_dataset(settings.dataset)
     if settings.logistic and "embeddings" not in dataset.config:
         raise ValueError(
             f"dataset {dataset.id} records no embeddings, so the logistic-regression baseline cannot be fitted; "
@@ -347,7 +328,7 @@ def seed_evidence(settings: SeedSettings) -> dict[str, Any]:
     smallest difference this test size and number of seeds detects (:func:`core.evidence.detectable_difference`);
     and the verdict on :data:`CLAIM` with its sentence; the majority-class rate and chance beside them."""
     settings.check()
-    dataset = _load_dataset(settings)
+    dataset = datasets.find_dataset(settings.dataset)
     ref = results.reference(dataset)
     plan = settings.plan()
     artifacts = {(v, s): stored(dataset, settings, v, s) for v, s in plan}

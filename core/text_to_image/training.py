@@ -313,19 +313,24 @@ def _report(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> 
     }
 
 
-def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> Artifact:
-    """Logistic regression on the raw embedding vectors of the dataset's texts, on the same split."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    config = {
+def baseline_config(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> dict[str, Any]:
+    """What defines a logistic-regression baseline (and so its id)."""
+    return {
         "dataset": dataset.id,
         "method": "logistic_regression",
         "C": float(C),
         "seed": int(seed),
         "scaling": "standard",
     }
+
+
+def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> Artifact:
+    """Logistic regression on the raw embedding vectors of the dataset's texts, on the same split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    config = baseline_config(dataset, C, seed)
 
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         embeddings = store.load(EMBEDDINGS, dataset.config["embeddings"])
