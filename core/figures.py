@@ -136,6 +136,21 @@ def image_figure(
     return fig
 
 
+def interval_error_y(estimate: float, low: float, high: float) -> dict:
+    """Plotly ``error_y`` of one bar: its interval from ``low`` to ``high`` around ``estimate`` (asymmetric)."""
+    return {"type": "data", "symmetric": False, "array": [high - estimate], "arrayminus": [estimate - low]}
+
+
+def majority_line(fig: go.Figure, rate: float, label: str = "majority class") -> None:
+    """The majority-class rate as a dotted gray line, labelled with its value."""
+    fig.add_hline(
+        y=rate,
+        line={"color": GRAY, "dash": "dot"},
+        annotation_text=f"{label} {rate:.3f}",
+        annotation_position="bottom right",
+    )
+
+
 def learning_curves_figure(
     histories: dict[str, list[dict]], baselines: dict[str, float] | None = None, height: int = 360
 ) -> go.Figure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import MARGIN
+from core.figures import MARGIN, interval_error_y, majority_line
 from core.nontext.models import VARIANT_TITLES, VARIANTS
 
 COLOURS = {"pretrained": "#4c78a8", "random": "#e45756", "random-embeddings": "#54a24b"}
@@ -65,7 +65,8 @@ def curves_figure(
                 hovertemplate=f"{VARIANT_TITLES[variant]}<br>step %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
             )
         )
-    _majority_line(fig, reference)
+    if reference is not None:
+        majority_line(fig, reference)
     if threshold is not None:
         fig.add_hline(y=threshold, line={"color": "#888", "dash": "dash", "width": 1})
     fig.update_layout(
@@ -90,8 +91,8 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
             continue
         metric = record["metric"]
         interval = record.get("interval")
-        low = record["estimate"] - interval["low"] if interval else 0.0
-        high = interval["high"] - record["estimate"] if interval else 0.0
+        estimate = record["estimate"]
+        low, high = (interval["low"], interval["high"]) if interval else (estimate, estimate)
         how = (
             f"95% interval [{interval['low']:.3f}, {interval['high']:.3f}], {interval['method']}"
             if interval
@@ -101,14 +102,15 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
             go.Bar(
                 x=[VARIANT_TITLES[variant]],
                 y=[record["estimate"]],
-                error_y={"type": "data", "symmetric": False, "array": [high], "arrayminus": [low]},
+                error_y=interval_error_y(estimate, low, high),
                 marker_color=COLOURS[variant],
                 name=VARIANT_TITLES[variant],
                 customdata=[how],
                 hovertemplate=f"%{{x}}<br>test {metric} %{{y:.3f}}<br>%{{customdata}}<extra></extra>",
             )
         )
-    _majority_line(fig, reference)
+    if reference is not None:
+        majority_line(fig, reference)
     fig.update_layout(
         height=320,
         margin=MARGIN,
@@ -117,14 +119,3 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
         showlegend=False,
     )
     return fig
-
-
-def _majority_line(fig: go.Figure, reference: float | None) -> None:
-    """The majority-class rate as a dotted line, when the task has one."""
-    if reference is not None:
-        fig.add_hline(
-            y=reference,
-            line={"color": "gray", "dash": "dot"},
-            annotation_text=f"majority class {reference:.3f}",
-            annotation_position="bottom right",
-        )

@@ -18,6 +18,8 @@ from core.figures import (
     bare_axes,
     display_values,
     heatmap_trace,
+    interval_error_y,
+    majority_line,
     symmetric_limits,
 )
 from core.layout import FeatureLayout
@@ -275,12 +277,7 @@ def seeds_figure(found: dict) -> go.Figure:
             go.Bar(
                 x=[record["title"]],
                 y=[record["accuracy"]],
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [interval["high"] - record["accuracy"]],
-                    "arrayminus": [record["accuracy"] - interval["low"]],
-                },
+                error_y=interval_error_y(record["accuracy"], interval["low"], interval["high"]),
                 marker_color=colour,
                 opacity=0.75,
                 name=record["title"],
@@ -301,12 +298,7 @@ def seeds_figure(found: dict) -> go.Figure:
             )
         )
     reference = found["reference"]
-    fig.add_hline(
-        y=reference["majority_rate"],
-        line={"color": GRAY, "dash": "dot"},
-        annotation_text=f"majority class ('{reference['majority_class']}') {reference['majority_rate']:.3f}",
-        annotation_position="bottom right",
-    )
+    majority_line(fig, reference["majority_rate"], f"majority class ('{reference['majority_class']}')")
     fig.update_layout(
         height=340, margin=MARGIN, yaxis_title="held-out accuracy (95% interval)", yaxis_range=[0, 1], showlegend=False
     )
