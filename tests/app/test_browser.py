@@ -21,7 +21,12 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -503,17 +508,25 @@ def test_bert_on_non_text_tokens_page_shows_the_task_and_its_tokens(
 def set_number(driver: WebDriver, label: str, value: int) -> None:
     """Type ``value`` into the number input labelled ``label`` and submit it (Enter)."""
     path = f"//div[@data-testid='stNumberInput'][.//label[contains(., '{label}')]]//input"
-    deadline = time.monotonic() + 20  # an expander just opened may still be unfolding; other tabs hold hidden twins
-    while not (shown := [f for f in driver.find_elements(By.XPATH, path) if f.is_displayed() and f.is_enabled()]):
+    # an expander just opened may still be unfolding, a rerun may be redrawing the input, other tabs hold hidden
+    # twins: try again until the input takes the keys
+    deadline = time.monotonic() + 20
+    while True:
+        shown = [f for f in driver.find_elements(By.XPATH, path) if f.is_displayed() and f.is_enabled()]
+        try:
+            if shown:
+                field = shown[0]
+                field.click()
+                field.send_keys(Keys.CONTROL, "a")
+                field.send_keys(Keys.DELETE)
+                field.send_keys(str(value))
+                field.send_keys(Keys.ENTER)
+                break
+        except (ElementClickInterceptedException, ElementNotInteractableException, StaleElementReferenceException):
+            pass
         if time.monotonic() > deadline:
-            raise AssertionError(f"no visible number input labelled {label!r}")
+            raise AssertionError(f"no number input labelled {label!r} that takes input")
         time.sleep(0.2)
-    field = shown[0]
-    field.click()
-    field.send_keys(Keys.CONTROL, "a")
-    field.send_keys(Keys.DELETE)
-    field.send_keys(str(value))
-    field.send_keys(Keys.ENTER)
     driver.execute_script("document.activeElement && document.activeElement.blur();")
 
 
