@@ -14,7 +14,6 @@ from core import store
 from core.layout import FeatureLayout
 from core.store import Artifact
 from core.text_to_image.classifiers import SlicedClassifier, build_classifier, check_images, preprocess_for
-from core.train import predict
 
 
 def load_model(folder: str | Path, device: str = "cpu") -> SlicedClassifier:
@@ -119,15 +118,43 @@ def influential_features(
     return rows
 
 
-def classify(models: dict[str, SlicedClassifier], image: np.ndarray) -> dict[str, Any]:
-    """Every model's class probabilities for one image, and the ensemble's vote (mean probability)."""
+def classify(
+    models: dict[str, SlicedClassifier], image: np.ndarray, temperatures: dict[str, float | None] | None = None
+) -> dict[str, Any]:
+    """Every model's class probabilities for one image, and the ensemble's vote (mean probability).
+
+    Args:
+        models: the models by name.
+        image: one (H, W) image.
+        temperatures: each model's fitted temperature by name (see :mod:`core.text_to_image.calibration`): its
+            probabilities are then softmax(logits / T), the calibrated ones. A model with none (or None for all)
+            gives its raw softmax(logits).
+
+    Returns:
+        ``per_model`` (the probabilities shown: calibrated where a temperature was given), ``raw`` (every model's
+        uncalibrated probabilities), ``mean``, ``votes`` and ``vote`` (of the probabilities shown) and
+        ``temperatures`` (the one used for each model, 1.0 for raw).
+    """
+    from core.calibration import scaled_probabilities
+    from core.train import forward_batches
+
     tensor = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
-    per_model = {}
+    per_model, raw, used = {}, {}, {}
     for name, model in models.items():
         check_images(model.config, tensor)
-        per_model[name] = predict(model, tensor, preprocess_for(model.config))[0].numpy()
+        logits = forward_batches(model, tensor, preprocess_for(model.config))[0].numpy()
+        used[name] = float((temperatures or {}).get(name) or 1.0)
+        raw[name] = scaled_probabilities(logits).astype(np.float32)
+        per_model[name] = scaled_probabilities(logits, used[name]).astype(np.float32)
     if not per_model:
         raise ValueError("no trained model to classify with; train one first.")
     mean = np.mean(list(per_model.values()), axis=0)
     votes = np.bincount([int(p.argmax()) for p in per_model.values()], minlength=len(mean))
-    return {"per_model": per_model, "mean": mean, "votes": votes, "vote": int(mean.argmax())}
+    return {
+        "per_model": per_model,
+        "raw": raw,
+        "mean": mean,
+        "votes": votes,
+        "vote": int(mean.argmax()),
+        "temperatures": used,
+    }

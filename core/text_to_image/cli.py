@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from core import corpora, store
+from core.calibration import BINS, Calibration
 from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import LAYER_SETS, POOLINGS, parse_layers, recommended_pooling
 from core.layout import DISCRETIZATIONS, METHODS, ROTATIONS
 from core.progress import progress_bar
-from core.text_to_image import classify, datasets, imaging, jobs, presets, results, training
+from core.text_to_image import calibration, classify, datasets, imaging, jobs, presets, results, training
 from core.text_to_image.training import DEFAULTS as TRAIN_DEFAULTS
 from core.text_to_image.training import TrainSettings
 
@@ -137,7 +138,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "t2i-results", aliases=["results"], help="held-out metrics of every model and baseline of a dataset"
     )
     measured.add_argument("--dataset", required=True)
-    measured.set_defaults(run=lambda args: results.results_table(datasets.find_dataset(args.dataset)))
+    measured.set_defaults(run=_results)
     run = commands.add_parser(
         "t2i-preset",
         aliases=["preset"],
@@ -171,6 +172,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         help="a model id or a folder with model.safetensors + config.json (repeat for an ensemble)",
+    )
+    texts.add_argument(
+        "--raw",
+        action="store_true",
+        help="the models' raw probabilities, softmax(logits); by default each model's are calibrated, "
+        "softmax(logits / T) with T fitted on its validation split",
     )
     texts.set_defaults(run=_classify)
 
@@ -458,8 +465,27 @@ def _train(args: argparse.Namespace) -> dict:
         "status": artifact.config["status"],
         "best_epoch": artifact.config["best_epoch"],
         "metrics": artifact.config["metrics"],
+        "calibration": _calibration(artifact),
         **_references(dataset, artifact),
     }
+
+
+def _calibration(artifact: store.Artifact) -> dict:
+    """A model's temperature and ECE before and after it; a warning on stderr when the raw model is over-confident."""
+    found = calibration.summary(artifact)
+    fitted = calibration.model_calibration(artifact, fit=False)
+    if isinstance(fitted, Calibration) and fitted.overconfident:
+        print(f"warning: {results.model_name(artifact)} ({artifact.id}): {fitted.message()}", file=sys.stderr)
+        found["warning"] = fitted.message()
+    return {**found, "ECE bins": BINS}
+
+
+def _results(args: argparse.Namespace) -> list[dict]:
+    dataset = datasets.find_dataset(args.dataset)
+    rows = results.results_table(dataset)
+    for artifact in results.list_models(dataset):
+        _calibration(artifact)  # the warnings (stored figures: already in the rows)
+    return rows
 
 
 _TRAIN_OPTIONS = {
@@ -552,21 +578,39 @@ def _classify(args: argparse.Namespace) -> list[dict]:
         raise ValueError("the models were trained on different datasets; an ensemble needs one dataset's images.")
     dataset = datasets.find_dataset(sources.pop())
     models = {folder.name: classify.load_model(folder) for folder in folders}
+    artifacts = {
+        folder.name: store.Artifact(training.MODELS, folder.name, folder, config)
+        for folder, config in zip(folders, configs, strict=True)
+    }
+    found = {name: _calibration(artifact) for name, artifact in artifacts.items()}
+    temperatures = None if args.raw else {name: f["temperature"] for name, f in found.items()}
     imager = classify.dataset_imager(dataset)
     names = datasets.label_names(dataset)
+
+    def by_class(probabilities) -> dict[str, float]:
+        return dict(zip(names, map(float, probabilities), strict=True))
+
     _, images = imager.images(args.texts)
     rows = []
     for text, image in zip(args.texts, images, strict=True):
-        result = classify.classify(models, image)
-        rows.append(
-            {
-                "text": text,
-                "vote": names[result["vote"]],
-                "mean_probability": dict(zip(names, map(float, result["mean"]), strict=True)),
-                "models": {m: dict(zip(names, map(float, p), strict=True)) for m, p in result["per_model"].items()},
-            }
-        )
+        result = classify.classify(models, image, temperatures)
+        row = {
+            "text": text,
+            "vote": names[result["vote"]],
+            "probabilities": "raw: softmax(logits)" if args.raw else _CALIBRATED,
+            "mean_probability": by_class(result["mean"]),
+            "models": {m: by_class(p) for m, p in result["per_model"].items()},
+        }
+        if not args.raw:
+            row["raw"] = {m: by_class(p) for m, p in result["raw"].items()}
+        rows.append({**row, "calibration": found})
     return rows
+
+
+_CALIBRATED = (
+    "calibrated: softmax(logits / T), T fitted on each model's validation split (raw where a model has none; "
+    "--raw for the raw ones)"
+)
 
 
 def available() -> dict:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from core import corpora, jobs
+from core.calibration import Calibration
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.store import Artifact, Callback
 from core.text_to_image import jobs as t2i_jobs
@@ -163,7 +164,7 @@ class RunOutcome:
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        from core.text_to_image import results
+        from core.text_to_image import calibration, results
 
         ref, check = results.reference(self.dataset), results.check_predictions(self.model)
         found = {
@@ -176,9 +177,13 @@ class RunOutcome:
             "majority_class_rate": ref.majority_rate,
             "chance": ref.chance,
             "seconds": round(self.seconds, 1),
+            "calibration": calibration.summary(self.model),
         }
-        if check.degenerate:
-            found["warning"] = check.message()
+        fitted = calibration.model_calibration(self.model)
+        warnings = [check.message() if check.degenerate else ""]
+        warnings.append(fitted.message() if isinstance(fitted, Calibration) else "")
+        if any(warnings):
+            found["warning"] = " ".join(w for w in warnings if w)
         return found
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from core import store
 from core.store import Artifact
+from core.text_to_image import calibration
 from core.text_to_image.datasets import label_names
 from core.text_to_image.training import BASELINES, MODELS
 from core.train import classification_metrics
@@ -122,7 +123,9 @@ def model_key(artifact: Artifact) -> str:
 
 
 def results_table(dataset: Artifact) -> list[dict[str, Any]]:
-    """One row per trained model and baseline of ``dataset``: what it is and its held-out metrics."""
+    """One row per trained model and baseline of ``dataset``: what it is, its held-out metrics, and how well its
+    confidence is calibrated (the temperature fitted on its validation split, the validation and held-out
+    expected calibration error before and after it; see :mod:`core.text_to_image.calibration`)."""
     rows = []
     for artifact in list_models(dataset):
         c, t = artifact.config["classifier"], artifact.config["training"]
@@ -139,6 +142,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "epochs run": f"{len(artifact.config['history'])}/{t['epochs']}",
                 "status": artifact.config["status"],
                 "train seconds": artifact.config["seconds"],
+                **calibration.summary(artifact),
                 "flag": _flag(artifact),
                 "id": artifact.id,
             }
@@ -155,6 +159,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                     "epochs run": "",
                     "status": "finished",
                     "train seconds": artifact.config["seconds"],
+                    **calibration.summary(artifact),
                     "flag": _flag(artifact),
                     "id": artifact.id,
                 }
@@ -171,6 +176,8 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "epochs run": "",
                 "status": "",
                 "train seconds": 0.0,
+                **dict.fromkeys(calibration.COLUMNS),
+                "confidence": "",
                 "flag": f"chance (uniform guess): {ref.chance:.3f}",
                 "id": "",
             }

@@ -1,9 +1,11 @@
 """Training sliced-backbone classifiers on an image dataset, and the logistic-regression baseline.
 
 A trained classifier is a ``models`` artifact: ``model.safetensors`` (the best epoch's weights),
-``test_probabilities.npy`` and a ``config.json`` holding the dataset id, the architecture, the
-training settings, the per-epoch history, the best epoch's held-out metrics, its confusion matrix
-and provenance. Training runs through the lab's one :class:`core.train.Trainer` and saves its
+``test_probabilities.npy`` and ``test_logits.npy`` (the held-out split), ``validation_logits.npy`` and
+``validation_labels.npy`` (the validation share of the training split), and a ``config.json`` holding the
+dataset id, the architecture, the training settings, the per-epoch history, the best epoch's held-out
+metrics, its confusion matrix, its calibration (a temperature fitted on the validation split, see
+:mod:`core.calibration`) and provenance. Training runs through the lab's one :class:`core.train.Trainer` and saves its
 progress after every epoch, so an interrupted run resumes where it stopped; a run stopped on
 request is published with the best epoch so far (status "stopped") and resumes too when asked
 again.
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from core import jobs, store
+from core.calibration import calibrate
 from core.settings import from_record, to_record
 from core.store import Artifact, Callback
 from core.text_to_image.classifiers import (
@@ -38,7 +41,14 @@ from core.text_to_image.classifiers import (
 )
 from core.text_to_image.datasets import Split, label_names, load_dataset, load_split
 from core.text_to_image.imaging import EMBEDDINGS, load_embeddings
-from core.train import classification_metrics, epochs_done, predict, train_classifier, write_weights
+from core.train import (
+    classification_metrics,
+    epochs_done,
+    forward_batches,
+    predict,  # noqa: F401  (training.predict: the probabilities a trained model gives)
+    train_classifier,
+    write_weights,
+)
 
 MODELS = "models"
 PENDING = "training"
@@ -231,10 +241,17 @@ def _train(
         validation=None if held is None else (inputs["train"][held], split.train_labels[held]),
         keep_last=held is None,
     )
-    probabilities = predict(learner, inputs["test"], preprocess).numpy()
+    test_logits = forward_batches(learner, inputs["test"], preprocess).numpy()
+    probabilities = torch.softmax(torch.as_tensor(test_logits), dim=1).numpy()
     test_labels = split.test_labels.cpu().numpy()
     done = len(result.history) >= epochs
     more = _report(probabilities, test_labels, label_names(dataset))
+    if held is not None:  # a temperature fitted on the split that chose the epoch; the test split chooses nothing
+        validation_logits = forward_batches(learner, inputs["train"][held], preprocess).numpy()
+        validation_labels = split.train_labels[held].cpu().numpy()
+        more["calibration"] = calibrate(validation_logits, validation_labels, test_logits, test_labels).to_record()
+    else:
+        more["calibration"] = None
     more.update(
         {
             "architecture": model.config,
@@ -252,6 +269,10 @@ def _train(
     def write(folder: Path) -> None:
         write_weights(folder, model)
         np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
+        np.save(folder / "test_logits.npy", test_logits.astype(np.float32), allow_pickle=False)
+        if held is not None:
+            np.save(folder / "validation_logits.npy", validation_logits.astype(np.float32), allow_pickle=False)
+            np.save(folder / "validation_labels.npy", validation_labels.astype(np.int64), allow_pickle=False)
         if done:
             shutil.rmtree(partial, ignore_errors=True)
             for key, record in jobs.list_pending(PENDING):
