@@ -247,3 +247,36 @@ def sample_images_figure(images: np.ndarray, titles: Sequence[str] | None = None
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 20 if titles else 0, "b": 0})
     return fig
+
+
+def reliability_figure(tables: dict[str, Sequence[dict]], bins: int, title: str = "") -> go.Figure:
+    """A reliability diagram: in each equal-width bin of the top probability, the accuracy against the mean
+    confidence (marker size: the bin's count); on the diagonal, stated confidence is the hit rate.
+
+    Args:
+        tables: curve name (e.g. "raw", "calibrated") -> rows of :func:`core.calibration.reliability_table`.
+        bins: how many bins the rows came from (named in the axis title).
+        title: the figure's title.
+    """
+    fig = go.Figure(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": GRAY, "dash": "dot"}, name="perfect calibration")
+    )
+    for index, (name, rows) in enumerate(tables.items()):
+        counts = np.array([r["n"] for r in rows], dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=[r["confidence"] for r in rows],
+                y=[r["accuracy"] for r in rows],
+                customdata=np.column_stack([counts, [r["low"] for r in rows], [r["high"] for r in rows]]),
+                mode="lines+markers",
+                name=name,
+                line={"color": LAYER_COLOURS[index % len(LAYER_COLOURS)]},
+                marker={"size": 6 + 14 * np.sqrt(counts / max(counts.max(), 1))},
+                hovertemplate="confidence %{customdata[1]:.2f}–%{customdata[2]:.2f}: mean %{x:.3f}, accuracy "
+                f"%{{y:.3f}}, %{{customdata[0]:.0f}} texts<extra>{name}</extra>",
+            )
+        )
+    fig.update_xaxes(title=f"mean confidence in the bin ({bins} equal-width bins)", range=[0, 1.02])
+    fig.update_yaxes(title="accuracy in the bin", range=[0, 1.02])
+    fig.update_layout(title=title, height=360, margin=MARGIN, legend={"orientation": "h", "y": -0.25})
+    return fig

@@ -7,7 +7,7 @@ from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
 from ui import state
-from ui.text_to_image import attribution, cache, panels
+from ui.text_to_image import attribution, cache, calibration, panels
 
 st.title("Classify")
 st.caption(
@@ -22,6 +22,7 @@ chosen = st.multiselect(
     "Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models"
 )
 text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="cl-text").strip()
+raw = st.toggle("Raw probabilities", key="cl-raw", help="Uncalibrated softmax(logits) instead of softmax(logits / T).")
 if not chosen or not text:
     st.warning("Choose at least one model and type a sentence.")
     st.stop()
@@ -32,13 +33,16 @@ with state.user_errors():
     features, images = imager.images([text])
     # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
     loaded = {results.model_key(models[i]): cache.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
-    result = classify.classify(loaded, images[0])
+    by_name = {results.model_key(models[i]): models[i] for i in chosen}
+    result = classify.classify(loaded, images[0], calibration.temperatures(by_name, raw))
     names = datasets.label_names(dataset)
     hover = cache.dataset_hover(*ref)
     vote = names[result["vote"]]
     counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
-    st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean probability; votes {counts})")
+    kind = "raw" if raw else "calibrated"
+    st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean {kind} probability; votes {counts})")
     st.plotly_chart(probabilities_figure(result["per_model"], names, result["mean"]), key="cl-probs")
+    calibration.classify_caption([models[i] for i in chosen], raw)
     panels.reference_caption([models[i] for i in chosen], dataset)
     if imager.encoder.truncated([text])[0]:
         st.warning(f"Only the first {imager.encoder.max_length} tokens were read.")

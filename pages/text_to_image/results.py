@@ -8,7 +8,7 @@ from core.figures import confusion_figure, learning_curves_figure
 from core.text_to_image import datasets, results, training
 from ui import state
 from ui.reproductions import latest_table
-from ui.text_to_image import panels
+from ui.text_to_image import calibration, panels
 from ui.text_to_image.seeds import over_seeds_panel
 
 st.title("Results")
@@ -36,6 +36,7 @@ if st.button(
     with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
         training.logistic_baseline(dataset)
 
+calibration.fitted(results.list_models(dataset))  # an older model's temperature is fitted once, with a spinner
 rows = results.results_table(dataset)
 if not rows:
     st.info("Nothing measured on this dataset yet: train a model on the Train page, or compute the baseline above.")
@@ -49,8 +50,10 @@ st.dataframe(
     column_config={
         k: st.column_config.NumberColumn(k, format="%.3f") for k in ("accuracy", "f1", "precision", "recall")
     }
-    | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")},
+    | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")}
+    | calibration.COLUMNS,
 )
+calibration.results_notes(results.list_models(dataset))
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
 flagged = table[table["flag"].str.startswith("degenerate")]
 if len(flagged):
@@ -98,3 +101,4 @@ right.markdown(
     f"{config['architecture']['head']['kernel']}, pool {config['architecture']['head']['pool']}\n"
     f"- batch {config['training']['batch_size']}, seed {config['training']['seed']}, Adam, cross-entropy"
 )
+calibration.model_details(models[picked], right)
