@@ -1,17 +1,30 @@
-"""Which tokens of a sentence pushed a text-as-image classifier's prediction: attributions through the whole
-chain, classifier <- image <- layout <- pooled hidden states <- token embeddings.
+"""Which words of a sentence pushed a text-as-image classifier's prediction: attributions through the whole
+chain, classifier <- image <- layout <- pooled hidden states <- token embeddings, and a check of whether they
+are faithful.
 
 Every step of the chain is differentiable here: the encoder reads the token embeddings (``inputs_embeds``),
 the chosen layers are pooled as the dataset's texts were, the layout's scaler and its pixel averaging are
 the same arithmetic as :meth:`core.layout.FeatureLayout.transform` written in torch (checked equal to it),
 and the classifier reads the image through its own preprocessing. Two methods:
 
-- ``integrated_gradients`` (Sundararajan et al. 2017): the token embeddings move in ``steps`` straight
-  steps from a baseline (every word replaced by the [PAD] embedding; [CLS] and [SEP] kept) to the sentence;
-  a token's attribution is its embedding's difference from the baseline times the mean gradient of the
-  target logit along the way, summed over the embedding's dimensions. The attributions add up to the
-  logit's change from the baseline to the sentence (completeness); the gap is reported.
-- ``gradient_x_input``: the gradient at the sentence times (embedding - baseline), one backward pass.
+- ``integrated_gradients`` (Sundararajan et al. 2017): the token embeddings move on a straight path from a
+  baseline (``BASELINES``: every word replaced by the [PAD] embedding, by the [MASK] embedding, or by zeros;
+  [CLS] and [SEP] kept) to the sentence; a token's attribution is its embedding's difference from the
+  baseline times the integral of the target logit's gradient along the path, summed over the embedding's
+  dimensions. The integral is a quadrature (``RULES``): Gauss-Legendre nodes and weights
+  (:func:`numpy.polynomial.legendre.leggauss` on [0, 1], as Captum's ``method="gausslegendre"``), exact for
+  polynomials of degree 2n - 1, or the midpoint rule. Through a classifier's ReLUs and the layout's clipping
+  the gradient jumps along the path, so neither rule converges fast there: the midpoint rule, at 128 steps,
+  is the default (bench/bench_attributions.py measures both). The attributions add up to the logit's change
+  from the baseline to the sentence (completeness); the gap is reported and :func:`completeness_advice` says
+  what to do when it is large.
+- ``gradient_x_input``: the gradient at the sentence times (embedding - baseline), one backward pass; it
+  need not add up to the change, and a word can take the wrong sign.
+
+:func:`deletion_check` tests an explanation against the model itself (Samek et al. 2017): the words are deleted
+from the sentence most-attributed first, one more at a time, and the target logit re-predicted; the area over
+that curve is compared with deleting the same words in seeded random orders. An explanation that does not beat
+random deletion says little about this sentence.
 """
 
 from __future__ import annotations
@@ -25,6 +38,72 @@ import torch
 from core.layout import FeatureLayout
 
 METHODS = ("integrated_gradients", "gradient_x_input")
+RULES = ("gausslegendre", "midpoint")
+BASELINES = ("pad", "mask", "zeros")
+BASELINE_TITLES = {
+    "pad": "every word replaced by [PAD]",
+    "mask": "every word replaced by [MASK]",
+    "zeros": "every word's embedding set to zeros",
+}
+FRAME_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>")
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """How the words are attributed and checked; the Classify page's widgets read their defaults here.
+
+    Attributes:
+        method: one of ``METHODS``.
+        steps: integrated gradients' quadrature nodes (gradients along the path).
+        rule: the quadrature, one of ``RULES``.
+        baseline: what the words are replaced by at the path's start, one of ``BASELINES``.
+        batch_size: path points per forward and backward pass.
+        max_steps: the most steps offered; the advice for a large completeness gap knows it.
+        tolerance: the completeness gap, as a share of the logit's change, above which the split is flagged.
+        random_orders: seeded random deletion orders the explanation is compared with.
+        seed: the seed of those orders.
+    """
+
+    method: str = "integrated_gradients"
+    steps: int = 128
+    rule: str = "midpoint"
+    baseline: str = "pad"
+    batch_size: int = 16
+    max_steps: int = 256
+    tolerance: float = 0.05
+    random_orders: int = 8
+    seed: int = 0
+
+    def check(self) -> AttributionSettings:
+        """Raises ValueError for a bad setting; returns self."""
+        for name, allowed in (("method", METHODS), ("rule", RULES), ("baseline", BASELINES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
+        for name in ("steps", "batch_size", "max_steps", "random_orders"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must lie between 0 and 1, got {self.tolerance}.")
+        return self
+
+
+DEFAULTS = AttributionSettings()
+
+
+def path_nodes(steps: int, rule: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
+    """The quadrature's points on [0, 1] and their weights (summing to 1) for ``steps`` gradients.
+
+    Raises:
+        ValueError: Fewer than one step, or an unknown rule.
+    """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    if rule == "gausslegendre":
+        points, weights = np.polynomial.legendre.leggauss(steps)
+        return (points + 1) / 2, weights / 2
+    return (np.arange(steps) + 0.5) / steps, np.full(steps, 1 / steps)
 
 
 class LayoutImages(torch.nn.Module):
@@ -65,11 +144,23 @@ class Attribution:
     baseline_logit: float  # ... and for the baseline
     method: str
     steps: int
+    rule: str = "gausslegendre"
+    baseline: str = "pad"
+
+    @property
+    def change(self) -> float:
+        """The target logit's change from the baseline to the sentence."""
+        return self.logit - self.baseline_logit
 
     @property
     def completeness_gap(self) -> float:
         """|sum of attributions - (logit - baseline logit)|: near 0 for integrated gradients with enough steps."""
-        return float(abs(self.scores.sum() - (self.logit - self.baseline_logit)))
+        return float(abs(self.scores.sum() - self.change))
+
+    @property
+    def relative_gap(self) -> float:
+        """The completeness gap as a share of the logit's change (the change floored at 1e-6)."""
+        return self.completeness_gap / max(abs(self.change), 1e-6)
 
     def table(self) -> list[dict[str, Any]]:
         pairs = zip(self.tokens, self.scores, strict=True)
@@ -88,6 +179,8 @@ class Chain(torch.nn.Module):
         self.device = next(model.parameters()).device  # the encoder may sit on another device (a GPU)
         self.images = LayoutImages(imager.layout).to(self.device)
         self.preprocess = preprocess_for(model.config)
+        # normalised by the batch's own statistics (the paper's code), an image must be read alone
+        self.alone = not model.config.get("normalise_stats")
 
     def features(self, embeds: torch.Tensor, mask: torch.Tensor, extra: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.encoder.model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, **extra)
@@ -95,8 +188,9 @@ class Chain(torch.nn.Module):
 
     def forward(self, embeds: torch.Tensor, mask: torch.Tensor, extra: dict[str, torch.Tensor]) -> torch.Tensor:
         images = self.images(self.features(embeds, mask, extra).float().to(self.device))
-        # one image at a time: a preprocessing that normalises by the batch's statistics must see only its image
-        return torch.cat([self.model(self.preprocess(image[None])) for image in images])
+        if self.alone:
+            return torch.cat([self.model(self.preprocess(image[None])) for image in images])
+        return self.model(self.preprocess(images))
 
 
 def _inputs(encoder: Any, text: str) -> dict[str, torch.Tensor]:
@@ -110,14 +204,70 @@ def _inputs(encoder: Any, text: str) -> dict[str, torch.Tensor]:
     return {k: v.to(encoder.device) for k, v in encoded.items()}
 
 
+def _frame(tokenizer: Any, ids: torch.Tensor) -> torch.Tensor:
+    """Which positions are the sentence's frame ([CLS], [SEP] or their kin): kept in the baseline."""
+    framing = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}
+    framing.discard(None)  # only the sentence's frame is kept: [UNK] and typed [MASK] are words here
+    return torch.as_tensor([i in framing for i in ids[0].tolist()], dtype=torch.bool, device=ids.device)
+
+
+def _baseline(table: torch.nn.Module, tokenizer: Any, ids: torch.Tensor, embeds: torch.Tensor, kind: str):
+    frame = _frame(tokenizer, ids)
+    baseline = embeds.clone()
+    if kind == "zeros":
+        baseline[0, ~frame] = 0.0
+    else:
+        token = tokenizer.pad_token_id if kind == "pad" else tokenizer.mask_token_id
+        if token is None:
+            raise ValueError(f"{type(tokenizer).__name__} has no {kind} token; choose another baseline.")
+        baseline[0, ~frame] = table(torch.tensor([token], device=ids.device))[0].float()
+    return baseline
+
+
+class _Path:
+    """The straight path from the baseline's token embeddings to the sentence's, read through the chain."""
+
+    def __init__(self, chain: Chain, start, difference, mask, inputs, target: int, batch_size: int) -> None:
+        self.chain, self.start, self.difference, self.mask = chain, start, difference, mask
+        self.inputs, self.target, self.batch_size = inputs, target, batch_size
+
+    def _points(self, alphas: np.ndarray):
+        for first in range(0, len(alphas), self.batch_size):
+            chunk = torch.as_tensor(alphas[first : first + self.batch_size], dtype=torch.float32)
+            chunk = chunk.to(self.start.device).view(-1, 1, 1)
+            extra = {k: v.expand(len(chunk), -1) for k, v in self.inputs.items()}
+            yield self.start + chunk * self.difference, self.mask.expand(len(chunk), -1), extra
+
+    def gradients(self, alphas: np.ndarray) -> np.ndarray:
+        """(nodes, tokens): at each point, the target logit's gradient times (embedding - baseline), summed over
+        each token's dimensions."""
+        rows = []
+        for points, mask, extra in self._points(alphas):
+            points = points.detach().requires_grad_(True)
+            (gradient,) = torch.autograd.grad(self.chain(points, mask, extra)[:, self.target].sum(), points)
+            rows.append((gradient * self.difference).sum(dim=-1).detach().cpu().numpy())
+        return np.concatenate(rows).astype(np.float64)
+
+    def logits(self, alphas: np.ndarray) -> np.ndarray:
+        """The target logit at each point (no gradients)."""
+        with torch.no_grad():
+            rows = [
+                self.chain(points, mask, extra)[:, self.target].cpu().numpy()
+                for points, mask, extra in self._points(alphas)
+            ]
+        return np.concatenate(rows).astype(np.float64)
+
+
 def attribute(
     imager: Any,
     model: torch.nn.Module,
     text: str,
     target: int | None = None,
-    method: str = "integrated_gradients",
-    steps: int = 128,
-    batch_size: int = 8,
+    method: str = DEFAULTS.method,
+    steps: int = DEFAULTS.steps,
+    batch_size: int = DEFAULTS.batch_size,
+    rule: str = DEFAULTS.rule,
+    baseline: str = DEFAULTS.baseline,
 ) -> Attribution:
     """Attributions of ``text``'s tokens toward class ``target`` (default: the predicted one).
 
@@ -127,15 +277,17 @@ def attribute(
         text: one sentence.
         target: the class whose logit is explained.
         method: ``integrated_gradients`` or ``gradient_x_input``.
-        steps: integrated gradients' steps (midpoint rule).
-        batch_size: interpolation steps per forward pass.
+        steps: integrated gradients' gradients along the path (the quadrature's nodes).
+        batch_size: path points per forward and backward pass.
+        rule: the quadrature, one of ``RULES``.
+        baseline: the path's start, one of ``BASELINES``.
+
+    Raises:
+        ValueError: A bad setting, an empty text or a class the model does not have.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    AttributionSettings(method, steps, rule, baseline, batch_size, max(steps, 1)).check()
     if not isinstance(text, str) or not text.strip():
         raise ValueError("type a sentence to explain.")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}.")
     encoder = imager.encoder
     chain = Chain(imager, model)
     inputs = _inputs(encoder, text.strip())
@@ -143,54 +295,191 @@ def attribute(
     table = encoder.model.get_input_embeddings()
     with torch.no_grad():
         embeds = table(ids).float()
-        tokenizer = encoder.tokenizer
-        framing = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}
-        framing.discard(None)  # only the sentence's frame is kept: [UNK] and typed [MASK] are words here
-        special = torch.as_tensor([i in framing for i in ids[0].tolist()], dtype=torch.bool, device=ids.device)
-        baseline = embeds.clone()
-        pad = torch.tensor([tokenizer.pad_token_id], device=ids.device)
-        baseline[0, ~special] = table(pad)[0].float()
-        logits = chain(embeds, mask, inputs)[0]
+        start = _baseline(table, encoder.tokenizer, ids, embeds, baseline)
+        logits = chain(torch.cat([embeds, start]), mask.expand(2, -1), {k: v.expand(2, -1) for k, v in inputs.items()})
+        logits, baseline_logits = logits[0], logits[1]
         target = int(logits.argmax()) if target is None else int(target)
         if not 0 <= target < len(logits):
             raise ValueError(f"the model has {len(logits)} classes; class {target} does not exist.")
-        baseline_logit = float(chain(baseline, mask, inputs)[0, target])
-    difference = embeds - baseline
-    midpoints = (torch.arange(steps, dtype=torch.float32, device=embeds.device) + 0.5) / steps
-    alphas = torch.ones(1, device=embeds.device) if method == "gradient_x_input" else midpoints
-    gradient_sum = torch.zeros_like(embeds)
-    for start in range(0, len(alphas), batch_size):
-        chunk = alphas[start : start + batch_size].view(-1, 1, 1)
-        points = (baseline + chunk * difference).detach().requires_grad_(True)
-        repeat = len(chunk)
-        extra = {k: v.expand(repeat, -1) for k, v in inputs.items()}
-        out = chain(points, mask.expand(repeat, -1), extra)[:, target].sum()
-        (gradient,) = torch.autograd.grad(out, points)
-        gradient_sum += gradient.sum(dim=0, keepdim=True)
-    scores = (difference * gradient_sum / len(alphas)).sum(dim=-1)[0].detach().cpu().numpy()
-    tokens = encoder.tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    path = _Path(chain, start, embeds - start, mask, inputs, target, batch_size)
+    if method == "gradient_x_input":
+        scores, used = path.gradients(np.ones(1))[0], 1
+    else:
+        alphas, weights = path_nodes(steps, rule)
+        scores, used = weights @ path.gradients(alphas), steps
     return Attribution(
-        tokens,
-        scores.astype(np.float64),
+        encoder.tokenizer.convert_ids_to_tokens(ids[0].tolist()),
+        np.asarray(scores, dtype=np.float64),
         target,
         torch.softmax(logits, dim=0).detach().cpu().numpy(),
         float(logits[target]),
-        baseline_logit,
+        float(baseline_logits[target]),
         method,
-        len(alphas),
+        used,
+        rule if method == "integrated_gradients" else "none",
+        baseline,
     )
+
+
+def word_spans(tokens: list[str]) -> list[tuple[str, list[int]]]:
+    """Word pieces joined back into words (``##`` continuations): each word and its token positions, the
+    frame tokens ([CLS], [SEP], padding) left out."""
+    spans: list[tuple[str, list[int]]] = []
+    for position, token in enumerate(tokens):
+        if token in FRAME_TOKENS:
+            continue
+        if token.startswith("##") and spans:
+            word, positions = spans[-1]
+            spans[-1] = (word + token[2:], [*positions, position])
+        else:
+            spans.append((token, [position]))
+    return spans
 
 
 def words(attribution: Attribution) -> list[tuple[str, float]]:
     """Word pieces joined back into words (``##`` continuations), each with the sum of its pieces'
     attributions; the special tokens left out."""
-    joined: list[tuple[str, float]] = []
-    for token, score in zip(attribution.tokens, attribution.scores, strict=True):
-        if token in ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>"):
-            continue
-        if token.startswith("##") and joined:
-            word, total = joined[-1]
-            joined[-1] = (word + token[2:], total + float(score))
-        else:
-            joined.append((token, float(score)))
-    return joined
+    scores = attribution.scores
+    return [(word, float(sum(scores[p] for p in positions))) for word, positions in word_spans(attribution.tokens)]
+
+
+def completeness_advice(
+    attribution: Attribution, max_steps: int = DEFAULTS.max_steps, tolerance: float = DEFAULTS.tolerance
+) -> str | None:
+    """What to do when the attributions miss the logit's change by more than ``tolerance`` of it (None when
+    they do not): advice that fits the method, the quadrature and the steps already used."""
+    gap, change = attribution.completeness_gap, abs(attribution.change)
+    if gap <= tolerance * change + 1e-3:
+        return None
+    share = 100 * gap / max(change, 1e-6)
+    miss = f"The attributions miss the logit's change ({attribution.change:+.3f}) by {gap:.3f} ({share:.0f} %)"
+    if attribution.method == "gradient_x_input":
+        return (
+            f"{miss}: gradient × input reads one gradient, at the sentence, so its words need not add up and a word "
+            "can take the wrong sign where the model bends. Integrated gradients follow the whole path from the "
+            "baseline and add up."
+        )
+    if attribution.steps < max_steps:
+        steps = attribution.steps
+        return f"{miss}: the path is rough for this model at {steps} steps; raise the steps (up to {max_steps})."
+    return (
+        f"{miss} even at the most steps offered ({max_steps}): the model bends sharply along the path from this "
+        "baseline (its ReLUs and the layout's clipping), so more steps help little. Try another baseline, and judge "
+        "the words by the deletion check beside them."
+    )
+
+
+@dataclass
+class Deletion:
+    """The target's logit as the sentence's words are deleted, most-attributed first and in seeded random orders.
+
+    The logit, not the probability: it is what the attributions split, and it does not saturate where the
+    probability sits at 0 or 1.
+    """
+
+    words: list[str]
+    order: list[int]  # word indices, the most attributed (toward the target) first
+    deleted: np.ndarray  # the numbers of words deleted at which the curves are read, from 0 to all of them
+    attributed: np.ndarray  # the target logit with the top ``deleted`` words gone
+    random: np.ndarray  # (orders, len(deleted)): the same for each random order
+    target: int
+
+    @staticmethod
+    def _area(curves: np.ndarray) -> np.ndarray:
+        return (curves[..., :1] - curves).mean(axis=-1)
+
+    @property
+    def area(self) -> float:
+        """Area over the attributed curve (AOPC, Samek et al. 2017): the mean drop of the logit over the curve."""
+        return float(self._area(self.attributed))
+
+    @property
+    def random_areas(self) -> np.ndarray:
+        """The same area for each random order."""
+        return self._area(self.random)
+
+    @property
+    def beaten(self) -> float:
+        """The share of random orders whose area is below the attributed one (ties count half)."""
+        randoms = self.random_areas
+        ties = np.isclose(randoms, self.area)
+        return float(((randoms < self.area) & ~ties).sum() + 0.5 * ties.sum()) / len(randoms)
+
+    def verdict(self) -> str:
+        """In words: whether the explanation beats random deletion."""
+        randoms = self.random_areas
+        figures = (
+            f"deleting the most-attributed words first lowers the logit by {self.area:.3f} on average over the "
+            f"curve; {len(randoms)} random orders by {np.median(randoms):.3f} (median; "
+            f"{randoms.min():.3f} to {randoms.max():.3f})"
+        )
+        if len(self.words) < 2:
+            return f"One word: every order is the same ({figures})."
+        if self.beaten >= 0.9:
+            return f"The explanation beats random deletion: {figures}."
+        if self.beaten > 0.5:
+            return f"The explanation is only a little better than random deletion: {figures}."
+        return f"The explanation is no better than random deletion, so read its colours as noise here: {figures}."
+
+
+CURVE_POINTS = 9
+"""The most points a deletion curve is read at (evenly spaced in the share of words deleted)."""
+
+
+def deletion_check(
+    imager: Any,
+    model: torch.nn.Module,
+    text: str,
+    attribution: Attribution,
+    random_orders: int = DEFAULTS.random_orders,
+    seed: int = DEFAULTS.seed,
+    batch_size: int = 32,
+) -> Deletion:
+    """Delete ``text``'s words most-attributed first (ties in sentence order) and re-predict the attributed
+    class's logit; the same for ``random_orders`` seeded random orders.
+
+    A deleted word is taken out of the sentence (all its word pieces); [CLS] and [SEP] stay. The curves are read
+    after 0, 1, ... n words (at most ``CURVE_POINTS`` points, evenly spaced, for a long sentence).
+
+    Raises:
+        ValueError: Fewer than one random order, or an attribution of another sentence.
+    """
+    if random_orders < 1:
+        raise ValueError(f"random_orders must be at least 1, got {random_orders}.")
+    encoder = imager.encoder
+    inputs = _inputs(encoder, text.strip())
+    ids = inputs.pop("input_ids")[0]
+    inputs.pop("attention_mask")
+    if encoder.tokenizer.convert_ids_to_tokens(ids.tolist()) != attribution.tokens:
+        raise ValueError("the attribution was computed for another sentence.")
+    spans = word_spans(attribution.tokens)
+    scores = np.asarray([sum(attribution.scores[p] for p in positions) for _, positions in spans])
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    generator = np.random.default_rng(seed)
+    orders = [order, *(generator.permutation(len(spans)).tolist() for _ in range(random_orders))]
+    deleted = np.unique(np.round(np.linspace(0, len(spans), min(len(spans) + 1, CURVE_POINTS))).astype(int))
+    variants: dict[frozenset[int], int] = {}
+    rows = [
+        [variants.setdefault(frozenset(p for i in sequence[:k] for p in spans[i][1]), len(variants)) for k in deleted]
+        for sequence in orders
+    ]
+    chain = Chain(imager, model)
+    table = encoder.model.get_input_embeddings()
+    pad = encoder.tokenizer.pad_token_id or 0
+    logits = np.zeros(len(variants))
+    gone_sets = list(variants)
+    with torch.no_grad():
+        for first in range(0, len(gone_sets), batch_size):
+            chunk = gone_sets[first : first + batch_size]
+            kept = [[int(t) for p, t in enumerate(ids.tolist()) if p not in gone] for gone in chunk]
+            width = max(len(k) for k in kept)
+            batch = torch.full((len(kept), width), pad, dtype=ids.dtype, device=ids.device)
+            mask = torch.zeros((len(kept), width), dtype=torch.long, device=ids.device)
+            for i, row in enumerate(kept):
+                batch[i, : len(row)] = torch.as_tensor(row, device=ids.device)
+                mask[i, : len(row)] = 1
+            extra = {k: torch.zeros_like(batch) for k in inputs}  # token types: one segment
+            found = chain(table(batch).float(), mask, extra)[:, attribution.target]
+            logits[first : first + len(chunk)] = found.cpu().numpy()
+    curves = logits[np.asarray(rows)]
+    return Deletion([w for w, _ in spans], order, deleted, curves[0], curves[1:], attribution.target)

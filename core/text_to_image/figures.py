@@ -303,3 +303,40 @@ def seeds_figure(found: dict) -> go.Figure:
         height=340, margin=MARGIN, yaxis_title="held-out accuracy (95% interval)", yaxis_range=[0, 1], showlegend=False
     )
     return fig
+
+
+def deletion_figure(deletion, class_name: str) -> go.Figure:
+    """The deletion check (:func:`core.text_to_image.attributions.deletion_check`): the class's logit as words are
+    deleted, most-attributed first (bold) against each seeded random order (thin grey) and their median (dashed)."""
+    steps = deletion.deleted
+    fig = go.Figure()
+    for number, curve in enumerate(deletion.random):
+        fig.add_trace(
+            go.Scatter(
+                x=steps, y=curve, mode="lines", line={"color": "rgba(140,140,140,0.35)", "width": 1},
+                name="random orders", legendgroup="random", showlegend=number == 0,
+                hovertemplate=f"random order {number + 1}: %{{y:.3f}} after %{{x}} deleted<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=steps, y=np.median(deletion.random, axis=0), mode="lines", line={"color": "gray", "dash": "dash"},
+            name="random (median)", hovertemplate="random median: %{y:.3f}<extra></extra>",
+        )
+    )  # fmt: skip
+    gone = [", ".join(deletion.words[i] for i in deletion.order[:k]) or "(none)" for k in steps]
+    fig.add_trace(
+        go.Scatter(
+            x=steps, y=deletion.attributed, mode="lines+markers", line={"color": LAYER_COLOURS[0], "width": 3},
+            name="most-attributed first", customdata=gone,
+            hovertemplate="%{y:.3f} without: %{customdata}<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        height=300,
+        margin=MARGIN,
+        xaxis={"title": "words deleted"},
+        yaxis={"title": f"logit of {class_name}"},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig

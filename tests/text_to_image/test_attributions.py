@@ -80,3 +80,156 @@ def test_bad_requests_are_refused_clearly(chain_parts):
         attribute(imager, model, "fine", target=5)
     with pytest.raises(ValueError, match="method must be one of"):
         attribute(imager, model, "fine", method="lime")
+
+
+def test_gauss_legendre_nodes_integrate_polynomials_exactly_and_both_rules_weigh_to_one():
+    from core.text_to_image.attributions import path_nodes
+
+    points, weights = path_nodes(4, "gausslegendre")
+    assert ((points > 0) & (points < 1)).all() and weights.sum() == pytest.approx(1.0)
+    for degree in range(8):  # n nodes: exact up to degree 2n - 1
+        assert (weights * points**degree).sum() == pytest.approx(1 / (degree + 1), abs=1e-12)
+    points, weights = path_nodes(4, "midpoint")
+    np.testing.assert_allclose(points, [0.125, 0.375, 0.625, 0.875])
+    assert weights.sum() == pytest.approx(1.0)
+    assert abs((weights * points**4).sum() - 0.2) > 1e-3  # the midpoint rule is not exact there
+
+
+def test_the_chain_reads_a_batch_of_images_as_it_reads_each_alone(chain_parts):
+    from core.text_to_image.attributions import Chain, _inputs
+
+    imager, model = chain_parts
+    chain = Chain(imager, model)
+    assert not chain.alone  # the model normalises with its training split's statistics
+    inputs = _inputs(imager.encoder, "a tender, funny film")
+    ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
+    embeds = imager.encoder.model.get_input_embeddings()(ids).float()
+    points = torch.cat([embeds, 0.5 * embeds, 0.1 * embeds])
+    extra = {k: v.expand(3, -1) for k, v in inputs.items()}
+    with torch.no_grad():
+        together = chain(points, mask.expand(3, -1), extra)
+        chain.alone = True
+        alone = chain(points, mask.expand(3, -1), extra)
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("baseline", ["pad", "mask", "zeros"])
+def test_every_baseline_keeps_the_frame_and_adds_up(chain_parts, baseline):
+    from core.text_to_image.attributions import attribute, completeness_advice
+
+    imager, model = chain_parts
+    found = attribute(imager, model, "A tedious, overlong and humourless film.", target=0, steps=64, baseline=baseline)
+    assert found.baseline == baseline and found.scores[0] == 0 and found.scores[-1] == 0
+    assert completeness_advice(found) is None, (baseline, found.scores.sum(), found.change)
+
+
+def test_the_baselines_are_different_starting_points(chain_parts):
+    from core.text_to_image.attributions import attribute
+
+    imager, model = chain_parts
+    starts = {
+        b: attribute(imager, model, "Fine.", target=0, method="gradient_x_input", baseline=b)
+        for b in ("pad", "mask", "zeros")
+    }
+    logits = [found.baseline_logit for found in starts.values()]
+    assert len({round(v, 6) for v in logits}) == 3 and len({round(f.logit, 6) for f in starts.values()}) == 1
+
+
+def test_word_pieces_are_joined_into_words_and_their_scores_summed():
+    from core.text_to_image.attributions import Attribution, word_spans, words
+
+    tokens = ["[CLS]", "a", "dr", "##ear", "##y", "film", "[SEP]"]
+    found = Attribution(tokens, np.array([0, 0.5, 0.25, 0.125, 0.0625, -1, 0]), 1, np.array([0.4, 0.6]), 1, 0, "x", 1)
+    assert word_spans(tokens) == [("a", [1]), ("dreary", [2, 3, 4]), ("film", [5])]
+    assert words(found) == [("a", 0.5), ("dreary", 0.4375), ("film", -1.0)]
+
+
+def _made(method="integrated_gradients", steps=16, rule="gausslegendre", total=1.0, change=1.0):
+    from core.text_to_image.attributions import Attribution
+
+    scores = np.array([0.0, total, 0.0])
+    return Attribution(["[CLS]", "fine", "[SEP]"], scores, 0, np.array([0.7, 0.3]), change, 0.0, method, steps, rule)
+
+
+def test_the_completeness_advice_fits_the_case_it_flags():
+    from core.text_to_image.attributions import completeness_advice
+
+    assert completeness_advice(_made(total=0.97), max_steps=64) is None  # within 5 %
+    fewer = completeness_advice(_made(steps=16, total=0.8), max_steps=64)
+    assert "raise the steps (up to 64)" in fewer and "20 %" in fewer and "at 16 steps" in fewer
+    most = completeness_advice(_made(steps=64, total=0.8), max_steps=64)
+    assert "raise the steps" not in most and "even at the most steps offered (64)" in most
+    assert "another baseline" in most and "deletion check" in most
+    one = completeness_advice(_made(method="gradient_x_input", steps=1, rule="none", total=0.5), max_steps=64)
+    assert "gradient × input reads one gradient" in one and "raise the steps" not in one
+
+
+def test_the_deletion_areas_and_the_verdict():
+    from core.text_to_image.attributions import Deletion
+
+    k = np.arange(4)
+    randoms = np.array([[0.9, 0.8, 0.6, 0.2], [0.9, 0.85, 0.7, 0.2], [0.9, 0.9, 0.8, 0.2]])
+    good = Deletion(["a", "b", "c"], [0, 1, 2], k, np.array([0.9, 0.3, 0.25, 0.2]), randoms, 0)
+    assert good.area == pytest.approx((0 + 0.6 + 0.65 + 0.7) / 4)
+    np.testing.assert_allclose(good.random_areas, [(0.1 + 0.3 + 0.7) / 4, (0.05 + 0.2 + 0.7) / 4, (0.1 + 0.7) / 4])
+    assert good.beaten == 1.0 and good.verdict().startswith("The explanation beats random deletion")
+    assert "lowers the logit by 0.487" in good.verdict()  # its area, in the words
+    noise = Deletion(["a", "b", "c"], [2, 1, 0], k, np.array([0.9, 0.9, 0.85, 0.2]), randoms, 0)
+    assert noise.beaten == 0.0 and "no better than random deletion" in noise.verdict()
+    middling = Deletion(["a", "b", "c"], [1, 0, 2], k, randoms[1], randoms, 0)
+    assert middling.beaten == pytest.approx(1.5 / 3) and "no better than random" in middling.verdict()
+    better = Deletion(["a", "b", "c"], [1, 0, 2], k, np.array([0.9, 0.82, 0.65, 0.2]), randoms, 0)
+    assert better.beaten == pytest.approx(2 / 3) and "only a little better" in better.verdict()
+
+
+def test_the_deletion_check_re_predicts_the_sentence_without_its_words(chain_parts):
+    from core.text_to_image.attributions import attribute, deletion_check, words
+
+    imager, model = chain_parts
+    text = "The acting was excellent."
+    found = attribute(imager, model, text, steps=16)
+    check = deletion_check(imager, model, text, found, random_orders=4, seed=3)
+    scores = [s for _, s in words(found)]
+    assert check.words == ["the", "acting", "was", "excellent", "."]
+    assert check.order == sorted(range(5), key=lambda i: -scores[i])
+    assert list(check.deleted) == [0, 1, 2, 3, 4, 5] and check.random.shape == (4, 6)
+    assert check.attributed[0] == pytest.approx(found.logit, abs=1e-4)
+    np.testing.assert_allclose(check.random[:, -1], check.attributed[-1])  # every order ends on no words at all
+    top = check.words[check.order[0]]
+    kept = " ".join(w for w in check.words if w != top).replace(" .", ".")
+    assert check.attributed[1] == pytest.approx(attribute(imager, model, kept, found.target, steps=1).logit, abs=1e-4)
+    again = deletion_check(imager, model, text, found, random_orders=4, seed=3)
+    np.testing.assert_array_equal(again.random, check.random)  # seeded
+
+
+def test_a_long_sentences_deletion_curve_is_read_at_a_few_points(chain_parts):
+    from core.text_to_image.attributions import CURVE_POINTS, attribute, deletion_check
+
+    imager, model = chain_parts
+    text = "A long , slow , dull , tired , flat , grey , lifeless and utterly forgettable film ."
+    found = attribute(imager, model, text, method="gradient_x_input")
+    check = deletion_check(imager, model, text, found, random_orders=2)
+    n = len(check.words)
+    assert n > CURVE_POINTS and len(check.deleted) == CURVE_POINTS
+    assert check.deleted[0] == 0 and check.deleted[-1] == n and np.all(np.diff(check.deleted) > 0)
+
+
+def test_bad_settings_and_deletion_requests_are_refused(chain_parts):
+    from core.text_to_image.attributions import AttributionSettings, attribute, deletion_check, path_nodes
+
+    imager, model = chain_parts
+    with pytest.raises(ValueError, match="rule must be one of"):
+        attribute(imager, model, "fine", rule="simpson")
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        attribute(imager, model, "fine", baseline="unk")
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        attribute(imager, model, "fine", steps=0)
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        path_nodes(0)
+    with pytest.raises(ValueError, match="tolerance must lie between 0 and 1"):
+        AttributionSettings(tolerance=1.5).check()
+    found = attribute(imager, model, "fine", method="gradient_x_input")
+    with pytest.raises(ValueError, match="random_orders must be at least 1"):
+        deletion_check(imager, model, "fine", found, random_orders=0)
+    with pytest.raises(ValueError, match="computed for another sentence"):
+        deletion_check(imager, model, "not fine", found)
