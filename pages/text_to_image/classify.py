@@ -30,6 +30,8 @@ if not chosen or not text:
 with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
     imager = cache.dataset_imager(*ref)
+    consequence = "so the prediction below is not meaningful for it: the models read mostly unknown tokens"
+    panels.unreadable_warning(imager.encoder, text, consequence)
     features, images = imager.images([text])
     # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
     loaded = {results.model_key(models[i]): cache.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
@@ -84,4 +86,4 @@ with state.user_errors():
 
     st.subheader("Which words pushed the prediction")
     if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
-        attribution.panel(imager, loaded[explained], text, names)
+        attribution.panel(imager, loaded[explained], text, names, (*ref, explained))

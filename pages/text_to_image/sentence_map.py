@@ -8,6 +8,7 @@ from core.text_to_image import sentence_map
 from core.text_to_image.figures import sentence_map_figure
 from ui import state
 from ui.text_to_image import sentence_map as panels
+from ui.text_to_image.panels import shorten, unreadable_warning
 
 st.title("Sentence Map")
 st.caption(
@@ -53,6 +54,8 @@ typed = st.text_area(
 texts = [line.strip() for line in typed.splitlines() if line.strip()][:20]
 placed = vectors = None
 if texts:
+    for text in texts:
+        unreadable_warning(encoder, text, "so its place on the map and its neighbours say little", f"«{shorten(text)}»")
     with state.user_errors():
         started = time.perf_counter()
         vectors = sentence_map.sentence_vectors(encoder, texts, layer, settings.pooling)

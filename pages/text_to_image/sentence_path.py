@@ -40,6 +40,8 @@ if not text:
 with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
     imager = cache.dataset_imager(*ref)
+    consequence = "so every step below, the prediction included, says little about its meaning"
+    panels.unreadable_warning(imager.encoder, text, consequence)
     per_layer = cache.layouts(imager_id, cache.stamp(imager_id))["per_layer"]
     model = cache.model(model_id, state.artifact_stamp(training.MODELS, model_id))
     path = sentence_path.trace(imager, per_layer, model, text)

@@ -268,7 +268,8 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     app.toggle(key="cl-attr").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
     words = app.dataframe[1].value
-    assert list(words.columns) == ["position", "token", "attribution"] and {"dr", "##ear", "joy"} <= set(words["token"])
+    assert list(words.columns) == ["word", "pieces", "attribution"] and {"dreary", "joyless"} <= set(words["word"])
+    assert "dr ##ear ##y" in set(words["pieces"])
     assert any("attributions add up to it within" in c.value for c in app.caption)
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value

@@ -1,14 +1,21 @@
-"""The Classify page's token attributions: highlighted text and a table."""
+"""The Classify page's word attributions: highlighted text, the deletion check beside it, and a table."""
 
 from __future__ import annotations
 
 import html
-import time
+from dataclasses import asdict, replace
 
 import pandas as pd
 import streamlit as st
 
 from core.text_to_image import attributions
+from core.text_to_image.figures import deletion_figure
+from ui.text_to_image import cache
+
+DEFAULTS = attributions.DEFAULTS
+METHOD_TITLES = {"integrated_gradients": "integrated gradients", "gradient_x_input": "gradient × input"}
+RULE_TITLES = {"gausslegendre": "Gauss-Legendre", "midpoint": "midpoint"}
+STEPS = [s for s in (8, 16, 32, 64, 128, 256) if s <= DEFAULTS.max_steps]
 
 
 def _colour(score: float, scale: float) -> str:
@@ -28,37 +35,94 @@ def highlighted(words: list[tuple[str, float]]) -> str:
     return f'<div style="line-height:2.2;font-size:1.1rem">{"".join(spans)}</div>'
 
 
-def panel(imager, model, text: str, names: list[str]) -> None:
-    """Which tokens pushed one model's prediction (integrated gradients through the whole chain)."""
-    left, middle, right = st.columns(3)
-    target = left.radio("Toward the class", ["predicted", *names], horizontal=True, key="cl-attr-target")
-    titles = {"integrated_gradients": "integrated gradients", "gradient_x_input": "gradient × input"}
-    method = middle.radio("Method", attributions.METHODS, key="cl-attr-method", format_func=titles.get)
-    steps = right.slider("Steps", 16, 256, 128, 16, key="cl-attr-steps", disabled=method != "integrated_gradients")
-    started = time.perf_counter()
-    with st.spinner("Back through the classifier, the image, the layout and the encoder…"):
-        found = attributions.attribute(
-            imager, model, text, None if target == "predicted" else names.index(target), method, steps
-        )
-    took = time.perf_counter() - started
-    words = attributions.words(found)
-    st.html(highlighted(words))
-    change = found.logit - found.baseline_logit
-    probability = found.probabilities[found.target]
-    st.caption(
-        f"Toward **{names[found.target]}** (probability {probability:.2f}): blue words raised its logit, red ones "
-        "lowered it (hover a word for its value). The baseline replaces every word by [PAD] and keeps [CLS] / [SEP]; "
-        f"the logit moves by {change:+.3f} from the baseline to the sentence, and the attributions add up to it "
-        f"within {found.completeness_gap:.3f}. {found.steps} step(s), {took:.1f} s."
+def _settings() -> attributions.AttributionSettings:
+    first, second, third = st.columns(3)
+    method = first.radio(
+        "Method",
+        attributions.METHODS,
+        attributions.METHODS.index(DEFAULTS.method),
+        key="cl-attr-method",
+        format_func=METHOD_TITLES.get,
+        horizontal=True,
     )
-    if method == "integrated_gradients" and found.completeness_gap > 0.1 * abs(change) + 1e-3:
-        st.warning(
-            f"The attributions miss the logit's change by {found.completeness_gap:.3f} (more than 10 %): the path "
-            "is rough for this model; raise the steps (128 or more) for a faithful split.",
-            icon=":material/warning:",
+    baseline = second.selectbox(
+        "Baseline",
+        attributions.BASELINES,
+        attributions.BASELINES.index(DEFAULTS.baseline),
+        key="cl-attr-baseline",
+        format_func=attributions.BASELINE_TITLES.get,
+        help="Where integrated gradients' path starts: the same sentence with its words replaced ([CLS] and [SEP] "
+        "kept). Gradient × input multiplies by the difference from it.",
+    )
+    is_ig = method == "integrated_gradients"
+    rule = third.radio(
+        "Quadrature", attributions.RULES, key="cl-attr-rule", format_func=RULE_TITLES.get, horizontal=True,
+        index=attributions.RULES.index(DEFAULTS.rule), disabled=not is_ig,
+        help="Gauss-Legendre is exact for smooth paths with far fewer steps; through this chain's ReLUs and the "
+        "layout's clipping the gradient jumps along the path, and both rules need about as many steps "
+        "(docs/benchmarks.md).",
+    )  # fmt: skip
+    steps = st.select_slider(
+        "Steps (gradients along the path)", STEPS, DEFAULTS.steps, key="cl-attr-steps", disabled=not is_ig
+    )
+    return replace(DEFAULTS, method=method, steps=steps, rule=rule, baseline=baseline)
+
+
+def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> None:
+    """Which words pushed one model's prediction, and whether deleting them moves it more than random words.
+
+    ``key`` names the dataset and the model (with when they were written) for the cache.
+    """
+    target = st.radio("Toward the class", ["predicted", *names], horizontal=True, key="cl-attr-target")
+    settings = _settings()
+    with st.spinner("Back through the classifier, the image, the layout and the encoder…"):
+        done = cache.attribution(
+            key,
+            text,
+            None if target == "predicted" else names.index(target),
+            tuple(asdict(settings).values()),
+            imager,
+            model,
         )
+    found, check = done["attribution"], done["deletion"]
+    name = names[found.target]
+    left, right = st.columns([3, 2])
+    with left:
+        st.html(highlighted(attributions.words(found)))
+        how = (
+            f"{found.steps} gradients ({RULE_TITLES[found.rule]} quadrature)"
+            if found.method == "integrated_gradients"
+            else "one gradient"
+        )
+        st.caption(
+            f"{METHOD_TITLES[found.method]} toward **{name}** (probability {found.probabilities[found.target]:.2f}): "
+            "blue words raised its logit, red ones lowered it (hover a word for its value; word pieces summed into "
+            f"words). Baseline: the sentence with {attributions.BASELINE_TITLES[found.baseline]}, [CLS] and [SEP] "
+            f"kept. The logit moves by {found.change:+.3f} from the baseline to the sentence; the attributions add "
+            f"up to it within {found.completeness_gap:.3f} ({100 * found.relative_gap:.1f} %). {how}, "
+            f"{done['seconds']:.1f} s."
+        )
+        advice = attributions.completeness_advice(found, DEFAULTS.max_steps, DEFAULTS.tolerance)
+        if advice:
+            st.warning(advice, icon=":material/warning:")
+    with right:
+        st.plotly_chart(deletion_figure(check, name), key="cl-attr-deletion")
+        show = st.success if check.beaten >= 0.9 else st.info if check.beaten > 0.5 else st.warning
+        show(check.verdict())
+        st.caption(
+            f"Deletion check: the words are taken out of the sentence most-attributed first, one more at a time, "
+            f"and the logit of {name} re-predicted (the attributions split that logit); the same for "
+            f"{len(check.random)} random orders (seed {DEFAULTS.seed}). Area over the curve: the mean drop of the "
+            f"logit along it (AOPC, Samek et al. 2017). {done['check_seconds']:.1f} s."
+        )
+    rows = [
+        {"word": word, "pieces": " ".join(found.tokens[p] for p in positions), "attribution": float(score)}
+        for (word, positions), (_, score) in zip(
+            attributions.word_spans(found.tokens), attributions.words(found), strict=True
+        )
+    ]
     st.dataframe(
-        pd.DataFrame(found.table()),
+        pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         key="cl-attr-table",

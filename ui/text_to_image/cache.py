@@ -1,5 +1,5 @@
 """The Streamlit caches of text -> image: fitted layouts and imagers, the images of sentences, image datasets,
-trained models and a backbone's cut points.
+trained models, a backbone's cut points and a sentence's word attributions.
 
 Models and fitted layouts are ``st.cache_resource`` (loaded once per process, shared read-only); arrays and
 tables are ``st.cache_data``, keyed by explicit arguments, among them when the artifact was written, so a
@@ -8,12 +8,14 @@ rewrite under the same id is seen.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
 from core import store
 from core.layout import FeatureLayout
-from core.text_to_image import classify, training
+from core.text_to_image import attributions, classify, training
 from core.text_to_image.classifiers import SlicedClassifier
 from core.text_to_image.datasets import DATASETS, load_dataset
 from core.text_to_image.figures import pixel_feature_text
@@ -109,3 +111,17 @@ def cut_points(backbone: str) -> list[dict]:
     from core.text_to_image.backbones import cut_points as points
 
     return [asdict(p) for p in points(build_backbone(backbone, pretrained=False))]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def attribution(key: tuple[str, ...], text: str, target: int | None, settings: tuple, _imager, _model) -> dict:
+    """The attribution and its deletion check, once per (dataset, model, sentence, class, settings) ``key``."""
+    chosen = attributions.AttributionSettings(*settings).check()
+    started = time.perf_counter()
+    found = attributions.attribute(
+        _imager, _model, text, target, chosen.method, chosen.steps, chosen.batch_size, chosen.rule, chosen.baseline
+    )
+    took = time.perf_counter() - started
+    started = time.perf_counter()
+    check = attributions.deletion_check(_imager, _model, text, found, chosen.random_orders, chosen.seed)
+    return {"attribution": found, "seconds": took, "deletion": check, "check_seconds": time.perf_counter() - started}

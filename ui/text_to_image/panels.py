@@ -67,6 +67,24 @@ def choose_imager(pooling: str, key: str) -> str | None:
     return chosen
 
 
+UNREADABLE_SHARE = 0.3
+"""Above this share of unknown tokens a sentence is flagged as one the encoder cannot read."""
+
+
+def unreadable_warning(encoder, text: str, consequence: str, which: str = "this sentence") -> bool:
+    """Warns when the tokenizer cannot read more than ``UNREADABLE_SHARE`` of ``text`` (its [UNK] share, special
+    tokens aside), saying what follows for the page (``consequence``); True when it warned."""
+    unknown = float(encoder.unknown_share([text])[0])
+    if unknown <= UNREADABLE_SHARE:
+        return False
+    st.warning(
+        f"The tokenizer cannot read {100 * unknown:.0f} % of {which} (unknown tokens: other scripts or "
+        f"symbols {encoder.name} never saw), {consequence}.",
+        icon=":material/translate:",
+    )
+    return True
+
+
 PLAIN = {"displayModeBar": False}
 """Plotly config for small images: no toolbar over the panel titles."""
 
@@ -78,13 +96,7 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
     layers = result["relative_layers" if relative else "layers"][index]
     combined = result["relative_combined" if relative else "combined"][index]
     st.markdown(f"**{index + 1}.** {shorten(text, 300)}")
-    unknown = fitted.encoder.unknown_share([text])[0]
-    if unknown > 0.3:
-        st.warning(
-            f"The tokenizer cannot read {100 * unknown:.0f} % of this sentence (unknown tokens: other scripts or "
-            f"symbols {fitted.encoder.name} never saw), so its images say little about its meaning.",
-            icon=":material/translate:",
-        )
+    unreadable_warning(fitted.encoder, text, "so its images say little about its meaning")
     if result["truncated"][index]:
         st.warning(
             f"This text is longer than {fitted.encoder.max_length} tokens; only the first {fitted.encoder.max_length} "
