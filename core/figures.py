@@ -3,16 +3,45 @@ Pages only call ``st.plotly_chart`` on what these return."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io
 from plotly.subplots import make_subplots
 from scipy.stats import rankdata
 
-GRAY = "gray"
-DIVERGING = "RdBu_r"
+# Streamlit's chart theme sends its own colours to the browser as the placeholders #000001 ... #000040 and the
+# page swaps every such string in a figure for a theme colour; a scale whose stop is one of them (Inferno and
+# Magma start at #000004) is silently repainted. Scales are therefore given as rgb() stops, never as hex.
+THEME_PLACEHOLDER = re.compile(r"#0000(?:[0-3][0-9]|40)\b", re.IGNORECASE)
+
+
+def colour_scale(name: str) -> list[list]:
+    """Plotly's named colour scale as explicit ``[position, "rgb(r, g, b)"]`` stops (see THEME_PLACEHOLDER)."""
+    stops = []
+    for position, colour in plotly.colors.get_colorscale(name):
+        if colour.startswith("#"):
+            colour = "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(colour))
+        stops.append([position, colour])
+    return stops
+
+
+def theme_placeholders(fig: go.Figure) -> list[str]:
+    """The colours in ``fig`` that Streamlit's theme would replace in the browser (empty when it shows as built)."""
+    built = fig.to_plotly_json()
+    built["layout"] = {k: v for k, v in built["layout"].items() if k != "template"}  # the theme's own, by design
+    return sorted(set(THEME_PLACEHOLDER.findall(plotly.io.json.to_json_plotly(built))))
+
+
+GRAY = colour_scale("gray")
+GRAY_LINE = "gray"  # a line or marker colour, where GRAY is a scale
+DIVERGING = colour_scale("RdBu_r")
+SALIENCY = colour_scale("Inferno")
+VIRIDIS = colour_scale("Viridis")
+BLUES = colour_scale("Blues")
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 TIGHT = {"l": 0, "r": 0, "t": 0, "b": 0}
 LAYER_COLOURS = plotly.colors.qualitative.Dark24
@@ -145,7 +174,7 @@ def majority_line(fig: go.Figure, rate: float, label: str = "majority class") ->
     """The majority-class rate as a dotted gray line, labelled with its value."""
     fig.add_hline(
         y=rate,
-        line={"color": GRAY, "dash": "dot"},
+        line={"color": GRAY_LINE, "dash": "dot"},
         annotation_text=f"{label} {rate:.3f}",
         annotation_position="bottom right",
     )
@@ -221,7 +250,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], titl
             y=list(names),
             text=text,
             texttemplate="%{text}",
-            colorscale="Blues",
+            colorscale=BLUES,
             zmin=0,
             zmax=1,
             showscale=False,
@@ -259,7 +288,9 @@ def reliability_figure(tables: dict[str, Sequence[dict]], bins: int, title: str 
         title: the figure's title.
     """
     fig = go.Figure(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": GRAY, "dash": "dot"}, name="perfect calibration")
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", line={"color": GRAY_LINE, "dash": "dot"}, name="perfect calibration"
+        )
     )
     for index, (name, rows) in enumerate(tables.items()):
         counts = np.array([r["n"] for r in rows], dtype=float)

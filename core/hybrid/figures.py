@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.figures import MARGIN
+from core.figures import MARGIN, VIRIDIS
 
 COLOURS = {"vision": "#9d9d9d", "random-text": "#e45756", "pretrained-text": "#4c78a8"}
 OPTIMIZER_TITLES = {"sgd": "SGD with momentum", "adam": "Adam"}
@@ -68,7 +68,7 @@ def grid_heatmaps(table: Sequence[dict], best: dict | None = None) -> go.Figure:
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
                 texttemplate="%{z:.3f}",
-                colorscale="Viridis",
+                colorscale=VIRIDIS,
                 zmin=float(np.nanmin([r["mean_accuracy"] for r in table if r["mean_accuracy"] is not None] or [0])),
                 zmax=float(np.nanmax([r["mean_accuracy"] for r in table if r["mean_accuracy"] is not None] or [1])),
                 showscale=col == len(optimizers),

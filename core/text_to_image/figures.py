@@ -12,9 +12,12 @@ from plotly.subplots import make_subplots
 from core.figures import (
     COLOURBAR_TITLES,
     GRAY,
+    GRAY_LINE,
     LAYER_COLOURS,
     MARGIN,
+    SALIENCY,
     TIGHT,
+    VIRIDIS,
     bare_axes,
     display_values,
     heatmap_trace,
@@ -129,7 +132,7 @@ def occupancy_figure(counts: np.ndarray, title: str = "") -> go.Figure:
         go.Heatmap(
             z=np.log10(1 + counts),  # a log scale: a few crowded pixels do not wash out the rest
             customdata=counts,
-            colorscale="Viridis",
+            colorscale=VIRIDIS,
             zmin=0,
             colorbar={
                 "title": "features (log)",
@@ -188,7 +191,7 @@ def saliency_figure(
         go.Heatmap(
             z=saliency,
             customdata=features,
-            colorscale="Inferno",
+            colorscale=SALIENCY,
             zmin=0,
             opacity=0.6 if image is not None else 1.0,
             colorbar={"title": "|∂ logit / ∂ pixel|", "thickness": 12, "len": 0.9},
@@ -272,7 +275,7 @@ def seeds_figure(found: dict) -> go.Figure:
     for variant, record in found["variants"].items():
         interval = record["interval"]
         how = f"95% interval [{interval['low']:.3f}, {interval['high']:.3f}], {interval['method']}, n = {interval['n']}"
-        colour = SEED_COLOURS.get(variant, GRAY)
+        colour = SEED_COLOURS.get(variant, GRAY_LINE)
         fig.add_trace(
             go.Bar(
                 x=[record["title"]],

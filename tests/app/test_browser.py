@@ -97,6 +97,14 @@ return {
 """
 
 
+# The first and last stop of every trace's colour scale, per chart, as plotly holds them in the page.
+SCALES = """
+return Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')).map(
+  gd => (gd._fullData || []).map(t => t.colorscale ? [t.colorscale[0][1], t.colorscale.at(-1)[1]] : null)
+);
+"""
+
+
 def page_state(driver: WebDriver, sentences: tuple[str, ...] = ()) -> dict:
     return driver.execute_script(PAGE_STATE, list(sentences))
 
@@ -449,6 +457,9 @@ def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small
     assert not state["errors"], state["errors"]
     assert [c["heatmaps"] for c in state["charts"]][1:] == [1, 1], state["charts"]  # the image and its saliency map
     assert "dimension" in state["tables"][0] and "saliency" in state["tables"][0]
+    # the saliency scale as the browser drew it: Inferno's dark zero, not the theme colour that replaced it before
+    drawn = driver.execute_script(SCALES)
+    assert drawn[2][-1] == ["rgb(0, 0, 4)", "rgb(252, 255, 164)"], drawn
     save_screenshot(driver, screenshots / "classify.png")
 
     driver.get(app_url + "/results")

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.figures import MARGIN, image_figure
+from core.figures import MARGIN, colour_scale, image_figure
 from core.text_to_image.figures import layer_strip_figure, probabilities_figure, saliency_figure
 from core.text_to_image.sentence_path import SentencePath
 from ui.text_to_image.panels import PLAIN
@@ -34,7 +34,7 @@ def vectors(path: SentencePath, layer_names: list[int], hidden: int) -> None:
         f"{len(layer_names)} x {hidden} = {len(path.features):,} numbers, one row per layer."
     )
     grid = path.features.reshape(len(layer_names), hidden)
-    fig = go.Figure(go.Heatmap(z=grid, y=[f"layer {i}" for i in layer_names], colorscale="RdBu", zmid=0))
+    fig = go.Figure(go.Heatmap(z=grid, y=[f"layer {i}" for i in layer_names], colorscale=colour_scale("RdBu"), zmid=0))
     fig.update_layout(height=80 + 40 * len(layer_names), margin=MARGIN, xaxis_title="hidden dimension")
     st.plotly_chart(fig, key="sp-vectors")
 
