@@ -6,6 +6,8 @@ method is one package in ``core/``, its pages, and one section here.
 
 import streamlit as st
 
+from ui import inputs
+
 st.set_page_config(page_title="Crossmodal Lab", page_icon=":material/blur_on:", layout="wide")
 
 
@@ -38,4 +40,5 @@ SECTIONS = {
     ],
 }
 
+inputs.start_run()
 st.navigation(SECTIONS).run()

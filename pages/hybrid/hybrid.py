@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import sweeps
 from core.hybrid import search
-from ui import state
+from ui import inputs, state
 from ui.hybrid import panels
 
 st.title("A text model's layers in an image classifier")
@@ -40,14 +40,18 @@ st.caption(
     "Every (configuration, fold) trial is saved when it finishes. Stop (top right) or any click ends the search "
     "after the running epoch; running the same search again resumes at the next unfinished trial."
 )
-if settings is not None and st.button("Run the search", type="primary", key="hy-run"):
+if settings is not None and inputs.button(st, "Run the search", type="primary", key="hy-run"):
     with state.user_errors():
         panels.run(settings, use_ray)
 
 st.subheader("3. Results")
 finished = search.list_searches()
 if not finished:
-    st.info("No search yet: run one above (the laptop preset takes about 10 minutes on two CPU cores).")
+    st.info(
+        "No finished search yet: one is half done. Resume it in section 2 above; its finished trials are kept."
+        if search.pending_searches()
+        else "No search yet: run one above (the laptop preset takes about 10 minutes on two CPU cores)."
+    )
     st.stop()
 ids = [a.id for a in finished]
 if st.session_state.get("hy-chosen") not in ids:

@@ -9,7 +9,7 @@ from core.images_to_words.figures import (
     loss_change_histogram,
 )
 from core.images_to_words.settings import LAPTOP
-from ui import state
+from ui import inputs, state
 from ui.images_to_words import studies
 from ui.reproductions import latest_table
 
@@ -34,7 +34,7 @@ with st.expander("Run a study", expanded=not found):
         "time and run again to resume."
     )
     settings = studies.settings_form()
-    if st.button("Run", type="primary", key="loo-run"):
+    if inputs.button(st, "Run", type="primary", key="loo-run"):
         with state.user_errors():
             st.session_state["loo-study"] = studies.run(settings).id
             st.rerun()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.nontext import runs
-from ui import state
+from ui import inputs, state
 from ui.nontext import panels
 from ui.reproductions import latest_table
 
@@ -37,7 +37,7 @@ st.caption(
     "Runs train one after another; Stop (top right) or any click ends the running one after its next evaluation "
     "and keeps it: running the same comparison again resumes it, and finished runs are never trained twice."
 )
-if st.button("Run the comparison", type="primary", key="nt-run"):
+if inputs.button(st, "Run the comparison", type="primary", key="nt-run"):
     with state.user_errors():
         settings.check()
         panels.run(settings)
@@ -45,7 +45,7 @@ if st.button("Run the comparison", type="primary", key="nt-run"):
 st.subheader("4. Results")
 grouped = runs.comparisons()
 if not grouped:
-    st.info("No run yet: run a comparison above (the laptop preset takes about ten minutes on two CPU cores).")
+    st.info(panels.nothing_finished_yet())
     st.stop()
 keys = list(grouped)
 if st.session_state.get("nt-chosen") not in keys:

@@ -21,7 +21,9 @@ dataset_id = dataset.id
 chosen = st.multiselect(
     "Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models"
 )
-text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="cl-text").strip()
+text = st.text_input(
+    "Sentence", "A tender, funny and beautifully acted film.", key="cl-text", persist_state="session"
+).strip()
 raw = st.toggle("Raw probabilities", key="cl-raw", help="Uncalibrated softmax(logits) instead of softmax(logits / T).")
 if not chosen or not text:
     st.warning("Choose at least one model and type a sentence.")

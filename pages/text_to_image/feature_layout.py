@@ -6,7 +6,7 @@ from core import store
 from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
 from core.text_to_image.figures import layout_scatter, occupancy_figure
-from ui import state
+from ui import inputs, state
 from ui.text_to_image import cache, forms, panels
 
 st.title("Feature Layout")
@@ -104,7 +104,7 @@ with st.expander("Fit a layout", expanded=not fitted_all):
         "Embeddings are cached in shards: a stopped fit resumes where it left off; the same settings are never fitted "
         "twice."
     )
-    if st.button("Fit", type="primary", key="fl-fit"):
+    if inputs.button(st, "Fit", type="primary", key="fl-fit"):
         with state.user_errors():
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")

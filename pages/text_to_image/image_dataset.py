@@ -8,7 +8,7 @@ from core.encoders import parse_layers
 from core.figures import image_figure
 from core.text_to_image import datasets, jobs
 from core.text_to_image.figures import layer_strip_figure
-from ui import state
+from ui import inputs, state
 from ui.text_to_image import cache, forms, panels
 
 st.title("Image Dataset")
@@ -26,7 +26,7 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     params = forms.layout_settings()
     split = forms.split_settings()
     st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
-    if st.button("Build", type="primary", key="ds-build"):
+    if inputs.button(st, "Build", type="primary", key="ds-build"):
         with state.user_errors():
             if load_corpus is None:
                 raise ValueError("Upload a CSV and choose its text and label columns first.")

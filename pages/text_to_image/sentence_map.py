@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.text_to_image import sentence_map
 from core.text_to_image.figures import sentence_map_figure
-from ui import state
+from ui import inputs, state
 from ui.text_to_image import sentence_map as panels
 from ui.text_to_image.panels import shorten, unreadable_warning
 
@@ -36,11 +36,11 @@ if found is None:
         "(about a minute on two CPU cores, once) and then lays out this layer (about 20 s)."
     )
     one, every = st.columns(2)
-    if one.button(f"Fit the map of layer {layer}", type="primary", key="sm-fit"):
+    if inputs.button(one, f"Fit the map of layer {layer}", type="primary", key="sm-fit"):
         with state.user_errors():
             panels.fit(settings, [layer])
             st.rerun()
-    if every.button(f"Fit every layer (0–{encoder.num_layers})", key="sm-fit-all"):
+    if inputs.button(every, f"Fit every layer (0–{encoder.num_layers})", key="sm-fit-all"):
         with state.user_errors():
             panels.fit(settings, list(range(encoder.num_layers + 1)))
             st.rerun()
@@ -49,7 +49,10 @@ if found is None:
 loaded = panels.loaded_map(found.id)
 groups, wrong, caption = panels.colours(loaded)
 typed = st.text_area(
-    "Your sentences (one per line)", "a tender, funny and beautifully acted film\na dull, lifeless mess", key="sm-texts"
+    "Your sentences (one per line)",
+    "a tender, funny and beautifully acted film\na dull, lifeless mess",
+    key="sm-texts",
+    persist_state="session",
 )
 texts = [line.strip() for line in typed.splitlines() if line.strip()][:20]
 placed = vectors = None

@@ -32,7 +32,9 @@ else:
     imager_id = panels.choose_imager(dataset.config["pooling"], "sp-imager")
 if imager_id is None:
     st.stop()
-text = st.text_input("Sentence", "A tender, funny and beautifully acted film.", key="sp-text").strip()
+text = st.text_input(
+    "Sentence", "A tender, funny and beautifully acted film.", key="sp-text", persist_state="session"
+).strip()
 if not text:
     st.warning("Type a sentence to follow.")
     st.stop()

@@ -45,7 +45,7 @@ contrast = st.radio(
     help="Only the drawing changes: a few strong features can leave the rest nearly black at 0–1. "
     "Hover shows the true values in every mode.",
 )
-text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text")
+text = st.text_area("Sentences, one per line", EXAMPLES, height=110, key="s2i-text", persist_state="session")
 texts = panels.sentences_to_show([line.strip() for line in text.splitlines() if line.strip()])
 
 if artifact_id is None:

@@ -7,7 +7,7 @@ from core.device import describe_device
 from core.text_to_image import datasets, training
 from core.text_to_image.backbones import BACKBONES, available_backbones
 from core.text_to_image.training import DEFAULTS, TrainSettings
-from ui import state
+from ui import inputs, state
 from ui.text_to_image import panels
 from ui.text_to_image import training as live_training
 
@@ -47,10 +47,11 @@ finetune = left.toggle(
 )
 node = panels.cut_point_picker(backbone, info, right)
 cols = st.columns(4)
-epochs = cols[0].number_input("Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
-batch = cols[1].number_input("Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")
-seed = cols[2].number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="tr-seed")
-validation = cols[3].number_input(
+epochs = inputs.number(cols[0], "Epochs", 1, 200, DEFAULTS.epochs, key="tr-epochs")
+batch = inputs.number(cols[1], "Batch size", 2, 1024, DEFAULTS.batch_size, key="tr-batch")
+seed = inputs.number(cols[2], "Seed", 0, 2**31 - 1, DEFAULTS.seed, key="tr-seed")
+validation = inputs.number(
+    cols[3],
     "Validation share",
     0.0,
     0.45,
@@ -102,7 +103,7 @@ settings = TrainSettings(
     normalise=normalise,
     style=style,
 )
-if st.button("Train", type="primary", key="tr-go"):
+if inputs.button(st, "Train", type="primary", key="tr-go"):
     with state.user_errors():
         artifact = live_training.train_live(store.load(datasets.DATASETS, dataset_id), settings)
         st.session_state["tr-last"] = artifact.id
@@ -110,7 +111,7 @@ if st.button("Train", type="primary", key="tr-go"):
 last = store.load(training.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
 if last is not None:
     panels.model_outcome(last, store.load(datasets.DATASETS, last.config["dataset"]), "tr-curves")
-if st.button("Fit the logistic-regression baseline on this dataset", key="tr-baseline"):
+if inputs.button(st, "Fit the logistic-regression baseline on this dataset", key="tr-baseline"):
     with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
         baseline = training.logistic_baseline(store.load(datasets.DATASETS, dataset_id))
         accuracy = baseline.config["metrics"]["accuracy"]

@@ -10,7 +10,7 @@ from core.errors import Interrupted
 from core.hybrid import figures, models, search, vision
 from core.hybrid.search import PRESETS, SearchSettings
 from core.settings import from_record
-from ui import state
+from ui import inputs, state
 
 OTHER = "another (hub id or folder)…"
 
@@ -45,11 +45,11 @@ def settings_form() -> SearchSettings | None:
         folder = (
             st.text_input("Image folder (one sub-folder per class)", key="hy-folder") if imageset == "folder" else None
         )
-        per_class = st.number_input(
-            "Training-pool images per class (0: all)", 0, 100_000, base.per_class or 0, key=f"hy-pool-{preset_name}"
+        per_class = inputs.number(
+            st, "Training-pool images per class (0: all)", 0, 100_000, base.per_class or 0, key=f"hy-pool-{preset_name}"
         )
-        test_per_class = st.number_input(
-            "Test images per class (0: all)", 0, 100_000, base.test_per_class or 0, key=f"hy-test-{preset_name}"
+        test_per_class = inputs.number(
+            st, "Test images per class (0: all)", 0, 100_000, base.test_per_class or 0, key=f"hy-test-{preset_name}"
         )
     with model:
         st.markdown("**Models**")
@@ -59,12 +59,12 @@ def settings_form() -> SearchSettings | None:
         text_name = _model_choice(
             "Text model", [hub.DEFAULT_TEXT_MODEL, "bert-base-uncased"], base.text, f"hy-text-{preset_name}"
         )
-        layers = st.number_input(
-            "Text layers (from the bottom; 0: all)", 0, 48, base.text_layers or 0, key=f"hy-layers-{preset_name}"
+        layers = inputs.number(
+            st, "Text layers (from the bottom; 0: all)", 0, 48, base.text_layers or 0, key=f"hy-layers-{preset_name}"
         )
         wiring = st.radio("Wiring", models.WIRINGS, horizontal=True, key="hy-wiring", help=WIRING_HELP)
-        size = st.number_input(
-            "Image size (pixels, a multiple of the patch)", 14, 1024, base.image_size, key=f"hy-size-{preset_name}"
+        size = inputs.number(
+            st, "Image size (pixels, a multiple of the patch)", 1, 1024, base.image_size, key=f"hy-size-{preset_name}"
         )
     with grid:
         st.markdown("**Grid and cross-validation**")
@@ -73,8 +73,8 @@ def settings_form() -> SearchSettings | None:
             "Learning rates", ", ".join(f"{r:g}" for r in base.learning_rates), key=f"hy-rates-{preset_name}"
         )
         optimizers = st.multiselect("Optimizers", search.OPTIMIZERS, list(base.optimizers), key="hy-optimizers")
-        folds = st.number_input("Folds", 2, 20, base.folds, key=f"hy-folds-{preset_name}")
-        epochs = st.number_input("Epochs per trial", 1, 100, base.epochs, key=f"hy-epochs-{preset_name}")
+        folds = inputs.number(st, "Folds", 2, 20, base.folds, key=f"hy-folds-{preset_name}")
+        epochs = inputs.number(st, "Epochs per trial", 1, 100, base.epochs, key=f"hy-epochs-{preset_name}")
     try:
         settings = SearchSettings(
             imageset=imageset, folder=folder or None, per_class=int(per_class) or None,

@@ -13,7 +13,7 @@ from core.images_to_words import analysis, jobs, loo
 from core.images_to_words.figures import fold_curve_figure
 from core.images_to_words.settings import DEFAULTS, LAPTOP, LOSSES, StudySettings
 from core.store import Callback
-from ui import state
+from ui import inputs, state
 
 
 def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None:
@@ -53,14 +53,14 @@ def settings_form(key: str = "loo") -> StudySettings:
     left, middle, right = st.columns(3)
     name = left.selectbox("Image set", names, index=names.index(preset.imageset), key=f"{key}-set")
     path = (left.text_input("Image folder", key=f"{key}-path") if name == "folder" else "").strip() or None
-    per_class = left.number_input(
-        "Training images per class (0 = all)", 0, 10_000, preset.per_class, step=100, key=f"{key}-per-class"
+    per_class = inputs.number(
+        left, "Training images per class (0 = all)", 0, 10_000, preset.per_class, step=100, key=f"{key}-per-class"
     )
-    epochs = middle.number_input("Epochs (paper: 25)", 1, 200, preset.epochs, key=f"{key}-epochs")
+    epochs = inputs.number(middle, "Epochs (paper: 25)", 1, 200, preset.epochs, key=f"{key}-epochs")
     width = middle.select_slider(
         "SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width"
     )
-    seed = middle.number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key=f"{key}-seed")
+    seed = inputs.number(middle, "Seed", 0, 2**31 - 1, DEFAULTS.seed, key=f"{key}-seed")
     loss = right.radio("Loss", LOSSES, horizontal=True, key=f"{key}-loss")
     words = right.radio(
         "Class word",

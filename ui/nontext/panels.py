@@ -14,7 +14,7 @@ from core.errors import Interrupted
 from core.nontext import figures, models, runs, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from core.settings import from_record
-from ui import state
+from ui import inputs, state
 
 TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
 
@@ -42,8 +42,8 @@ def choose_task() -> TokenSettings | None:
         return None
     base = replace(TokenSettings(), task=name)
     if name == "composers":
-        pieces = right.number_input("Pieces per composer", 2, 400, TokenSettings.pieces, key="nt-pieces")
-        window = right.number_input("Notes per window", 16, 510, TokenSettings.window, key="nt-window")
+        pieces = inputs.number(right, "Pieces per composer", 2, 400, TokenSettings.pieces, key="nt-pieces")
+        window = inputs.number(right, "Notes per window", 16, 510, TokenSettings.window, key="nt-window")
         base = replace(base, pieces=int(pieces), window=int(window))
     if name == "csv":
         upload = right.file_uploader("CSV with columns sequence, label", type=["csv"], key="nt-csv")
@@ -87,7 +87,7 @@ def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSetti
         help="random: the paper's seeded table over the vocabulary; shift: every id moved by an offset; wordpiece: "
         "the symbols' own wordpieces.",
     )
-    seed = middle.number_input("Table seed", 0, 10**6, settings.mapping_seed, key="nt-mapping-seed")
+    seed = inputs.number(middle, "Table seed", 0, 10**6, settings.mapping_seed, key="nt-mapping-seed")
     keep = right.toggle(
         "Keep [CLS], [SEP], [PAD]",
         True,
@@ -127,8 +127,8 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         "Encoders", models.VARIANTS, list(p.variants), format_func=models.VARIANT_TITLES.get, key=f"nt-var-{name}"
     )
     seeds = cols[1].multiselect("Seeds", list(range(10)), list(p.seeds), key=f"nt-seeds-{name}")
-    steps = cols[2].number_input("Steps", 1, 100_000, p.steps, key=f"nt-steps-{name}")
-    every = cols[3].number_input("Evaluate every", 1, 10_000, p.eval_every, key=f"nt-every-{name}")
+    steps = inputs.number(cols[2], "Steps", 1, 100_000, p.steps, key=f"nt-steps-{name}")
+    every = inputs.number(cols[3], "Evaluate every", 1, 10_000, p.eval_every, key=f"nt-every-{name}")
     st.caption(
         f"{p.encoder}, batch {p.batch_size}, {p.optimizer} lr {p.lr:g}, {p.schedule} schedule; split "
         f"{'/'.join(f'{s:.0%}' for s in p.shares)} (seed {p.split_seed}). Every encoder gets the same data, split, "
@@ -182,6 +182,13 @@ def run(settings: TokenSettings) -> None:
         raise
     live.finish()
     st.session_state["nt-chosen"] = settings.comparison_id  # the results below show the comparison just run
+
+
+def nothing_finished_yet() -> str:
+    """What the results section says before any comparison has a finished run."""
+    if jobs.list_pending(runs.RUNS):
+        return "No finished run yet: a comparison is half done. Resume it in section 3 above; what it trained is kept."
+    return "No run yet: run a comparison above (the laptop preset takes about ten minutes on two CPU cores)."
 
 
 def resume_panel() -> None:

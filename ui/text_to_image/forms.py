@@ -12,6 +12,7 @@ import streamlit as st
 from core import corpora
 from core.encoders import POOLINGS, available_encoders, recommended_pooling
 from core.layout import DISCRETIZATIONS, METHODS, SCALERS
+from ui import inputs
 
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
 
@@ -32,8 +33,8 @@ def corpus_picker() -> Callable[[], pd.DataFrame] | None:
     """Choose a corpus (packaged, hub or uploaded CSV); returns its loader, called only on Fit."""
     names = [row["name"] for row in corpora.available_corpora()]
     name = st.selectbox("Corpus", names, key="fit-corpus")
-    n = st.number_input("Texts to fit on", 50, 50_000, corpora.DEFAULTS.n, step=250, key="fit-n")
-    seed = st.number_input("Sampling seed", 0, 2**31 - 1, corpora.DEFAULTS.seed, key="fit-seed")
+    n = inputs.number(st, "Texts to fit on", 50, 50_000, corpora.DEFAULTS.n, step=250, key="fit-n")
+    seed = inputs.number(st, "Sampling seed", 0, 2**31 - 1, corpora.DEFAULTS.seed, key="fit-seed")
     if name != "csv":
         return partial(corpora.load_corpus, name, n=int(n), seed=int(seed))
     upload = st.file_uploader("CSV file (UTF-8)", type=["csv", "tsv", "txt"], key="fit-csv")
@@ -99,7 +100,7 @@ def layout_settings() -> dict:
     method = left.selectbox(
         "Method", METHODS, index=METHODS.index(d["method"]), format_func=METHOD_NAMES.get, key=f"{tag}-method"
     )
-    pixels = left.number_input("Pixels per side", 8, 256, d["pixels"], key=f"{tag}-pixels")
+    pixels = inputs.number(left, "Pixels per side", 8, 256, d["pixels"], key=f"{tag}-pixels")
     discretization = left.selectbox(
         "Discretization",
         DISCRETIZATIONS,
@@ -126,12 +127,12 @@ def layout_settings() -> dict:
         key=f"{tag}-metric",
         help="cosine (the lab's) or euclidean (scikit-learn's default, the paper's).",
     )
-    perplexity = right.number_input("Perplexity (t-SNE)", 2.0, 200.0, float(d["perplexity"]), key=f"{tag}-perplexity")
-    neighbours = right.number_input("Neighbours (UMAP)", 2, 200, d["n_neighbors"], key=f"{tag}-neighbours")
-    reduce_dim = right.number_input(
-        "PCA over samples before the 2-D method (0 = off)", 0, 500, d["reduce_dim"] or 0, key=f"{tag}-reduce"
+    perplexity = inputs.number(right, "Perplexity (t-SNE)", 2.0, 200.0, float(d["perplexity"]), key=f"{tag}-perplexity")
+    neighbours = inputs.number(right, "Neighbours (UMAP)", 2, 200, d["n_neighbors"], key=f"{tag}-neighbours")
+    reduce_dim = inputs.number(
+        right, "PCA over samples before the 2-D method (0 = off)", 0, 500, d["reduce_dim"] or 0, key=f"{tag}-reduce"
     )
-    seed = right.number_input("Layout seed", 0, 2**31 - 1, d["random_state"] or 0, key=f"{tag}-layout-seed")
+    seed = inputs.number(right, "Layout seed", 0, 2**31 - 1, d["random_state"] or 0, key=f"{tag}-layout-seed")
     return {
         **d,
         "method": method,
@@ -153,7 +154,7 @@ def split_settings() -> dict[str, Any]:
 
     left, middle, right, last = st.columns(4)
     test_size = left.slider("Held-out share", 0.05, 0.5, datasets.DATASET_DEFAULTS.test_size, 0.05, key="ds-test")
-    seed = middle.number_input("Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
+    seed = inputs.number(middle, "Split seed", 0, 2**31 - 1, datasets.DATASET_DEFAULTS.seed, key="ds-split-seed")
     fit_on = right.radio(
         "Fit the layout on",
         datasets.FIT_ON,

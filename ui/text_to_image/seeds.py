@@ -14,7 +14,7 @@ from core.text_to_image import results, seeds
 from core.text_to_image.backbones import BACKBONES
 from core.text_to_image.figures import seeds_figure
 from core.text_to_image.training import BASELINES
-from ui import state
+from ui import inputs, state
 
 
 @st.cache_data(show_spinner="Reading the sweep's per-example results…", max_entries=16)
@@ -38,8 +38,9 @@ def _settings_form(dataset: store.Artifact, base: seeds.SeedSettings) -> seeds.S
     backbone = middle.selectbox(
         "Backbone", names, index=names.index(base.backbone) if base.backbone in names else 0, key="seeds-backbone"
     )
-    epochs = right.number_input("Epochs", 1, 200, int(base.epochs), key="seeds-epochs")
-    if not st.button(
+    epochs = inputs.number(right, "Epochs", 1, 200, int(base.epochs), key="seeds-epochs")
+    if not inputs.button(
+        st,
         "Run or resume the seed sweep",
         key="seeds-run",
         help="Seeds already trained are reused; a stopped sweep goes on at the next unfinished seed.",

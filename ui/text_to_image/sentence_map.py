@@ -10,7 +10,7 @@ from core import corpora, store
 from core.encoders import available_encoders
 from core.text_to_image import results, sentence_map
 from core.text_to_image.sentence_map import MAPS, MapSettings
-from ui import state
+from ui import inputs, state
 
 DEFAULTS = MapSettings()
 
@@ -23,7 +23,7 @@ def settings_form() -> MapSettings:
         corpus = left.selectbox(
             "Corpus", names, index=names.index(DEFAULTS.corpus) if DEFAULTS.corpus in names else 0, key="sm-corpus"
         )
-        n = left.number_input("Sentences (a stratified sample)", 100, 20_000, DEFAULTS.n, 100, key="sm-n")
+        n = inputs.number(left, "Sentences (a stratified sample)", 100, 20_000, DEFAULTS.n, 100, key="sm-n")
         encoders = [e["name"] for e in available_encoders() if e["available"]]
         encoder = middle.selectbox("Encoder", encoders, key="sm-encoder")
         pooling = middle.radio("Pooling", ["mean", "cls"], horizontal=True, key="sm-pooling")
@@ -34,7 +34,7 @@ def settings_form() -> MapSettings:
             key="sm-method",
             format_func=lambda m: {"tsne": "t-SNE (openTSNE)", "umap": "UMAP"}[m],
         )
-        seed = right.number_input("Map seed", 0, 10_000, DEFAULTS.random_state, key="sm-seed")
+        seed = inputs.number(right, "Map seed", 0, 10_000, DEFAULTS.random_state, key="sm-seed")
     return MapSettings(corpus=corpus, n=int(n), encoder=encoder, pooling=pooling, method=method, random_state=int(seed))
 
 
