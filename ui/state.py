@@ -10,15 +10,21 @@ so two sessions never see each other's input.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from core import store
 from core.encoders import TextEncoder
 from core.errors import USER_ERRORS, Interrupted
 from core.imagesets import ImageSet
+
+_REDRAW_WAIT_S = 600.0  # a stopped job ends at its next step; a run that never ends is not waited on longer
 
 
 @st.cache_resource(show_spinner="Loading the text encoder…")
@@ -32,6 +38,9 @@ def progress_callback(label: str):
     bar = st.progress(0.0, text=label)
 
     def callback(step: int, total: int, metrics: dict) -> None:
+        if step >= total:  # done: a finished bar would stay under the work that follows
+            bar.empty()
+            return
         detail = " · ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
         bar.progress(min(1.0, step / max(total, 1)), text=f"{label}: {step}/{total} {detail}")
 
@@ -65,6 +74,33 @@ def imageset(name: str, path: str | None) -> ImageSet:
     return imagesets.load_imageset(name, path)
 
 
+def redraw_after_stop() -> None:
+    """Ask for one fresh run of this page once the current run has ended.
+
+    Stop (top right) ends a run where it stands and Streamlit draws nothing after it: the page would keep a frozen
+    bar, lose everything below the job and offer no Resume until the visitor reloads. A click needs none of this
+    (it starts its own run). The fresh run is requested the way Streamlit reruns a page whose source changed: on the
+    session's event loop, with the page and query string the stopped run ended with, after that run has ended.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return
+    session = Runtime.instance().get_app_session(ctx.session_id)
+    loop = getattr(session, "_event_loop", None)
+    if session is None or loop is None:
+        return
+    started = time.monotonic()
+
+    def when_ended() -> None:
+        running = getattr(session, "_scriptrunner", None) is not None
+        if running and time.monotonic() - started < _REDRAW_WAIT_S:
+            loop.call_later(0.1, when_ended)
+            return
+        session.request_rerun(getattr(session, "_client_state", None))
+
+    loop.call_soon_threadsafe(when_ended)
+
+
 class LiveView:
     """A long job's ``callback(step, steps, metrics)`` that draws its progress after every step (an epoch, an
     evaluation) with :meth:`draw`.
@@ -88,6 +124,8 @@ class LiveView:
             self.draw(step, steps, metrics)
         except BaseException as stop:  # Stop, a click, or a closed tab
             self.ended.append(stop)
+            if isinstance(stop, StopException):
+                redraw_after_stop()
             return True
         return None
 

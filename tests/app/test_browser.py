@@ -28,6 +28,7 @@ from selenium.common.exceptions import (
     TimeoutException,
 )
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -638,3 +639,91 @@ def test_sentence_path_page_opens(app_url: str, new_browser, screenshots: Path) 
             "A Sentence's Path" in s["titles"] and ("1. Tokens" in s["text"] or "Train a model first" in s["text"])
         ),
     )
+
+
+def open_expander(driver: WebDriver, title: str) -> None:
+    """Unfold the expander whose summary contains ``title`` (left open when it already is)."""
+    details = driver.find_element(By.XPATH, f"//details[summary[contains(., '{title}')]]")
+    if details.get_attribute("open") is None:
+        details.find_element(By.TAG_NAME, "summary").click()
+
+
+def go_to(driver: WebDriver, page: str) -> None:
+    """Follow the sidebar's link to ``page`` (the same browser session, unlike a new URL)."""
+    driver.find_element(By.XPATH, f"//*[@data-testid='stSidebarNav']//a[contains(., '{page}')]").click()
+
+
+def test_an_out_of_range_number_blocks_its_action_with_the_range(app_url: str, new_browser, screenshots: Path) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/feature_layout")
+    wait_for(
+        driver, "the Feature Layout page", lambda s: "Feature Layout" in s["titles"] and "Fit a layout" in s["text"]
+    )
+    open_expander(driver, "Fit a layout")
+    set_number(driver, "Pixels per side", 1)
+    state = wait_for(driver, "the range message", lambda s: any("Pixels per side: 1" in e for e in s["errors"]))
+    assert [e.split("\n")[-1] for e in state["errors"]] == ["Pixels per side: 1 is out of range. Allowed: 8 to 256."]
+    fit = driver.find_element(By.XPATH, "//button[normalize-space(.)='Fit']")
+    assert not fit.is_enabled(), "Fit stays clickable with 1 pixel per side"
+    save_screenshot(driver, screenshots / "feature_layout_out_of_range.png")
+    set_number(driver, "Pixels per side", 32)
+    wait_for(driver, "the message gone", lambda s: not s["errors"])
+    assert driver.find_element(By.XPATH, "//button[normalize-space(.)='Fit']").is_enabled()
+
+
+@pytest.fixture(scope="module")
+def small_sentence_map(lab_home: Path):
+    """A 100-sentence map of the default encoder's last layer in the app's store."""
+    from core.encoders import TextEncoder
+    from core.text_to_image import sentence_map
+
+    encoder = TextEncoder.from_name()
+    return sentence_map.fit_map(sentence_map.MapSettings(n=100), encoder, encoder.num_layers)
+
+
+def test_typed_sentences_survive_a_layer_fit_and_a_page_switch(
+    app_url: str, new_browser, screenshots: Path, small_sentence_map
+) -> None:
+    mine = "my own sentence about a quiet harbour town"
+    driver = new_browser()
+    driver.get(app_url + "/sentence_map")
+    wait_for(driver, "the Sentence Map page", lambda s: "Sentence Map" in s["titles"])
+    open_expander(driver, "Sentences and map settings")
+    set_number(driver, "Sentences (a stratified sample)", 100)
+    wait_for(driver, "the 100-sentence map", lambda s: "Colour by" in s["text"] and s["charts"])
+    type_sentences(driver, mine)
+    wait_for(driver, "the typed sentence placed", lambda s: "1 sentence(s) embedded" in s["text"])
+    layer = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSlider"] input[type="range"]')  # the first: Layer
+    driver.execute_script("arguments[0].focus();", layer)  # the range input is visually hidden behind its thumb
+    ActionChains(driver).send_keys(Keys.ARROW_LEFT).perform()
+    wait_for(driver, "the offer to fit the next layer down", lambda s: "is not fitted yet" in s["text"])
+    driver.find_element(By.XPATH, "//button[contains(., 'Fit the map of layer')]").click()
+    state = wait_for(driver, "the new layer's map", lambda s: "1 sentence(s) embedded" in s["text"], wait=180)
+    assert mine in state["text"], "the typed sentence was replaced by the defaults after a layer fit"
+    go_to(driver, "Classify")
+    wait_for(driver, "the Classify page", lambda s: "Classify" in s["titles"])
+    go_to(driver, "Sentence Map")
+    # with the settings' 100 sentences forgotten it would offer to fit the 2,000-sentence map instead
+    state = wait_for(driver, "the Sentence Map again", lambda s: "1 sentence(s) embedded" in s["text"])
+    assert mine in state["text"], "the typed sentence was lost on a page switch"
+    save_screenshot(driver, screenshots / "sentence_map_kept.png")
+
+
+def test_stop_offers_resume_without_a_reload(app_url: str, new_browser, screenshots: Path, small_dataset) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/train")
+    wait_for(driver, "the Train page", lambda s: "Train" in s["titles"] and "Slice weights" in s["text"])
+    set_number(driver, "Epochs", 200)
+    wait_for(driver, "200 epochs set", lambda s: "200" in s["text"].split("\n"))
+    driver.find_element(By.XPATH, "//button[normalize-space(.)='Train']").click()
+    # the running page is never idle, so wait for the live bar directly
+    WebDriverWait(driver, 120, poll_frequency=0.2).until(
+        lambda d: "/200: held-out accuracy" in d.execute_script("return document.body.innerText")
+    )
+    driver.find_element(By.XPATH, "//*[@data-testid='stStatusWidget']//button[contains(., 'Stop')]").click()
+    state = wait_for(
+        driver, "the Resume offer after Stop", lambda s: "Resume it" in s["text"] and "stopped after epoch" in s["text"]
+    )
+    assert "Fit the logistic-regression baseline" in state["text"], "the page below the job is gone after Stop"
+    assert "/200: held-out accuracy" not in state["text"], "the stopped run's frozen bar is still shown"
+    save_screenshot(driver, screenshots / "train_stopped.png")

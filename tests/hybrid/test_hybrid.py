@@ -371,3 +371,19 @@ def test_the_page_runs_a_search_and_shows_heatmaps_ablation_and_curves(tiny_sett
         "hybrid, text layers randomly initialised (control)",
     ]
     assert len(app.get("plotly_chart")) == 3  # heatmaps, ablation, one trial's curves
+
+
+def test_the_results_section_says_a_search_is_half_done_rather_than_none_yet(tiny_settings):
+    from streamlit.testing.v1 import AppTest
+
+    from core import jobs
+    from core.hybrid import search
+    from core.settings import to_record
+
+    app = AppTest.from_file(str(ROOT / "pages/hybrid/hybrid.py"), default_timeout=120).run()
+    assert any(i.value.startswith("No search yet") for i in app.info)
+    jobs.record_pending(search.PENDING, to_record(tiny_settings))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("did not finish" in i.value for i in app.info) and app.button(key="hy-resume-0")
+    assert any(i.value.startswith("No finished search yet: one is half done") for i in app.info)

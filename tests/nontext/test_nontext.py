@@ -359,8 +359,10 @@ def test_the_page_runs_a_comparison_with_live_progress(tmp_path, monkeypatch):
     """One step of the packaged MiniLM on splice, run from the page's button."""
     from streamlit.testing.v1 import AppTest
 
+    from core import jobs
     from core.errors import ResourceUnavailable
     from core.nontext import runs, tasks
+    from core.settings import to_record
 
     try:
         tasks.data_file("DNA.rda")
@@ -369,6 +371,10 @@ def test_the_page_runs_a_comparison_with_live_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
     app = AppTest.from_file(str(ROOT / "pages/nontext/bert_nontext.py"), default_timeout=300).run()
     assert any("No run yet" in i.value for i in app.info)
+    pending = jobs.record_pending(runs.RUNS, to_record(runs.TokenSettings()))  # as a reload mid-run leaves it
+    app.run()
+    assert any(i.value.startswith("No finished run yet: a comparison is half done") for i in app.info)
+    jobs.clear_pending(runs.RUNS, pending)
     app.multiselect(key="nt-var-laptop").set_value(["pretrained"])
     app.number_input(key="nt-steps-laptop").set_value(1)
     app.number_input(key="nt-every-laptop").set_value(1)

@@ -9,7 +9,7 @@ import streamlit as st
 from core import store
 from core.figures import learning_curves_figure
 from core.text_to_image import presets, results, training
-from ui import state
+from ui import inputs, state
 
 
 class LiveCurves(state.LiveView):
@@ -50,10 +50,10 @@ def preset_panel() -> None:
     )
     chosen = presets.PRESETS[name]
     left, right = st.columns(2)
-    n = left.number_input(
-        "Texts (0 = all)", 0, 50_000, chosen.n or 0, step=500, key=f"pr-n-{name}", help="Fewer: a quicker demo."
+    n = inputs.number(
+        left, "Texts (0 = all)", 0, 50_000, chosen.n or 0, step=500, key=f"pr-n-{name}", help="Fewer: a quicker demo."
     )
-    epochs = right.number_input("Epochs", 1, 100, chosen.train.epochs, key=f"pr-epochs-{name}")
+    epochs = inputs.number(right, "Epochs", 1, 100, chosen.train.epochs, key=f"pr-epochs-{name}")
     chosen = replace(chosen, n=int(n) or None, train=replace(chosen.train, epochs=int(epochs)))
     needs = {
         "paper": " Needs the internet (IMDB, bert-base-uncased, AlexNet's V1 weights).",
@@ -65,7 +65,7 @@ def preset_panel() -> None:
         + ".",
     }
     st.caption(presets.describe(chosen) + needs.get(name, ""))
-    if st.button(f"Run: {chosen.title}", type="primary", key="pr-run"):
+    if inputs.button(st, f"Run: {chosen.title}", type="primary", key="pr-run"):
         with state.user_errors():
             live = LiveCurves()
             outcome = presets.run(chosen, progress=state.progress_callback, callback=live)
@@ -89,3 +89,4 @@ def resume_panel(dataset: store.Artifact) -> None:
         if st.button("Resume it", key=f"tr-resume-{index}"):
             with state.user_errors():
                 st.session_state["tr-last"] = train_live(dataset, s).id
+                st.rerun()  # redraw without this offer, the run now finished
