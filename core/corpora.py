@@ -339,6 +339,13 @@ def load_csv(
     return _finish(frame, label_names, source_info, n, seed)
 
 
+def read_csv_table(source: CsvSource) -> pd.DataFrame:
+    """Any user's CSV (path, bytes or file object) as a frame of strings, with the lab's messages for a file that
+    is missing, not UTF-8 (a binary file, another encoding), empty or not CSV, instead of the parser's."""
+    data, _ = _read_source(source)
+    return _parse_csv(_decode_utf8(data))
+
+
 def _read_source(source: CsvSource) -> tuple[bytes, str | None]:
     """The bytes of a CSV source, and its file name when it has one."""
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -288,7 +288,12 @@ def load_csv(
     """
     import pandas as pd
 
-    frame = pd.read_csv(path)
+    from core.corpora import read_csv_table
+
+    try:
+        frame = read_csv_table(path)
+    except ValueError as error:
+        raise ValueError(f"{Path(path).name}: {error}.") from error
     missing = [c for c in (sequence_column, label_column) if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} has no column {', '.join(missing)}; its columns are {', '.join(frame.columns)}.")

@@ -33,6 +33,29 @@ seed (the lab's), or ``torch.utils.data.random_split`` right after ``torch.manua
 code split its 50,000 reviews (same rows as its split for the same rows in the same order)."""
 
 
+def check_stratifiable(labels: np.ndarray, test_size: float) -> None:
+    """Raise a ValueError saying what to change when a stratified split of ``labels`` is impossible: a class with a
+    single row (often the wrong label column: an id or the texts themselves), or fewer test rows than classes."""
+    values, counts = np.unique(np.asarray(labels), return_counts=True)
+    single = int((counts < 2).sum())
+    if single:
+        hint = (
+            " Almost every row has its own label: is the label column the right one (not an id or the text)?"
+            if len(values) > len(labels) / 2
+            else " Remove those rows or add more of each class."
+        )
+        raise ValueError(
+            f"{single} of the {len(values)} classes have a single row, and a stratified split needs at least two "
+            f"rows of every class.{hint} (Or choose the random split.)"
+        )
+    n_test = int(np.ceil(test_size * len(labels)))
+    if n_test < len(values):
+        raise ValueError(
+            f"the test share {test_size:.0%} of {len(labels)} rows is {n_test} rows, fewer than the {len(values)} "
+            "classes it must hold one of each of: raise the test share or use more rows."
+        )
+
+
 def split_rows(
     labels: np.ndarray, test_size: float, seed: int, method: str = "stratified"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +65,8 @@ def split_rows(
     rows = np.arange(len(labels))
     if method == "stratified":
         from sklearn.model_selection import train_test_split
+
+        check_stratifiable(labels, test_size)
 
         return train_test_split(rows, test_size=test_size, stratify=labels, random_state=seed)
     import torch

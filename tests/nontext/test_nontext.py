@@ -87,6 +87,10 @@ def test_bad_csvs_get_a_message_naming_the_row(tmp_path):
         load_csv(one)
     with pytest.raises(ValueError, match="no column sequence"):
         load_csv(one, sequence_column="sequence ")
+    binary = tmp_path / "model.csv"
+    binary.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\xb7\xac\xce\x34")  # a zip under a .csv name
+    with pytest.raises(ValueError, match=r"model.csv: the CSV is not valid UTF-8.*re-save the file as 'CSV UTF-8'"):
+        load_csv(binary)
     long = TokenTask("long", [list("AC"), list("A" * 600)], np.array([0, 1]), ["a", "b"])
     with pytest.raises(ValueError, match="row 2 has 600 symbols"):
         check_task(long, 510)

@@ -220,3 +220,19 @@ def test_the_forms_start_from_the_papers_layout_and_offer_the_papers_split_and_l
     assert len(train.radio(key="tr-style").options) == 2
     train.number_input(key="tr-validation").set_value(0.0).run()  # the paper's code sets nothing aside
     assert not train.error and not train.button(key="tr-go").disabled
+
+
+def test_a_split_that_cannot_be_stratified_says_what_to_change():
+    from core.text_to_image.datasets import split_rows
+
+    ids = np.arange(60)  # the wrong label column: every row its own "class"
+    with pytest.raises(ValueError, match=r"60 of the 60 classes have a single row.*is the label column the right one"):
+        split_rows(ids, 0.2, 42)
+    few = np.array([0] * 30 + [1] * 29 + [2])
+    with pytest.raises(ValueError, match=r"1 of the 3 classes have a single row.*Remove those rows"):
+        split_rows(few, 0.2, 42)
+    many = np.repeat(np.arange(10), 2)
+    with pytest.raises(ValueError, match=r"the test share 20% of 20 rows is 4 rows, fewer than the 10 classes"):
+        split_rows(many, 0.2, 42)
+    train, test = split_rows(np.repeat(np.arange(2), 10), 0.2, 42)
+    assert len(train) == 16 and len(test) == 4
