@@ -272,6 +272,8 @@ def _demo_export(args: argparse.Namespace) -> dict:
         "bytes": size,
         "dataset": manifest["dataset"],
         "models": manifest["models"],
+        "baselines": manifest["baselines"],
+        "imagers": manifest["imagers"],
     }
 
 
@@ -280,7 +282,11 @@ def _demo_import(args: argparse.Namespace) -> dict:
 
     if not Path(args.archive).is_file():
         raise FileNotFoundError(f"{args.archive} is not a file; give the .zip written by t2i-demo-export.")
-    return {"imported": [f"{kind}/{artifact_id}" for kind, artifact_id in demos.import_demo(args.archive)]}
+    found = demos.import_demo(args.archive)
+    return {
+        "imported": [f"{kind}/{artifact_id}" for kind, artifact_id, new in found if new],
+        "already_here": [f"{kind}/{artifact_id}" for kind, artifact_id, new in found if not new],
+    }
 
 
 def _add_preset(command: argparse.ArgumentParser) -> None:

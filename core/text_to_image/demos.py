@@ -1,5 +1,6 @@
-"""Portable demos: a dataset (its fitted layout and imager settings) and chosen trained models in one archive,
-prepared on one machine and opened on another, offline.
+"""Portable demos: a dataset (its fitted layout and imager settings), chosen trained models, the dataset's
+logistic-regression baselines and the layout Sentence → Image starts on, in one archive, prepared on one machine
+and opened on another, offline.
 
 The archive is a zip of JSON and safetensors only. Every array the store keeps as ``.npy`` or ``.npz`` goes
 in as a safetensors file (converted back on import); weights are safetensors already; configs are JSON.
@@ -28,7 +29,7 @@ from core import store
 
 FORMAT, VERSION = "crossmodal-lab demo", 1
 MANIFEST = "manifest.json"
-KINDS = ("datasets", "models")
+KINDS = ("datasets", "models", "baselines", "imagers")
 MAX_BYTES = 16 * 2**30
 """The most an archive may unpack to (a guard against zip bombs)."""
 _NPZ, _NPY = ".npz.safetensors", ".npy.safetensors"
@@ -71,14 +72,29 @@ def _unpack(name: str, data: bytes, target: Path) -> None:
         target.write_bytes(data)
 
 
-def export_demo(path: str | Path, dataset_id: str, model_ids: list[str]) -> dict[str, Any]:
-    """Write a demo archive of dataset ``dataset_id`` and the models ``model_ids`` (each trained on it).
+def demo_imagers(dataset: store.Artifact) -> list[store.Artifact]:
+    """The fitted layout Sentence → Image would start on for this dataset's pooling (none when none is fitted)."""
+    from core.text_to_image import imaging
+
+    found = [a for a in imaging.list_imagers() if a.config.get("pooling") == dataset.config.get("pooling")]
+    chosen = imaging.recommended_imager(found)
+    return [chosen] if chosen is not None else []
+
+
+def export_demo(
+    path: str | Path, dataset_id: str, model_ids: list[str], imager_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Write a demo archive of dataset ``dataset_id``, the models ``model_ids`` (each trained on it), every
+    logistic-regression baseline fitted on it, and the imagers ``imager_ids`` (default: :func:`demo_imagers`,
+    so the other machine need not fit the Sentence → Image layout again).
 
     Returns:
         The manifest written into the archive.
     """
+    from core.text_to_image import imaging
     from core.text_to_image.datasets import DATASETS
-    from core.text_to_image.training import MODELS
+    from core.text_to_image.imaging import IMAGERS
+    from core.text_to_image.training import BASELINES, MODELS
 
     dataset = store.load(DATASETS, dataset_id)
     if dataset is None:
@@ -97,6 +113,16 @@ def export_demo(path: str | Path, dataset_id: str, model_ids: list[str]) -> dict
                 f"model {model_id} was trained on dataset {model.config.get('dataset')}, not {dataset_id}."
             )
         items.append(("models", model))
+    items += [("baselines", b) for b in store.list_artifacts(BASELINES) if b.config.get("dataset") == dataset_id]
+    if imager_ids is None:
+        imagers = demo_imagers(dataset)
+    else:
+        imagers = [store.load(IMAGERS, i) for i in dict.fromkeys(imager_ids)]
+        if None in imagers:
+            raise ValueError(f"no fitted layout {imager_ids[imagers.index(None)]!r} here; see: python -m core list")
+    for imager in imagers:  # its corpus embeddings stay home: the statistics its relative images need go along
+        imaging.keep_corpus_statistics(imager)
+    items += [("imagers", imager) for imager in imagers]
     files: dict[str, bytes] = {}
     listed = []
     for kind, artifact in items:
@@ -113,6 +139,8 @@ def export_demo(path: str | Path, dataset_id: str, model_ids: list[str]) -> dict
         "version": VERSION,
         "dataset": dataset_id,
         "models": list(dict.fromkeys(model_ids)),
+        "baselines": [a.id for k, a in items if k == "baselines"],
+        "imagers": [a.id for k, a in items if k == "imagers"],
         "artifacts": listed,
         "provenance": store.provenance(),
     }
@@ -218,6 +246,23 @@ def _same_files(folder: Path, other: Path) -> bool:
         return False
 
 
+def contents_line(manifest: dict[str, Any]) -> str:
+    """What a demo archive holds, in one sentence, saying what it lacks that the other machine would redo."""
+    models, baselines, imagers = manifest["models"], manifest.get("baselines", []), manifest.get("imagers", [])
+    parts = [f"dataset {manifest['dataset']}", f"{len(models)} model{'s' * (len(models) != 1)}"]
+    parts.append(
+        f"its logistic-regression baseline{'s' * (len(baselines) != 1)} ({', '.join(baselines)})"
+        if baselines
+        else "no logistic-regression baseline (none fitted yet: fit it on Train to take it along)"
+    )
+    parts.append(
+        f"the Sentence → Image layout {imagers[0]}"
+        if imagers
+        else "no Sentence → Image layout (none fitted with this pooling; the other machine would fit one)"
+    )
+    return "In the archive: " + "; ".join(parts) + "."
+
+
 def _check_unpacked(root: Path, manifest: dict[str, Any]) -> None:
     """Configs, layouts and weights of the unpacked artifacts (in ``root``) are what they claim to be."""
     from core.layout import FeatureLayout
@@ -233,23 +278,32 @@ def _check_unpacked(root: Path, manifest: dict[str, Any]) -> None:
         try:
             if item["kind"] == "datasets":
                 FeatureLayout.load(folder / "layout")
+            elif item["kind"] == "imagers":
+                for name in ("combined", "per_layer"):
+                    FeatureLayout.load(folder / name)
+            elif item["kind"] == "baselines":
+                if config.get("dataset") not in datasets and store.load("datasets", str(config.get("dataset"))) is None:
+                    raise _refuse(
+                        f"baseline {item['id']} needs dataset {config.get('dataset')}, which is neither in it nor here"
+                    )
+                np.load(folder / "test_probabilities.npy", allow_pickle=False)
             else:
                 if config.get("dataset") not in datasets and store.load("datasets", str(config.get("dataset"))) is None:
                     raise _refuse(
                         f"model {item['id']} needs dataset {config.get('dataset')}, which is neither in it nor here"
                     )
                 load_model(folder)
-        except ValueError as error:
+        except (ValueError, OSError) as error:
             if "is refused" in str(error):
                 raise
             raise _refuse(f"{item['kind']}/{item['id']} does not load ({error})") from error
 
 
-def import_demo(source: str | Path | bytes) -> list[tuple[str, str]]:
+def import_demo(source: str | Path | bytes) -> list[tuple[str, str, bool]]:
     """Check a demo archive (a path or its bytes) and move its artifacts into the store.
 
     Returns:
-        The (kind, id) of every artifact, new or already here (identical).
+        The (kind, id, new) of every artifact: ``new`` is False for one already here (identical, left as it is).
 
     Raises:
         ValueError: the archive is damaged, unsafe or does not fit this lab (nothing is written then).
@@ -257,7 +311,7 @@ def import_demo(source: str | Path | bytes) -> list[tuple[str, str]]:
     manifest, files = _read_archive(source)
     runs = store.home() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    imported: list[tuple[str, str]] = []
+    imported: list[tuple[str, str, bool]] = []
     with tempfile.TemporaryDirectory(dir=runs, prefix=".demo-") as staging:
         root = Path(staging)
         try:
@@ -275,7 +329,7 @@ def import_demo(source: str | Path | bytes) -> list[tuple[str, str]]:
                     raise _refuse(f"{kind}/{artifact_id} is already here with other contents; it is not replaced")
             else:
                 moves.append((root / kind / artifact_id, target))
-            imported.append((kind, artifact_id))
+            imported.append((kind, artifact_id, not target.exists()))
         done = []
         try:
             for staged, target in moves:

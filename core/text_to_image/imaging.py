@@ -374,14 +374,35 @@ def load_imager(
     )
 
 
+CORPUS_STATS = "corpus_stats.npz"
+"""An imager's copy of its corpus statistics, so that it works where its corpus embeddings are not (a demo)."""
+
+
 def corpus_statistics(artifact: Artifact) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each feature's mean and standard deviation over an imager's corpus embeddings (None if they are gone)."""
+    """Each feature's mean and standard deviation over an imager's corpus embeddings: from the imager's own copy
+    (:func:`keep_corpus_statistics`) when it has one, else from the embeddings (None if they are gone)."""
+    kept = artifact.file(CORPUS_STATS)
+    if kept.is_file():
+        with np.load(kept, allow_pickle=False) as arrays:
+            return arrays["mean"], arrays["std"]
     embeddings = store.load(EMBEDDINGS, artifact.config["embeddings"])
     if embeddings is None:
         return None
     features = load_embeddings(embeddings).astype(np.float64)
     std = features.std(axis=0)
     return features.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def keep_corpus_statistics(artifact: Artifact) -> None:
+    """Give the imager its own copy of its corpus statistics (a few kB) if it lacks one and they can be computed."""
+    import io
+
+    kept = artifact.file(CORPUS_STATS)
+    found = None if kept.is_file() else corpus_statistics(artifact)
+    if found is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, mean=found[0], std=found[1])
+        store.atomic_write_bytes(kept, buffer.getvalue())
 
 
 def load_layouts(artifact: Artifact) -> dict[str, FeatureLayout]:

@@ -41,10 +41,12 @@ else:
                 path.name,
                 path.read_bytes(),
                 len(manifest["artifacts"]),
+                demos.contents_line(manifest),
             )
     prepared = st.session_state.get("dm-archive")
     if prepared and prepared[0] == (dataset_id, tuple(chosen)):  # the archive of what is chosen now
-        _, name, data, count = prepared
+        _, name, data, count, contents = prepared
+        st.caption(contents)
         st.download_button(
             f"Download {name} ({len(data) / 2**20:.1f} MB, {count} artifacts)", data, name, "application/zip",
             key="dm-download",
@@ -54,9 +56,13 @@ st.subheader("Import")
 uploaded = st.file_uploader("A demo archive (.zip written by Export or `python -m core t2i-demo-export`)", type="zip")
 if uploaded is not None and st.button("Import it", type="primary", key="dm-import"):
     with state.user_errors():
-        imported = demos.import_demo(uploaded.getvalue())
-        st.success(
-            "Imported: " + ", ".join(f"{kind[:-1]} {artifact_id}" for kind, artifact_id in imported)
-            + ". The models are on the Classify and Results pages.",
-            icon=":material/check_circle:",
-        )  # fmt: skip
+        found = demos.import_demo(uploaded.getvalue())
+        new, here = (", ".join(f"{k[:-1]} {i}" for k, i, fresh in found if fresh is wanted) for wanted in (True, False))
+        if new:
+            also = f" Already here, identical and left as they were: {here}." if here else ""
+            st.success(
+                f"Imported: {new}.{also} The models are on the Classify and Results pages.",
+                icon=":material/check_circle:",
+            )
+        else:
+            st.info(f"Everything in this archive is already here, identical: {here}. Nothing was changed.")

@@ -24,11 +24,18 @@ def _predict(dataset_id: str, model_id: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def archive(small_dataset, small_model, tmp_path_factory) -> Path:
+def baseline(small_dataset):
+    from core.text_to_image import training
+
+    return training.logistic_baseline(small_dataset)
+
+
+@pytest.fixture(scope="module")
+def archive(small_dataset, small_model, baseline, small_imager, tmp_path_factory) -> Path:
     from core.text_to_image import demos
 
     path = tmp_path_factory.mktemp("demo") / "demo.zip"
-    demos.export_demo(path, small_dataset.id, [small_model.id])
+    demos.export_demo(path, small_dataset.id, [small_model.id], [small_imager.artifact_id])
     return path
 
 
@@ -38,9 +45,10 @@ def _runs(home: Path) -> list[str]:
 
 
 def test_a_demo_imported_elsewhere_predicts_exactly_as_at_home(
-    archive, small_dataset, small_model, monkeypatch, tmp_path
+    archive, small_dataset, small_model, baseline, small_imager, monkeypatch, tmp_path
 ):
-    from core.text_to_image import demos
+    from core import store
+    from core.text_to_image import demos, imaging, training
 
     expected = _predict(small_dataset.id, small_model.id)
     with zipfile.ZipFile(archive) as opened:
@@ -50,14 +58,29 @@ def test_a_demo_imported_elsewhere_predicts_exactly_as_at_home(
     assert manifest["dataset"] == small_dataset.id and manifest["models"] == [small_model.id]
     assert "packages" in manifest["provenance"]
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "elsewhere"))
+    assert manifest["baselines"] == [baseline.id] and manifest["imagers"] == [small_imager.artifact_id]
+    contents = demos.contents_line(manifest)
+    assert "logistic-regression baseline" in contents and "no " not in contents
     imported = demos.import_demo(archive)
-    assert imported == [("datasets", small_dataset.id), ("models", small_model.id)]
+    assert imported == [
+        ("datasets", small_dataset.id, True),
+        ("models", small_model.id, True),
+        ("baselines", baseline.id, True),
+        ("imagers", small_imager.artifact_id, True),
+    ]
     np.testing.assert_array_equal(_predict(small_dataset.id, small_model.id), expected)
+    # the baseline row of Results and the Sentence -> Image layout come along: nothing to fit again
+    assert store.load(training.BASELINES, baseline.id).config["metrics"] == baseline.config["metrics"]
+    moved = imaging.load_imager(store.load(imaging.IMAGERS, small_imager.artifact_id))
+    there, here = moved.images([TEXT]), small_imager.images([TEXT])
+    np.testing.assert_array_equal(there.combined, here.combined)
+    np.testing.assert_array_equal(there.relative_combined, here.relative_combined)
     home = tmp_path / "elsewhere" / "runs"
     assert np.array_equal(
         np.load(home / "datasets" / small_dataset.id / "labels.npy"), np.load(small_dataset.path / "labels.npy")
     )
-    assert demos.import_demo(archive.read_bytes()) == imported  # again: identical, nothing replaced
+    again = demos.import_demo(archive.read_bytes())  # identical: nothing replaced, and said so
+    assert again == [(kind, artifact_id, False) for kind, artifact_id, _ in imported]
 
 
 def _rewrite(source: Path, target: Path, change) -> Path:
@@ -140,10 +163,12 @@ def test_the_cli_exports_and_imports(small_dataset, small_model, monkeypatch, tm
     assert "no dataset 'nope'" in capsys.readouterr().err
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "other"))
     assert main(["demo-import", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out)["imported"] == [
-        f"datasets/{small_dataset.id}",
-        f"models/{small_model.id}",
-    ]
+    imported = json.loads(capsys.readouterr().out)
+    assert imported["imported"][:2] == [f"datasets/{small_dataset.id}", f"models/{small_model.id}"]
+    assert imported["already_here"] == []
+    assert main(["demo-import", str(out)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again == {"imported": [], "already_here": imported["imported"]}
     assert main(["demo-import", str(tmp_path / "missing.zip")]) == 2
     assert "is not a file" in capsys.readouterr().err
 
@@ -159,4 +184,8 @@ def test_the_page_prepares_a_download_of_the_chosen_dataset_and_models(lab_home,
     app.button(key="dm-export").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     [download] = app.get("download_button")
-    assert f"crossmodal-demo-{small_dataset.id}.zip" in download.proto.label and "2 artifacts" in download.proto.label
+    assert f"crossmodal-demo-{small_dataset.id}.zip" in download.proto.label
+    [contents] = [c.value for c in app.caption if c.value.startswith("In the archive:")]
+    assert f"dataset {small_dataset.id}; 1 model;" in contents and "Sentence → Image layout" in contents
+    taken = 2 + ("baseline (" in contents or "baselines (" in contents) + ("no Sentence" not in contents)
+    assert f"{taken} artifacts" in download.proto.label
