@@ -22,6 +22,7 @@ reason; docs/presets.md is generated from it (``python -m core t2i-preset-differ
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -162,6 +163,9 @@ class RunOutcome:
     model: Artifact
     baseline: Artifact
     seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds each stage took: ``dataset`` (embedding, layout, images), ``baseline``, ``training``; a stage
+    found done before takes about none."""
 
     def summary(self) -> dict[str, Any]:
         from core.text_to_image import calibration, results
@@ -177,6 +181,7 @@ class RunOutcome:
             "majority_class_rate": ref.majority_rate,
             "chance": ref.chance,
             "seconds": round(self.seconds, 1),
+            "stage_seconds": {k: round(v, 1) for k, v in self.stages.items()},
             "calibration": calibration.summary(self.model),
         }
         fitted = calibration.model_calibration(self.model)
@@ -187,18 +192,62 @@ class RunOutcome:
         return found
 
 
-def run(chosen: RunPreset, progress: jobs.Progress = jobs.no_progress, callback: Callback | None = None) -> RunOutcome:
+def run(
+    chosen: RunPreset,
+    progress: jobs.Progress = jobs.no_progress,
+    callback: Callback | None = None,
+    before_training: Callable[[Artifact], None] | None = None,
+) -> RunOutcome:
     """Build the preset's dataset, fit the baseline and train its model (each step reused when done before).
 
     ``progress(label)`` draws the dataset build; ``callback(epoch, epochs, metrics)`` follows training and
-    may return True to stop it (the best epoch so far is kept; running the preset again resumes).
+    may return True to stop it (the best epoch so far is kept; running the preset again resumes);
+    ``before_training(dataset)`` is called once the dataset and its baseline exist (a live view draws their
+    reference lines from it).
     """
-    started = time.perf_counter()
+    started = stage = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal stage
+        now = time.perf_counter()
+        stages[name], stage = now - stage, now
+
     corpus = corpora.load_corpus(chosen.corpus, n=chosen.n, seed=chosen.corpus_seed)
     dataset = t2i_jobs.build_dataset(corpus, chosen.encoder, chosen.dataset_settings(), progress=progress)
+    lap("dataset")
     baseline = training.logistic_baseline(dataset)
+    lap("baseline")
+    if before_training is not None:
+        before_training(dataset)
     model = training.train_model(dataset, chosen.train, callback)
-    return RunOutcome(dataset, model, baseline, time.perf_counter() - started)
+    lap("training")
+    return RunOutcome(dataset, model, baseline, time.perf_counter() - started, stages)
+
+
+MEASURED = {
+    # preset: (texts, seconds building the dataset, baseline seconds, training's one-off seconds (the model and the
+    # frozen slice's pass over the images), seconds per epoch): `python -m core t2i-preset workshop` from an empty
+    # store on the two-core machine, 2026-12-04 (3 min 21 s in all; docs/benchmarks.md, E3)
+    "workshop": (3000, 25.5, 1.5, 23.8, 10.0),
+}
+"""What each preset's stages took here, to say before a run how long it should take."""
+
+
+def expected_seconds(chosen: RunPreset) -> float | None:
+    """How long ``chosen`` should take from an empty store on two quiet CPU cores: its measured stages scaled by
+    its texts (every stage) and its epochs (training); None for a preset never measured here."""
+    if chosen.name not in MEASURED:
+        return None
+    texts, build, baseline, once, per_epoch = MEASURED[chosen.name]
+    share = (chosen.n or texts) / texts
+    return share * (build + baseline + once + per_epoch * chosen.train.epochs)
+
+
+def duration(seconds: float) -> str:
+    """``4 min 54 s`` / ``12 s``."""
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def describe(chosen: RunPreset) -> str:

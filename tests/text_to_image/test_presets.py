@@ -49,18 +49,34 @@ def test_presets_are_the_settings_they_say():
 def test_a_preset_run_builds_trains_and_reads_against_its_references(lab_home):
     from core.text_to_image import presets
 
-    outcome = presets.run(tiny_workshop())
+    seen = []
+    outcome = presets.run(tiny_workshop(), before_training=seen.append)
     summary = outcome.summary()
+    assert [d.id for d in seen] == [outcome.dataset.id]  # the live view's reference lines come from it
+    assert list(outcome.stages) == ["dataset", "baseline", "training"] and min(outcome.stages.values()) >= 0
+    assert sum(outcome.stages.values()) <= outcome.seconds and summary["stage_seconds"].keys() == outcome.stages.keys()
     assert outcome.dataset.config["pooling"] == "mean" and outcome.dataset.config["split"]["test"] == 16
     assert outcome.model.config["dataset"] == outcome.dataset.id == outcome.baseline.config["dataset"]
     assert {"accuracy", "logistic_regression_accuracy", "majority_class_rate", "chance", "seconds"} <= set(summary)
     assert summary["chance"] == 0.5 and 0.5 <= summary["majority_class_rate"] < 1
-    again = presets.run(tiny_workshop())  # everything is reused
+    again = presets.run(tiny_workshop())  # everything is reused, in a fraction of the time
+    assert again.stages["training"] < outcome.stages["training"]
     assert (again.dataset.id, again.model.id, again.baseline.id) == (
         outcome.dataset.id,
         outcome.model.id,
         outcome.baseline.id,
     )
+
+
+def test_the_expected_duration_scales_the_measured_stages():
+    from core.text_to_image import presets
+
+    texts, build, baseline, once, per_epoch = presets.MEASURED["workshop"]
+    assert presets.expected_seconds(presets.WORKSHOP) == pytest.approx(build + baseline + once + 15 * per_epoch)
+    half = presets.preset("workshop", n=texts // 2, train=replace(presets.WORKSHOP.train, epochs=5))
+    assert presets.expected_seconds(half) == pytest.approx((build + baseline + once + 5 * per_epoch) / 2)
+    assert presets.expected_seconds(presets.PAPER) is None  # never measured here: nothing is guessed
+    assert presets.duration(201) == "3 min 21 s" and presets.duration(4.4) == "4 s"
 
 
 def test_cli_preset_prints_its_figures(lab_home, monkeypatch, capsys):
@@ -91,7 +107,9 @@ def test_train_page_runs_the_workshop_preset(lab_home, monkeypatch):
 
     monkeypatch.setitem(presets.PRESETS, "workshop", replace(tiny_workshop(), title="Workshop demo"))
     app = AppTest.from_file(str(ROOT / "pages/text_to_image/train.py"), default_timeout=300).run()
+    assert any(c.value.startswith("Expected: about") for c in app.caption)  # said before it starts
     app.button(key="pr-run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     outcome = [m.value for m in [*app.success, *app.warning]]
     assert any("held-out accuracy" in m and "majority class" in m for m in outcome)
+    assert any(c.value.startswith("The last run took") and "training" in c.value for c in app.caption)

@@ -42,6 +42,9 @@ def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> sto
     return artifact
 
 
+STAGES = {"dataset": "the dataset (embedding, layout, images)", "baseline": "the baseline", "training": "training"}
+
+
 def preset_panel() -> None:
     """One action that builds a dataset and trains a model: the workshop demo, the paper's exact settings (online),
     or the paper's settings with offline stand-ins."""
@@ -65,14 +68,34 @@ def preset_panel() -> None:
         + ".",
     }
     st.caption(presets.describe(chosen) + needs.get(name, ""))
+    expected = presets.expected_seconds(chosen)
+    st.caption(
+        f"Expected: about {presets.duration(expected)} from nothing on two quiet CPU cores (this preset's stages as "
+        "measured here, scaled to these texts and epochs); busy cores take longer, and steps done before are reused."
+        if expected is not None
+        else "No measured duration for this preset on this kind of machine yet."
+    )
     if inputs.button(st, f"Run: {chosen.title}", type="primary", key="pr-run"):
         with state.user_errors():
             live = LiveCurves()
-            outcome = presets.run(chosen, progress=state.progress_callback, callback=live)
+
+            def references(dataset: store.Artifact) -> None:  # the baseline and majority lines, once they exist
+                live.references = results.reference_lines(dataset)
+
+            outcome = presets.run(chosen, state.progress_callback, live, before_training=references)
             live.finish()
             st.session_state["tr-last"] = outcome.model.id
             st.session_state["tr-dataset"] = outcome.dataset.id
+            st.session_state["pr-took"] = (outcome.model.id, outcome.seconds, outcome.stages)
             st.rerun()
+    took = st.session_state.get("pr-took")
+    if took and took[0] == st.session_state.get("tr-last"):
+        _, seconds, stages = took
+        st.caption(
+            f"The last run took {presets.duration(seconds)}: "
+            + ", ".join(f"{STAGES.get(k, k)} {presets.duration(v)}" for k, v in stages.items())
+            + "."
+        )
 
 
 def resume_panel(dataset: store.Artifact) -> None:
