@@ -33,7 +33,7 @@ SECTIONS = {
         page("pages/images_to_words/images_to_words.py", "Images → Words", ":material/translate:"),
     ],
     "Non-text tokens (Kao & Lee 2021)": [
-        page("pages/nontext/bert_nontext.py", "BERT on DNA, proteins, music", ":material/genetics:"),
+        page("pages/nontext/bert_nontext.py", "BERT on DNA, proteins and music", ":material/genetics:"),
     ],
     "Hybrid (Liu, Chui & Lee 2023)": [
         page("pages/hybrid/hybrid.py", "BERT + vision transformer", ":material/merge:"),

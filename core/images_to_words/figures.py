@@ -47,7 +47,8 @@ def loss_change_histogram(
                 )
             )
     if len(fig.data) > 1:
-        fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": 1.12})
+        # the legend under the axis title: above the plot it covered the median's label
+        fig.update_layout(barmode="overlay", legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
     median = float(np.median(values))
     fig.add_vline(
         x=median,
@@ -64,8 +65,8 @@ def loss_change_histogram(
         )
     fig.add_vline(x=0, line={"color": "#222", "width": 1})
     fig.update_layout(
-        height=340,
-        margin=MARGIN,
+        height=380,
+        margin={**MARGIN, "b": 90},
         xaxis_title="held-out loss change after training (%)",
         yaxis_title="classes",
         bargap=0.05,

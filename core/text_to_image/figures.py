@@ -83,6 +83,18 @@ def layer_strip_figure(
             row=1,
             col=i + 1,
         )
+    if diverging:  # one colour bar for the row: the convention (red above 0) in units of each panel's own scale
+        lo, hi = fig.data[-1].zmin, fig.data[-1].zmax
+        fig.data[-1].update(
+            showscale=True,
+            colorbar={
+                "title": "difference",
+                "thickness": 12,
+                "len": 0.9,
+                "tickvals": [lo, 0, hi],
+                "ticktext": ["− its max", "0", "+ its max"],
+            },
+        )
     bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig
@@ -91,7 +103,7 @@ def layer_strip_figure(
 def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], title: str = "") -> go.Figure:
     """Every feature's 2-D position (after the minimum-area rotation), coloured by layer.
 
-    The axes are stretched to the grid's aspect, as binning stretches them.
+    The axes are stretched to the grid's aspect, as binning stretches them, and drawn at one pixel per pixel.
     """
     layers = np.array([-1 if name[0] is None else name[0] for name in names])
     dims = np.array([name[1] for name in names])
@@ -117,8 +129,12 @@ def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], titl
         )
     fig.update_layout(title=title, height=480, margin=MARGIN, legend={"itemsizing": "constant"})
     # axes stretched to the grid, as binning does: each axis is scaled to the grid on its own
-    fig.update_yaxes(autorange="reversed", title="grid row (pixels, top to bottom)", zeroline=False)
-    fig.update_xaxes(title="grid column (pixels, left to right)", zeroline=False)
+    rows, cols = layout.shape_
+    # one pixel as tall as it is wide, as in the grid's heatmap beside it (a free aspect squashed the scatter)
+    fig.update_yaxes(
+        range=[rows, 0], title="grid row (pixels, top to bottom)", zeroline=False, scaleanchor="x", scaleratio=1
+    )
+    fig.update_xaxes(range=[0, cols], title="grid column (pixels, left to right)", zeroline=False, constrain="domain")
     return fig
 
 
@@ -169,11 +185,11 @@ def probabilities_figure(
         )
     fig.update_layout(
         barmode="stack",
-        height=90 + 34 * len(rows),
-        margin=MARGIN,
+        height=110 + 34 * len(rows),
+        margin={**MARGIN, "t": 10, "b": 70},  # the legend goes under the axis title: above, it covered the first bar
         xaxis={"range": [0, 1], "title": "probability"},
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "y": 1.15},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.45 * 150 / (110 + 34 * len(rows)), "x": 0},
     )
     return fig
 

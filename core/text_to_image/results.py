@@ -131,7 +131,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
         c, t = artifact.config["classifier"], artifact.config["training"]
         rows.append(
             {
-                "model": f"{c['backbone']} @ {c['node']}",
+                "model": f"{model_name(artifact)} · seed {t['seed']}",  # two models of one architecture differ
                 "kind": ("sliced CNN (ImageNet)" if c["pretrained"] else "baseline: random-init slice")
                 + (", fine-tuned" if c["finetune"] else "")
                 + (", the paper's new layers" if c.get("style") == "paper" else ""),
@@ -154,8 +154,8 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                     "model": f"logistic regression on {artifact.config['features']} embedding features",
                     "kind": "baseline: raw embeddings",
                     **artifact.config["metrics"],
-                    "seed": None,
-                    "best epoch": None,
+                    "seed": "",  # not a trained network: nothing to show (None read as "None" on the page)
+                    "best epoch": "",
                     "epochs run": "",
                     "status": "finished",
                     "train seconds": artifact.config["seconds"],
@@ -171,8 +171,8 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "model": f"always '{ref.majority_class}'",
                 "kind": "reference: majority class",
                 **ref.majority_metrics,
-                "seed": None,
-                "best epoch": None,
+                "seed": "",
+                "best epoch": "",
                 "epochs run": "",
                 "status": "",
                 "train seconds": 0.0,

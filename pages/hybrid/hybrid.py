@@ -9,9 +9,10 @@ from core.hybrid import search
 from ui import inputs, state
 from ui.hybrid import panels
 
-st.title("A text model's layers in an image classifier")
+st.title("BERT + vision transformer")
 st.caption(
-    "Liu, Chui & Lee (Electronics 12(15):3316, 2023) combine BERT and BEiT into an image classifier by cross-modality "
+    "A text model's layers put to work in an image classifier. Liu, Chui & Lee (Electronics 12(15):3316, 2023) "
+    "combine BERT and BEiT into an image classifier by cross-modality "
     "transfer learning, choose batch size x learning rate (48 pairs) and the optimizer (SGD with momentum or Adam) "
     "by a grid search with 5-fold cross-validation, and report accuracy, F1, precision and recall. Only the "
     "abstract is public: the wiring here is the lab's own, and the ablation below asks whether the text model's "

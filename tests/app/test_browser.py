@@ -598,7 +598,7 @@ def test_hybrid_page_shows_its_settings_and_says_which_vision_model_it_is(
         "hybrid",
         "the hybrid page: its settings, the vision model's caveat and the search button",
         lambda s: (
-            "A text model's layers in an image classifier" in s["titles"]
+            "BERT + vision transformer" in s["titles"]
             and "Not BEiT" in s["text"]
             and "Run the search" in s["text"]
         ),

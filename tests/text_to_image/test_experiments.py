@@ -131,7 +131,7 @@ def test_baseline_and_results_table_on_the_same_split(small_dataset, small_model
     rows = {row["id"]: row for row in results.results_table(small_dataset)}
     assert rows[baseline.id]["kind"] == "baseline: raw embeddings"
     assert rows[small_model.id]["kind"] == "sliced CNN (ImageNet)" and rows[small_model.id]["epochs run"] == "2/2"
-    assert rows[small_model.id]["seed"] == small_model.config["training"]["seed"] and rows[baseline.id]["seed"] is None
+    assert rows[small_model.id]["seed"] == small_model.config["training"]["seed"] and rows[baseline.id]["seed"] == ""
     assert all(0 <= rows[i]["accuracy"] <= 1 for i in rows)
     # each row's accuracy is its own stored held-out predictions' share right; the reference's is the majority share
     held_out = results.held_out_labels(small_dataset)

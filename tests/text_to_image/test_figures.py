@@ -62,6 +62,9 @@ def test_layout_scatter_one_trace_per_layer_and_occupancy_counts():
     fig = layout_scatter(layout, names)
     assert [t.name for t in fig.data] == ["layer 6", "layer 7", "layer 8"]
     assert sum(len(t.x) for t in fig.data) == 6
+    rows, cols = layout.shape_  # drawn one pixel per pixel, rows top to bottom, like the grid's heatmap
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert tuple(fig.layout.yaxis.range) == (rows, 0) and tuple(fig.layout.xaxis.range) == (0, cols)
     shared = layout_scatter(layout, [(None, d) for d in range(6)])
     assert [t.name for t in shared.data] == ["every layer (shared map)"]
     occupancy = occupancy_figure(layout.occupancy())
@@ -115,3 +118,15 @@ def test_layout_scatter_is_drawn_in_pixel_units():
     ys = np.concatenate([t.y for t in fig.data])
     assert xs.min() == 0 and xs.max() == layout.shape_[1] and ys.min() == 0 and ys.max() == layout.shape_[0]
     assert "pixels" in fig.layout.xaxis.title.text
+
+
+def test_legends_sit_below_the_plot_where_they_cover_no_bar_or_label():
+    from core.images_to_words.figures import loss_change_histogram
+    from core.text_to_image.figures import probabilities_figure
+
+    bars = probabilities_figure(
+        {"a": np.array([0.2, 0.8]), "b": np.array([0.6, 0.4])}, ["rotten", "fresh"], np.array([0.4, 0.6])
+    )
+    assert bars.layout.legend.yanchor == "top" and bars.layout.legend.y < 0  # above, it covered the ensemble bar
+    histogram = loss_change_histogram([-0.3, -0.1, 0.2], ["a", "b", "c"], [0.0, 0.1, -0.1])
+    assert histogram.layout.legend.yanchor == "top" and histogram.layout.legend.y < 0  # it covered the median label

@@ -19,9 +19,10 @@ STEPS = [s for s in (8, 16, 32, 64, 128, 256) if s <= DEFAULTS.max_steps]
 
 
 def _colour(score: float, scale: float) -> str:
-    """A diverging background: blue pushes toward the explained class, red away from it."""
+    """A diverging background in the lab's one convention (as its red-blue images): red pushes toward the explained
+    class (raises its logit), blue away from it."""
     share = min(1.0, abs(score) / scale) if scale > 0 else 0.0
-    rgb = (76, 120, 168) if score >= 0 else (228, 87, 86)
+    rgb = (228, 87, 86) if score >= 0 else (76, 120, 168)
     return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{0.12 + 0.7 * share:.2f})"
 
 
@@ -96,7 +97,7 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
         )
         st.caption(
             f"{METHOD_TITLES[found.method]} toward **{name}** (probability {found.probabilities[found.target]:.2f}): "
-            "blue words raised its logit, red ones lowered it (hover a word for its value; word pieces summed into "
+            "red words raised its logit, blue ones lowered it (hover a word for its value; word pieces summed into "
             f"words). Baseline: the sentence with {attributions.BASELINE_TITLES[found.baseline]}, [CLS] and [SEP] "
             f"kept. The logit moves by {found.change:+.3f} from the baseline to the sentence; the attributions add "
             f"up to it within {found.completeness_gap:.3f} ({100 * found.relative_gap:.1f} %). {how}, "

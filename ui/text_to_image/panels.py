@@ -302,7 +302,8 @@ def gallery_titles(arrays: dict, rows) -> list[str]:
     texts = arrays.get("texts")
     if texts is None or not len(texts):
         return [f"#{r}" for r in rows]
-    return [f"#{r}: {shorten(str(texts[r]), 24)}" for r in rows]
+    width = max(8, 90 // max(len(rows), 1))  # the titles of a row of small images must not run into each other
+    return [f"#{r}: {shorten(str(texts[r]), width)}" for r in rows]
 
 
 def cut_point_picker(backbone: str, info, where) -> str | None:
