@@ -6,7 +6,7 @@ import streamlit as st
 from core import store
 from core.figures import confusion_figure, learning_curves_figure
 from core.text_to_image import datasets, results, training
-from ui import state
+from ui import state, tables
 from ui.reproductions import latest_table
 from ui.text_to_image import calibration, panels
 from ui.text_to_image.seeds import over_seeds_panel
@@ -43,16 +43,13 @@ if not rows:
     over_seeds_panel(dataset)
     st.stop()
 table = pd.DataFrame(rows)
-st.dataframe(
+shown_table, number_config = tables.number_columns(
     table,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        k: st.column_config.NumberColumn(k, format="%.3f") for k in ("accuracy", "f1", "precision", "recall")
-    }
-    | {"train seconds": st.column_config.NumberColumn("train seconds", format="%.1f")}
+    dict.fromkeys(("accuracy", "f1", "precision", "recall"), ("%.3f", None))
+    | {"train seconds": ("%.1f", None)}
     | calibration.COLUMNS,
 )
+st.dataframe(shown_table, hide_index=True, width="stretch", column_config=number_config)
 calibration.results_notes(results.list_models(dataset))
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
 flagged = table[table["flag"].str.startswith("degenerate")]

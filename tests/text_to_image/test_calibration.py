@@ -150,7 +150,10 @@ def test_results_page_shows_calibration_and_warns_of_an_over_confident_model(own
     app = run("pages/text_to_image/results.py")
     table = app.dataframe[0].value
     assert {"temperature", "val ECE raw", "val ECE calibrated", "test ECE raw", "test ECE calibrated"} <= set(table)
-    assert table.set_index("id").loc[sure.id, "temperature"] == pytest.approx(sure.config["calibration"]["temperature"])
+    by_id = table.set_index("id")
+    assert by_id.loc[sure.id, "temperature"] == f"{sure.config['calibration']['temperature']:.2f}"
+    majority = table[table["kind"] == "reference: majority class"].iloc[0]
+    assert majority["temperature"] == "" and majority["test ECE raw"] == ""  # empty, never "None"
     assert any("15 equal-width bins" in c.value for c in app.caption)
     assert any("badly over-confident" in w.value and sure.id in w.value for w in app.warning)
     app.selectbox(key=f"rs-confusion-{sure.config['dataset']}").set_value(sure.id).run()

@@ -122,7 +122,7 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         format_func={"laptop": "laptop (~10 min on 2 CPU cores)", "full": "full (the paper's; a GPU)"}.get,
     )
     p = PRESETS[name]
-    cols = st.columns(4)
+    cols = st.columns([3, 2, 1, 1])  # the encoders' names are long: two chips must both show
     variants = cols[0].multiselect(
         "Encoders", models.VARIANTS, list(p.variants), format_func=models.VARIANT_TITLES.get, key=f"nt-var-{name}"
     )

@@ -11,21 +11,18 @@ from core.figures import reliability_figure
 from core.text_to_image import calibration, results
 
 COLUMNS = {
-    "temperature": st.column_config.NumberColumn(
-        "temperature", format="%.2f", help="T fitted on the model's validation split: calibrated = softmax(logits / T)."
-    ),
+    "temperature": ("%.2f", "T fitted on the model's validation split: calibrated = softmax(logits / T)."),
     **{
-        name: st.column_config.NumberColumn(
-            name,
-            format="%.3f",
-            help=f"Expected calibration error on the {'validation' if name.startswith('val') else 'held-out'} split "
+        name: (
+            "%.3f",
+            f"Expected calibration error on the {'validation' if name.startswith('val') else 'held-out'} split "
             f"({BINS} equal-width bins of the top probability: the size-weighted mean |accuracy − confidence|), "
             f"{'before' if name.endswith('raw') else 'after'} temperature scaling. 0: the confidence is the hit rate.",
         )
         for name in calibration.COLUMNS[1:]
     },
 }
-"""How the results table shows the calibration columns."""
+"""How the results table shows the calibration columns: format and help (see :func:`ui.tables.number_columns`)."""
 
 EXPLAINED = (
     f"Calibration: every trained model's logits are divided by one temperature T fitted on its validation split "
