@@ -19,7 +19,11 @@ st.caption(
 dataset, models = panels.choose_trained_dataset("cl-dataset")
 dataset_id = dataset.id
 chosen = st.multiselect(
-    "Models", list(models), default=list(models), format_func=lambda i: results.model_label(models[i]), key="cl-models"
+    "Models",
+    list(models),
+    default=list(models),
+    format_func=lambda i: results.model_label(models[i]),
+    key=f"cl-models-{dataset_id}",  # per dataset: another dataset's models are other options
 )
 text = st.text_input(
     "Sentence", "A tender, funny and beautifully acted film.", key="cl-text", persist_state="session"

@@ -166,10 +166,22 @@ def test_results_page_shows_calibration_and_warns_of_an_over_confident_model(own
 def test_classify_page_shows_calibrated_probabilities_by_default_and_raw_on_request(own_store, small_model):
     sure = overconfident(own_store, small_model)
     app = run("pages/text_to_image/classify.py")
-    app.multiselect(key="cl-models").set_value([sure.id]).run()
+    app.multiselect(key=f"cl-models-{sure.config['dataset']}").set_value([sure.id]).run()
     assert "mean calibrated probability" in app.subheader[0].value
     assert any("Calibrated probabilities" in c.value and "T = " in c.value for c in app.caption)
     assert any("badly over-confident" in w.value for w in app.warning)
     app.toggle(key="cl-raw").set_value(True).run()
     assert not app.exception and "mean raw probability" in app.subheader[0].value
     assert any(c.value.startswith("Raw probabilities") for c in app.caption)
+
+
+def test_classify_keeps_every_model_chosen_after_switching_to_another_dataset(own_store, small_dataset, small_model):
+    other = copy_into(own_store, small_dataset, "other-dataset")
+    copy_into(own_store, small_model, "other-model", dataset=other.id)
+    copy_into(own_store, small_model)
+    app = run("pages/text_to_image/classify.py")
+    for dataset_id, model_id in ((other.id, "other-model"), (small_dataset.id, small_model.id)):
+        app.selectbox(key="cl-dataset").set_value(dataset_id).run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert app.multiselect(key=f"cl-models-{dataset_id}").value == [model_id]
+        assert not any("Choose at least one model" in w.value for w in app.warning)
