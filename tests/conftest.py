@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_CORPUS = 120
 SMALL_LAYOUT = {"pixels": 24, "random_state": 0}
@@ -208,3 +217,89 @@ def tiny_bert(folder: Path) -> Path:
             weight.add_(0.05 * torch.randn_like(weight))
     model.save_pretrained(folder)
     return folder
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One Ray head for the session, started as its own process group (``ray start --head``, as a user would; its
+    workers import the lab and these tests) with its own token: ``(address, token)``. Stopped after the session."""
+    pytest.importorskip("ray")
+    ray_command = Path(sys.executable).with_name("ray")
+    if not ray_command.is_file():
+        pytest.skip(f"no ray command beside {sys.executable}")
+    port = free_port()
+    token = secrets.token_hex(32)  # the cluster's own token (Ray's default: token authentication)
+    tests = ROOT / "tests"
+    folders = [ROOT, tests, *(d for d in sorted(tests.iterdir()) if d.is_dir())]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(folder) for folder in folders),
+        "HF_HUB_OFFLINE": "1",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
+    }
+    env.pop("RAY_ADDRESS", None)
+    command = [str(ray_command), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
+    command += ["--disable-usage-stats", "--block"]
+    head = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        if not _answers(port, 90):
+            pytest.fail(f"the Ray head did not answer on port {port} within 90 s")
+        yield f"127.0.0.1:{port}", token
+    finally:
+        import ray
+
+        ray.shutdown()
+        for sent, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):  # its workers may outlive a TERM: kill
+            try:
+                os.killpg(head.pid, sent)
+                head.wait(timeout=wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        from ray._common.utils import get_ray_address_file
+
+        current = Path(get_ray_address_file(None))  # `ray start` names its head here; a later ray.init() joins it
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()  # this head is gone: a local ray.init() elsewhere must start its own
+
+
+@pytest.fixture
+def ray_address(ray_cluster, monkeypatch):
+    """$RAY_ADDRESS and the token of the session's Ray head set for this test (so the lab joins it); the driver
+    leaves the cluster after the test."""
+    from ray._private.authentication_test_utils import reset_auth_token_state
+
+    address, token = ray_cluster
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", token)
+    reset_auth_token_state()
+    yield address
+    import ray
+
+    ray.shutdown()
+    # Ray caches the token settings it read; monkeypatch undoes them after this, so the next read must not be cached
+    reset_auth_token_state()

@@ -216,7 +216,9 @@ def _numbers(summary: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(tiny_settings, tmp_path, monkeypatch):
+def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(
+    tiny_settings, tmp_path, monkeypatch, request
+):
     from core.errors import Interrupted
     from core.hybrid import search
 
@@ -242,12 +244,8 @@ def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(tin
     assert _numbers(resumed.config) == _numbers(whole.config)
     assert search.pending_searches() == []
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "ray"))
-    ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        through_ray = search.run_search(tiny_settings, use_ray=True)
-    finally:
-        ray.shutdown()
+    request.getfixturevalue("ray_address")  # from here on, $RAY_ADDRESS names the session's Ray head
+    through_ray = search.run_search(tiny_settings, use_ray=True)
     assert _numbers(through_ray.config) == _numbers(whole.config)
 
 

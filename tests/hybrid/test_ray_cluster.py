@@ -4,29 +4,13 @@ with one line saying what to do, fast."""
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-from contextlib import closing
-from pathlib import Path
 
 import pytest
+from conftest import free_port
 from test_hybrid import _numbers
 from test_hybrid_evidence import tiny_search
-
-ROOT = Path(__file__).resolve().parents[2]
-RAY = Path(sys.executable).with_name("ray")
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def seeded_sum(seed: int, callback=None) -> tuple[int, float]:
@@ -40,67 +24,8 @@ def seeded_sum(seed: int, callback=None) -> tuple[int, float]:
         return seed, float(torch.randn(1000, generator=generator, dtype=torch.float64).sum())
 
 
-def _answers(address: str, port: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
-@pytest.fixture
-def ray_head(tmp_path):
-    """A Ray head started as its own process group (workers import the lab and these tests), stopped after."""
-    pytest.importorskip("ray")
-    if not RAY.is_file():
-        pytest.skip(f"no ray command beside {sys.executable}")
-    port = free_port()
-    token = secrets.token_hex(32)  # the cluster's own token (Ray's default: token authentication)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "hybrid")]),
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
-    env.pop("RAY_ADDRESS", None)
-    command = [str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
-    command += ["--disable-usage-stats", "--block"]
-    head = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        if not _answers("127.0.0.1", port, 90):
-            pytest.fail(f"the Ray head did not answer on port {port} within 90 s")
-        yield f"127.0.0.1:{port}", token
-    finally:
-        import ray
-        from ray._private.authentication_test_utils import reset_auth_token_state
-
-        ray.shutdown()
-        # the test's token settings are undone by now (monkeypatch tears down first); Ray caches what it read, so a
-        # later local ray.init() in this process would otherwise start its cluster expecting this head's token
-        reset_auth_token_state()
-        for sent, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):  # its workers may outlive a TERM: kill
-            try:
-                os.killpg(head.pid, sent)
-                head.wait(timeout=wait)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        from ray._common.utils import get_ray_address_file
-
-        current = Path(get_ray_address_file(None))  # `ray start` names its head here; a later ray.init() joins it
-        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
-            current.unlink()  # this head is gone: a local ray.init() elsewhere must start its own
-
-
 @pytest.mark.slow
-def test_a_separately_started_cluster_gives_the_sequential_numbers(ray_head, tmp_path, monkeypatch):
+def test_a_separately_started_cluster_gives_the_sequential_numbers(ray_cluster, ray_address, tmp_path, monkeypatch):
     from core import sweeps
     from core.errors import ResourceUnavailable
     from core.hybrid import search
@@ -111,14 +36,14 @@ def test_a_separately_started_cluster_gives_the_sequential_numbers(ray_head, tmp
     sweeps.sweep(seeded_sum, [(s,) for s in range(6)], sequential.append)
     whole = search.run_search(settings)
 
-    address, token = ray_head
-    monkeypatch.setenv(sweeps.RAY_ADDRESS_ENV, address)
-    # without the cluster's token: refused, with what to do
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    with pytest.raises(ResourceUnavailable, match=f"RAY_ADDRESS={address}.*RAY_AUTH_MODE=token.*unset RAY_ADDRESS"):
-        sweeps.sweep(seeded_sum, [(0,)], lambda result: None, use_ray=True)
+    address, token = ray_cluster
     from ray._private.authentication_test_utils import reset_auth_token_state
 
+    # without the cluster's token: refused, with what to do
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    reset_auth_token_state()
+    with pytest.raises(ResourceUnavailable, match=f"RAY_ADDRESS={address}.*RAY_AUTH_MODE=token.*unset RAY_ADDRESS"):
+        sweeps.sweep(seeded_sum, [(0,)], lambda result: None, use_ray=True)
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     monkeypatch.setenv("RAY_AUTH_TOKEN", token)
     reset_auth_token_state()

@@ -125,19 +125,15 @@ def test_an_interrupted_study_resumes_without_recomputing_finished_folds(tmp_pat
 
 
 @pytest.mark.slow
-def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch):
-    """A local Ray instance (Ray 2.60 has no in-process local mode any more): one task per fold."""
-    ray = pytest.importorskip("ray")
+def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch, request):
+    """Through the session's Ray head, started as its own process: one task per fold."""
     images = tiny_imageset()
     config = tiny_config(images, classes=["dog", "car"])
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "plain"))
     plain = loo.run_study(images, config)
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "ray"))
-    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        through_ray = loo.run_study(images, config, use_ray=True)
-    finally:
-        ray.shutdown()
+    request.getfixturevalue("ray_address")  # from here on, $RAY_ADDRESS names the session's Ray head
+    through_ray = loo.run_study(images, config, use_ray=True)
     for index, fold in plain.folds.items():
         other = through_ray.folds[index]
         for key in ("loss_before", "loss_after", "test_accuracy_trained", "top5"):
