@@ -13,6 +13,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def cpu_threads() -> int:
+    """How many threads a CPU job (t-SNE, a neighbour search) may use: torch's own count, which is every core unless
+    ``OMP_NUM_THREADS`` asks for fewer (as each of the test suite's two workers does)."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
 def describe_device() -> dict[str, Any]:
     """What will run the models: kind, name, bf16 support and CPU threads."""
     import torch

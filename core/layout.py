@@ -218,7 +218,8 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
             250 + 500; 100 + 150 from a PCA start reaches the same trustworthiness on sentence
             embeddings, see docs/benchmarks.md).
         random_state: seed for every random step.
-        n_jobs: threads for the neighbour search and t-SNE (-1: all cores).
+        n_jobs: threads for the neighbour search and t-SNE (-1: :func:`core.device.cpu_threads`, every core
+            unless ``OMP_NUM_THREADS`` asks for fewer).
         rotation: "minimum" (the minimum-area bounding box, every hull edge tried) or
             "pydeepinsight2021" (the 2021 code's rotation, see :func:`pydeepinsight2021_rotation`).
     """
@@ -340,7 +341,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         from sklearn.neighbors import NearestNeighbors
 
         k = min(len(points) - 1, int(3 * self.perplexity_))
-        search = NearestNeighbors(n_neighbors=k + 1, metric=self.metric, algorithm="brute", n_jobs=self.n_jobs)
+        search = NearestNeighbors(n_neighbors=k + 1, metric=self.metric, algorithm="brute", n_jobs=self._jobs())
         distances, indices = search.fit(points).kneighbors(points)
         # drop each point itself (first column, barring exact duplicates, which then swap places)
         keep = indices != np.arange(len(points))[:, None]
@@ -348,7 +349,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         indices = indices[keep].reshape(len(points), k)
         distances = distances[keep].reshape(len(points), k)
         return PerplexityBasedNN(
-            knn_index=PrecomputedNeighbors(indices, distances), perplexity=self.perplexity_, n_jobs=int(self.n_jobs)
+            knn_index=PrecomputedNeighbors(indices, distances), perplexity=self.perplexity_, n_jobs=self._jobs()
         )
 
     def _embed(self, points: np.ndarray, callback: Callback | None) -> np.ndarray:
@@ -367,7 +368,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
                 metric=self.metric,
                 n_iter=int(self.n_iter),
                 early_exaggeration_iter=int(self.early_exaggeration_iter),
-                n_jobs=int(self.n_jobs),
+                n_jobs=self._jobs(),
                 random_state=check_random_state(seed).randint(2**31 - 1) if seed is not None else None,
                 callbacks=progress,
                 callbacks_every_iters=every,
@@ -387,7 +388,7 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
                 init="random",
                 learning_rate=200.0,
                 random_state=seed,
-                n_jobs=int(self.n_jobs),
+                n_jobs=self._jobs(),
             )
             return np.asarray(tsne.fit_transform(points), dtype=np.float64)
         if self.method == "umap":
@@ -407,6 +408,11 @@ class FeatureLayout(TransformerMixin, BaseEstimator):
         from sklearn.decomposition import KernelPCA
 
         return KernelPCA(n_components=2, kernel="rbf", random_state=seed).fit_transform(points)
+
+    def _jobs(self) -> int:
+        from core.device import cpu_threads
+
+        return cpu_threads() if self.n_jobs == -1 else int(self.n_jobs)
 
     def fit(self, X: Any, y: Any = None, callback: Callback | None = None) -> FeatureLayout:
         """Learn the scaler and each feature's pixel from samples x features ``X``.

@@ -14,7 +14,6 @@ perplexity-based neighbour affinities; UMAP: the same fit again from its seed), 
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core import hub, jobs, store
+from core.device import cpu_threads
 from core.store import Artifact, Callback
 
 MAPS = "sentence-maps"
@@ -94,7 +94,7 @@ def _fit(vectors: np.ndarray, settings: MapSettings) -> np.ndarray:
             perplexity=settings.perplexity,
             metric="cosine",
             random_state=settings.random_state,
-            n_jobs=os.cpu_count() or 1,
+            n_jobs=cpu_threads(),
         ).fit(vectors)
         return np.asarray(fitted, dtype=np.float64)
     return _umap(vectors, settings).embedding_.astype(np.float64)
@@ -165,7 +165,7 @@ class SentenceMap:
                 perplexity=self.settings.perplexity,
                 metric="cosine",
                 random_state=self.settings.random_state,
-                n_jobs=os.cpu_count() or 1,
+                n_jobs=cpu_threads(),
             )
             return TSNEEmbedding(self.coords, affinities, random_state=self.settings.random_state)
         return _umap(self.vectors, self.settings)
