@@ -720,7 +720,9 @@ def test_stop_offers_resume_without_a_reload(app_url: str, new_browser, screensh
     WebDriverWait(driver, 120, poll_frequency=0.2).until(
         lambda d: "/200: held-out accuracy" in d.execute_script("return document.body.innerText")
     )
-    driver.find_element(By.XPATH, "//*[@data-testid='stStatusWidget']//button[contains(., 'Stop')]").click()
+    stop_button = "//*[@data-testid='stStatusWidget']//button[contains(., 'Stop')]"
+    WebDriverWait(driver, WAIT, poll_frequency=0.2).until(lambda d: d.find_elements(By.XPATH, stop_button))
+    driver.find_element(By.XPATH, stop_button).click()
     state = wait_for(
         driver, "the Resume offer after Stop", lambda s: "Resume it" in s["text"] and "stopped after epoch" in s["text"]
     )

@@ -238,7 +238,7 @@ def test_the_results_page_shows_the_sweep_and_its_verdict(seed_dataset, finished
     assert not app.exception, [e.value for e in app.exception]
     assert any(s.value == "Over seeds" for s in app.subheader)
     boxes = [box.value for box in [*app.success, *app.warning, *app.error]]
-    assert any(found["verdict"] in box and found["sentence"] in box for box in boxes)
+    assert any(found["verdict"] in box and found["sentence"] in box for box in boxes), (found["sentence"], boxes)
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     shown = [f for f in figures if f["layout"].get("yaxis", {}).get("title", {}).get("text", "").endswith("interval)")]
     assert len(shown) == 1 and [bar["y"][0] for bar in shown[0]["data"] if bar["type"] == "bar"] == [
