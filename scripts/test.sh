@@ -11,4 +11,4 @@ fi
 .venv/bin/ruff check .
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 # two workers, one thread each: on two cores this takes about two thirds of a serial run (`-n 0` runs serially)
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -21,20 +21,6 @@ if WORKER:  # one of two pytest-xdist workers on two cores: one thread each, so 
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
 
-RAY_TESTS = {"test_ray_cluster.py", "test_a_stopped_search_resumes", "test_folds_give_the_same_numbers_through_ray"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Under ``pytest -n 2 --dist loadgroup``: each file's tests stay on one worker (their module fixtures are built
-    once), and every test that joins the session's Ray head runs on the same worker (one head, not two)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        path = Path(str(item.fspath))
-        ray = path.name in RAY_TESTS or any(item.name.startswith(name) for name in RAY_TESTS)
-        item.add_marker(pytest.mark.xdist_group("ray" if ray else str(path.relative_to(ROOT))))
-
 
 SMALL_CORPUS = 120
 SMALL_LAYOUT = {"pixels": 24, "random_state": 0}

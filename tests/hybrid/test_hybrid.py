@@ -216,6 +216,7 @@ def _numbers(summary: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(
     tiny_settings, tmp_path, monkeypatch, request
 ):

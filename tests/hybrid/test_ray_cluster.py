@@ -12,6 +12,8 @@ from conftest import free_port
 from test_hybrid import _numbers
 from test_hybrid_evidence import tiny_search
 
+pytestmark = pytest.mark.ray
+
 
 def seeded_sum(seed: int, callback=None) -> tuple[int, float]:
     """A job whose result depends on its seed only (torch's generator, one thread)."""

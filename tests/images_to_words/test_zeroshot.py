@@ -125,6 +125,7 @@ def test_an_interrupted_study_resumes_without_recomputing_finished_folds(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_folds_give_the_same_numbers_through_ray(tmp_path, monkeypatch, request):
     """Through the session's Ray head, started as its own process: one task per fold."""
     images = tiny_imageset()
