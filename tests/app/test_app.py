@@ -229,10 +229,24 @@ def test_train_page_trains_a_model_with_live_curves(lab_home, small_dataset):
     assert not app.error, [e.value for e in app.error]
     outcome = [m.value for m in [*app.success, *app.warning]]  # a tiny run may be at the majority rate: warned
     assert any("finished: best epoch" in m and "held-out accuracy" in m and "majority class" in m for m in outcome)
-    assert charts(app)  # the learning curves
-    from core.text_to_image import results
+    from core.text_to_image import calibration, results
 
-    assert any(m.config["classifier"]["backbone"] == "efficientnet_lite0" for m in results.list_models(small_dataset))
+    model = next(m for m in results.list_models(small_dataset) if m.id == app.session_state["tr-last"])
+    assert model.config["classifier"]["backbone"] == "efficientnet_lite0"
+    found = calibration.model_calibration(model, fit=False)
+    split = found.test or found.validation
+    [line] = [m.value for m in app.markdown if "calibration: T =" in m.value]  # beside the accuracy
+    assert f"T = {found.temperature:.2f}" in line
+    assert f"ECE {split.ece_raw:.3f} raw → {split.ece:.3f} calibrated" in line
+    assert found.overconfident == any("badly over-confident" in w.value for w in app.warning)
+    from core.calibration import Calibration
+
+    with pytest.MonkeyPatch.context() as patch:  # the same model read as over-confident: the page says so in words
+        patch.setattr(Calibration, "overconfident", property(lambda self: True))
+        app.run()
+        expected = found.message()
+    assert "badly over-confident" in expected and any(w.value == expected for w in app.warning)
+    assert charts(app)  # the learning curves
 
 
 def test_train_page_reports_a_backbone_that_needs_internet(lab_home, small_dataset):

@@ -67,6 +67,15 @@ def model_details(model: store.Artifact, where=st) -> None:
         )
 
 
+def outcome_notes(model: store.Artifact) -> None:
+    """Beside a just-trained model's accuracy: its calibration in words (and its reliability diagram on request),
+    and a warning in words when its raw confidence is over-confident."""
+    model_details(model)
+    found = calibration.model_calibration(model, fit=False)
+    if isinstance(found, Calibration) and found.overconfident:
+        st.warning(found.message(), icon=":material/warning:")
+
+
 def temperatures(models: dict[str, store.Artifact], raw: bool) -> dict[str, float | None] | None:
     """Each model's temperature by name for :func:`core.text_to_image.classify.classify` (None: the raw ones)."""
     if raw:

@@ -233,9 +233,11 @@ def choose_trained_dataset(
 
 def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> None:
     """A trained model's result read against its references: the majority class, chance, the baselines;
-    a warning when it answers one class for nearly every text; its learning curves."""
+    a warning when it answers one class for nearly every text; its calibration (and a warning when it is
+    over-confident); its learning curves."""
     from core.figures import learning_curves_figure
     from core.text_to_image import results
+    from ui.text_to_image import calibration
 
     metrics, ref = model.config["metrics"], results.reference(dataset)
     status = "finished" if model.config["status"] == "finished" else "stopped early (train again to resume)"
@@ -251,6 +253,7 @@ def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> N
         st.warning(f"{summary} It does no better than always answering the majority class.", icon=":material/warning:")
     else:
         st.success(f"{summary} Compare it on the Results page.")
+    calibration.outcome_notes(model)
     curves = learning_curves_figure(
         {results.model_label(model): model.config["history"]}, results.reference_lines(dataset)
     )
