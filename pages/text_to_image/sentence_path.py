@@ -5,6 +5,7 @@ import streamlit as st
 from core.text_to_image import datasets, imaging, results, sentence_path, training
 from ui import state
 from ui.text_to_image import cache, panels
+from ui.text_to_image import calibration as calibrated
 from ui.text_to_image import path as steps
 
 st.title("A Sentence's Path")
@@ -38,6 +39,11 @@ text = st.text_input(
 if not text:
     st.warning("Type a sentence to follow.")
     st.stop()
+raw = st.toggle(
+    "Raw probabilities",
+    key="sp-raw",
+    help="Off: divided by the model's temperature, fitted on its validation split, as on Classify.",
+)
 
 with state.user_errors():
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
@@ -53,4 +59,5 @@ with state.user_errors():
     steps.vectors(path, imager.layers, imager.encoder.hidden_size)
     steps.layout_and_image(path, hover)
     steps.slice_maps(path, model.config["backbone"])
-    steps.prediction(path, datasets.label_names(dataset), hover)
+    temperature = (calibrated.temperatures({model_id: models[model_id]}, raw) or {}).get(model_id)
+    steps.prediction(path, datasets.label_names(dataset), hover, temperature)

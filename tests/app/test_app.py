@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +290,13 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     assert "type a sentence" in app.warning[0].value
 
 
+def _per_layer(imager_id: str):
+    from core import store
+    from core.text_to_image import imaging
+
+    return imaging.load_imager(store.load(imaging.IMAGERS, imager_id)).per_layer
+
+
 def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_model):
     app = run("pages/text_to_image/sentence_path.py")
     app.selectbox(key="sp-dataset").set_value(small_dataset.id).run()
@@ -308,6 +316,33 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
     assert len(charts(app)) == 6  # layer strip, vectors, image, slice maps, probabilities, saliency
     tokens = app.dataframe[0].value
     assert list(tokens.index) == ["token", "id"] and tokens.iloc[0, 0] == "[CLS]"
+    # step 7's probabilities are the model's calibrated ones by default (as on Classify), the raw ones on request
+    from core.calibration import scaled_probabilities
+    from core.text_to_image import calibration, classify, sentence_path
+
+    temperature = calibration.temperature(small_model)
+    assert temperature is not None
+    path = sentence_path.trace(
+        classify.dataset_imager(small_dataset),
+        _per_layer(app.session_state["sp-imager"]),
+        classify.load_model(small_model.path),
+        app.text_input(key="sp-text").value,
+    )
+
+    def step_seven() -> tuple[str, list[float]]:
+        [line] = [m.value for m in app.markdown if m.value.startswith("**7. The prediction")]
+        specs = [json.loads(chart.proto.spec) for chart in charts(app)]
+        [bars] = [f["data"] for f in specs if f["data"] and all(t.get("type") == "bar" for t in f["data"])]
+        return line, [float(t["x"][0]) for t in bars]
+
+    line, shown = step_seven()
+    expected = scaled_probabilities(np.log(path.probabilities), temperature)
+    assert f"calibrated, T = {temperature:.2f}" in line and f"({expected.max():.2f}, " in line
+    np.testing.assert_allclose(shown, expected, atol=1e-4)
+    app.toggle(key="sp-raw").set_value(True).run()
+    line, shown = step_seven()
+    assert ", raw)" in line
+    np.testing.assert_allclose(shown, path.probabilities, atol=1e-4)
     app.text_input(key="sp-text").set_value(" ").run()
     assert "Type a sentence" in app.warning[0].value
 

@@ -62,15 +62,23 @@ def slice_maps(path: SentencePath, backbone: str) -> None:
     st.caption("Each map is scaled to its own maximum (white); black is no activation.")
 
 
-def prediction(path: SentencePath, names: list[str], hover: np.ndarray) -> None:
-    top = int(np.argmax(path.probabilities))
+def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperature: float | None = None) -> None:
+    """Step 7: the class probabilities, calibrated by the model's ``temperature`` where one is given (the same
+    softmax(logits / T) as Classify; the raw ones otherwise), and the saliency map."""
+    from core.calibration import scaled_probabilities
+
+    probabilities = path.probabilities
+    if temperature is not None:  # log p is the logits up to a constant per sentence, so this is softmax(logits / T)
+        probabilities = scaled_probabilities(np.log(np.clip(path.probabilities, 1e-12, 1.0)), temperature)
+    which = f"calibrated, T = {temperature:.2f}" if temperature is not None else "raw"
+    top = int(np.argmax(probabilities))
     st.markdown(
-        f"**7. The prediction: {names[top]}** ({path.probabilities[top]:.2f}). The new layers and the head turn the "
-        "slice's maps into class scores. The saliency map shows which pixels the prediction depends on most; "
+        f"**7. The prediction: {names[top]}** ({probabilities[top]:.2f}, {which}). The new layers and the head turn "
+        "the slice's maps into class scores. The saliency map shows which pixels the prediction depends on most; "
         "through the layout, each pixel names the features it holds."
     )
     left, right = st.columns([1, 1])
-    left.plotly_chart(probabilities_figure({"model": path.probabilities}, names), key="sp-probs")
+    left.plotly_chart(probabilities_figure({f"model ({which})": probabilities}, names), key="sp-probs")
     right.plotly_chart(
         saliency_figure(path.saliency, hover, size=300), key="sp-saliency", config=PLAIN, width="content"
     )
