@@ -183,13 +183,17 @@ def probabilities_figure(
                 hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>",
             )
         )
+    # the legend goes under the axis title (above, it covered the first bar): 50 px below the bars, in the plot's
+    # own fraction of its height
+    top, bottom = 10, 80
+    height = 40 + top + bottom + 34 * len(rows)
     fig.update_layout(
         barmode="stack",
-        height=110 + 34 * len(rows),
-        margin={**MARGIN, "t": 10, "b": 70},  # the legend goes under the axis title: above, it covered the first bar
+        height=height,
+        margin={**MARGIN, "t": top, "b": bottom},
         xaxis={"range": [0, 1], "title": "probability"},
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.45 * 150 / (110 + 34 * len(rows)), "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -50 / (height - top - bottom), "x": 0},
     )
     return fig
 

@@ -128,5 +128,11 @@ def test_legends_sit_below_the_plot_where_they_cover_no_bar_or_label():
         {"a": np.array([0.2, 0.8]), "b": np.array([0.6, 0.4])}, ["rotten", "fresh"], np.array([0.4, 0.6])
     )
     assert bars.layout.legend.yanchor == "top" and bars.layout.legend.y < 0  # above, it covered the ensemble bar
+    for rows in (1, 3, 8):  # below the axis title too (one bar: it covered "probability"), in the bottom margin
+        one = probabilities_figure({f"m{i}": np.array([0.3, 0.7]) for i in range(rows)}, ["rotten", "fresh"])
+        layout = one.layout
+        plot = layout.height - layout.margin.t - layout.margin.b
+        below = -layout.legend.y * plot
+        assert 45 <= below <= layout.margin.b - 20, (rows, below)
     histogram = loss_change_histogram([-0.3, -0.1, 0.2], ["a", "b", "c"], [0.0, 0.1, -0.1])
     assert histogram.layout.legend.yanchor == "top" and histogram.layout.legend.y < 0  # it covered the median label
