@@ -70,10 +70,12 @@ def dataset_imager(dataset: Artifact, encoder: Any = None) -> DatasetImager:
     )
 
 
-def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def saliency_and_logits(
+    model: SlicedClassifier, image: np.ndarray, target: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Input-gradient saliency of one (H, W) image: |d logit[target] / d pixel| (target: the predicted class).
 
-    Returns (saliency (H, W), class probabilities).
+    Returns (saliency (H, W), class logits): the logits, so that a caller can calibrate them (softmax(logits / T)).
     """
     config = model.config
     tensor = torch.as_tensor(np.asarray(image, dtype=np.float32))[None]
@@ -85,7 +87,16 @@ def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = No
         logits = model(preprocess_for(config)(tensor))
         target = int(logits.argmax(1)) if target is None else int(target)
         logits[0, target].backward()
-    return tensor.grad[0].abs().cpu().numpy(), torch.softmax(logits.detach()[0].float(), 0).cpu().numpy()
+    return tensor.grad[0].abs().cpu().numpy(), logits.detach()[0].float().cpu().numpy()
+
+
+def saliency(model: SlicedClassifier, image: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Input-gradient saliency of one (H, W) image (see :func:`saliency_and_logits`).
+
+    Returns (saliency (H, W), class probabilities).
+    """
+    found, logits = saliency_and_logits(model, image, target)
+    return found, torch.softmax(torch.from_numpy(logits), 0).numpy()
 
 
 def influential_features(

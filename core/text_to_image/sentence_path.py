@@ -32,8 +32,15 @@ class SentencePath:
     strongest: list[dict]  # the features with the largest scaled values and the pixels they sit on
     image: np.ndarray  # (H, W)
     slice_maps: np.ndarray  # (channels, h, w): the classifier's pretrained slice, most active channels first
-    probabilities: np.ndarray
+    probabilities: np.ndarray  # softmax(logits): the raw ones
     saliency: np.ndarray  # (H, W)
+    logits: np.ndarray
+
+    def calibrated(self, temperature: float) -> np.ndarray:
+        """The class probabilities at the model's fitted ``temperature``: softmax(logits / T), as Classify shows."""
+        from core.calibration import scaled_probabilities
+
+        return scaled_probabilities(self.logits, temperature)
 
 
 def trace(
@@ -77,7 +84,7 @@ def trace(
     with torch.inference_mode():
         maps = model.body(batch)[0].float().numpy()
     active = np.argsort(-maps.mean(axis=(1, 2)))[:channels]
-    saliency, probabilities = classify.saliency(model, images[0])
+    saliency, logits = classify.saliency_and_logits(model, images[0])
     return SentencePath(
         text,
         encoder.tokenizer.convert_ids_to_tokens(ids),
@@ -88,6 +95,7 @@ def trace(
         top,
         images[0],
         maps[active],
-        probabilities,
+        torch.softmax(torch.from_numpy(logits), 0).numpy(),
         saliency,
+        logits,
     )

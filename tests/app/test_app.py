@@ -317,7 +317,6 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
     tokens = app.dataframe[0].value
     assert list(tokens.index) == ["token", "id"] and tokens.iloc[0, 0] == "[CLS]"
     # step 7's probabilities are the model's calibrated ones by default (as on Classify), the raw ones on request
-    from core.calibration import scaled_probabilities
     from core.text_to_image import calibration, classify, sentence_path
 
     temperature = calibration.temperature(small_model)
@@ -336,7 +335,7 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
         return line, [float(t["x"][0]) for t in bars]
 
     line, shown = step_seven()
-    expected = scaled_probabilities(np.log(path.probabilities), temperature)
+    expected = np.exp(path.logits / temperature) / np.exp(path.logits / temperature).sum()
     assert f"calibrated, T = {temperature:.2f}" in line and f"({expected.max():.2f}, " in line
     np.testing.assert_allclose(shown, expected, atol=1e-4)
     app.toggle(key="sp-raw").set_value(True).run()
@@ -358,6 +357,8 @@ def test_sentence_path_traces_what_the_classify_page_shows(lab_home, small_datas
     np.testing.assert_array_equal(path.image, images[0])
     expected = classify.classify({"m": model}, images[0])["per_model"]["m"]
     np.testing.assert_allclose(path.probabilities, expected, atol=1e-5)
+    calibrated = classify.classify({"m": model}, images[0], {"m": 0.5})["per_model"]["m"]
+    np.testing.assert_allclose(path.calibrated(0.5), calibrated, atol=1e-5)  # the same probabilities as Classify
     assert path.layer_images.shape[0] == imager.encoder.num_layers + 1
     np.testing.assert_allclose(
         path.all_layers[imager.layers[-1]], path.features[-imager.encoder.hidden_size :], atol=1e-4

@@ -65,11 +65,7 @@ def slice_maps(path: SentencePath, backbone: str) -> None:
 def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperature: float | None = None) -> None:
     """Step 7: the class probabilities, calibrated by the model's ``temperature`` where one is given (the same
     softmax(logits / T) as Classify; the raw ones otherwise), and the saliency map."""
-    from core.calibration import scaled_probabilities
-
-    probabilities = path.probabilities
-    if temperature is not None:  # log p is the logits up to a constant per sentence, so this is softmax(logits / T)
-        probabilities = scaled_probabilities(np.log(np.clip(path.probabilities, 1e-12, 1.0)), temperature)
+    probabilities = path.probabilities if temperature is None else path.calibrated(temperature)
     which = f"calibrated, T = {temperature:.2f}" if temperature is not None else "raw"
     top = int(np.argmax(probabilities))
     st.markdown(
