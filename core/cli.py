@@ -63,6 +63,8 @@ def _reproduce(args: argparse.Namespace) -> dict:
         if args.paper != "bert-nontext":
             raise ValueError("--steps applies to bert-nontext only.")
         options["steps"] = args.steps
+    if args.seeds is not None:
+        options["seeds"] = tuple(args.seeds)
     if args.paper == "images-to-words":
         options["shuffled"] = not args.no_shuffled
     elif args.no_shuffled:
@@ -102,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     again.add_argument("--epochs", type=int, default=None, help="override every run's epochs (a quicker check)")
     again.add_argument("--steps", type=int, default=None, help="bert-nontext: optimiser steps per run")
+    again.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="the seeds of the lab's comparison (default 0 1 2): models, studies or refits, one per seed",
+    )
     again.add_argument("--no-shuffled", action="store_true", help="images-to-words: skip the shuffled-words control")
     again.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     again.set_defaults(run=_reproduce)

@@ -39,6 +39,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--folds", type=int, default=None)
     run.add_argument("--epochs", type=int, default=None)
     run.add_argument("--seed", type=int, default=None)
+    run.add_argument(
+        "--refits", type=int, default=None, help="refits of each ablation row on the whole pool, one seed each (3)"
+    )
+    run.add_argument(
+        "--own-grids",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tune every ablation variant on its own grid (default); --no-own-grids: the control keeps the hybrid's",
+    )
     run.add_argument("--threads", type=int, default=None, help="CPU threads per trial")
     run.add_argument(
         "--ray", action="store_true", help="run trials as Ray tasks (local Ray; the cluster at $RAY_ADDRESS if set)"
@@ -52,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 _NAMES = (
     "imageset", "folder", "per_class", "test_per_class", "vision", "text", "text_layers", "wiring", "image_size",
-    "batch_sizes", "learning_rates", "optimizers", "folds", "epochs", "seed", "threads",
+    "batch_sizes", "learning_rates", "optimizers", "folds", "epochs", "seed", "refits", "own_grids", "threads",
 )  # fmt: skip
 
 
@@ -93,7 +102,12 @@ def summary(config: dict) -> dict:
         "best": config["best"],
         "ablation": [
             {k: row[k] for k in ("title", "config", "cv_accuracy", "cv_std", "test_accuracy", "test_f1")}
-            | {"test_interval": row.get("test_interval"), "note": row.get("test_note")}
+            | {
+                "test_interval": row.get("test_interval"),
+                "refit_seeds": [e["seed"] for e in row.get("refits", [])],
+                "detectable_difference": row.get("detectable"),
+                "note": row.get("test_note"),
+            }
             for row in config["ablation"]
         ],
         "verdicts": [c[part]["sentence"] for c in comparisons for part in ("test", "cv") if part in c],

@@ -132,7 +132,8 @@ def ablation_figure(rows: Sequence[dict], references: dict[str, float], probe: d
                 "color": "#f58518",
             },
             customdata=[
-                f"95% interval [{i['low']:.3f}, {i['high']:.3f}] over {i['n']} test images"
+                f"95% interval [{i['low']:.3f}, {i['high']:.3f}] over "
+                + (f"{i['n']} refit seeds" if i["method"].startswith("t over seeds") else f"{i['n']} test images")
                 if i
                 else r.get("test_note", "")
                 for r, i in zip(rows, intervals, strict=True)

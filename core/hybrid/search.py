@@ -61,6 +61,10 @@ class SearchSettings:
         seed: the seed of the subsample, folds, model initialisation and batch order.
         search_variant: the variant the grid is searched for.
         variants: the ablation rows, trained at the best configuration on the same folds.
+        own_grids: every other variant is searched on the same grid as well and enters the ablation at its own
+            best configuration (False: only the vision model alone is, the control keeps the hybrid's).
+        refits: refits of each ablation row on the whole pool, seeds ``seed``, ``seed + 1``, ... (model
+            initialisation and batch order; the data and folds stay ``seed``'s), each measured on the test split.
         threads: CPU threads per trial (fixed, so a trial gives the same numbers wherever it runs).
     """
 
@@ -82,6 +86,8 @@ class SearchSettings:
     seed: int = 0
     search_variant: str = "pretrained-text"
     variants: tuple[str, ...] = models.VARIANTS
+    own_grids: bool = True
+    refits: int = 3
     threads: int = 2
 
     def check(self) -> None:
@@ -120,6 +126,8 @@ class SearchSettings:
             raise ValueError(f"text layers must be at least 1 (or None: all), got {self.text_layers}.")
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}.")
+        if not isinstance(self.refits, int) or isinstance(self.refits, bool) or self.refits < 1:
+            raise ValueError(f"refits (seeds of the refit on the whole pool) must be at least 1, got {self.refits}.")
         if self.imageset == "folder" and not self.folder:
             raise ValueError("an image folder needs its path (one sub-folder of images per class).")
 
@@ -135,10 +143,19 @@ class SearchSettings:
     def search_id(self) -> str:
         return store.config_hash(to_record(self))
 
+    def refit_seeds(self) -> list[int]:
+        """The seeds of the refits: ``seed``, ``seed + 1``, ... (``refits`` of them)."""
+        return [self.seed + k for k in range(self.refits)]
+
+    def tuned(self) -> list[str]:
+        """The variants other than the searched one that get their own grid (:attr:`own_grids`)."""
+        others = [v for v in self.variants if v != self.search_variant]
+        return others if self.own_grids else [v for v in others if v == "vision"]
+
 
 LAPTOP = SearchSettings()
 """Two CPU cores: Fashion-MNIST (1,000-image pool, 400 test), DINOv2 ViT-S at 56 px (17 tokens), 2 MiniLM layers,
-a 2 x 3 x 2 grid, 3 folds, 3 epochs."""
+a 2 x 3 x 2 grid searched for every variant, 3 folds, 3 epochs, 3 refit seeds."""
 
 PAPER_GRID_BATCHES = (8, 16, 24, 32, 48, 64)
 PAPER_GRID_RATES = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4)
@@ -266,8 +283,11 @@ def prepare(settings: SearchSettings, progress: Callback | None = None) -> Searc
 # --------------------------------------------------------------------------- one trial
 
 
-def trial_identity(settings: SearchSettings, data: SearchData, config: dict, fold: int, variant: str) -> dict:
-    """What defines a trial (its artifact id is this dict's hash)."""
+def trial_identity(
+    settings: SearchSettings, data: SearchData, config: dict, fold: int, variant: str, seed: int | None = None
+) -> dict:
+    """What defines a trial (its artifact id is this dict's hash); ``seed``: a refit's seed (default the
+    settings' seed, the only one the folds use)."""
     text = _text_model(settings.text) if variant != "vision" else None
     return {
         "tokens": data.tokens_id,
@@ -280,7 +300,7 @@ def trial_identity(settings: SearchSettings, data: SearchData, config: dict, fol
         "config": config,
         "momentum": settings.momentum if config["optimizer"] == "sgd" else None,
         "epochs": settings.epochs,
-        "seed": settings.seed,
+        "seed": settings.seed if seed is None else int(seed),
         "folds": settings.folds,
         "fold": fold,
     }
@@ -424,18 +444,30 @@ def stored_trial(identity: dict) -> Artifact | None:
 
 def planned_trials(settings: SearchSettings, data: SearchData, variant: str, best: dict | None = None) -> list[dict]:
     """The grid's trials of ``variant`` (every configuration x fold); with ``best`` given, its trials at that
-    configuration instead (every fold, and the refit measured on the test split)."""
+    configuration instead (every fold, and the refits measured on the test split, one per refit seed)."""
     if best is None:
         return [trial_identity(settings, data, c, f, variant) for c in settings.grid() for f in range(settings.folds)]
-    return [trial_identity(settings, data, best, f, variant) for f in [*range(settings.folds), REFIT]]
+    folds = [trial_identity(settings, data, best, f, variant) for f in range(settings.folds)]
+    return folds + [trial_identity(settings, data, best, REFIT, variant, s) for s in settings.refit_seeds()]
 
 
-def ablation_plan(settings: SearchSettings, data: SearchData, best: dict, vision_best: dict | None) -> list[dict]:
-    """Every ablation variant at the searched variant's best configuration, and the vision model alone at its
-    own best configuration (its grid is cheap: a linear head on cached tokens)."""
-    plan = [t for v in _variants(settings) for t in planned_trials(settings, data, v, best)]
-    if vision_best is not None:
-        plan += planned_trials(settings, data, "vision", vision_best)
+def ablation_rows_plan(settings: SearchSettings, best: dict, own: dict[str, dict]) -> list[tuple[str, dict, bool]]:
+    """The ablation's rows as (variant, configuration, at its own best): the searched variant at its best; every
+    variant tuned on its own grid (``own``: variant -> its best) at its own best; the vision model alone also at
+    the searched variant's configuration (what a grid tuned for one model would compare), and, when not tuned
+    on its own, every other variant there too."""
+    plan = [(settings.search_variant, best, False)]
+    for variant in sorted(_variants(settings)[1:], key=lambda v: v == "vision"):  # the control first
+        if variant in own:
+            plan.append((variant, own[variant], True))
+        if variant == "vision" or variant not in own:
+            plan.append((variant, best, False))
+    return plan
+
+
+def ablation_plan(settings: SearchSettings, data: SearchData, best: dict, own: dict[str, dict]) -> list[dict]:
+    """The trials of every ablation row (:func:`ablation_rows_plan`), each once."""
+    plan = [t for v, c, _ in ablation_rows_plan(settings, best, own) for t in planned_trials(settings, data, v, c)]
     return list({store.config_hash(t): t for t in plan}.values())
 
 
@@ -525,66 +557,103 @@ def best_configuration(table: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: best[k] for k in ("optimizer", "batch_size", "learning_rate")}
 
 
-def _ablation_row(settings: SearchSettings, data: SearchData, config: dict, variant: str, title: str) -> dict:
+OWN = ", its own best configuration"
+
+
+def row_title(variant: str, own: bool) -> str:
+    """An ablation row's title: the variant, and whether it sits at its own best configuration."""
+    return models.VARIANT_TITLES[variant] + (OWN if own else "")
+
+
+def _ablation_row(settings: SearchSettings, data: SearchData, config: dict, variant: str, own: bool) -> dict:
     folds = [stored_trial(trial_identity(settings, data, config, f, variant)) for f in range(settings.folds)]
-    refit = stored_trial(trial_identity(settings, data, config, REFIT, variant))
+    refits = [
+        (s, found)
+        for s in settings.refit_seeds()
+        if (found := stored_trial(trial_identity(settings, data, config, REFIT, variant, s))) is not None
+    ]
     accuracy = np.array([a.config["accuracy"] for a in folds if a is not None], dtype=float)
+    one = len(settings.refit_seeds()) == 1
     row = {
         "variant": variant,
-        "title": title,
+        "title": row_title(variant, own),
+        "own": own,
         "config": config,
         "cv_accuracy": float(accuracy.mean()) if len(accuracy) else None,
         "cv_std": float(accuracy.std()) if len(accuracy) else None,
         "fold_accuracy": accuracy.tolist(),
-        "trials": [a.id for a in folds if a is not None] + ([refit.id] if refit else []),
-        "trial_labels": [f"fold {f + 1}" for f, a in enumerate(folds) if a is not None] + (["refit"] if refit else []),
+        "trials": [a.id for a in folds if a is not None] + [a.id for _, a in refits],
+        "trial_labels": [f"fold {f + 1}" for f, a in enumerate(folds) if a is not None]
+        + ["refit" if one else f"refit, seed {s}" for s, _ in refits],
+        "refits": [{"seed": s, "id": a.id, "accuracy": a.config["accuracy"]} for s, a in refits],
     }
-    row.update({f"test_{m}": (refit.config[m] if refit else None) for m in METRICS})
-    row["degenerate"] = any(a.config.get("degenerate") for a in [*folds, refit] if a is not None)
-    correct = refit.config.get("test_correct") if refit else None
-    row["test_interval"] = evidence.interval_over_examples(correct).to_record() if correct else None
-    if refit is not None and correct is None:
+    row.update({f"test_{m}": (float(np.mean([a.config[m] for _, a in refits])) if refits else None) for m in METRICS})
+    row["degenerate"] = any(a.config.get("degenerate") for a in [*folds, *(a for _, a in refits)] if a is not None)
+    correct = [a.config.get("test_correct") for _, a in refits]
+    row["test_interval"] = None
+    if refits and all(correct):
+        if len(refits) == 1:
+            row["test_interval"] = evidence.interval_over_examples(correct[0]).to_record()
+        else:  # the spread over refit seeds; each seed's own interval over the test examples beside it
+            accuracies = [a.config["accuracy"] for _, a in refits]
+            row["test_interval"] = evidence.interval_over_seeds(accuracies, bounds=(0.0, 1.0)).to_record()
+            for entry, values in zip(row["refits"], correct, strict=True):
+                entry["interval"] = evidence.interval_over_examples(values).to_record()
+        n = len(correct[0])
+        row["detectable"] = evidence.detectable_difference(n, len(refits), row["test_accuracy"])
+    elif refits:
         row["test_note"] = NO_PER_EXAMPLE
     return row
 
 
 def ablation_table(
-    settings: SearchSettings, data: SearchData, best: dict, vision_best: dict | None = None
+    settings: SearchSettings, data: SearchData, best: dict, own: dict[str, dict] | None = None
 ) -> list[dict[str, Any]]:
-    """Per variant at the best configuration: fold accuracies (mean, spread) and the refit's test metrics; and
-    the vision model alone at its own best configuration."""
-    rows = [_ablation_row(settings, data, best, v, models.VARIANT_TITLES[v]) for v in _variants(settings)]
-    if vision_best is not None:
-        rows.append(
-            _ablation_row(settings, data, vision_best, "vision", "vision model alone, its own best configuration")
-        )
-    return rows
+    """Per ablation row (:func:`ablation_rows_plan`): fold accuracies (mean, spread) at its configuration and its
+    refits' test metrics (mean over the refit seeds, with the interval)."""
+    return [_ablation_row(settings, data, c, v, o) for v, c, o in ablation_rows_plan(settings, best, own or {})]
 
 
-def _refit_correct(row: dict) -> np.ndarray | None:
-    """The per-example test correctness of an ablation row's refit (None: not stored, or no refit)."""
-    if "refit" not in row.get("trial_labels", []):
+def _refit_correct(row: dict) -> dict[int, np.ndarray]:
+    """The per-example test correctness of an ablation row's refits, by seed (empty: none stored with it)."""
+    refits = row.get("refits")
+    if refits is None:  # a row stored before refits had seeds: its one refit
+        labels = row.get("trial_labels", [])
+        refits = [{"seed": None, "id": row["trials"][labels.index("refit")]}] if "refit" in labels else []
+    found = {}
+    for entry in refits:
+        trial = store.load(TRIALS, entry["id"])
+        correct = trial.config.get("test_correct") if trial is not None else None
+        if correct:
+            found[entry["seed"]] = np.asarray(correct)
+    return found
+
+
+def _paired(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two rows' test correctness on the refit seeds both have, stacked (seeds, examples); None: no seed shared."""
+    seeds = [s for s in a if s in b]
+    if not seeds:
         return None
-    found = store.load(TRIALS, row["trials"][row["trial_labels"].index("refit")])
-    correct = found.config.get("test_correct") if found is not None else None
-    return np.asarray(correct) if correct else None
+    return np.stack([a[s] for s in seeds]), np.stack([b[s] for s in seeds])
 
 
 def _row_key(row: dict) -> tuple[str, bool]:
-    return row["variant"], "own" in row["title"]
+    return row["variant"], row.get("own", "own" in row["title"])
 
 
 def ablation_evidence(rows: list[dict]) -> list[dict[str, Any]]:
     """The hybrid with pretrained text layers against the control (random text layers) and the vision model
     alone: on the test split, paired on the same test examples (:func:`core.evidence.compare_paired`), and over
-    the cross-validation folds, paired by fold (:func:`core.evidence.compare_folds`). Each entry has its verdict
-    and sentence; a refit stored without per-example results says so."""
+    the cross-validation folds, paired by fold (:func:`core.evidence.compare_folds`); on several refit seeds the
+    test comparison pairs every seed's run of each test example. Each entry has its verdict and sentence; a refit
+    stored without per-example results says so."""
     by = {_row_key(r): r for r in rows}
     hybrid = by.get(("pretrained-text", False))
     if hybrid is None:
         return []
     found = []
     for key, what in (
+        (("random-text", True), "the same hybrid with random text layers, tuned on its own grid (the control)"),
         (("random-text", False), "the same hybrid with random text layers (the control: text knowledge or depth?)"),
         (("vision", True), "the vision model alone at its own best configuration"),
         (("vision", False), "the vision model alone at the hybrid's configuration (not tuned for it)"),
@@ -593,12 +662,13 @@ def ablation_evidence(rows: list[dict]) -> list[dict[str, Any]]:
         if other is None:
             continue
         entry: dict[str, Any] = {"a": hybrid["title"], "b": other["title"], "against": what}
-        a, b = _refit_correct(hybrid), _refit_correct(other)
+        paired = _paired(_refit_correct(hybrid), _refit_correct(other))
         label = f"hybrid − {other['title']}, test accuracy"
-        if a is None or b is None:
+        if paired is None:
             entry["test"] = {"note": NO_PER_EXAMPLE, "sentence": f"{label}: {NO_PER_EXAMPLE}."}
         else:
-            entry["test"] = evidence.compare_paired(a, b, claim="greater", what=label).to_record()
+            entry["test"] = evidence.compare_paired(*paired, claim="greater", what=label).to_record()
+            entry["test"]["seeds"] = len(paired[0])
         gains = np.array(hybrid["fold_accuracy"]) - np.array(other["fold_accuracy"])
         if len(gains) and len(hybrid["fold_accuracy"]) == len(other["fold_accuracy"]):
             what_cv = f"hybrid − {other['title']}, median CV accuracy gain"
@@ -641,9 +711,11 @@ def linear_probe(data: SearchData, rows: list[dict]) -> dict[str, Any]:
         gap = found["test_accuracy"] - row["test_accuracy"]
         entry: dict[str, Any] = {"title": row["title"], "gap": gap, "under_trained": gap > UNDER_TRAINED}
         mine = _refit_correct(row)
-        if mine is not None:
+        if mine:
             what = f"linear probe − {row['title']}, test accuracy"
-            entry["comparison"] = evidence.compare_paired(correct, mine, claim="greater", what=what).to_record()
+            seeds = np.stack(list(mine.values()))
+            probe_runs = np.tile(correct, (len(seeds), 1))  # one deterministic fit, paired with every seed
+            entry["comparison"] = evidence.compare_paired(probe_runs, seeds, claim="greater", what=what).to_record()
         found["vision_rows"].append(entry)
     found["under_trained"] = [e["title"] for e in found["vision_rows"] if e["under_trained"]]
     return found
@@ -669,20 +741,23 @@ def run_search(
     started = time.perf_counter()
     data = prepare(settings, progress("Encoding images with the frozen vision model"))
     key = jobs.record_pending(PENDING, record)  # only a search whose data loaded is offered for resuming
-    tune_vision = "vision" in settings.variants and settings.search_variant != "vision"
-    grid = planned_trials(settings, data, settings.search_variant)
-    vision_grid = planned_trials(settings, data, "vision") if tune_vision else []
-    total = len(grid) + len(vision_grid) + (len(_variants(settings)) + tune_vision) * (settings.folds + 1)
-    _run_trials(settings, data, grid + vision_grid, 0, total, callback, use_ray)
-    table = grid_table(settings, data)
+    tuned = settings.tuned()
+    grids = {v: planned_trials(settings, data, v) for v in [settings.search_variant, *tuned]}
+    searching = [t for trials in grids.values() for t in trials]
+    rows_expected = len(ablation_rows_plan(settings, {}, {v: {} for v in tuned}))
+    total = len(searching) + rows_expected * (settings.folds + settings.refits)  # at most: rows may share trials
+    _run_trials(settings, data, searching, 0, total, callback, use_ray)
+    tables = {v: grid_table(settings, data, v) for v in grids}
+    table = tables[settings.search_variant]
     best = best_configuration(table)
-    vision_table = grid_table(settings, data, "vision") if tune_vision else None
-    vision_best = best_configuration(vision_table) if vision_table else None
-    searched = {store.config_hash(t) for t in grid + vision_grid}
-    ablation = [t for t in ablation_plan(settings, data, best, vision_best) if store.config_hash(t) not in searched]
-    total = len(grid) + len(vision_grid) + len(ablation)
-    _run_trials(settings, data, ablation, len(grid) + len(vision_grid), total, callback, use_ray)
-    ablation_rows = ablation_table(settings, data, best, vision_best)
+    own = {v: best_configuration(tables[v]) for v in tuned}
+    searched = {store.config_hash(t) for t in searching}
+    ablation = [t for t in ablation_plan(settings, data, best, own) if store.config_hash(t) not in searched]
+    total = len(searching) + len(ablation)
+    _run_trials(settings, data, ablation, len(searching), total, callback, use_ray)
+    ablation_rows = ablation_table(settings, data, best, own)
+    vision_table = tables.get("vision") if "vision" in tuned else None
+    vision_best = own.get("vision")
     comparisons = ablation_evidence(ablation_rows)
     probe = linear_probe(data, ablation_rows)
     n_classes = len(data.images.class_names)
@@ -692,6 +767,8 @@ def run_search(
         "grid": table,
         "vision_grid": vision_table,
         "vision_best": vision_best,
+        "grids": {v: t for v, t in tables.items() if v != settings.search_variant},
+        "bests": own,
         "ablation": ablation_rows,
         "comparisons": comparisons,
         "linear_probe": probe,

@@ -209,7 +209,7 @@ def test_cached_tokens_give_the_model_what_the_frozen_vision_model_gives_it(tiny
 
 
 def _numbers(summary: dict) -> dict:
-    keep = ("best", "vision_best", "references")
+    keep = ("best", "vision_best", "bests", "references")
     grid = [{k: v for k, v in r.items() if k != "trials"} for r in summary["grid"]]
     ablation = [{k: v for k, v in r.items() if k != "trials"} for r in summary["ablation"]]
     return {"grid": grid, "ablation": ablation, **{k: summary[k] for k in keep}}
@@ -224,11 +224,19 @@ def test_a_stopped_search_resumes_to_the_same_numbers_and_ray_gives_them_too(
     from core.hybrid import search
 
     whole = search.run_search(tiny_settings)
-    # 2 x 2 grid trials each for the hybrid and the vision model, then the ablation's new trials: the hybrid's refit,
-    # the random-text control (2 folds + refit), the vision model's refit (and its refit at its own best configuration
-    # unless that is the hybrid's)
-    assert whole.config["trials"] in (8 + 5, 8 + 6)
+    # 2 x 2 grid trials each for the hybrid, the random-text control and the vision model (each on its own grid),
+    # then three refit seeds of each ablation row: the hybrid, the control and the vision model at their own best
+    # configurations, and the vision model at the hybrid's (the same trials when that is its own best)
+    assert whole.config["trials"] in (12 + 9, 12 + 12)
     assert len({r["variant"] for r in whole.config["ablation"]}) == 3
+    assert {(r["variant"], r["own"]) for r in whole.config["ablation"]} == {
+        ("pretrained-text", False),
+        ("random-text", True),
+        ("vision", True),
+        ("vision", False),
+    }
+    assert all([e["seed"] for e in r["refits"]] == [0, 1, 2] for r in whole.config["ablation"])
+    assert set(whole.config["bests"]) == {"random-text", "vision"}
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "second"))
     seen = []
 
@@ -325,10 +333,17 @@ def test_the_cli_runs_and_lists_searches_and_refuses_bad_values(tiny_settings, c
     args += ["--learning-rates", "0.01", "--optimizers", "adam", "--folds", "2", "--epochs", "1", "--threads", "1"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
+    control = "hybrid, text layers randomly initialised (control), its own best configuration"
+    assert {r["title"] for r in result["ablation"]} >= {control}
+    assert all(r["refit_seeds"] == [0, 1, 2] and r["detectable_difference"] > 0 for r in result["ablation"])
+    first = result["search"]
+    assert main([*args, "--refits", "1", "--no-own-grids"]) == 0
+    result = json.loads(capsys.readouterr().out)
     assert {r["title"] for r in result["ablation"]} >= {"hybrid, text layers randomly initialised (control)"}
+    assert all(r["refit_seeds"] == [0] for r in result["ablation"])
     assert main(["hybrid-results"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["search"] for r in listed["finished"]] == [result["search"]]
+    assert sorted(r["search"] for r in listed["finished"]) == sorted([first, result["search"]])
     assert main(["hybrid-results", result["search"]]) == 0
     assert json.loads(capsys.readouterr().out)["best"] == result["best"]
 
@@ -364,10 +379,11 @@ def test_the_page_runs_a_search_and_shows_heatmaps_ablation_and_curves(tiny_sett
     assert any("12.8%" in c.value for c in app.caption)
     assert any("Best configuration" in m.value for m in app.markdown)
     [table] = [d.value for d in app.dataframe]
-    assert list(table["model"])[:3] == [
+    assert list(table["model"])[:4] == [
         "hybrid, pretrained text layers",
+        "hybrid, text layers randomly initialised (control), its own best configuration",
+        "vision model alone, its own best configuration",
         "vision model alone",
-        "hybrid, text layers randomly initialised (control)",
     ]
     assert len(app.get("plotly_chart")) == 3  # heatmaps, ablation, one trial's curves
 

@@ -34,6 +34,7 @@ def tiny_search(root: Path):
         optimizers=("adam",),
         folds=2,
         epochs=2,
+        refits=2,
         threads=1,
     )
 
@@ -47,22 +48,32 @@ def test_the_ablation_reports_intervals_paired_verdicts_and_the_linear_probe(tmp
     settings = tiny_search(tmp_path)
     found = search.run_search(settings)
     config = found.config
-    rows = {(r["variant"], "own" in r["title"]): r for r in config["ablation"]}
+    rows = {(r["variant"], r["own"]): r for r in config["ablation"]}
     hybrid = rows[("pretrained-text", False)]
+    control_row = rows[("random-text", True)]  # the control, tuned on its own grid
     correct = {}
     for key, row in rows.items():
-        refit = store.load(search.TRIALS, row["trials"][row["trial_labels"].index("refit")])
-        correct[key] = np.array(refit.config["test_correct"])
-        assert correct[key].shape == (config["test"],) and correct[key].mean() == pytest.approx(row["test_accuracy"])
-        assert row["test_interval"]["n"] == config["test"]
+        seeds = [entry["seed"] for entry in row["refits"]]
+        assert seeds == settings.refit_seeds() == [0, 1]
+        runs = [np.array(store.load(search.TRIALS, e["id"]).config["test_correct"]) for e in row["refits"]]
+        correct[key] = np.stack(runs)
+        assert correct[key].shape == (2, config["test"])
+        assert correct[key].mean() == pytest.approx(row["test_accuracy"])
+        assert row["test_interval"]["n"] == 2 and row["test_interval"]["method"].startswith("t over seeds")
         assert row["test_interval"]["low"] <= row["test_accuracy"] <= row["test_interval"]["high"]
+        for entry, values in zip(row["refits"], runs, strict=True):
+            assert entry["interval"]["n"] == config["test"] and entry["accuracy"] == pytest.approx(values.mean())
+        assert row["detectable"] == pytest.approx(
+            evidence.detectable_difference(config["test"], 2, row["test_accuracy"])
+        )
     against = {c["b"]: c for c in config["comparisons"]}
-    control = against[rows[("random-text", False)]["title"]]
-    expected = evidence.compare_paired(correct[("pretrained-text", False)], correct[("random-text", False)])
-    assert control["test"]["verdict"] == expected.verdict
+    control = against[control_row["title"]]
+    assert "own grid" in control["against"]
+    expected = evidence.compare_paired(correct[("pretrained-text", False)], correct[("random-text", True)])
+    assert control["test"]["verdict"] == expected.verdict and control["test"]["seeds"] == 2
     assert control["test"]["difference"]["estimate"] == pytest.approx(expected.difference.estimate)
     assert control["test"]["detectable"] == pytest.approx(expected.detectable)
-    gains = np.array(hybrid["fold_accuracy"]) - np.array(rows[("random-text", False)]["fold_accuracy"])
+    gains = np.array(hybrid["fold_accuracy"]) - np.array(control_row["fold_accuracy"])
     assert control["cv"]["difference"]["estimate"] == pytest.approx(float(np.median(gains)))
     assert any("vision model alone" in c["against"] for c in config["comparisons"])
 
@@ -82,10 +93,11 @@ def test_the_ablation_reports_intervals_paired_verdicts_and_the_linear_probe(tmp
     assert shown["ablation"][0]["test_interval"] == hybrid["test_interval"]
 
     # a refit stored before per-example results were kept: said, then trained again to the same numbers
-    refit = store.load(search.TRIALS, hybrid["trials"][hybrid["trial_labels"].index("refit")])
-    record = dict(refit.config)
-    del record["test_correct"]
-    (refit.path / store.CONFIG_NAME).write_text(json.dumps(record))
+    for entry in hybrid["refits"]:
+        refit = store.load(search.TRIALS, entry["id"])
+        record = dict(refit.config)
+        del record["test_correct"]
+        (refit.path / store.CONFIG_NAME).write_text(json.dumps(record))
     [said] = [c for c in search.ablation_evidence(config["ablation"]) if c["b"] == control["b"]]
     assert said["test"]["note"] == search.NO_PER_EXAMPLE and search.NO_PER_EXAMPLE in said["test"]["sentence"]
     again = search.run_search(settings)

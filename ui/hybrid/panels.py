@@ -75,6 +75,22 @@ def settings_form() -> SearchSettings | None:
         optimizers = st.multiselect("Optimizers", search.OPTIMIZERS, list(base.optimizers), key="hy-optimizers")
         folds = inputs.number(st, "Folds", 2, 20, base.folds, key=f"hy-folds-{preset_name}")
         epochs = inputs.number(st, "Epochs per trial", 1, 100, base.epochs, key=f"hy-epochs-{preset_name}")
+        refits = inputs.number(
+            st,
+            "Refit seeds",
+            1,
+            20,
+            base.refits,
+            key=f"hy-refits-{preset_name}",
+            help="the ablation's refits on the whole pool, one per seed: the test accuracies get an interval over "
+            "seeds and the comparisons pair every seed",
+        )
+        own_grids = st.checkbox(
+            "Tune every variant on its own grid",
+            base.own_grids,
+            key=f"hy-own-{preset_name}",
+            help="off: the control (random text layers) is trained at the hybrid's best configuration",
+        )
     try:
         settings = SearchSettings(
             imageset=imageset, folder=folder or None, per_class=int(per_class) or None,
@@ -83,16 +99,20 @@ def settings_form() -> SearchSettings | None:
             batch_sizes=search.parse_values(batches, int, "Batch sizes"),
             learning_rates=search.parse_values(rates, float, "Learning rates"),
             optimizers=tuple(optimizers), folds=int(folds), epochs=int(epochs), seed=base.seed, threads=base.threads,
+            refits=int(refits), own_grids=bool(own_grids),
         )  # fmt: skip
         settings.check()
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return None
     grid_size = len(settings.grid())
+    others = settings.tuned()
+    tuned = " and ".join(models.VARIANT_TITLES[v] for v in others) or "no other variant"
     st.caption(
         f"{grid_size} configuration(s) x {settings.folds} folds = {grid_size * settings.folds} hybrid trials, the same "
-        f"grid for the vision model alone (a linear head on cached tokens: seconds), then the ablation at the best "
-        f"configuration. The grid's values are the lab's: the paper names only its size (48 pairs x 2 optimizers)."
+        f"grid for {tuned} (the vision model alone is a linear head on cached tokens: seconds), then the ablation: "
+        f"each variant at its best configuration, refitted on the whole pool with {settings.refits} seed(s). The "
+        "grid's values are the lab's: the paper names only its size (48 pairs x 2 optimizers)."
     )
     return settings
 
@@ -173,6 +193,7 @@ def results(found: store.Artifact) -> None:
                 "CV accuracy": f"{_fmt(r['cv_accuracy'])} ± {_fmt(r['cv_std'])}",
                 **{f"test {m}": _fmt(r[f"test_{m}"]) for m in search.METRICS},
                 "test accuracy 95% interval": _interval(r.get("test_interval"), r.get("test_note")),
+                "detectable difference": f"{100 * r['detectable']:.1f} points" if r.get("detectable") else "–",
                 "flag": ", ".join(
                     f for f, on in (("degenerate", r.get("degenerate")), ("under-trained", r["title"] in under)) if on
                 ),
@@ -183,9 +204,13 @@ def results(found: store.Artifact) -> None:
     )
     st.dataframe(table, hide_index=True, width="stretch", key="hy-table")
     st.caption(
-        "Test accuracy: the refit on the whole pool, measured once on the test split; its 95% interval is a "
-        "bootstrap over the test images. The linear probe (scikit-learn logistic regression on the same frozen "
-        "[CLS] vectors, run to convergence) is what a well-trained vision-alone head should reach: a vision row "
+        "Test accuracy: the refits on the whole pool at the row's configuration, one per refit seed (model "
+        "initialisation and batch order), each measured on the test split; the mean over the seeds, its 95% interval "
+        "a Student-t interval over the seeds (with one seed, a bootstrap over the test images). The detectable "
+        "difference is the smallest gap this test split and number of seeds would find at 80% power. Every row but "
+        "the vision model at the hybrid's configuration is tuned on its own grid (unless the search turned that "
+        "off). The linear probe (scikit-learn logistic regression on the same frozen [CLS] vectors, "
+        "run to convergence) is what a well-trained vision-alone head should reach: a vision row "
         f"more than {100 * search.UNDER_TRAINED:.0f} points below it is flagged under-trained."
         + ("" if probe else " This search was stored before the probe existed: run it again to add it.")
     )
@@ -201,7 +226,8 @@ def results(found: store.Artifact) -> None:
 def _interval(interval: dict | None, note: str | None = None) -> str:
     if interval is None:
         return note or "–"
-    return f"[{interval['low']:.3f}, {interval['high']:.3f}] (n = {interval['n']})"
+    over = f"{interval['n']} seeds" if interval["method"].startswith("t over seeds") else f"n = {interval['n']}"
+    return f"[{interval['low']:.3f}, {interval['high']:.3f}] ({over})"
 
 
 def _probe_row(probe: dict) -> dict:
