@@ -3,10 +3,10 @@ row, what the paper reported, what the paper's own settings give here, what the 
 the baselines and controls to read them against, each row with the command that made it, its time and the
 machine.
 
-``python -m core reproduce <paper>`` (:data:`PAPERS`) runs it; the offline variant uses packaged inputs
-and fits in about an hour on two CPU cores; ``--online`` runs the paper's own inputs (hub data and
-weights, GPU-sized). Every run is kept under ``<home>/reproductions/<paper>/`` as JSON and Markdown; the
-pages show the latest.
+``python -m core reproduce <paper>`` (:data:`PAPERS`) runs it; the offline variant uses packaged inputs and is
+sized to finish in at most 45 minutes on two CPU cores, with three seeds of the lab's comparison; ``--online``
+runs the paper's own inputs (hub data and weights, GPU-sized). Every run is kept under
+``<home>/reproductions/<paper>/`` as JSON and Markdown; the pages show the latest.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ PAPERS = {
     "bert-nontext": (
         "core.nontext.reproduce",
         "Kao & Lee 2021: BERT fine-tuned on non-text tokens, pretrained against random init",
+    ),
+    "hybrid": (
+        "core.hybrid.reproduce",
+        "Liu, Chui & Lee 2023: a text model's layers in an image classifier, against the vision model alone",
     ),
 }
 """The papers ``reproduce`` knows: name -> (the module whose ``run(...)`` reproduces it, title)."""

@@ -16,8 +16,8 @@ def latest_table(paper: str, key: str) -> None:
     with st.expander("Reproduction: the paper's figure, its settings and the lab's, with baselines and controls"):
         if record is None:
             st.info(
-                f"No reproduction on this machine yet. `{command}` runs one (offline, about an hour on two CPU cores; "
-                "`--online` runs the paper's own inputs, sized for a GPU) and writes the table shown here."
+                f"No reproduction on this machine yet. `{command}` runs one (offline, at most 45 minutes on two CPU "
+                "cores; `--online` runs the paper's own inputs, sized for a GPU) and writes the table shown here."
             )
             return
         st.caption(

@@ -146,3 +146,36 @@ def similarity_correlation(folds: list[dict[str, Any]]) -> tuple[float, float] |
     """Spearman's rho (and its p-value) between word similarity to the nearest trained class and the
     held-out loss change, over the folds; None with fewer than three folds."""
     return change_correlation(folds, "nearest_trained_cosine")
+
+
+def seed_summary(studies: list[Study]) -> dict[str, Any]:
+    """What the same study run with several study seeds shows (each seed moves every fold's initialisation and
+    batch order): per seed its :func:`summary`; the median held-out loss change and the accuracy on the trained
+    classes as a mean over seeds with a Student-t interval over seeds (:func:`core.evidence.interval_over_seeds`);
+    and each control's per-class gain averaged over the seeds, over the classes every seed finished, read by
+    :func:`core.evidence.compare_folds` (a bootstrap interval of the median gain, a Wilcoxon signed-rank or sign
+    test, a verdict)."""
+    from core import evidence
+
+    if not studies:
+        raise ValueError("a seed summary needs at least one finished study.")
+    per_seed = [{"seed": int(s.config["training"]["seed"]), **summary(s)} for s in studies]
+    found: dict[str, Any] = {"seeds": [p["seed"] for p in per_seed], "per_seed": per_seed}
+    for key in ("median_change", "test_accuracy_trained", "median_constant_change", "median_shuffled_change"):
+        values = [p[key] for p in per_seed if key in p]
+        if len(values) == len(per_seed):
+            bounds = (0.0, 1.0) if key == "test_accuracy_trained" else None
+            found[key] = evidence.interval_over_seeds(values, bounds=bounds).to_record()
+    by_class = [{f["class"]: f for f in s.folds.values()} for s in studies]
+    classes = [c for c in by_class[0] if all(c in b for b in by_class)]
+    found["classes"] = classes
+    for name, key, fields, what in (
+        ("constant", "gain_over_constant", CONTROL_FIELDS, "the gain over the constant predictor (mean over seeds)"),
+        ("shuffled", "gain_over_shuffled", SHUFFLED_FIELDS, "the gain over the shuffled-words model (mean over seeds)"),
+    ):
+        carrying = [c for c in classes if all(all(k in b[c] for k in fields) for b in by_class)]
+        if carrying:
+            gains = [float(np.mean([b[c][key] for b in by_class])) for c in carrying]
+            record = evidence.compare_folds(gains, what=what).to_record()
+            found[name] = record | {"gains": dict(zip(carrying, gains, strict=True))}
+    return found

@@ -1,6 +1,9 @@
 """The text-as-image reproduction (``python -m core reproduce text-to-image``): the paper's settings and the
-lab's, each with its logistic-regression baseline and majority class on the same split, and the lab's model
-with a randomly initialised slice (what ImageNet pretraining adds).
+lab's, each with its logistic-regression baseline and majority class on the same split. The lab's preset runs as
+a seed sweep (:mod:`core.text_to_image.seeds`): the ImageNet slice and a randomly initialised slice of the same
+backbone (what ImageNet pretraining adds), each trained with every seed of :data:`SEEDS`, every row its mean with
+an interval, and the claims (ImageNet slice − random init, ImageNet slice − logistic regression) paired on the
+same held-out texts and seeds with their verdicts.
 
 Offline, the paper's settings run with packaged stand-ins for its online inputs
 (:data:`core.text_to_image.presets.SUBSTITUTIONS`); ``online`` runs them exactly (IMDB 50k, bert-base-uncased,
@@ -13,10 +16,16 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from core import jobs
+from core import evidence, jobs
 from core.reproduce import Row, machine
 from core.store import Artifact, Callback
 from core.text_to_image import presets, results, training
+from core.text_to_image import seeds as sweeps
+
+SEEDS = 3
+"""How many seeds the lab preset's sweep has in the reproduction by default: the preset model's own seed and the
+next ones, so the preset's model is the sweep's first (the paper preset trains one model, as the paper did)."""
+ONE_SEED = "one seed: the interval is a bootstrap over the held-out texts"
 
 
 def _reused(artifact: Artifact, started: float) -> str:
@@ -40,8 +49,10 @@ def run(
     device: str | None = None,
     progress: jobs.Progress = jobs.no_progress,
     callback: Callback | None = None,
+    seeds: tuple[int, ...] | None = None,
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Run the reproduction; returns its rows and settings (see :func:`core.reproduce.run`)."""
+    """Run the reproduction; returns its rows and settings (see :func:`core.reproduce.run`). ``seeds``: the lab
+    preset's sweep (default: its model's seed and the next, :data:`SEEDS` in all)."""
     here = machine()
     rows = [
         Row(
@@ -83,63 +94,140 @@ def run(
                 + ", ".join(f"{k} {presets.show_value(flat[k], k)}" for k in presets.SUBSTITUTIONS)
                 + " (docs/presets.md)"
             )
-        accuracy = model.config["metrics"]["accuracy"]
+        if kind == "lab preset":
+            trained = replace(training.settings_of(model), device=device)
+            chosen_seeds = tuple(seeds) if seeds else tuple(trained.seed + k for k in range(SEEDS))
+            sweep = sweeps.settings_from_train(dataset.id, chosen_seeds, trained)
+            settings["seeds"] = list(chosen_seeds)
+            sweep_started = time.time()
+            found = sweeps.run_sweep(sweep, callback)
+            spent = seconds + time.time() - sweep_started
+            rows += _sweep_rows(found, chosen, command, spent, here, notes, dataset.id)
+        else:
+            rows.append(
+                Row(
+                    kind,
+                    chosen.title,
+                    "held-out accuracy [95% interval]",
+                    model.config["metrics"]["accuracy"],
+                    _with_interval(dataset, model),
+                    command,
+                    round(seconds, 1),
+                    here,
+                    "; ".join(x for x in [*notes, ONE_SEED] if x),
+                )
+            )
+            rows.append(
+                Row(
+                    "baseline",
+                    f"logistic regression on the raw embeddings ({chosen.name}'s split)",
+                    "held-out accuracy [95% interval]",
+                    baseline.config["metrics"]["accuracy"],
+                    _with_interval(dataset, baseline),
+                    f"python -m core t2i-baseline --dataset {dataset.id}",
+                    baseline.config.get("seconds"),
+                    here,
+                    _reused(baseline, started),
+                )
+            )
+            ref = results.reference(dataset)
+            rows.append(
+                Row(
+                    "baseline",
+                    f"majority class ({ref.majority_class}) of {chosen.name}'s held-out split",
+                    "held-out accuracy",
+                    ref.majority_rate,
+                    f"{ref.majority_rate:.3f}",
+                    f"python -m core t2i-results --dataset {dataset.id}",
+                    note=f"chance {ref.chance:.3f}",
+                )
+            )
+    return rows, settings
+
+
+def _with_interval(dataset: Artifact, artifact: Artifact) -> str:
+    interval = evidence.interval_over_examples(sweeps.correct(dataset, artifact))
+    return f"{interval.estimate:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def _interval_text(record: dict[str, Any]) -> str:
+    i = record["interval"]
+    return f"{record['accuracy']:.3f} [{i['low']:.3f}, {i['high']:.3f}]"
+
+
+def _sweep_rows(
+    found: dict[str, Any],
+    chosen: presets.RunPreset,
+    command: str,
+    seconds: float,
+    here: str,
+    notes: list[str],
+    dataset: str,
+) -> list[Row]:
+    """The lab preset's rows from its seed sweep's evidence (:func:`core.text_to_image.seeds.seed_evidence`)."""
+    swept = found["settings"]
+    chosen_seeds = swept["seeds"]
+    sweep = f"python -m core t2i-seeds --dataset {dataset} --seeds {' '.join(map(str, chosen_seeds))}"
+    if swept["epochs"] != presets.WORKSHOP.train.epochs:
+        sweep += f" --epochs {swept['epochs']}"
+    variants = found["variants"]
+    rows = []
+    for variant, kind, what in (
+        (sweeps.IMAGENET, "lab preset", f"{chosen.title}, {len(chosen_seeds)} seeds"),
+        (sweeps.RANDOM, "control", "the same model with a randomly initialised slice (what ImageNet pretraining adds)"),
+        (sweeps.LOGISTIC, "baseline", f"logistic regression on the raw embeddings ({chosen.name}'s split)"),
+    ):
+        record = variants[variant]
+        per_seed = ", ".join(f"{e['accuracy']:.3f}" for e in record["per_seed"])
+        note = [
+            f"seeds {', '.join(map(str, record['seeds']))}: {per_seed}" if record["seeds"] else record.get("note", ""),
+            f"95% interval: {record['interval']['method']}",
+            f"{record['n']} held-out texts",
+            *(notes if variant == sweeps.IMAGENET else []),
+        ]
         rows.append(
             Row(
                 kind,
-                chosen.title,
-                "held-out accuracy",
-                accuracy,
-                f"{accuracy:.3f}",
-                command,
-                round(seconds, 1),
+                what,
+                "held-out accuracy [95% interval]",
+                record["accuracy"],
+                _interval_text(record),
+                command if variant == sweeps.IMAGENET else sweep,
+                round(seconds, 1) if variant == sweeps.IMAGENET else None,
                 here,
-                "; ".join(x for x in notes if x),
+                "; ".join(x for x in note if x),
+                evidence=record,
             )
         )
-        lr = baseline.config["metrics"]["accuracy"]
-        rows.append(
-            Row(
-                "baseline",
-                f"logistic regression on the raw embeddings ({chosen.name}'s split)",
-                "held-out accuracy",
-                lr,
-                f"{lr:.3f}",
-                f"python -m core t2i-baseline --dataset {dataset.id}",
-                baseline.config.get("seconds"),
-                here,
-                _reused(baseline, started),
-            )
-        )
-        ref = results.reference(dataset)
-        rows.append(
-            Row(
-                "baseline",
-                f"majority class ({ref.majority_class}) of {chosen.name}'s held-out split",
-                "held-out accuracy",
-                ref.majority_rate,
-                f"{ref.majority_rate:.3f}",
-                f"python -m core t2i-results --dataset {dataset.id}",
-                note=f"chance {ref.chance:.3f}",
-            )
-        )
-    lab = outcomes["lab preset"]
-    random_init = replace(training.settings_of(lab.model), pretrained=False, device=device)
-    started = time.time()
-    control = training.train_model(lab.dataset, random_init, callback)
-    accuracy = control.config["metrics"]["accuracy"]
+    ref = found["reference"]
     rows.append(
         Row(
-            "control",
-            "the lab's model with a randomly initialised slice (what ImageNet pretraining adds)",
+            "baseline",
+            f"majority class ({ref['majority_class']}) of {chosen.name}'s held-out split",
             "held-out accuracy",
-            accuracy,
-            f"{accuracy:.3f}",
-            f"python -m core t2i-train --dataset {lab.dataset.id} --backbone {random_init.backbone} --random-init"
-            + (f" --epochs {random_init.epochs}" if epochs else ""),
-            round(time.time() - started, 1),
-            here,
-            _reused(control, started),
+            ref["majority_rate"],
+            f"{ref['majority_rate']:.3f}",
+            f"python -m core t2i-results --dataset {dataset}",
+            note=f"chance {ref['chance']:.3f}",
         )
     )
-    return rows, settings
+    for entry in found["comparisons"]:
+        d = entry["difference"]
+        rows.append(
+            Row(
+                "lab preset",
+                f"the claim: {sweeps.TITLES[entry['a']]} − {sweeps.TITLES[entry['b']]}, paired",
+                "difference of held-out accuracy (points)",
+                d["estimate"],
+                f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; "
+                + entry["verdict"],
+                sweep,
+                None,
+                here,
+                f"{entry['test']}, p = {entry['p_value']:.3g}; 95% {d['method']} ({len(entry['seeds'])} seed(s) x "
+                f"{d['n']} texts); smallest detectable difference {100 * entry['detectable']:.1f} points; "
+                + entry["sentence"],
+                evidence=entry,
+            )
+        )
+    return rows

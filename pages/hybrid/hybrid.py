@@ -8,6 +8,7 @@ from core import sweeps
 from core.hybrid import search
 from ui import inputs, state
 from ui.hybrid import panels
+from ui.reproductions import latest_table
 
 st.title("BERT + vision transformer")
 st.caption(
@@ -24,6 +25,7 @@ st.markdown(
     "model's encoder layers → a linear head on the [CLS] position. **Parallel wiring:** the head reads the vision "
     "[CLS] vector and the text layers' [CLS] vector side by side."
 )
+latest_table("hybrid", "hy-reproduction")
 
 st.subheader("1. Settings")
 settings = panels.settings_form()

@@ -34,8 +34,11 @@ def small_presets(monkeypatch):
 
 
 def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_presets, capsys):
-    from core import reproduce
+    import numpy as np
+
+    from core import evidence, reproduce, store
     from core.cli import main
+    from core.text_to_image import results, seeds, training
 
     assert reproduce.latest("text-to-image") is None
     assert main(["reproduce", "text-to-image", "--n", "80", "--epochs", "1"]) == 0
@@ -43,42 +46,68 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
     record = reproduce.latest("text-to-image")
     assert printed["rows"] == reproduce.table_rows(record) and record["variant"] == "offline"
     kinds = [row["kind"] for row in record["rows"]]
-    assert kinds == ["paper", "paper preset", "baseline", "baseline", "lab preset", "baseline", "baseline", "control"]
+    assert kinds == [
+        "paper",
+        "paper preset",
+        "baseline",
+        "baseline",
+        "lab preset",
+        "control",
+        "baseline",
+        "baseline",
+        "lab preset",
+        "lab preset",
+    ]
     paper_figure, paper_preset = record["rows"][0], record["rows"][1]
     assert paper_figure["value"] is None and paper_figure["shown"] == "not found"
     assert paper_preset["command"] == "python -m core t2i-preset paper-offline --n 80 --epochs 1"
     assert "offline stand-ins" in paper_preset["note"] and "n 80" in paper_preset["note"]
-    for row in record["rows"][1:]:
+    for row in record["rows"][1:8]:
         assert 0 <= row["value"] <= 1 and row["command"].startswith("python -m core ")
-    timed = [row for row in record["rows"] if row["kind"] in ("paper preset", "lab preset", "control")]
+    timed = [record["rows"][1], record["rows"][4]]  # the paper preset's model and the lab's sweep
     assert all(row["seconds"] > 0 and "CPU cores" in row["machine"] for row in timed)
-    # the rows are the artifacts' own figures: the lab's dataset holds the lab's model and the random-init control
-    from core import store
-    from core.text_to_image import results
 
-    dataset = store.load("datasets", record["rows"][5]["command"].split()[-1])
-    models = {
-        m.config["classifier"]["pretrained"]: m.config["metrics"]["accuracy"] for m in results.list_models(dataset)
+    # the paper preset: one model, its interval a bootstrap over the held-out texts; its baseline and majority class
+    model_row, lr_row, majority_row = record["rows"][1:4]
+    dataset = store.load("datasets", majority_row["command"].split()[-1])
+    assert lr_row["command"] == f"python -m core t2i-baseline --dataset {dataset.id}"
+    held_out = results.held_out_labels(dataset)
+    assert len(held_out) == 16
+    assert majority_row["value"] == pytest.approx(np.bincount(held_out).max() / len(held_out))
+    [pretrained] = [m for m in results.list_models(dataset) if m.config["classifier"]["pretrained"]]
+    [baseline] = [b for b in store.list_artifacts(training.BASELINES) if b.config["dataset"] == dataset.id]
+    for row, artifact in ((model_row, pretrained), (lr_row, baseline)):
+        correct = seeds.correct(dataset, artifact)
+        assert row["value"] == artifact.config["metrics"]["accuracy"] == pytest.approx(correct.mean())
+        interval = evidence.interval_over_examples(correct)
+        assert row["shown"] == f"{interval.estimate:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+    # the lab preset: a seed sweep; each row the mean over its seeds, the claims paired on the same texts and seeds
+    imagenet, random_init, logistic, majority, claim, against_logistic = record["rows"][4:]
+    dataset = store.load("datasets", majority["command"].split()[-1])
+    trained = {
+        (m.config["classifier"]["pretrained"], m.config["training"]["seed"]): m for m in results.list_models(dataset)
     }
-    assert models == {True: record["rows"][4]["value"], False: record["rows"][7]["value"]}
-    import numpy as np
-
-    from core.text_to_image import training
-
-    assert all(row["shown"] == f"{row['value']:.3f}" for row in record["rows"][1:])
-    for first in (1, 4):  # each preset's model, its baseline and its majority class, from its own split
-        model_row, lr_row, majority_row = record["rows"][first : first + 3]
-        dataset = store.load("datasets", majority_row["command"].split()[-1])
-        assert lr_row["command"] == f"python -m core t2i-baseline --dataset {dataset.id}"
-        held_out = results.held_out_labels(dataset)
-        assert len(held_out) == 16
-        assert majority_row["value"] == pytest.approx(np.bincount(held_out).max() / len(held_out))
-        [pretrained] = [m for m in results.list_models(dataset) if m.config["classifier"]["pretrained"]]
-        [baseline] = [b for b in store.list_artifacts(training.BASELINES) if b.config["dataset"] == dataset.id]
-        for row, artifact in ((model_row, pretrained), (lr_row, baseline)):
-            predicted = np.load(artifact.file("test_probabilities.npy")).argmax(1)
-            assert row["value"] == artifact.config["metrics"]["accuracy"]
-            assert row["value"] == pytest.approx(float((predicted == held_out).mean()))
+    first = training.DEFAULTS.seed  # the workshop model's: it is the sweep's first seed, trained once
+    chosen = [first, first + 1, first + 2]
+    assert set(trained) == {(p, s) for p in (True, False) for s in chosen}
+    for row, pretrained_slice in ((imagenet, True), (random_init, False)):
+        accuracies = [trained[(pretrained_slice, s)].config["metrics"]["accuracy"] for s in chosen]
+        assert row["value"] == pytest.approx(np.mean(accuracies))
+        assert row["evidence"]["seeds"] == chosen and f"seeds {first}, {first + 1}" in row["note"]
+        assert row["evidence"]["interval"]["method"].startswith("t over seeds")
+    listed = " ".join(map(str, chosen))
+    assert random_init["command"] == f"python -m core t2i-seeds --dataset {dataset.id} --seeds {listed} --epochs 1"
+    correct = {k: seeds.correct(dataset, m) for k, m in trained.items()}
+    expected = evidence.compare_paired(
+        np.stack([correct[(True, s)] for s in chosen]), np.stack([correct[(False, s)] for s in chosen])
+    )
+    assert claim["what"] == "the claim: ImageNet slice − random-init slice, paired"
+    assert claim["value"] == pytest.approx(expected.difference.estimate)
+    assert claim["evidence"]["verdict"] == expected.verdict and expected.verdict in claim["shown"]
+    assert f"{100 * expected.detectable:.1f} points" in claim["note"]
+    assert "logistic regression" in against_logistic["what"] and against_logistic["evidence"]["seeds"] == chosen
+    assert logistic["evidence"]["note"].startswith("one fit")
     markdown = reproduce.markdown(record)
     assert markdown.count("\n| ") == len(record["rows"]) + 1 and "the paper's settings, run here" in markdown
     assert main(["reproductions", "text-to-image", "--markdown"]) == 0
@@ -86,9 +115,12 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
 
 
 def test_images_to_words_reproduction_has_every_control_and_says_why_the_paper_setting_did_not_run(fresh_home):
-    from core import reproduce
+    import numpy as np
 
-    record = reproduce.run("images-to-words", n=12, epochs=1)
+    from core import evidence, reproduce
+    from core.images_to_words import loo
+
+    record = reproduce.run("images-to-words", n=12, epochs=1, seeds=(0, 1))
     rows = record["rows"]
     assert [r["shown"] for r in rows if r["kind"] == "paper"][0] == "-31.0 %"
     [not_run] = [r for r in rows if r["kind"] == "paper preset"]
@@ -96,8 +128,22 @@ def test_images_to_words_reproduction_has_every_control_and_says_why_the_paper_s
     controls = " / ".join(r["what"] for r in rows if r["kind"] == "control")
     assert "constant predictor" in controls and "nearest trained word" in controls and "shuffled words" in controls
     lab = [r for r in rows if r["kind"] == "lab preset"]
-    assert lab[0]["command"] == "python -m core loo-run --laptop --per-class 12 --epochs 1 --shuffled-control"
-    assert lab[0]["seconds"] > 0
+    command = "python -m core loo-run --laptop --per-class 12 --epochs 1 --shuffled-control"
+    assert lab[0]["command"] == command + " --seed S (S = 0, 1)"
+    assert lab[0]["seconds"] > 0 and record["settings"]["seeds"] == [0, 1]
+    # two whole studies, one per seed; the figure is the mean of their medians, the claim the seed-averaged gains
+    studies = [s for s in loo.list_studies() if s.config["training"]["epochs"] == 1]
+    assert sorted(s.config["training"]["seed"] for s in studies) == [0, 1]
+    medians = [float(np.median([f["relative_change"] for f in s.folds.values()])) for s in studies]
+    assert lab[0]["value"] == pytest.approx(np.mean(medians))
+    assert lab[0]["evidence"]["method"].startswith("t over seeds") and lab[0]["evidence"]["n"] == 2
+    by_seed = [{f["class"]: f["gain_over_shuffled"] for f in s.folds.values()} for s in studies]
+    gains = [np.mean([b[c] for b in by_seed]) for c in by_seed[0]]
+    [claim] = [r for r in rows if "shuffled words, paired by class" in r["what"]]
+    expected = evidence.compare_folds(gains)
+    assert claim["value"] == pytest.approx(expected.difference.estimate)
+    assert claim["evidence"]["verdict"] == expected.verdict and expected.verdict in claim["shown"]
+    assert claim["evidence"]["test"] == expected.test and f"of {len(gains)} classes gain" in claim["shown"]
 
 
 def test_reproduce_refuses_bad_input_with_a_message(fresh_home, capsys):
@@ -123,6 +169,7 @@ def test_the_pages_show_the_latest_reproduction(fresh_home):
         ("text-to-image", "pages/text_to_image/results.py"),
         ("images-to-words", "pages/images_to_words/images_to_words.py"),
         ("bert-nontext", "pages/nontext/bert_nontext.py"),
+        ("hybrid", "pages/hybrid/hybrid.py"),
     ):
         app = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
         assert not app.exception and any(f"python -m core reproduce {paper}" in i.value for i in app.info)

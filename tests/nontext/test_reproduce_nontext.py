@@ -36,7 +36,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     from core.settings import from_record
 
     assert reproduce.latest("bert-nontext") is None
-    record = reproduce.run("bert-nontext", steps=STEPS, encoder=str(tiny_encoder))
+    record = reproduce.run("bert-nontext", steps=STEPS, encoder=str(tiny_encoder), seeds=(0, 1))
     assert record["variant"] == "offline" and record["title"] == reproduce.PAPERS["bert-nontext"][1]
     rows = record["rows"]
     kinds = [r["kind"] for r in rows]
@@ -62,26 +62,35 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
 
     # the lab's comparison, recomputed from its stored runs
     lab = from_record(runs.TokenSettings, record["settings"]["lab"])
-    assert lab.steps == STEPS and lab.encoder == str(tiny_encoder) and lab.task == "splice"
+    assert lab.steps == STEPS and lab.encoder == str(tiny_encoder) and lab.task == "splice" and lab.seeds == (0, 1)
     stored = runs.list_runs(lab.comparison_id)
-    assert sorted(r.config["variant"] for r in stored) == ["pretrained", "random"]
-    by = {r.config["variant"]: r for r in stored}
-    correct = {v: np.load(r.file(runs.CORRECT_FILE), allow_pickle=False) for v, r in by.items()}
+    assert sorted((r.config["variant"], r.config["seed"]) for r in stored) == [
+        ("pretrained", 0),
+        ("pretrained", 1),
+        ("random", 0),
+        ("random", 1),
+    ]
+    by = {(r.config["variant"], r.config["seed"]): r for r in stored}
+    correct = {
+        v: np.stack([np.load(by[(v, s)].file(runs.CORRECT_FILE), allow_pickle=False) for s in (0, 1)])
+        for v in ("pretrained", "random")
+    }
     pretrained, random_init, majority, claim = rows[3:]
     expected_command = f"python -m core tokens-compare --preset laptop --encoder {tiny_encoder} --steps {STEPS}"
     assert pretrained["command"] == random_init["command"] == claim["command"]
-    assert pretrained["command"].startswith(expected_command)
+    assert pretrained["command"].startswith(expected_command) and pretrained["command"].endswith(" --seeds 0 1")
     for row, variant in ((pretrained, "pretrained"), (random_init, "random")):
-        run = by[variant]
-        assert row["value"] == run.config["test"]["accuracy"] == pytest.approx(correct[variant].mean())
-        interval = evidence.interval_over_examples(correct[variant])
+        accuracies = [by[(variant, s)].config["test"]["accuracy"] for s in (0, 1)]
+        assert row["value"] == pytest.approx(np.mean(accuracies)) == pytest.approx(correct[variant].mean())
+        interval = evidence.interval_over_seeds(accuracies)
         assert row["evidence"]["interval"]["low"] == pytest.approx(interval.low)
         assert row["evidence"]["interval"]["high"] == pytest.approx(interval.high)
         assert row["shown"] == f"{row['value']:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
-        assert row["seconds"] == round(run.config["seconds"], 1) and "CPU cores" in row["machine"]
-        detectable = evidence.detectable_difference(len(correct[variant]), 1, row["value"])
-        assert f"{100 * detectable:.1f} points" in row["note"]
-    truth = np.load(by["pretrained"].file(runs.TRUTH_FILE), allow_pickle=False)
+        seconds = sum(by[(variant, s)].config["seconds"] for s in (0, 1))
+        assert row["seconds"] == round(seconds, 1) and "CPU cores" in row["machine"]
+        detectable = evidence.detectable_difference(correct[variant].shape[1], 2, row["value"])
+        assert f"{100 * detectable:.1f} points" in row["note"] and "seeds 0, 1" in row["note"]
+    truth = np.load(by[("pretrained", 0)].file(runs.TRUTH_FILE), allow_pickle=False)
     assert majority["value"] == pytest.approx(np.bincount(truth).max() / len(truth))
     assert majority["command"] == f"python -m core tokens-results --comparison {lab.comparison_id}"
 
@@ -112,14 +121,14 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     # online: the paper's setting is named and, where it cannot run here, says why; the lab's runs are reused
     missing = str(tmp_path / "no-such-model")
     monkeypatch.setitem(runs.PRESETS, "full", replace(runs.PRESETS["full"], encoder=missing))
-    online = reproduce.run("bert-nontext", online=True, steps=STEPS, encoder=str(tiny_encoder))
+    online = reproduce.run("bert-nontext", online=True, steps=STEPS, encoder=str(tiny_encoder), seeds=(0, 1))
     assert online["variant"] == "online" and [r["kind"] for r in online["rows"]] == kinds
     paper_preset = online["rows"][2]
     assert paper_preset["value"] is None and paper_preset["shown"] == "could not run here"
     assert missing in paper_preset["note"] and missing in paper_preset["what"]
     assert paper_preset["command"].startswith(f"python -m core tokens-compare --preset full --steps {STEPS}")
     assert [r["value"] for r in online["rows"][3:]] == [r["value"] for r in rows[3:]]
-    assert "reused: 2 of 2 runs" in online["rows"][3]["note"] and "reused" not in pretrained["note"]
+    assert "reused: 4 of 4 runs" in online["rows"][3]["note"] and "reused" not in pretrained["note"]
     assert reproduce.latest("bert-nontext")["variant"] == "online"
 
 
