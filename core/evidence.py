@@ -148,6 +148,56 @@ def interval_over_seeds(
     return Interval(estimate, float(low), float(high), confidence, "t over seeds", int(values.size))
 
 
+def interval_of_median(
+    values: Sequence[float] | np.ndarray,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = RESAMPLES,
+    random_state: int = 0,
+) -> Interval:
+    """The median of per-fold (or per-class) values with its percentile bootstrap interval over them
+    (scipy.stats.bootstrap)."""
+    _check_confidence(confidence)
+    values = _as_1d(values, "per-fold values")
+    return _bootstrap(values, np.median, "bootstrap of the median over folds", confidence, n_resamples, random_state)
+
+
+def interval_of_correlation(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = RESAMPLES,
+    random_state: int = 0,
+) -> Interval:
+    """Spearman's rank correlation of paired ``x`` and ``y`` with a paired percentile bootstrap interval
+    (scipy.stats.bootstrap with ``paired=True``: each pair is resampled whole); fewer than three pairs, or a
+    constant side, raise ``ValueError``."""
+    _check_confidence(confidence)
+    a, b = _as_1d(x, "x"), _as_1d(y, "y")
+    if a.size != b.size or a.size < 3:
+        raise ValueError(f"a correlation needs at least three pairs of the same length, got {a.size} and {b.size}.")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        raise ValueError("a correlation needs values that vary on both sides.")
+
+    def rho(first: np.ndarray, second: np.ndarray) -> float:
+        found = stats.spearmanr(first, second).statistic
+        return float(found) if np.isfinite(found) else 0.0
+
+    estimate = rho(a, b)
+    result = stats.bootstrap(
+        (a, b),
+        rho,
+        paired=True,
+        vectorized=False,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        random_state=random_state,
+    )
+    low, high = result.confidence_interval
+    low, high = (estimate, estimate) if not (np.isfinite(low) and np.isfinite(high)) else (float(low), float(high))
+    return Interval(estimate, low, high, confidence, "paired bootstrap over folds", int(a.size))
+
+
 # --------------------------------------------------------------------------- the smallest detectable difference
 
 

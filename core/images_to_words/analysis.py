@@ -142,6 +142,45 @@ def change_correlation(folds: list[dict[str, Any]], explanation: str) -> tuple[f
     return float(rho), float(p)
 
 
+def correlation_evidence(folds: list[dict[str, Any]], explanation: str) -> dict[str, Any] | None:
+    """Spearman's rho between :data:`EXPLANATIONS`' ``explanation`` and the loss change with its p-value and a
+    paired bootstrap interval over the folds (:func:`core.evidence.interval_of_correlation`); None with fewer
+    than three folds or a side that does not vary."""
+    from core import evidence
+
+    found = change_correlation(folds, explanation)
+    if found is None:
+        return None
+    try:
+        interval = evidence.interval_of_correlation(
+            [f[explanation] for f in folds], [f["relative_change"] for f in folds]
+        )
+    except ValueError:
+        return None
+    return {"rho": found[0], "p": found[1], "interval": interval.to_record()}
+
+
+STUDY_KEYS = ("imageset", "class_names", "held_out", "image_shape", "train_images", "test_images", "model", "words")
+"""What defines a study besides its training settings (its record also holds when and where it was made)."""
+
+
+def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
+    training = {k: v for k, v in config["training"].items() if k != "seed"}
+    return {**{k: config.get(k) for k in STUDY_KEYS}, "training": training}
+
+
+def seed_siblings(study: Study, studies: list[Study]) -> list[Study]:
+    """``study`` and every finished study of ``studies`` with the same settings but another study seed, in seed
+    order (the runs :func:`seed_summary` pools)."""
+    mine = _without_seed(study.config)
+    found = {int(study.config["training"]["seed"]): study}
+    for other in studies:
+        seed = int(other.config["training"]["seed"])
+        if other.complete and seed not in found and _without_seed(other.config) == mine:
+            found[seed] = other
+    return [found[s] for s in sorted(found)]
+
+
 def similarity_correlation(folds: list[dict[str, Any]]) -> tuple[float, float] | None:
     """Spearman's rho (and its p-value) between word similarity to the nearest trained class and the
     held-out loss change, over the folds; None with fewer than three folds."""

@@ -65,6 +65,7 @@ with state.user_errors():
         st.stop()
     folds = [study.folds[i] for i in sorted(study.folds)]
     studies.summary_metrics(study)
+    studies.seeds_section(study, found)
 
     table = analysis.fold_table(study)
     st.dataframe(
@@ -105,12 +106,15 @@ with state.user_errors():
     )
     title = {"loss_before": "held-out loss before training (about the word vector's squared length / 50)"}
     st.plotly_chart(change_vs_similarity_figure(folds, explanation, title.get(explanation)), key="loo-scatter")
-    correlation = analysis.change_correlation(folds, explanation)
+    correlation = analysis.correlation_evidence(folds, explanation)
     if correlation is not None:
+        interval = correlation["interval"]
         st.caption(
             f"Spearman correlation between {analysis.EXPLANATIONS[explanation]} and the loss change over {len(folds)} "
-            f"classes: ρ = {correlation[0]:+.2f} (p = {correlation[1]:.2g}). A strong link with the loss before "
-            "means the change mostly measures how far the untrained network started from the word."
+            f"classes: ρ = {correlation['rho']:+.2f}, 95% interval [{interval['low']:+.2f}, {interval['high']:+.2f}] "
+            f"(paired bootstrap over the classes; p = {correlation['p']:.2g}). An interval that reaches 0 does not "
+            "show a link at this number of classes. A strong link with the loss before means the change mostly "
+            "measures how far the untrained network started from the word."
         )
 
     st.subheader("One class")

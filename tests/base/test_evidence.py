@@ -102,6 +102,33 @@ def test_fold_gains_use_wilcoxon_and_a_sign_test_when_few():
     assert few.test.startswith("sign test") and few.p_value == pytest.approx(0.25)
 
 
+def test_a_correlation_interval_covers_the_true_rank_correlation_and_a_planted_one_is_found():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    # bivariate normal with correlation r: Spearman's rho is (6 / pi) asin(r / 2)
+    r = 0.6
+    true = 6 / math.pi * math.asin(r / 2)
+    covered = 0
+    for i in range(60):
+        x = rng.normal(size=60)
+        y = r * x + math.sqrt(1 - r**2) * rng.normal(size=60)
+        found = evidence.interval_of_correlation(x, y, n_resamples=500, random_state=i)
+        assert found.estimate == pytest.approx(stats.spearmanr(x, y).statistic)
+        covered += found.contains(true)
+    assert 0.85 <= covered / 60 <= 1.0  # nominal 0.95; 60 runs: a coarse check of the coverage
+    independent = evidence.interval_of_correlation(rng.normal(size=200), rng.normal(size=200))
+    assert independent.contains(0.0)
+    planted = evidence.interval_of_correlation(np.arange(10.0), np.arange(10.0) + rng.normal(0, 0.5, 10))
+    assert planted.low > 0.5
+
+
+def test_the_median_interval_holds_the_median():
+    values = np.array([-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1])
+    found = evidence.interval_of_median(values)
+    assert found.estimate == pytest.approx(-0.2) and found.low <= -0.2 <= found.high and found.n == 7
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -113,6 +140,8 @@ def test_fold_gains_use_wilcoxon_and_a_sign_test_when_few():
         (lambda: evidence.compare_paired([1, 0], [1, 0], claim="better"), "claim must be"),
         (lambda: evidence.detectable_difference(0), "at least one test example"),
         (lambda: evidence.detectable_difference(10, power=1.5), "power must be"),
+        (lambda: evidence.interval_of_correlation([1, 2], [1, 2]), "at least three pairs"),
+        (lambda: evidence.interval_of_correlation([1, 1, 1], [1, 2, 3]), "vary on both sides"),
     ],
 )
 def test_bad_input_is_a_clear_error(call, message):

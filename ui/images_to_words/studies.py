@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import imagesets
+from core import evidence, imagesets
 from core.errors import USER_ERRORS
 from core.figures import sample_images_figure
 from core.images_to_words import analysis, jobs, loo
@@ -214,13 +214,16 @@ def summary_metrics(study: loo.Study) -> None:
     cols = st.columns(5)
     cols[0].metric("Folds finished", f"{len(study.folds)}/{len(study.planned)}")
     constant = summary.get("median_constant_change")
+    changes = [f["relative_change"] for f in study.folds.values()]
+    median = evidence.interval_of_median(changes) if len(changes) > 1 else None
     cols[1].metric(
         "Median held-out loss change",
         f"{100 * summary['median_change']:+.1f} %",
         delta=None if constant is None else f"constant predictor: {100 * constant:+.1f} %",
         delta_color="off",
         help="after / before − 1 over finished folds; the paper: −31.0 %. The constant predictor's change is "
-        "its loss / the loss before − 1: what the figure shows without any transfer.",
+        "its loss / the loss before − 1: what the figure shows without any transfer."
+        + ("" if median is None else f" 95% interval over the folds: {_percent_interval(median.to_record())}."),
     )
     cols[2].metric(
         "Extremes",
@@ -240,6 +243,53 @@ def summary_metrics(study: loo.Study) -> None:
         help="Share of held-out images whose true class is among the 5 nearest of all classes; "
         f"chance {summary['chance_top5']:.2f}.",
     )
+
+
+def _percent_interval(record: dict) -> str:
+    return f"{100 * record['estimate']:+.1f} % [{100 * record['low']:+.1f}, {100 * record['high']:+.1f}]"
+
+
+def seeds_section(study: loo.Study, found: list[loo.Study]) -> None:
+    """The same study over its study seeds: each figure as a mean over seeds with its interval and each control's
+    claim on the seed-averaged per-class gains (:func:`core.images_to_words.analysis.seed_summary`); with one seed,
+    what this study alone can tell apart, and how to add seeds."""
+    siblings = analysis.seed_siblings(study, found) if study.complete else [study]
+    st.markdown("**Across study seeds** (each seed moves every fold's initialisation and batch order)")
+    if len(siblings) < 2:
+        changes = [f["relative_change"] for f in study.folds.values()]
+        median = evidence.interval_of_median(changes) if len(changes) > 1 else None
+        spread = "" if median is None else f" (its median change {_percent_interval(median.to_record())}, over folds)"
+        st.caption(
+            f"One seed ({study.config['training']['seed']}){spread}: a difference between two studies smaller than "
+            "this interval cannot be told from the seed's own noise. Run the same settings with another Seed (the "
+            "form above; finished folds of this one are kept) and the seeds are pooled here, with an interval over "
+            "seeds and the controls' claims on the seed-averaged gains."
+        )
+        return
+    summary = analysis.seed_summary(siblings)
+    seeds = ", ".join(map(str, summary["seeds"]))
+    cols = st.columns(3)
+    cols[0].metric(
+        "Median held-out loss change",
+        _percent_interval(summary["median_change"]),
+        help=f"mean over seeds {seeds} of each study's median; 95% interval: {summary['median_change']['method']}.",
+    )
+    if "median_constant_change" in summary:
+        cols[1].metric(
+            "Constant predictor's change",
+            _percent_interval(summary["median_constant_change"]),
+            help="the same figure for always answering the mean of the trained words, over the same seeds.",
+        )
+    accuracy = summary["test_accuracy_trained"]
+    cols[2].metric(
+        "Accuracy, trained classes",
+        f"{accuracy['estimate']:.3f} [{accuracy['low']:.3f}, {accuracy['high']:.3f}]",
+        help=f"mean over seeds {seeds}; 95% interval: {accuracy['method']}.",
+    )
+    for name in ("constant", "shuffled"):
+        if name in summary:
+            record = summary[name]
+            st.caption(f"{record['sentence']} Test: {record['test']}, over {record['difference']['n']} classes.")
 
 
 def one_class(study: loo.Study, folds: list[dict]) -> None:
