@@ -144,8 +144,22 @@ def table_rows(record: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _sentence(evidence: dict[str, Any] | None) -> str | None:
+    if not evidence:
+        return None
+    if isinstance(evidence.get("test"), dict):  # a hybrid comparison: its test-split verdict
+        evidence = evidence["test"]
+    return evidence.get("sentence") if evidence.get("verdict") else None
+
+
+def verdicts(record: dict[str, Any]) -> list[str]:
+    """Each claim row's verdict in a sentence (what the table's paired comparisons say), in the table's order."""
+    found = [_sentence(row.get("evidence")) for row in record["rows"]]
+    return [s for s in found if s]
+
+
 def markdown(record: dict[str, Any]) -> str:
-    """A reproduction as a Markdown table."""
+    """A reproduction as a Markdown table, its verdicts in sentences above it."""
     rows = table_rows(record)
     columns = list(rows[0]) if rows else []
     lines = [
@@ -153,6 +167,8 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"Run {record['started']} on {record['machine']}; {_time(record['seconds'])} in all.",
         "",
+        *[f"- {sentence}" for sentence in verdicts(record)],
+        *([""] if verdicts(record) else []),
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]

@@ -26,6 +26,9 @@ def latest_table(paper: str, key: str) -> None:
             "paper's settings run here, the lab's settings, a baseline, or a control. "
             f"Run `{command}` again to refresh."
         )
+        said = reproduce.verdicts(record)
+        if said:
+            st.markdown("**What the paired comparisons say:**\n" + "\n".join(f"- {s}" for s in said))
         st.dataframe(
             pd.DataFrame(reproduce.table_rows(record)),
             hide_index=True,

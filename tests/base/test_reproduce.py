@@ -108,6 +108,7 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
     assert f"{100 * expected.detectable:.1f} points" in claim["note"]
     assert "logistic regression" in against_logistic["what"] and against_logistic["evidence"]["seeds"] == chosen
     assert logistic["evidence"]["note"].startswith("one fit")
+    assert reproduce.verdicts(record) == [claim["evidence"]["sentence"], against_logistic["evidence"]["sentence"]]
     markdown = reproduce.markdown(record)
     assert markdown.count("\n| ") == len(record["rows"]) + 1 and "the paper's settings, run here" in markdown
     assert main(["reproductions", "text-to-image", "--markdown"]) == 0
@@ -173,9 +174,14 @@ def test_the_pages_show_the_latest_reproduction(fresh_home):
     ):
         app = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
         assert not app.exception and any(f"python -m core reproduce {paper}" in i.value for i in app.info)
-        rows = [reproduce.Row("paper", "the poster", "median change", -0.31, "-31.0 %")]
+        said = {"verdict": "supported", "sentence": "Supported at 95%: A − B +5.0 points."}
+        rows = [
+            reproduce.Row("paper", "the poster", "median change", -0.31, "-31.0 %"),
+            reproduce.Row("lab preset", "the claim", "difference", 0.05, "+5.0 points", evidence=said),
+        ]
         reproduce.save(paper, "offline", rows, {}, 0.0)
         app = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
         assert not app.exception
+        assert any(said["sentence"] in m.value for m in app.markdown)
         shown = [d.value for d in app.dataframe if "figure" in d.value.columns]
-        assert shown and shown[0]["value"].tolist() == ["-31.0 %"]
+        assert shown and shown[0]["value"].tolist() == ["-31.0 %", "+5.0 points"]

@@ -67,8 +67,10 @@ def test_the_reproduction_rows_are_the_stored_searchs_own_figures_and_evidence(t
         assert row["value"] == test["difference"]["estimate"] and test["verdict"] in row["shown"]
         assert f"{100 * test['detectable']:.1f} points" in row["note"] and "2 seed(s)" in row["note"]
     assert "own grid" in found.config["comparisons"][0]["against"]
+    said = [c["test"]["sentence"] for c in found.config["comparisons"]]
+    assert reproduce.verdicts(record) == said and len(said) == 3
     markdown = reproduce.markdown(record)
-    assert markdown.count("\n| ") == len(rows) + 1
+    assert markdown.count("\n| ") == len(rows) + 1 and all(f"- {s}" in markdown for s in said)
 
 
 def test_the_reproduction_refuses_what_does_not_apply(tiny_lab, capsys):
