@@ -677,7 +677,8 @@ def comparison_evidence(runs_found: list[Artifact]) -> dict[str, Any]:
         n = finished[variant][seeds[0]].config["split"]["test"]
         record: dict[str, Any] = {"metric": metric, "estimate": float(np.mean(values)), "seeds": seeds, "n": n}
         if len(seeds) > 1:
-            record["interval"] = evidence.interval_over_seeds(values).to_record()
+            bounds = (-1.0, 1.0) if regression else (0.0, 1.0)
+            record["interval"] = evidence.interval_over_seeds(values, bounds=bounds).to_record()
         elif stored[variant][seeds[0]] is None:
             record["interval"], record["note"] = None, NO_PER_EXAMPLE
         elif regression:

@@ -82,7 +82,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     for row, variant in ((pretrained, "pretrained"), (random_init, "random")):
         accuracies = [by[(variant, s)].config["test"]["accuracy"] for s in (0, 1)]
         assert row["value"] == pytest.approx(np.mean(accuracies)) == pytest.approx(correct[variant].mean())
-        interval = evidence.interval_over_seeds(accuracies)
+        interval = evidence.interval_over_seeds(accuracies, bounds=(0.0, 1.0))
         assert row["evidence"]["interval"]["low"] == pytest.approx(interval.low)
         assert row["evidence"]["interval"]["high"] == pytest.approx(interval.high)
         assert row["shown"] == f"{row['value']:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
