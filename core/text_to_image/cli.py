@@ -138,6 +138,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         "t2i-results", aliases=["results"], help="held-out metrics of every model and baseline of a dataset"
     )
     measured.add_argument("--dataset", required=True)
+    measured.add_argument(
+        "--decompose",
+        action="store_true",
+        help="also say where the image route loses the sentence: the same held-out texts classified from the raw "
+        "vectors, the image's pixels, the frozen slice's features, the trained CNN and the random-init CNN",
+    )
+    measured.add_argument(
+        "--model", default=None, help="the model to decompose (default: the dataset's first ImageNet-slice model)"
+    )
     measured.set_defaults(run=_results)
     run = commands.add_parser(
         "t2i-preset",
@@ -486,12 +495,20 @@ def _calibration(artifact: store.Artifact) -> dict:
     return {**found, "ECE bins": BINS}
 
 
-def _results(args: argparse.Namespace) -> list[dict]:
+def _results(args: argparse.Namespace) -> list[dict] | dict:
     dataset = datasets.find_dataset(args.dataset)
     rows = results.results_table(dataset)
     for artifact in results.list_models(dataset):
         _calibration(artifact)  # the warnings (stored figures: already in the rows)
-    return rows
+    if args.model and not args.decompose:
+        raise ValueError("--model names the model to decompose: give --decompose too.")
+    if not args.decompose:
+        return rows
+    from core.text_to_image import decomposition
+
+    model = decomposition.model_to_decompose(dataset, args.model)
+    found = decomposition.decompose(dataset, model, progress_bar("decomposing"))
+    return {"models": rows, "decomposition": found.config | {"sentences": decomposition.summary_text(found.config)}}
 
 
 _TRAIN_OPTIONS = {

@@ -219,6 +219,24 @@ def decompose(dataset: Artifact, model: Artifact, callback: Callback | None = No
     return jobs.build_or_load(DECOMPOSITIONS, config, build)
 
 
+def model_to_decompose(dataset: Artifact, model_id: str | None = None) -> Artifact:
+    """``model_id`` (a finished model of ``dataset``), or the dataset's first finished ImageNet-slice model."""
+    found = [m for m in results.list_models(dataset) if m.config.get("status", "finished") == "finished"]
+    if model_id is not None:
+        chosen = next((m for m in found if m.id == model_id), None)
+        if chosen is None:
+            known = ", ".join(m.id for m in found) or "none"
+            raise ValueError(f"no finished model {model_id!r} of dataset {dataset.id} (its models: {known}).")
+        return chosen
+    pretrained = [m for m in found if m.config["classifier"]["pretrained"]]
+    if not pretrained:
+        raise ValueError(
+            f"dataset {dataset.id} has no finished model with an ImageNet slice to decompose; train one first "
+            "(python -m core t2i-train)."
+        )
+    return pretrained[0]
+
+
 def stored(dataset: Artifact, model: Artifact) -> Artifact | None:
     """The decomposition of ``model`` on ``dataset`` if it was computed for the seeds the store holds now."""
     return store.load(DECOMPOSITIONS, store.config_hash(config_of(dataset, model)))

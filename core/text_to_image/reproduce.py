@@ -19,7 +19,7 @@ from typing import Any
 from core import evidence, jobs
 from core.reproduce import Row, machine
 from core.store import Artifact, Callback
-from core.text_to_image import presets, results, training
+from core.text_to_image import decomposition, presets, results, training
 from core.text_to_image import seeds as sweeps
 
 SEEDS = 3
@@ -103,6 +103,9 @@ def run(
             found = sweeps.run_sweep(sweep, callback)
             spent = seconds + time.time() - sweep_started
             rows += _sweep_rows(found, chosen, command, spent, here, notes, dataset.id)
+            decomposed_at = time.time()
+            decomposed = decomposition.decompose(dataset, model)
+            rows += _decomposition_rows(decomposed, time.time() - decomposed_at, here, dataset.id, model.id)
         else:
             rows.append(
                 Row(
@@ -227,6 +230,75 @@ def _sweep_rows(
                 f"{entry['test']}, p = {entry['p_value']:.3g}; 95% {d['method']} ({len(entry['seeds'])} seed(s) x "
                 f"{d['n']} texts); smallest detectable difference {100 * entry['detectable']:.1f} points; "
                 + entry["sentence"],
+                evidence=entry,
+            )
+        )
+    return rows
+
+
+def _decomposition_rows(found: Artifact, seconds: float, here: str, dataset: str, model: str) -> list[Row]:
+    """Where the lab preset's route loses the sentence (:mod:`core.text_to_image.decomposition`): the pixel and
+    frozen-slice probes as baselines, what the layout does to the vectors, and each step's cost, paired."""
+    config = found.config
+    command = f"python -m core t2i-results --dataset {dataset} --decompose --model {model}"
+    rows = []
+    for name, what in (
+        ("pixels", "logistic regression on the image's pixels (what the layout keeps)"),
+        ("slice", "linear probe on the frozen ImageNet slice's pooled features (what the slice keeps)"),
+    ):
+        step = config["steps"][name]
+        i = step["interval"]
+        rows.append(
+            Row(
+                "baseline",
+                what,
+                "held-out accuracy [95% interval]",
+                step["accuracy"],
+                f"{step['accuracy']:.3f} [{i['low']:.3f}, {i['high']:.3f}]",
+                command,
+                round(seconds, 1) if name == "pixels" else None,
+                here,
+                f"L-BFGS, {step['iterations']} iterations; 95% interval: bootstrap over the held-out texts"
+                + (
+                    f"; the trained CNN is {100 * config['probe_gap']:.1f} points below it: under-trained"
+                    if name == "slice" and config["under_trained"]
+                    else ""
+                ),
+                evidence=step,
+            )
+        )
+    layout = config["layout"]
+    rows.append(
+        Row(
+            "lab preset",
+            "what the layout does to the vectors",
+            "features sharing a pixel; mean absolute error read back from the pixels (a feature's training mean's)",
+            layout["shared_share"],
+            f"{100 * layout['shared_share']:.0f} % of {layout['features']} features on {layout['pixels']} pixels; "
+            f"MAE {layout['reconstruction_mae']:.4f} ({layout['mean_predictor_mae']:.4f})",
+            command,
+            note="in the layout's 0-1 scaled units, over the held-out texts: each feature read back as its pixel's "
+            "grey level, against reading every feature as its training mean",
+        )
+    )
+    for entry in config["comparisons"]:
+        if entry["after"] == "random":
+            continue  # the seed sweep's claim row says it already
+        d = entry["difference"]
+        rows.append(
+            Row(
+                "lab preset",
+                f"the cost of {entry['cost_of']}: {decomposition.STEPS[entry['before']]} − "
+                f"{decomposition.STEPS[entry['after']]}, paired",
+                "difference of held-out accuracy (points)",
+                d["estimate"],
+                f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; "
+                + entry["verdict"],
+                command,
+                None,
+                here,
+                f"{entry['test']}, p = {entry['p_value']:.3g}; smallest detectable difference "
+                f"{100 * entry['detectable']:.1f} points; {entry['sentence']}",
                 evidence=entry,
             )
         )

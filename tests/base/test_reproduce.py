@@ -57,6 +57,12 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
         "baseline",
         "lab preset",
         "lab preset",
+        "baseline",
+        "baseline",
+        "lab preset",
+        "lab preset",
+        "lab preset",
+        "lab preset",
     ]
     paper_figure, paper_preset = record["rows"][0], record["rows"][1]
     assert paper_figure["value"] is None and paper_figure["shown"] == "not found"
@@ -83,7 +89,7 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
         assert row["shown"] == f"{interval.estimate:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
 
     # the lab preset: a seed sweep; each row the mean over its seeds, the claims paired on the same texts and seeds
-    imagenet, random_init, logistic, majority, claim, against_logistic = record["rows"][4:]
+    imagenet, random_init, logistic, majority, claim, against_logistic = record["rows"][4:10]
     dataset = store.load("datasets", majority["command"].split()[-1])
     trained = {
         (m.config["classifier"]["pretrained"], m.config["training"]["seed"]): m for m in results.list_models(dataset)
@@ -108,7 +114,24 @@ def test_text_to_image_reproduction_rows_say_what_they_are(fresh_home, small_pre
     assert f"{100 * expected.detectable:.1f} points" in claim["note"]
     assert "logistic regression" in against_logistic["what"] and against_logistic["evidence"]["seeds"] == chosen
     assert logistic["evidence"]["note"].startswith("one fit")
-    assert reproduce.verdicts(record) == [claim["evidence"]["sentence"], against_logistic["evidence"]["sentence"]]
+    # where the route loses the sentence: the stored decomposition of the sweep's models, step by step
+    from core.text_to_image import decomposition
+
+    pixels, sliced, layout, *costs = record["rows"][10:]
+    [model] = [m for k, m in trained.items() if k == (True, first)]
+    decomposed = decomposition.stored(dataset, model).config
+    assert decomposed["cnn"] == [trained[(True, s)].id for s in chosen]
+    assert pixels["value"] == decomposed["steps"]["pixels"]["accuracy"]
+    assert sliced["value"] == decomposed["steps"]["slice"]["accuracy"] and "frozen ImageNet slice" in sliced["what"]
+    assert layout["value"] == decomposed["layout"]["shared_share"]
+    assert [c["evidence"]["after"] for c in costs] == ["pixels", "slice", "cnn"]
+    assert [c["value"] for c in costs] == [c["difference"]["estimate"] for c in decomposed["comparisons"][:3]]
+    assert costs[0]["command"].endswith(f"--decompose --model {model.id}")
+    assert reproduce.verdicts(record) == [
+        claim["evidence"]["sentence"],
+        against_logistic["evidence"]["sentence"],
+        *[c["sentence"] for c in decomposed["comparisons"][:3]],
+    ]
     markdown = reproduce.markdown(record)
     assert markdown.count("\n| ") == len(record["rows"]) + 1 and "the paper's settings, run here" in markdown
     assert main(["reproductions", "text-to-image", "--markdown"]) == 0

@@ -124,3 +124,23 @@ def test_a_model_of_another_dataset_is_refused(route):
     with pytest.raises(ValueError, match="was trained on dataset another"):
         decomposition.decompose(dataset, Other())
     assert models
+
+
+def test_the_cli_decomposes_on_request_and_refuses_a_wrong_model(route, capsys, monkeypatch):
+    import json
+
+    from core.cli import main
+    from core.text_to_image import decomposition
+
+    dataset, models, _ = route
+    assert main(["t2i-results", "--dataset", dataset.id]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list)  # without --decompose: the table as before
+    assert main(["t2i-results", "--dataset", dataset.id, "--decompose"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stored = decomposition.stored(dataset, models[0])
+    assert printed["decomposition"]["steps"] == stored.config["steps"] and len(printed["models"]) >= 3
+    assert printed["decomposition"]["sentences"] == decomposition.summary_text(stored.config)
+    assert main(["t2i-results", "--dataset", dataset.id, "--decompose", "--model", "nothing"]) == 2
+    assert "no finished model 'nothing'" in capsys.readouterr().err
+    assert main(["t2i-results", "--dataset", dataset.id, "--model", models[0].id]) == 2
+    assert "give --decompose too" in capsys.readouterr().err
