@@ -363,3 +363,42 @@ def deletion_figure(deletion, class_name: str) -> go.Figure:
         legend={"orientation": "h", "y": -0.3},
     )
     return fig
+
+
+ROUTE_COLOURS = {
+    "raw": "#7f7f7f",
+    "pixels": "#9467bd",
+    "slice": "#2ca02c",
+    "cnn": "#1f77b4",
+    "random": "#ff7f0e",
+}
+
+
+def route_figure(found: dict) -> go.Figure:
+    """A decomposition (:func:`core.text_to_image.decomposition.decompose`): each step's held-out accuracy as a bar
+    with its 95% interval, in the route's order, and the majority-class rate as a dotted line."""
+    fig = go.Figure()
+    for name in found["order"]:
+        step = found["steps"][name]
+        interval = step["interval"]
+        seeds = f", mean of {step['seeds']} seeds" if step["seeds"] > 1 else ""
+        fig.add_trace(
+            go.Bar(
+                x=[step["title"]],
+                y=[step["accuracy"]],
+                error_y=interval_error_y(step["accuracy"], interval["low"], interval["high"]),
+                marker_color=ROUTE_COLOURS.get(name, GRAY_LINE),
+                name=step["title"],
+                customdata=[f"95% interval [{interval['low']:.3f}, {interval['high']:.3f}]{seeds}"],
+                hovertemplate="%{x}<br>held-out accuracy %{y:.3f}<br>%{customdata}<extra></extra>",
+            )
+        )
+    majority_line(fig, found["reference"]["majority_rate"])
+    fig.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="held-out accuracy (95% interval)",
+        yaxis_range=[0, 1],
+        showlegend=False,
+    )
+    return fig

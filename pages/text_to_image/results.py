@@ -9,6 +9,7 @@ from core.text_to_image import datasets, results, training
 from ui import state, tables
 from ui.reproductions import latest_table
 from ui.text_to_image import calibration, panels
+from ui.text_to_image.route import route_panel
 from ui.text_to_image.seeds import over_seeds_panel
 
 st.title("Results")
@@ -61,6 +62,7 @@ if len(flagged):
     )
 
 over_seeds_panel(dataset)
+route_panel(dataset)
 
 models = {a.id: a for a in results.list_models(dataset)}
 baselines = results.reference_lines(dataset)

@@ -144,3 +144,30 @@ def test_the_cli_decomposes_on_request_and_refuses_a_wrong_model(route, capsys, 
     assert "no finished model 'nothing'" in capsys.readouterr().err
     assert main(["t2i-results", "--dataset", dataset.id, "--model", models[0].id]) == 2
     assert "give --decompose too" in capsys.readouterr().err
+
+
+def test_the_results_page_decomposes_a_model_and_shows_each_step_with_its_interval(route):
+    from streamlit.testing.v1 import AppTest
+
+    from core.text_to_image import decomposition
+
+    dataset, models, _ = route
+    app = AppTest.from_file(str(ROOT / "pages/text_to_image/results.py"), default_timeout=180)
+    app.session_state["rs-dataset"] = dataset.id
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(s.value == "Where the image route loses the sentence" for s in app.subheader)
+    key = f"rs-route-{dataset.id}"
+    app.selectbox(key=key).set_value(models[1].id).run()
+    if decomposition.stored(dataset, models[1]) is None:
+        app.button(key="rs-route-run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    found = decomposition.stored(dataset, models[1]).config
+    [table] = [d.value for d in app.dataframe if "verdict" in d.value.columns]
+    assert list(table["step"]) == [decomposition.STEPS[c["after"]] for c in found["comparisons"]]
+    assert list(table["verdict"]) == [c["verdict"] for c in found["comparisons"]]
+    labels = [m.label for m in app.metric]
+    assert "Features sharing a pixel" in labels and "Read back from the image (MAE)" in labels
+    assert any(found["comparisons"][0]["sentence"] in m.value for m in app.markdown)
+    specs = [c.proto.spec for c in app.get("plotly_chart")]
+    assert any(decomposition.STEPS["pixels"] in spec and "error_y" in spec for spec in specs)
