@@ -2,7 +2,7 @@
 
 A *run* is one variant with one seed on one task: a ``token-runs`` artifact holding its settings, its
 validation curve (accuracy, macro F1 and loss every ``eval_every`` steps), its held-out figures (accuracy,
-macro F1, F1 per class; a vote per group for music) and provenance. A *comparison* is every run that shares
+macro F1, F1 per class; a vote per group for music), its fine-tuned weights (safetensors) and provenance. A *comparison* is every run that shares
 the task, data, split, mapping and training budget (:attr:`TokenSettings.comparison_id`), whatever its
 variant and seed: the same data, split, seed list and budget for every variant.
 
@@ -34,6 +34,9 @@ TASK_CACHE = "token-tasks"
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "linear")
 CORRECT_FILE, TRUTH_FILE = "test_correct.npy", "test_truth.npy"
+WEIGHTS_FILE = "model.safetensors"
+"""The fine-tuned classifier's weights (encoder, head and id map), float32; runs stored before it was kept have
+none, so they cannot be compared after fine-tuning (:mod:`core.nontext.similarity`)."""
 NO_PER_EXAMPLE = "no per-example results stored (run again for intervals)"
 
 
@@ -422,6 +425,9 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     truth = np.asarray(task.labels)[rows["test"]]
 
     def write(folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / WEIGHTS_FILE))
         np.save(folder / "test_probabilities.npy", probabilities.astype(np.float32), allow_pickle=False)
         np.save(folder / "test_rows.npy", rows["test"], allow_pickle=False)
         np.save(folder / TRUTH_FILE, truth, allow_pickle=False)

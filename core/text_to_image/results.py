@@ -122,10 +122,36 @@ def model_key(artifact: Artifact) -> str:
     return f"{model_name(artifact)} · {artifact.id}"
 
 
+def accuracy_interval(dataset: Artifact, artifact: Artifact) -> str:
+    """A model's (or a baseline's) held-out accuracy interval: a bootstrap over the held-out texts of its stored
+    predictions (:func:`core.evidence.interval_over_examples`); "–" when they are not stored or do not match."""
+    from core import evidence
+
+    try:
+        probabilities = np.load(artifact.file("test_probabilities.npy"), allow_pickle=False)
+    except OSError:
+        return "–"
+    labels = held_out_labels(dataset)
+    if len(probabilities) != len(labels):
+        return "–"
+    interval = evidence.interval_over_examples((probabilities.argmax(1) == labels).astype(int))
+    return f"[{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def detectable(dataset: Artifact) -> float:
+    """The smallest accuracy difference between two single-seed models this held-out split detects (80 % power,
+    two-sided 95 %), near the majority-class rate's accuracy (:func:`core.evidence.detectable_difference`)."""
+    from core import evidence
+
+    labels = held_out_labels(dataset)
+    return evidence.detectable_difference(len(labels), 1, 0.5 + reference(dataset).majority_rate / 2)
+
+
 def results_table(dataset: Artifact) -> list[dict[str, Any]]:
-    """One row per trained model and baseline of ``dataset``: what it is, its held-out metrics, and how well its
-    confidence is calibrated (the temperature fitted on its validation split, the validation and held-out
-    expected calibration error before and after it; see :mod:`core.text_to_image.calibration`)."""
+    """One row per trained model and baseline of ``dataset``: what it is, its held-out metrics (the accuracy with
+    its 95% interval over the held-out texts), and how well its confidence is calibrated (the temperature fitted on
+    its validation split, the validation and held-out expected calibration error before and after it; see
+    :mod:`core.text_to_image.calibration`)."""
     rows = []
     for artifact in list_models(dataset):
         c, t = artifact.config["classifier"], artifact.config["training"]
@@ -136,6 +162,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 + (", fine-tuned" if c["finetune"] else "")
                 + (", the paper's new layers" if c.get("style") == "paper" else ""),
                 **artifact.config["metrics"],
+                "accuracy 95% interval": accuracy_interval(dataset, artifact),
                 "seed": t["seed"],  # two runs of one architecture differ by it
                 "best epoch": artifact.config["best_epoch"],
                 "epoch chosen on": t.get("best_epoch_chosen_on", "validation"),
@@ -154,6 +181,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                     "model": f"logistic regression on {artifact.config['features']} embedding features",
                     "kind": "baseline: raw embeddings",
                     **artifact.config["metrics"],
+                    "accuracy 95% interval": accuracy_interval(dataset, artifact),
                     "seed": "",  # not a trained network: nothing to show (None read as "None" on the page)
                     "best epoch": "",
                     "epochs run": "",
@@ -171,6 +199,7 @@ def results_table(dataset: Artifact) -> list[dict[str, Any]]:
                 "model": f"always '{ref.majority_class}'",
                 "kind": "reference: majority class",
                 **ref.majority_metrics,
+                "accuracy 95% interval": "",
                 "seed": "",
                 "best epoch": "",
                 "epochs run": "",

@@ -51,6 +51,11 @@ shown_table, number_config = tables.number_columns(
     | calibration.COLUMNS,
 )
 st.dataframe(shown_table, hide_index=True, width="stretch", column_config=number_config)
+st.caption(
+    f"Accuracy's 95% interval: a bootstrap over the {len(results.held_out_labels(dataset)):,} held-out texts. Two "
+    f"models of one seed each whose accuracies differ by less than {100 * results.detectable(dataset):.1f} points "
+    "cannot be told apart on this split (80% power); the seed sweep below says whether a gap holds over seeds."
+)
 calibration.results_notes(results.list_models(dataset))
 st.download_button("Table (CSV)", table.to_csv(index=False), f"results-{dataset_id}.csv", "text/csv", key="rs-csv")
 flagged = table[table["flag"].str.startswith("degenerate")]

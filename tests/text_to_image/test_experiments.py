@@ -124,6 +124,8 @@ def test_one_class_dataset_is_refused(tmp_path, monkeypatch):
 
 
 def test_baseline_and_results_table_on_the_same_split(small_dataset, small_model):
+    from core import evidence
+
     baseline = training.logistic_baseline(small_dataset)
     test_rows = int(np.load(small_dataset.file("is_test.npy")).sum())
     assert np.array(baseline.config["confusion"]).sum() == test_rows
@@ -142,6 +144,11 @@ def test_baseline_and_results_table_on_the_same_split(small_dataset, small_model
         predicted = np.load(artifact.file("test_probabilities.npy")).argmax(1)
         assert rows[i]["accuracy"] == artifact.config["metrics"]["accuracy"]
         assert rows[i]["accuracy"] == pytest.approx(float((predicted == held_out).mean()))
+        interval = evidence.interval_over_examples((predicted == held_out).astype(int))
+        assert rows[i]["accuracy 95% interval"] == f"[{interval.low:.3f}, {interval.high:.3f}]"
+    assert results.detectable(small_dataset) == pytest.approx(
+        evidence.detectable_difference(test_rows, 1, 0.5 + rows[""]["accuracy"] / 2)
+    )
 
 
 def test_saliency_maps_back_to_valid_features(small_dataset, small_model):
