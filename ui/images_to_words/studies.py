@@ -173,10 +173,11 @@ def summary_metrics(study: loo.Study) -> None:
             help="1 − loss after training / constant predictor's loss; positive: the model does better.",
         )
         top[2].metric(
-            "Beats the nearest trained word",
+            "Beats the nearest trained word (oracle)",
             f"{summary['beats_nearest_word']} of {n} folds",
             help="Against answering the vector of the trained class whose word is nearest (cosine) to the "
-            "held-out word.",
+            "held-out word: an oracle reference, not a control a model could match, since it picks its answer by "
+            "the held-out word, which the model never sees.",
         )
         _verdict(verdicts.get("constant"))
     if summary.get("shuffled_folds"):
