@@ -1,12 +1,12 @@
 """The commands of BERT on non-text tokens: tokens-tasks, tokens-map, tokens-compare, tokens-results (each also
-answers to its former name, token-tasks and so on)."""
+answers to its former name, token-tasks and so on) and tokens-similarity."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import fields, replace
 
-from core.nontext import models, runs, tasks, tokens
+from core.nontext import models, runs, similarity, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from core.progress import progress_bar
 
@@ -54,6 +54,44 @@ def register(commands: argparse._SubParsersAction) -> None:
     shown.add_argument("--comparison", default=None, help="a comparison id (see: tokens-results)")
     shown.add_argument("--threshold", type=float, default=0.8, help="validation accuracy for 'steps to reach'")
     shown.set_defaults(run=_results)
+
+    similar = commands.add_parser(
+        "tokens-similarity",
+        help="layer x layer similarity (linear CKA or PWCCA) of two encoders on a task's test sequences, and the "
+        "matching of their attention heads",
+    )
+    similar.add_argument(
+        "--comparison",
+        default=None,
+        help="a comparison id (see: tokens-results): its task, split, mapping and fine-tuned runs; without it, the "
+        "task and encoder given here (the encoders before fine-tuning and a domain model only)",
+    )
+    _add_task(similar)
+    _add_mapping(similar)
+    similar.add_argument("--encoder", default=None, help="without --comparison: packaged name, folder or hub id")
+    defaults = similarity.SimilaritySettings()
+    for side in ("a", "b"):
+        similar.add_argument(
+            f"--{side}",
+            choices=similarity.SOURCES,
+            default=getattr(defaults, side),
+            help="rows of the matrix (PWCCA's weights come from it)" if side == "a" else "columns of the matrix",
+        )
+    similar.add_argument("--measure", choices=similarity.MEASURES, default="pwcca")
+    similar.add_argument(
+        "--examples", type=int, default=defaults.examples, help="test sequences both encoders read (the first)"
+    )
+    similar.add_argument(
+        "--max-tokens", type=int, default=defaults.max_tokens, help="token vectors kept at most (a seeded sample)"
+    )
+    similar.add_argument(
+        "--regularisation", type=float, default=defaults.regularisation, help="PWCCA's ridge, a share of the variance"
+    )
+    similar.add_argument("--seed", type=int, default=None, help="the seed whose runs are compared (default: smallest)")
+    similar.add_argument("--domain", default=None, help="the domain model (source 'domain'): hub id or folder")
+    similar.add_argument("--device", default=None)
+    similar.add_argument("--csv", default=None, metavar="PATH", help="also write the matrix as CSV")
+    similar.set_defaults(run=_similarity)
 
 
 def _add_task(command: argparse.ArgumentParser) -> None:
@@ -152,6 +190,61 @@ def _results(args: argparse.Namespace) -> dict | list:
         "table": runs.results_table(chosen, args.threshold, evidence),
         "evidence": evidence,
     }
+
+
+def _similarity(args: argparse.Namespace) -> dict:
+    """The matrix of the chosen measure (rows: --a's layers, columns: --b's), its reference and the head matching."""
+    import csv
+    import math
+    from pathlib import Path
+
+    given = ["--" + name.replace("_", "-") for name in _TASK_OPTIONS if getattr(args, name, None) not in (None, False)]
+    if args.comparison is not None and given:
+        raise ValueError(f"a comparison fixes the task, encoder and mapping; leave out {', '.join(given)}.")
+    choice = similarity.SimilaritySettings(
+        a=args.a,
+        b=args.b,
+        examples=args.examples,
+        max_tokens=args.max_tokens,
+        regularisation=args.regularisation,
+        seed=args.seed,
+        domain=args.domain,
+        device=args.device,
+    )
+    choice.check()
+    base = None if args.comparison is not None else _settings(args, TokenSettings())
+    bars: dict = {}
+
+    def callback(step: int, total: int, metrics: dict) -> None:  # a bar per stage, drawn once work starts
+        bars.setdefault(metrics["stage"], progress_bar(metrics["stage"]))(step, total, {})
+
+    found = similarity.compare(choice, args.comparison, base, callback=callback)
+    matrix = [[None if math.isnan(v) else v for v in row] for row in found[args.measure]]
+    if args.csv:
+        path = Path(args.csv)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([f"{args.a} layer (rows) / {args.b} layer (columns)", *found["layers_b"]])
+            for name, row in zip(found["layers_a"], matrix, strict=True):
+                writer.writerow([name, *("" if v is None else f"{v:.6f}" for v in row)])
+    keep = ("a", "b", "comparison", "task", "seed", "inputs", "layers_a", "layers_b", "regularisation", "heads", "note")
+    return {
+        "measure": similarity.MEASURE_TITLES[args.measure],
+        **{k: found[k] for k in keep},
+        "matrix": matrix,
+        "reference": {
+            "value": found["reference"][args.measure],
+            "what": "the highest value of a layer against the other encoder's same-index layer, token pairing shuffled",
+        },
+        "seconds": found["seconds"],
+    }
+
+
+_TASK_OPTIONS = (
+    *("task", "path", "values", "pieces", "window", "encoder"),
+    *("mapping", "mapping_seed", "shift", "remap_specials"),
+)
 
 
 def available() -> dict:

@@ -1,12 +1,13 @@
-"""Figures of BERT on non-text tokens: validation curves of the encoders side by side, with seed bands, and the
-test accuracy (or Spearman) of each encoder with its 95% interval."""
+"""Figures of BERT on non-text tokens: validation curves of the encoders side by side, with seed bands, the
+test accuracy (or Spearman) of each encoder with its 95% interval, and the representation similarity of two
+encoders (a layer x layer heatmap, the attention heads' matched distance per layer)."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import MARGIN, interval_error_y, majority_line
+from core.figures import MARGIN, VIRIDIS, interval_error_y, majority_line
 from core.nontext.models import VARIANT_TITLES, VARIANTS
 
 COLOURS = {"pretrained": "#4c78a8", "random": "#e45756", "random-embeddings": "#54a24b"}
@@ -117,5 +118,74 @@ def test_figure(found: dict, reference: float | None = None) -> go.Figure:
         yaxis_title=f"test {metric} (95% interval)",
         yaxis_range=[0, 1] if metric == "accuracy" else None,
         showlegend=False,
+    )
+    return fig
+
+
+def similarity_figure(found: dict, measure: str) -> go.Figure:
+    """The layer x layer ``measure`` ("cka" or "pwcca") of :func:`core.nontext.similarity.compare`'s result: rows
+    the first encoder's layers, columns the second's (0 = the embeddings, at the bottom left), values on a fixed
+    0..1 scale (dark at 0) with a colour bar titled with the measure; the reference (token pairing shuffled) in
+    the title."""
+    from core.nontext.similarity import MEASURE_TITLES
+
+    title = MEASURE_TITLES[measure]
+    z = np.array(found[measure], dtype=float)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=found["layers_b"],
+            y=found["layers_a"],
+            zmin=0,
+            zmax=1,
+            colorscale=VIRIDIS,
+            colorbar={"title": {"text": title}, "thickness": 12},
+            texttemplate="%{z:.2f}" if z.size <= 196 else None,
+            hovertemplate=f"{found['a']['title']}: layer %{{y}}<br>{found['b']['title']}: layer %{{x}}<br>"
+            f"{title} %{{z:.3f}}<extra></extra>",
+        )
+    )
+    reference = found["reference"][measure]
+    fig.update_layout(
+        height=460,
+        margin={**MARGIN, "t": 60},
+        title={
+            "text": f"{title}: {found['a']['title']} × {found['b']['title']}<br><sup>reference with the token pairing "
+            f"shuffled: up to {reference:.2f} · {found['inputs']['tokens']:,} token vectors of "
+            f"{found['inputs']['examples']} test sequences</sup>",
+            "font": {"size": 14},
+        },
+        xaxis={"title": f"{found['b']['title']}: layer", "type": "category"},
+        yaxis={"title": f"{found['a']['title']}: layer", "type": "category"},
+    )
+    return fig
+
+
+def head_matching_figure(found: dict) -> go.Figure:
+    """Per layer, the mean L1 distance between the attention rows of matched heads (the best one-to-one matching)
+    beside that of a random matching, and of each head with the same-numbered one when both have as many."""
+    heads = found["heads"] or []
+    layers = [h["layer"] for h in heads]
+    fig = go.Figure()
+    lines = [("matched", "best matching", "#4c78a8", "solid"), ("random", "random matching", "#888", "dot")]
+    if heads and all("same_head" in h for h in heads):
+        lines.append(("same_head", "same-numbered head", "#e45756", "dash"))
+    for key, name, colour, dash in lines:
+        fig.add_trace(
+            go.Scatter(
+                x=layers,
+                y=[h[key] for h in heads],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "dash": dash},
+                hovertemplate=f"layer %{{x}}<br>{name}: %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=300,
+        margin=MARGIN,
+        xaxis={"title": "layer", "dtick": 1},
+        yaxis={"title": "mean L1 distance of attention rows (0–2)", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": 1.15},
     )
     return fig

@@ -2,9 +2,10 @@
 
 A *run* is one variant with one seed on one task: a ``token-runs`` artifact holding its settings, its
 validation curve (accuracy, macro F1 and loss every ``eval_every`` steps), its held-out figures (accuracy,
-macro F1, F1 per class; a vote per group for music), its fine-tuned weights (safetensors) and provenance. A *comparison* is every run that shares
-the task, data, split, mapping and training budget (:attr:`TokenSettings.comparison_id`), whatever its
-variant and seed: the same data, split, seed list and budget for every variant.
+macro F1, F1 per class; a vote per group for music), its fine-tuned weights (safetensors) and provenance. A
+*comparison* is every run that shares the task, data, split, mapping and training budget
+(:attr:`TokenSettings.comparison_id`), whatever its variant and seed: the same data, split, seed list and budget
+for every variant.
 
 Runs train through the lab's one :class:`core.train.Trainer`: the progress file after every evaluation
 makes a stopped or interrupted run resume where it was; a run stopped on request is published with status

@@ -52,3 +52,6 @@ if st.session_state.get("nt-chosen") not in keys:
     st.session_state["nt-chosen"] = keys[0]
 chosen = st.selectbox("Comparison", keys, format_func=lambda key: runs.comparison_label(grouped[key]), key="nt-chosen")
 panels.results(grouped[chosen])
+
+st.subheader("5. Representation similarity")
+panels.similarity_panel(grouped[chosen])

@@ -1,4 +1,5 @@
-"""Streamlit pieces of the BERT-on-non-text-tokens page: the task, the mapping preview, live runs."""
+"""Streamlit pieces of the BERT-on-non-text-tokens page: the task, the mapping preview, live runs, results and
+the representation similarity of two encoders."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import streamlit as st
 
 from core import jobs, store
 from core.errors import Interrupted
-from core.nontext import figures, models, runs, tasks, tokens
+from core.nontext import figures, models, runs, similarity, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
+from core.nontext.similarity import MEASURE_TITLES, SOURCE_TITLES, SimilaritySettings
 from core.settings import from_record
 from ui import inputs, state
 
@@ -260,3 +262,98 @@ def results(runs_found: list) -> None:
         "is the smallest gap this test split and these seeds find 80% of the time. The curves are the "
         f"validation split, evaluated every {runs_found[0].config['settings']['eval_every']} step(s)."
     )
+
+
+@st.cache_data(show_spinner="Reading the test sequences with both encoders…", max_entries=16)
+def similarity_result(comparison: str, stamp: tuple, choice: SimilaritySettings, encoder: str) -> dict:
+    """Both measures and the head matching of one pair, computed once per comparison, state of its runs (``stamp``)
+    and choice."""
+    return similarity.compare(choice, comparison, loaded=text_model(encoder))
+
+
+PAPER_SIMILARITY = (
+    "Kao & Lee report that BERT pretrained on English and fine-tuned on a protein task shares representations with "
+    "PLUS-TFM, a Transformer pretrained on proteins: they compared the PWCCA of BERT–PLUS-TFM with that of the "
+    "randomly initialised model–PLUS-TFM and of BERT–randomly initialised on the last layer's token vectors, and "
+    "matched attention heads by the L1 distance of their attention maps."
+)
+
+
+def similarity_panel(runs_found: list) -> None:
+    """Pick two encoders of the shown comparison (before or after fine-tuning, or a domain model) and compare their
+    token representations layer by layer, and their attention heads, on a button; results are cached."""
+    defaults, sources = SimilaritySettings(), list(similarity.SOURCES)
+    comparison = runs_found[0].config["comparison"]
+    seeds = sorted({r.config["seed"] for r in runs_found if r.config.get("status") == "finished"}) or [0]
+    cols = st.columns([3, 3, 1, 1])
+    a = cols[0].selectbox(
+        "Rows (a)", sources, sources.index(defaults.a), format_func=SOURCE_TITLES.get, key="nt-sim-a"
+    )
+    b = cols[1].selectbox(
+        "Columns (b)", sources, sources.index(defaults.b), format_func=SOURCE_TITLES.get, key="nt-sim-b"
+    )
+    seed = cols[2].selectbox("Seed", seeds, key="nt-sim-seed", help="whose runs (and random start) are compared")
+    examples = inputs.number(
+        cols[3], "Test sequences", 2, 5000, defaults.examples, key="nt-sim-examples", help="the first of the test split"
+    )
+    domain = None
+    if "domain" in (a, b):
+        domain = st.text_input(
+            "Domain model (Hugging Face id or folder)",
+            key="nt-sim-domain",
+            help="A model pretrained on this kind of sequence; it reads each symbol as its own vocabulary's token. "
+            "Needs internet unless cached. The paper's PLUS-TFM is not on the Hugging Face hub.",
+        )
+    choice = SimilaritySettings(a=a, b=b, examples=int(examples or 2), seed=int(seed), domain=domain or None)
+    stamp = tuple((r.id, r.config.get("status"), r.file(runs.WEIGHTS_FILE).is_file()) for r in runs_found)
+    encoder = runs_found[0].config["encoder"]["name"]
+    if inputs.button(st, "Compare the representations", key="nt-sim-run"):
+        with state.user_errors():
+            choice.check()
+            similarity_result(comparison, stamp, choice, encoder)
+            st.session_state["nt-sim-shown"] = (comparison, choice)
+    shown = st.session_state.get("nt-sim-shown")
+    if not shown or shown[0] != comparison:
+        st.caption(f"{PAPER_SIMILARITY} Pick two encoders and compare them on this comparison's test sequences.")
+        return
+    if shown[1] != choice:
+        st.caption("Shown: the last pair compared; press the button to compare this one.")
+    found = similarity_result(comparison, stamp, shown[1], encoder)
+    measure = st.radio(
+        "Measure", similarity.MEASURES, format_func=MEASURE_TITLES.get, horizontal=True, key="nt-sim-measure"
+    )
+    st.plotly_chart(figures.similarity_figure(found, measure), key="nt-sim-matrix")
+    if found["note"]:
+        st.warning(found["note"], icon=":material/warning:")
+    used = found["inputs"]
+    sampled = f"; a seeded sample of {used['positions']:,}" if used["tokens"] < used["positions"] else ""
+    st.caption(
+        f"{PAPER_SIMILARITY} This figure is the lab's, on the lab's data: {found['task']}, the first "
+        f"{used['examples']} test sequences, {used['tokens']:,} token vectors ({used['vectors']}{sampled}). "
+        f"Linear CKA and PWCCA (weights from the rows' encoder; ridge {found['regularisation']:g}) compare every "
+        "layer (0: the embeddings) of one encoder with every layer of the other; 1: the same representation up to a "
+        "rotation and a scale (CKA), or any invertible linear map (PWCCA). The reference in the title is the same "
+        "measure with the token pairing shuffled, what it gives when nothing corresponds; a control pair (randomly "
+        "initialised, before fine-tuning) shows what it gives for a model that learnt nothing. With few symbols "
+        "the embeddings hold little more than which symbol sits where, which every encoder's layers carry too."
+    )
+    if found["heads"]:
+        st.plotly_chart(figures.head_matching_figure(found), key="nt-sim-heads")
+        table = pd.DataFrame(
+            [
+                {
+                    "layer": h["layer"],
+                    "matched heads: mean L1": h["matched"],
+                    "random matching: mean L1": h["random"],
+                    "same-numbered head: mean L1": h.get("same_head"),
+                    "matching (a head → b head)": ", ".join(f"{i}→{j}" for i, j in h["pairs"]),
+                }
+                for h in found["heads"]
+            ]
+        )
+        st.dataframe(table, hide_index=True, width="stretch", key="nt-sim-head-table")
+        st.caption(
+            "Heads of one layer matched one to one (scipy's linear_sum_assignment) by the mean L1 distance between "
+            "their attention rows over the real positions (0: the same attention, 2: disjoint), beside a uniformly "
+            "random matching's mean (the mean over all head pairs)."
+        )
