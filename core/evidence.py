@@ -237,12 +237,21 @@ def examples_needed(
 
 
 def _verdict(difference: Interval, p_value: float, detectable: float, claim: str, what: str) -> tuple[str, str]:
-    """``claim`` is ``greater`` (A beats B) or ``less`` (A falls below B)."""
+    """``claim`` is ``greater`` (A beats B) or ``less`` (A falls below B). A verdict either way needs both the
+    interval to exclude 0 and the test to reject no difference at the same level: with few pairs (three folds, a
+    handful of discordant examples) a bootstrap interval can exclude 0 while no test could, and that is not
+    evidence."""
     level = f"{difference.confidence:.0%}"
     points = 100 * difference.estimate
     interval = f"[{100 * difference.low:+.1f}, {100 * difference.high:+.1f}] points"
-    favoured = difference.low > 0 if claim == "greater" else difference.high < 0
-    against = difference.high < 0 if claim == "greater" else difference.low > 0
+    significant = p_value < 1 - difference.confidence
+    favoured = (difference.low > 0 if claim == "greater" else difference.high < 0) and significant
+    against = (difference.high < 0 if claim == "greater" else difference.low > 0) and significant
+    if not significant and (difference.low > 0 or difference.high < 0):
+        return INCONCLUSIVE, (
+            f"Inconclusive at this size: {what} {points:+.1f} points ({interval}, p = {p_value:.3g}); the interval "
+            f"excludes 0 but the test does not reject no difference at {level}: too few pairs to tell."
+        )
     if favoured:
         return SUPPORTED, f"Supported at {level}: {what} {points:+.1f} points ({interval}, p = {p_value:.3g})."
     if against:

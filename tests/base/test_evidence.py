@@ -147,3 +147,13 @@ def test_the_median_interval_holds_the_median():
 def test_bad_input_is_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_an_interval_that_excludes_zero_without_a_test_that_agrees_is_inconclusive():
+    # three folds that all gain: the bootstrap interval of the median excludes 0, the sign test cannot (p = 0.25)
+    found = evidence.compare_folds([0.39, 0.40, 0.44])
+    assert found.difference.low > 0 and found.p_value == pytest.approx(0.25)
+    assert found.verdict == evidence.INCONCLUSIVE and "too few pairs to tell" in found.sentence
+    # the same gains over ten folds: both agree, supported
+    many = evidence.compare_folds([0.39, 0.40, 0.44, 0.41, 0.38, 0.42, 0.43, 0.40, 0.39, 0.45])
+    assert many.verdict == evidence.SUPPORTED and many.p_value < 0.05
