@@ -149,6 +149,10 @@ def _search_rows(kind: str, title: str, found: Artifact, command: str, seconds: 
         )
     )
     rows += [_claim_row(kind, entry, results, here) for entry in config["comparisons"]]
+    against = (probe or {}).get("hybrid_against_probe")
+    if against is not None:
+        entry = {"b": "the linear probe on the vision model's frozen [CLS] vectors (converged)", "test": against}
+        rows.append(_claim_row(kind, entry, results, here))
     return rows
 
 

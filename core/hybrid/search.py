@@ -700,6 +700,7 @@ def linear_probe(data: SearchData, rows: list[dict]) -> dict[str, Any]:
     found: dict[str, Any] = {
         "title": "linear probe on the frozen [CLS] vectors (logistic regression, converged)",
         "test_accuracy": float(correct.mean()),
+        "test_correct": correct.tolist(),
         "test_interval": evidence.interval_over_examples(correct).to_record(),
         "iterations": iterations,
         "converged": iterations < PROBE_ITERATIONS,
@@ -718,6 +719,13 @@ def linear_probe(data: SearchData, rows: list[dict]) -> dict[str, Any]:
             entry["comparison"] = evidence.compare_paired(probe_runs, seeds, claim="greater", what=what).to_record()
         found["vision_rows"].append(entry)
     found["under_trained"] = [e["title"] for e in found["vision_rows"] if e["under_trained"]]
+    hybrid = next((r for r in rows if _row_key(r) == ("pretrained-text", False)), None)
+    mine = _refit_correct(hybrid) if hybrid is not None else {}
+    if mine:  # the hybrid against the converged vision-alone reference, paired on the test images and seeds
+        seeds = np.stack(list(mine.values()))
+        what = f"{hybrid['title']} − the linear probe on the vision model's frozen [CLS] vectors, test accuracy"
+        comparison = evidence.compare_paired(seeds, np.tile(correct, (len(seeds), 1)), claim="greater", what=what)
+        found["hybrid_against_probe"] = comparison.to_record() | {"seeds": len(seeds)}
     return found
 
 

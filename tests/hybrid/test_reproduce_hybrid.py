@@ -40,7 +40,7 @@ def test_the_reproduction_rows_are_the_stored_searchs_own_figures_and_evidence(t
         *["control"] * 3,
         "baseline",
         "baseline",
-        *["lab preset"] * 3,
+        *["lab preset"] * 4,
     ]
     paper, not_run = rows[:2]
     assert paper["value"] == 0.128 and "points or relative" in paper["shown"] and "METHODS.md §3" in paper["note"]
@@ -62,13 +62,28 @@ def test_the_reproduction_rows_are_the_stored_searchs_own_figures_and_evidence(t
     probe, majority = rows[6:8]
     assert probe["value"] == found.config["linear_probe"]["test_accuracy"]
     assert majority["value"] == found.config["references"]["majority"]
-    for row, entry in zip(rows[8:], found.config["comparisons"], strict=True):
+    for row, entry in zip(rows[8:11], found.config["comparisons"], strict=True):
         test = entry["test"]
         assert row["value"] == test["difference"]["estimate"] and test["verdict"] in row["shown"]
         assert f"{100 * test['detectable']:.1f} points" in row["note"] and "2 seed(s)" in row["note"]
     assert "own grid" in found.config["comparisons"][0]["against"]
-    said = [c["test"]["sentence"] for c in found.config["comparisons"]]
-    assert reproduce.verdicts(record) == said and len(said) == 3
+    # the hybrid against the converged linear probe on the same frozen features, paired on the same images and seeds
+    import numpy as np
+
+    from core import evidence, store
+
+    against_probe = rows[11]
+    assert "the linear probe" in against_probe["what"]
+    hybrid = ablation[0]
+    runs = np.stack([np.array(store.load(search.TRIALS, e["id"]).config["test_correct"]) for e in hybrid["refits"]])
+    stored_probe = found.config["linear_probe"]
+    expected = evidence.compare_paired(runs, np.tile(np.array(stored_probe["test_correct"]), (2, 1)))
+    assert against_probe["value"] == pytest.approx(expected.difference.estimate)
+    assert stored_probe["hybrid_against_probe"]["verdict"] == expected.verdict
+    said = [c["test"]["sentence"] for c in found.config["comparisons"]] + [
+        stored_probe["hybrid_against_probe"]["sentence"]
+    ]
+    assert reproduce.verdicts(record) == said and len(said) == 4
     markdown = reproduce.markdown(record)
     assert markdown.count("\n| ") == len(rows) + 1 and all(f"- {s}" in markdown for s in said)
 

@@ -254,6 +254,12 @@ def comparisons(config: dict) -> None:
         lines.append(f"- against {entry['against']}: {entry['test']['sentence']}")
         if "cv" in entry:
             lines.append(f"  - over the folds: {entry['cv']['sentence']}")
+    probe = config.get("linear_probe") or {}
+    if "hybrid_against_probe" in probe:
+        lines.append(
+            "- against the converged linear probe on the same frozen features: "
+            + probe["hybrid_against_probe"]["sentence"]
+        )
     st.markdown("The hybrid with pretrained text layers:\n" + "\n".join(lines))
     st.caption(
         "Test: paired bootstrap interval of the accuracy difference over the same test images and an exact McNemar "
