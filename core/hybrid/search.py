@@ -195,6 +195,18 @@ class SearchData:
     tokens_id: str
     vision_note: str
     folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    readout: str = "cls"
+    pool_readout: torch.Tensor | None = None
+    test_readout: torch.Tensor | None = None
+    """The vector the vision model classifies from (:meth:`core.hybrid.vision.VisionModel.readout_vectors`), for
+    the pool and the test split: what the vision model alone and the linear probe read."""
+
+    def vision_inputs(self, which: str) -> torch.Tensor:
+        """What the vision model alone reads, as a one-token sequence (n, 1, hidden): its readout vector."""
+        found = self.pool_readout if which == "pool" else self.test_readout
+        if found is None:
+            found = (self.pool_tokens if which == "pool" else self.test_tokens)[:, 0].float()
+        return found[:, None, :]
 
 
 def load_images(settings: SearchSettings) -> ImageSet:
@@ -268,6 +280,7 @@ def prepare(settings: SearchSettings, progress: Callback | None = None) -> Searc
     tensors = load_file(str(artifact.file("tokens.safetensors")))
     splitter = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
     folds = list(splitter.split(np.zeros(len(images.train_labels)), images.train_labels))
+    model = _vision_model(settings.vision)
     return SearchData(
         images,
         tensors["pool"],
@@ -275,8 +288,11 @@ def prepare(settings: SearchSettings, progress: Callback | None = None) -> Searc
         tensors["test"],
         images.test_labels,
         artifact.id,
-        _vision_model(settings.vision).note,
+        model.note,
         folds,
+        model.readout,
+        model.readout_vectors(tensors["pool"]),
+        model.readout_vectors(tensors["test"]),
     )
 
 
@@ -289,7 +305,9 @@ def trial_identity(
     """What defines a trial (its artifact id is this dict's hash); ``seed``: a refit's seed (default the
     settings' seed, the only one the folds use)."""
     text = _text_model(settings.text) if variant != "vision" else None
+    readout = {"readout": data.readout} if variant == "vision" and data.readout != "cls" else {}
     return {
+        **readout,
         "tokens": data.tokens_id,
         "labels": hashlib.sha256(np.asarray(data.pool_labels).tobytes()).hexdigest()[:16],
         "text": text.name if text else None,
@@ -398,14 +416,16 @@ def _trial_job(
 
 def _arguments(settings: SearchSettings, data: SearchData, identity: dict) -> tuple:
     n_classes = len(data.images.class_names)
-    text = settings.text if identity["variant"] != "vision" else None
+    vision_alone = identity["variant"] == "vision"
+    text = settings.text if not vision_alone else None
+    pool = data.vision_inputs("pool") if vision_alone else data.pool_tokens  # the vision model's own readout
     if identity["fold"] == REFIT:
         train_rows = np.arange(len(data.pool_labels))
-        held = (data.test_tokens, data.test_labels)
+        held = (data.vision_inputs("test") if vision_alone else data.test_tokens, data.test_labels)
     else:
         train_rows, held_rows = data.folds[identity["fold"]]
-        held = (data.pool_tokens[torch.as_tensor(held_rows)], data.pool_labels[held_rows])
-    return (identity, data.pool_tokens, data.pool_labels, train_rows, *held, n_classes, text, settings.threads)
+        held = (pool[torch.as_tensor(held_rows)], data.pool_labels[held_rows])
+    return (identity, pool, data.pool_labels, train_rows, *held, n_classes, text, settings.threads)
 
 
 class _LazyArguments(Sequence):
@@ -677,6 +697,8 @@ def ablation_evidence(rows: list[dict]) -> list[dict[str, Any]]:
     return found
 
 
+READOUTS = {"cls": "[CLS] vectors", "mean-pool": "pooled vectors (LayerNorm of the patch tokens' mean)"}
+"""What the vision model alone and the linear probe read, by the vision model's readout."""
 PROBE_ITERATIONS = 5000
 UNDER_TRAINED = 0.05
 """A vision-alone head this far (5 points) or more below the linear probe's test accuracy is flagged."""
@@ -684,21 +706,22 @@ UNDER_TRAINED = 0.05
 
 def linear_probe(data: SearchData, rows: list[dict]) -> dict[str, Any]:
     """The converged reference for the vision model alone: scikit-learn's LogisticRegression (L-BFGS, after
-    standardising, ``max_iter`` 5,000, seed 0) on the same frozen [CLS] vectors the vision head reads, fitted on
+    standardising, ``max_iter`` 5,000, seed 0) on the same frozen vectors the vision head reads (the model's own
+    readout: [CLS], or BEiT's pooler), fitted on
     the whole pool and measured on the same test split; each vision-alone row is compared with it (paired) and
     flagged "under-trained" when its test accuracy falls more than 5 points below."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pool = data.pool_tokens[:, 0].float().numpy()
-    test = data.test_tokens[:, 0].float().numpy()
+    pool = data.vision_inputs("pool")[:, 0].numpy()
+    test = data.vision_inputs("test")[:, 0].numpy()
     classifier = LogisticRegression(max_iter=PROBE_ITERATIONS, random_state=0)
     probe = make_pipeline(StandardScaler(), classifier).fit(pool, data.pool_labels)
     correct = (probe.predict(test) == data.test_labels).astype(int)
     iterations = int(np.max(classifier.n_iter_))
     found: dict[str, Any] = {
-        "title": "linear probe on the frozen [CLS] vectors (logistic regression, converged)",
+        "title": f"linear probe on the frozen {READOUTS[data.readout]} (logistic regression, converged)",
         "test_accuracy": float(correct.mean()),
         "test_correct": correct.tolist(),
         "test_interval": evidence.interval_over_examples(correct).to_record(),

@@ -60,6 +60,17 @@ class VisionModel:
     std: tuple[float, float, float]
     revision: str
     note: str
+    readout: str = "cls"
+    """How the model itself classifies from its last layer: ``cls`` (the [CLS] token after the final norm: DINOv2,
+    ViT) or ``mean-pool`` (its pooler: the LayerNorm of the patch tokens' mean, BEiT's ``use_mean_pooling``)."""
+
+    def readout_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The vector the model classifies from, for last-layer ``tokens`` (n, tokens, hidden): float32 (n, hidden)."""
+        if self.readout == "cls":
+            return tokens[:, 0].float()
+        pooler = self.module.pooler
+        with torch.inference_mode():
+            return pooler(tokens.float()).float()
 
     def tokens_per_image(self, size: int) -> int:
         """Patch tokens plus [CLS] at ``size`` x ``size`` pixels."""
@@ -294,7 +305,11 @@ def _from_pretrained(name: str) -> VisionModel:
     patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
     revision = hub.weights_sha256(folder) if local else str(getattr(config, "_commit_hash", None) or "unknown")
     note = VISION_MODELS.get(name, f"{name} ({config.model_type}, {config.num_hidden_layers} x {config.hidden_size})")
-    return VisionModel(model.eval(), source, config.hidden_size, patch, mean, std, revision, note)
+    pooled = getattr(config, "use_mean_pooling", False) and getattr(model, "pooler", None) is not None
+    if pooled:
+        note += "; read out as it classifies: its pooler (LayerNorm of the patch tokens' mean), not [CLS]"
+    readout = "mean-pool" if pooled else "cls"
+    return VisionModel(model.eval(), source, config.hidden_size, patch, mean, std, revision, note, readout)
 
 
 def load_vision_model(name: str = DEFAULT_VISION) -> VisionModel:

@@ -5,6 +5,7 @@ and a converged linear probe on the same frozen features is the reference a visi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,39 @@ def test_the_ablation_reports_intervals_paired_verdicts_and_the_linear_probe(tmp
     assert again.config["comparisons"] == config["comparisons"]
     assert main(["hybrid-results", found.id]) == 0
     assert json.loads(capsys.readouterr().out)["linear_probe"]["test_accuracy"] == probe["test_accuracy"]
+
+
+def test_a_mean_pooling_vision_model_is_read_out_through_its_pooler_by_the_vision_alone_rows(tmp_path, monkeypatch):
+    """BEiT classifies from its pooler (the LayerNorm of the patch tokens' mean), not from [CLS]: the vision model
+    alone and the linear probe read that vector, the hybrid still reads every token."""
+    import torch
+    from transformers import BeitConfig, BeitModel
+
+    from core import store
+    from core.hybrid import search, vision
+
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    config = BeitConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=8,
+        patch_size=4, use_mean_pooling=True,
+    )  # fmt: skip
+    BeitModel(config, add_pooling_layer=True).save_pretrained(tmp_path / "beit")
+    loaded = vision.load_vision_model(str(tmp_path / "beit"))
+    assert loaded.readout == "mean-pool" and "pooler" in loaded.note
+    images = torch.randint(0, 255, (3, 3, 8, 8), dtype=torch.uint8)
+    tokens = loaded.encode(images, 8)
+    with torch.inference_mode():
+        pooled = loaded.module(pixel_values=loaded.pixels(images, 8)).pooler_output
+    torch.testing.assert_close(loaded.readout_vectors(tokens), pooled, atol=2e-2, rtol=0)  # tokens are float16
+
+    settings = replace(tiny_search(tmp_path), vision=str(tmp_path / "beit"), refits=1)
+    found = search.run_search(settings)
+    data = search.prepare(settings)
+    assert data.readout == "mean-pool"
+    torch.testing.assert_close(data.vision_inputs("test")[:, 0], loaded.readout_vectors(data.test_tokens))
+    probe = found.config["linear_probe"]
+    assert "pooled vectors" in probe["title"]
+    [vision_own] = [r for r in found.config["ablation"] if r["variant"] == "vision" and r["own"]]
+    trial = store.load(search.TRIALS, vision_own["refits"][0]["id"])
+    assert trial.config["readout"] == "mean-pool"  # a vision-alone trial of a pooled readout is its own trial
