@@ -79,14 +79,20 @@ def _row_note(row: dict[str, Any]) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def _claim_row(kind: str, entry: dict[str, Any], command: str, here: str) -> Row:
+def _claim_row(kind: str, entry: dict[str, Any], command: str, here: str, reference: float | None = None) -> Row:
+    """A paired claim; ``reference``: the other side's test accuracy, so the gain is said relative to it too (the
+    paper's "+12.8%" does not say whether it is points or relative)."""
     test = entry["test"]
     what = f"the claim: hybrid − {entry['b']}, paired"
-    figure = "difference of test accuracy (points)"
+    figure = "difference of test accuracy (points; relative to the other side)"
     if "difference" not in test:
         return Row(kind, what, figure, None, test.get("note", "not paired"), command, None, here, test["sentence"])
     d = test["difference"]
-    shown = f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; {test['verdict']}"
+    relative = f" ({100 * d['estimate'] / reference:+.1f} % relative)" if reference else ""
+    shown = (
+        f"{100 * d['estimate']:+.1f} points{relative} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; "
+        + test["verdict"]
+    )
     notes = [
         f"{test['test']}, p = {test['p_value']:.3g}; 95% {d['method']} ({test.get('seeds', 1)} seed(s) x "
         f"{d['n']} test images); smallest detectable difference {100 * test['detectable']:.1f} points",
@@ -148,11 +154,12 @@ def _search_rows(kind: str, title: str, found: Artifact, command: str, seconds: 
             note=f"chance {refs['chance']:.3f}; {config['test']} test images, {config['pool']} in the training pool",
         )
     )
-    rows += [_claim_row(kind, entry, results, here) for entry in config["comparisons"]]
+    accuracy = {row["title"]: row["test_accuracy"] for row in config["ablation"]}
+    rows += [_claim_row(kind, entry, results, here, accuracy.get(entry["b"])) for entry in config["comparisons"]]
     against = (probe or {}).get("hybrid_against_probe")
     if against is not None:
-        entry = {"b": "the linear probe on the vision model's frozen [CLS] vectors (converged)", "test": against}
-        rows.append(_claim_row(kind, entry, results, here))
+        entry = {"b": f"the {probe['title']}", "test": against}
+        rows.append(_claim_row(kind, entry, results, here, probe["test_accuracy"]))
     return rows
 
 

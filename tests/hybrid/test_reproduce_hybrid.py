@@ -65,6 +65,9 @@ def test_the_reproduction_rows_are_the_stored_searchs_own_figures_and_evidence(t
     for row, entry in zip(rows[8:11], found.config["comparisons"], strict=True):
         test = entry["test"]
         assert row["value"] == test["difference"]["estimate"] and test["verdict"] in row["shown"]
+        other = next(r for r in ablation if r["title"] == entry["b"])
+        relative = 100 * test["difference"]["estimate"] / other["test_accuracy"]
+        assert f"({relative:+.1f} % relative)" in row["shown"]
         assert f"{100 * test['detectable']:.1f} points" in row["note"] and "2 seed(s)" in row["note"]
     assert "own grid" in found.config["comparisons"][0]["against"]
     # the hybrid against the converged linear probe on the same frozen features, paired on the same images and seeds
