@@ -27,7 +27,7 @@ def _reference_lines(fig: go.Figure, references: dict[str, float], **where) -> N
                 y=value,
                 line={"color": "gray", "dash": dash, "width": 1},
                 annotation_text=f"{name} {value:.3f}",
-                annotation_position="bottom right",
+                annotation_position="bottom left",
                 **where,
             )
 
@@ -97,8 +97,10 @@ def ablation_figure(rows: Sequence[dict], references: dict[str, float], probe: d
     """Mean CV accuracy per ablation row with every fold as a dot, the test accuracy of its refit as a
     diamond with its 95% interval over test examples, the chance and majority-class lines, and the linear
     probe's test accuracy (``probe``, :func:`core.hybrid.search.linear_probe`) as a line."""
+    import textwrap
+
     fig = go.Figure()
-    titles = [r["title"] for r in rows]
+    titles = ["<br>".join(textwrap.wrap(r["title"], 28)) for r in rows]  # wrapped under each bar, not slanted
     fig.add_trace(
         go.Bar(
             x=titles,
@@ -153,8 +155,9 @@ def ablation_figure(rows: Sequence[dict], references: dict[str, float], probe: d
             annotation_position="top right",
         )
     fig.update_layout(
-        height=380, margin=MARGIN, yaxis_title="accuracy", yaxis_range=[0, 1], legend={"orientation": "h", "y": 1.15}
+        height=420, margin=MARGIN, yaxis_title="accuracy", yaxis_range=[0, 1], legend={"orientation": "h", "y": 1.15}
     )
+    fig.update_xaxes(tickangle=0)
     return fig
 
 
