@@ -111,8 +111,4 @@ if inputs.button(st, "Train", type="primary", key="tr-go"):
 last = store.load(training.MODELS, st.session_state.get("tr-last", "")) if st.session_state.get("tr-last") else None
 if last is not None:
     panels.model_outcome(last, store.load(datasets.DATASETS, last.config["dataset"]), "tr-curves")
-if inputs.button(st, "Fit the logistic-regression baseline on this dataset", key="tr-baseline"):
-    with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
-        baseline = training.logistic_baseline(store.load(datasets.DATASETS, dataset_id))
-        accuracy = baseline.config["metrics"]["accuracy"]
-        st.info(f"Logistic regression on the raw embeddings: held-out accuracy {accuracy:.3f}.")
+panels.baseline_button(store.load(datasets.DATASETS, dataset_id))

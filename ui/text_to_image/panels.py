@@ -243,7 +243,8 @@ def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> N
     status = "finished" if model.config["status"] == "finished" else "stopped early (train again to resume)"
     summary = (
         f"Model {model.id} {status}: best epoch {model.config['best_epoch']} of {len(model.config['history'])}, "
-        f"held-out accuracy **{metrics['accuracy']:.3f}** (majority class '{ref.majority_class}': "
+        f"held-out accuracy **{metrics['accuracy']:.3f}** {results.accuracy_interval(dataset, model)} (95% interval "
+        f"over the held-out texts; majority class '{ref.majority_class}': "
         f"{ref.majority_rate:.3f}; chance {ref.chance:.3f}), F1 {metrics['f1']:.3f}."
     )
     check = results.check_predictions(model)
@@ -260,16 +261,36 @@ def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> N
     st.plotly_chart(curves, key=key)
 
 
+def baseline_button(dataset: store.Artifact) -> None:
+    """A button that fits logistic regression on the dataset's raw embeddings and says its held-out accuracy with its
+    interval."""
+    from core.text_to_image import results, training
+    from ui import inputs, state
+
+    if inputs.button(st, "Fit the logistic-regression baseline on this dataset", key="tr-baseline"):
+        with state.user_errors(), st.spinner("Fitting logistic regression on the embeddings…"):
+            baseline = training.logistic_baseline(dataset)
+            accuracy = baseline.config["metrics"]["accuracy"]
+            interval = results.accuracy_interval(dataset, baseline)
+            st.info(
+                f"Logistic regression on the raw embeddings: held-out accuracy {accuracy:.3f} {interval} (95% "
+                "interval over the held-out texts)."
+            )
+
+
 def reference_caption(models: list[store.Artifact], dataset: store.Artifact) -> None:
     """The chosen models' held-out accuracies beside the majority-class rate and chance, and a warning for
     each model that answers one class for nearly every text."""
     from core.text_to_image import results
 
     ref = results.reference(dataset)
-    accuracies = ", ".join(f"{results.model_name(m)}: {m.config['metrics']['accuracy']:.3f}" for m in models)
+    accuracies = ", ".join(
+        f"{results.model_name(m)}: {m.config['metrics']['accuracy']:.3f} {results.accuracy_interval(dataset, m)}"
+        for m in models
+    )
     st.caption(
-        f"Held-out accuracy {accuracies}; always answering the majority class '{ref.majority_class}' scores "
-        f"{ref.majority_rate:.3f}, a uniform guess {ref.chance:.3f}."
+        f"Held-out accuracy (95% interval over the held-out texts) {accuracies}; always answering the majority class "
+        f"'{ref.majority_class}' scores {ref.majority_rate:.3f}, a uniform guess {ref.chance:.3f}."
     )
     for model in models:
         check = results.check_predictions(model)
