@@ -32,7 +32,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="fine-tune pretrained vs randomly initialised BERT (and more) on a non-text task, side by side",
     )
     compare.add_argument(
-        "--preset", choices=list(PRESETS), default="laptop", help="laptop: ~10 min on 2 CPU cores; full: a GPU's"
+        "--preset",
+        choices=list(PRESETS),
+        default="laptop",
+        help="laptop: the lab's choices, ~10 min on 2 CPU cores; full: the paper's setting, a GPU's",
     )
     _add_task(compare)
     _add_mapping(compare)
@@ -45,6 +48,40 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--lr", type=float, default=None)
     compare.add_argument("--optimizer", choices=runs.OPTIMIZERS, default=None)
     compare.add_argument("--schedule", choices=runs.SCHEDULES, default=None)
+    compare.add_argument(
+        "--split-method",
+        choices=runs.SPLIT_METHODS,
+        default=None,
+        help="paper: Python's random.seed(seed) + shuffle, cut at int(0.9 n) and int(0.95 n), the paper's rows; "
+        "lab: the lab's NumPy shuffle (the laptop preset's)",
+    )
+    compare.add_argument(
+        "--head",
+        choices=models.HEADS,
+        default=None,
+        help="paper: the encoder's pooler + dropout + linear (BertForSequenceClassification); lab: dropout + "
+        "linear on the [CLS] vector (the laptop preset's)",
+    )
+    music = compare.add_argument_group("music tasks")
+    music.add_argument(
+        "--music-notes",
+        choices=tasks.MUSIC_NOTES,
+        default=None,
+        help="maestro: paper: the first instrument's notes as the paper's code read them; lab: through music21",
+    )
+    music.add_argument(
+        "--music-frame",
+        choices=runs.MUSIC_FRAMES,
+        default=None,
+        help="paper: a window's notes alone; lab: between [CLS] and [SEP]",
+    )
+    music.add_argument(
+        "--vote",
+        choices=runs.VOTES,
+        default=None,
+        help="a held-out piece's vote: soft (the lab's: mean probability), majority (the paper's description), "
+        "first (the paper's code as written: the first window)",
+    )
     compare.add_argument("--device", default=None)
     compare.set_defaults(run=_compare)
 
@@ -97,29 +134,46 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _add_task(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("task")
     group.add_argument(
-        "--task", default=None, help=f"{', '.join(tasks.TASKS)}, csv, hilbert or maestro (default: splice)"
+        "--task",
+        default=None,
+        help=f"{', '.join(tasks.TASKS)} (offline; splice is Debian's DNA.rda, 3,186 records, close to but not the "
+        "paper's 3,190), csv, hilbert, plus or maestro (default: splice)",
     )
     group.add_argument(
         "--path",
         default=None,
-        help="a csv task's file (columns sequence, label), a hilbert task's file (H3.txt ...), a MAESTRO v1 folder",
+        help="a csv task's file (columns sequence, label); a hilbert task's file (H3.txt ..., or splice.txt: the "
+        "paper's splice records); a plus task's .fa file or folder; a MAESTRO v1 folder",
     )
     group.add_argument(
         "--values", action="store_true", default=None, help="csv: the labels are values to regress (Spearman)"
     )
     group.add_argument("--pieces", type=int, default=None, help="composers: pieces per composer")
-    group.add_argument("--window", type=int, default=None, help="composers: notes per window")
+    group.add_argument("--window", type=int, default=None, help="composers, maestro: notes per window")
 
 
 def _add_mapping(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("token mapping")
-    group.add_argument("--mapping", choices=tokens.KINDS, default=None, help="default: random (the paper's)")
-    group.add_argument("--mapping-seed", type=int, default=None)
-    group.add_argument("--shift", type=int, default=None)
     group.add_argument(
+        "--mapping",
+        choices=tokens.KINDS,
+        default=None,
+        help="random: a seeded table of the paper's kind (default); shift-all: the paper's shift, (id + c) mod "
+        "vocabulary; shift: the lab's shift, within the ids from 1000 up; wordpiece: the symbols' own wordpieces",
+    )
+    group.add_argument("--mapping-seed", type=int, default=None)
+    group.add_argument("--shift", type=int, default=None, help="the offset c of shift and shift-all")
+    specials = group.add_mutually_exclusive_group()
+    specials.add_argument(
         "--remap-specials",
         action="store_true",
-        help="send [CLS], [SEP] and [PAD] through the random table too, as the paper's code did",
+        help="send [CLS], [SEP] and [PAD] through the mapping too, as the paper's code did (the full preset's)",
+    )
+    specials.add_argument(  # default None: a given flag replaces the preset's setting, an absent one leaves it
+        "--keep-specials",
+        action="store_true",
+        default=None,
+        help="keep [CLS], [SEP] and [PAD] (the lab's choice, the laptop preset's)",
     )
 
 
@@ -243,7 +297,7 @@ def _similarity(args: argparse.Namespace) -> dict:
 
 _TASK_OPTIONS = (
     *("task", "path", "values", "pieces", "window", "encoder"),
-    *("mapping", "mapping_seed", "shift", "remap_specials"),
+    *("mapping", "mapping_seed", "shift", "remap_specials", "keep_specials"),
 )
 
 

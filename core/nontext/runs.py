@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,22 @@ WEIGHTS_FILE = "model.safetensors"
 """The fine-tuned classifier's weights (encoder, head and id map), float32; runs stored before it was kept have
 none, so they cannot be compared after fine-tuning (:mod:`core.nontext.similarity`)."""
 NO_PER_EXAMPLE = "no per-example results stored (run again for intervals)"
+SPLIT_METHODS = ("lab", "paper")
+"""``lab``: a seeded NumPy shuffle (of the groups, when the task has them) cut by cumulative shares; ``paper``:
+Python's ``random.seed(seed); random.shuffle`` of the records in the file's order, cut at ``int(0.9 n)`` and
+``int(0.95 n)``, as the paper's preprocessing and evaluation code split its DNA data (:func:`paper_split`)."""
+MUSIC_TASKS = ("composers", "maestro")
+MUSIC_FRAMES = ("lab", "paper")
+"""How a music window is read: ``lab``, between [CLS] and [SEP]; ``paper``, its notes alone (the paper's music
+code: no [CLS], no [SEP]; its windows are all full, so no padding is read either)."""
+VOTES = ("soft", "majority", "first")
+"""A held-out piece's vote over its windows: ``soft``, the class of the mean of the windows' probabilities (the
+lab's); ``majority``, the class most windows predict, ties to the lowest class (what the paper describes);
+``first``, the first window's class (what the paper's ``Music/evaluate.py`` computes as written:
+``torch.mode`` of the first window's argmax)."""
+_OMITTED_AT_DEFAULT = ("split_method", "head", "music_notes", "music_frame", "vote")
+"""Settings added after comparisons were stored: at their default they stay out of the identity, so those
+comparisons keep their ids."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +62,10 @@ class TokenSettings:
     """A comparison's settings; pages and the CLI read their defaults from here.
 
     Attributes:
-        task: an offline task (:data:`core.nontext.tasks.TASKS`), or ``csv`` / ``hilbert`` (a file) or
-            ``maestro`` (a MAESTRO v1 folder) with ``path``.
-        path: the file of a ``csv`` or ``hilbert`` task, the folder of a ``maestro`` one.
+        task: an offline task (:data:`core.nontext.tasks.TASKS`), or ``csv`` / ``hilbert`` (a file), ``plus`` (a
+            PLUS ``.fa`` file or a folder of one task's three) or ``maestro`` (a MAESTRO v1 folder) with ``path``.
+        path: the file of a ``csv`` or ``hilbert`` task, the file or folder of a ``plus`` one, the folder of a
+            ``maestro`` one.
         values: a ``csv`` task's labels are values to regress (fluorescence, stability: Spearman), not classes.
         pieces, window: the composers task's pieces per composer, and notes per window (composers, maestro).
         encoder: the pretrained text model (packaged name, folder or hub id).
@@ -58,11 +75,18 @@ class TokenSettings:
         eval_every: steps between evaluations on the validation split (a point of the curve).
         batch_size: sequences per step.
         lr: the learning rate (every parameter).
-        optimizer: ``adam`` (the paper) or ``adamw`` (weight decay 0.01).
-        schedule: ``linear`` decay to 0 without warm-up (the paper) or ``constant``.
-        mapping, mapping_seed, shift, keep_specials: the token mapping (:mod:`core.nontext.tokens`).
+        optimizer: ``adam`` (the paper) or ``adamw`` (weight decay 0.01, the lab's).
+        schedule: ``linear`` decay to 0 without warm-up (the paper) or ``constant`` (the lab's).
+        mapping, mapping_seed, shift, keep_specials: the token mapping (:mod:`core.nontext.tokens`); the special
+            tokens kept is the lab's choice, sent through the mapping the paper's.
         split_seed: the seed of the shuffle before the split (the paper: 100).
         shares: train / validation / test shares (the paper: 0.9 / 0.05 / 0.05).
+        split_method: :data:`SPLIT_METHODS` (``lab``: the lab's NumPy shuffle; ``paper``: the paper's, exactly);
+            a task with its own split (MAESTRO, a PLUS folder) keeps it either way.
+        head: :data:`core.nontext.models.HEADS` (``lab``: on the [CLS] vector; ``paper``: pooler + linear).
+        music_notes: how MAESTRO's MIDI files become notes (:data:`core.nontext.tasks.MUSIC_NOTES`).
+        music_frame: :data:`MUSIC_FRAMES`, for the music tasks.
+        vote: :data:`VOTES`, the held-out pieces' vote (music tasks).
         compact: cut the word embedding to the task's ids (the same results, faster).
         device: ``cuda`` or ``cpu`` (None: CUDA when present); not part of the run's identity.
     """
@@ -89,6 +113,11 @@ class TokenSettings:
     shares: tuple[float, float, float] = (0.9, 0.05, 0.05)
     compact: bool = True
     device: str | None = field(default=None, compare=False)
+    split_method: str = "lab"
+    head: str = "lab"
+    music_notes: str = "lab"
+    music_frame: str = "lab"
+    vote: str = "soft"
 
     def check(self) -> None:
         """Raise ValueError for a bad setting before any costly work."""
@@ -109,20 +138,39 @@ class TokenSettings:
             raise ValueError(f"mapping must be one of {tokens.KINDS}, got {self.mapping!r}.")
         if len(self.shares) != 3 or abs(sum(self.shares) - 1) > 1e-6 or min(self.shares) <= 0:
             raise ValueError(f"shares must be three positive parts of 1 (train, validation, test), got {self.shares}.")
-        if self.task in ("csv", "hilbert", "maestro") and not self.path:
+        for name, value, allowed in (
+            ("split_method", self.split_method, SPLIT_METHODS),
+            ("head", self.head, models.HEADS),
+            ("music_notes", self.music_notes, tasks.MUSIC_NOTES),
+            ("music_frame", self.music_frame, MUSIC_FRAMES),
+            ("vote", self.vote, VOTES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
+        if self.task in ("csv", "hilbert", "plus", "maestro") and not self.path:
             raise ValueError(f"a {self.task} task needs a file or folder (path).")
 
     def identity(self) -> dict[str, Any]:
-        """What a comparison is (every setting but variants, seeds and device)."""
+        """What a comparison is (every setting but variants, seeds and device; the music settings for music
+        tasks only; the settings of :data:`_OMITTED_AT_DEFAULT` only where they differ from their default)."""
         record = asdict(self)
         for key in ("variants", "seeds", "device"):
             record.pop(key)
         if self.task != "composers":
             record.pop("pieces")
-        if self.task not in ("composers", "maestro"):
-            record.pop("window")
+        if self.task not in MUSIC_TASKS:
+            for key in ("window", "music_frame", "vote"):
+                record.pop(key)
+        if self.task != "maestro":
+            record.pop("music_notes")
+        else:
+            record.pop("split_method")  # MAESTRO keeps its own split
         if not self.values:
             record.pop("values")
+        defaults = TokenSettings()
+        for key in _OMITTED_AT_DEFAULT:
+            if key in record and record[key] == getattr(defaults, key):
+                record.pop(key)
         return record
 
     @property
@@ -131,8 +179,10 @@ class TokenSettings:
 
 
 LAPTOP = TokenSettings()
-"""Splice junctions, all-MiniLM-L6-v2 pretrained against randomly initialised, one seed, 200 steps of batch 32,
-AdamW 1e-4: about ten minutes on two CPU cores (docs/benchmarks.md)."""
+"""The lab's choices: splice junctions, all-MiniLM-L6-v2 pretrained against randomly initialised, one seed, 200
+steps of batch 32, AdamW 1e-4, the lab's split (a NumPy shuffle), the lab's head (no pooler), the special tokens
+kept; music: [CLS] + notes + [SEP], a soft vote per piece. About ten minutes on two CPU cores
+(docs/benchmarks.md)."""
 FULL = TokenSettings(
     encoder="bert-base-uncased",
     variants=models.VARIANTS,
@@ -143,20 +193,52 @@ FULL = TokenSettings(
     lr=1e-5,
     optimizer="adam",
     schedule="linear",
+    keep_specials=False,
+    window=128,
+    split_method="paper",
+    head="paper",
+    music_notes="paper",
+    music_frame="paper",
+    vote="majority",
 )
 """The paper's setting for a GPU: bert-base-uncased (online), the three encoders, three seeds, Adam 1e-5 with
-linear decay, batch 16 (the paper's 8 x 2 accumulated), 3,600 steps (20 epochs of the splice training split)."""
+linear decay, batch 16 (the paper's 8 x 2 accumulated), 3,600 steps (20 epochs of the splice training split); the
+paper's split (Python's random, seed 100: its rows exactly, given the paper's file), its head (pooler + linear),
+the special tokens sent through the table; music: windows of 128 notes read as the paper's code read them, no
+[CLS] / [SEP], a majority vote per piece.
+
+What still differs: the table is of the paper's kind, not the paper's (its pickles cannot be regenerated), and
+one table (seed 100) serves every run seed where the paper's run scripts took table seed = run seed; a protein's
+residues start from their own wordpieces where the paper's code started from the codes 1-21 (the unused slots)
+before the table; MAESTRO's composers are numbered in sorted order, the paper's in the order its index first
+names them; the offline splice data is DNA.rda's 3,186 records, not the paper's file (give its splice.txt as a
+``hilbert`` task)."""
 PRESETS = {"laptop": LAPTOP, "full": FULL}
 
 
 def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask:
-    """The task the settings name."""
+    """The task the settings name. Under the paper's split (``split_method="paper"``) a task without a split of
+    its own gets it as its ``fixed_split``, so everything that reads the loaded task (the runs, the similarity
+    of their encoders) reads the same rows."""
+    task = _load_task(settings, progress)
+    if settings.split_method == "paper" and task.fixed_split is None:
+        rows = split(task, settings.shares, settings.split_seed, "paper")
+        sides = np.empty(len(task.labels), dtype=object)
+        for name, chosen in rows.items():
+            sides[chosen] = name
+        task = replace(task, fixed_split=sides.astype(str))
+    return task
+
+
+def _load_task(settings: TokenSettings, progress: Callback | None) -> TokenTask:
     if settings.task == "csv":
         return tasks.load_csv(settings.path, values=settings.values)
     if settings.task == "hilbert":
         return tasks.load_hilbert_text(settings.path)
+    if settings.task == "plus":
+        return tasks.load_plus(settings.path)
     if settings.task == "maestro":
-        return tasks.load_maestro(settings.path, settings.window)
+        return tasks.load_maestro(settings.path, settings.window, notes=settings.music_notes)
     if settings.task == "composers":
         return _cached_composers(settings.pieces, settings.window, progress)
     return tasks.load_task(settings.task)
@@ -195,27 +277,50 @@ def _cached_composers(pieces: int, window: int, progress: Callback | None) -> To
     )
 
 
-def split(task: TokenTask, shares: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+def paper_split(n: int, shares: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+    """The paper's split of ``n`` records: ``random.seed(seed); random.shuffle(records)`` (Python's generator,
+    the only thing it draws from), the first ``int(shares[0] n)`` for training, up to ``int((shares[0] +
+    shares[1]) n)`` for validation (the paper's dev split), the rest for the test; each part's rows in the
+    records' order. With the paper's shares and seed 100 these are the paper's rows of its file."""
+    import random
+
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    train_end = int(n * shares[0])
+    validation_end = int(n * round(shares[0] + shares[1], 12))  # 0.9 + 0.05 is 0.9500000000000001; the paper: 0.95
+    found = {"train": order[:train_end], "validation": order[train_end:validation_end], "test": order[validation_end:]}
+    return {name: np.sort(np.array(rows, dtype=np.int64)) for name, rows in found.items()}
+
+
+def split(task: TokenTask, shares: tuple[float, float, float], seed: int, method: str = "lab") -> dict[str, np.ndarray]:
     """Train / validation / test rows: the task's own split when it has one; else a seeded shuffle cut by
-    ``shares``, and with groups whole groups are shuffled and cut, so no group is on two sides."""
+    ``shares`` (:data:`SPLIT_METHODS`: the lab's NumPy shuffle, or the paper's, :func:`paper_split`), and with
+    groups whole groups are shuffled and cut, so no group is on two sides (the paper's way shuffles the groups in
+    the order they first appear)."""
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"the split method must be one of {SPLIT_METHODS}, got {method!r}.")
     if task.fixed_split is not None:
         rows = {name: np.flatnonzero(task.fixed_split == name) for name in ("train", "validation", "test")}
         empty = [name for name, found in rows.items() if not len(found)]
         if empty:
             raise ValueError(f"{task.name}: its own split has no {', '.join(empty)} rows.")
         return rows
-    rng = np.random.default_rng(seed)
     groups = task.groups if task.groups is not None else np.arange(len(task.labels))
-    unique, sizes = np.unique(groups, return_counts=True)
-    order = rng.permutation(len(unique))
-    unique, sizes = unique[order], sizes[order]
-    cumulative = np.cumsum(sizes) / sizes.sum()
-    cut_train, cut_val = shares[0], shares[0] + shares[1]
-    parts = {
-        "train": unique[cumulative <= cut_train + 1e-9],
-        "validation": unique[(cumulative > cut_train + 1e-9) & (cumulative <= cut_val + 1e-9)],
-        "test": unique[cumulative > cut_val + 1e-9],
-    }
+    if method == "paper":
+        unique = np.array(list(dict.fromkeys(groups.tolist())))
+        parts = {name: unique[chosen] for name, chosen in paper_split(len(unique), shares, seed).items()}
+    else:
+        rng = np.random.default_rng(seed)
+        unique, sizes = np.unique(groups, return_counts=True)
+        order = rng.permutation(len(unique))
+        unique, sizes = unique[order], sizes[order]
+        cumulative = np.cumsum(sizes) / sizes.sum()
+        cut_train, cut_val = shares[0], shares[0] + shares[1]
+        parts = {
+            "train": unique[cumulative <= cut_train + 1e-9],
+            "validation": unique[(cumulative > cut_train + 1e-9) & (cumulative <= cut_val + 1e-9)],
+            "test": unique[cumulative > cut_val + 1e-9],
+        }
     # each part's rows in the task's order (training shuffles them)
     rows = {name: np.flatnonzero(np.isin(groups, chosen)) for name, chosen in parts.items()}
     empty = [name for name, found in rows.items() if not len(found)]
@@ -279,7 +384,9 @@ def _metrics(
 
 def task_mapping(settings: TokenSettings, task: TokenTask, tokenizer: Any) -> tokens.TokenMapping:
     """The token mapping ``settings`` give for ``task`` on ``tokenizer``'s vocabulary (pitches of music tasks
-    start from ``pitch + 128``, as in the paper)."""
+    start from ``pitch + 128``, as in the paper; music windows are read without [CLS] and [SEP] under the
+    paper's ``music_frame``)."""
+    music = task.name in MUSIC_TASKS
     return tokens.build_mapping(
         task.symbols,
         tokens.Vocabulary.of(tokenizer, task.symbols),
@@ -287,7 +394,8 @@ def task_mapping(settings: TokenSettings, task: TokenTask, tokenizer: Any) -> to
         settings.mapping_seed,
         settings.shift,
         settings.keep_specials,
-        pitches=task.name in ("composers", "maestro"),
+        pitches=music,
+        framed=not (music and settings.music_frame == "paper"),
     )
 
 
@@ -335,8 +443,8 @@ def train_run(
     task = task if task is not None else load(settings)
     loaded = loaded if loaded is not None else load_text_model(settings.encoder)
     max_length = int(getattr(loaded.model.config, "max_position_embeddings", 512))
-    tasks.check_task(task, max_length - 2)
     mapping = task_mapping(settings, task, loaded.tokenizer)
+    tasks.check_task(task, max_length - (2 if mapping.framed else 0))
     encoder_record = {
         "name": loaded.name,
         "model_id": loaded.model_id,
@@ -359,12 +467,12 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     from core.train import Trainer
 
     device = torch.device(settings.device or default_device())
-    rows = split(task, settings.shares, settings.split_seed)
+    rows = split(task, settings.shares, settings.split_seed, settings.split_method)
     ids = tokens.encode_all(task.sequences, mapping, max_length)
     regression = task.regression
     labels = torch.tensor(np.asarray(task.labels), dtype=torch.float32 if regression else torch.long)
     pad = mapping.specials["[PAD]"]
-    model = models.build(loaded.model, variant, 1 if regression else len(task.label_names), pad, seed)
+    model = models.build(loaded.model, variant, 1 if regression else len(task.label_names), pad, seed, settings.head)
     if settings.compact:
         model.compact(mapping.used_ids())
     model = model.to(device)
@@ -410,7 +518,9 @@ def _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_
     for number, record in enumerate(result.history, start=1):
         record["step"] = number * settings.eval_every
     test_metrics, probabilities = _metrics(model, ids[rows["test"]], labels[rows["test"]], pad, regression)
-    reference = _mean_predictor(task, rows) if regression else _per_class(task, rows["test"], probabilities)
+    reference = (
+        _mean_predictor(task, rows) if regression else _per_class(task, rows["test"], probabilities, settings.vote)
+    )
     more = {
         "status": "finished" if len(result.history) >= rounds else "stopped",
         "history": result.history,
@@ -458,7 +568,18 @@ def _mean_predictor(task: TokenTask, rows: dict[str, np.ndarray]) -> dict[str, f
     return {"mean_predictor_mse": float(np.mean((task.labels[rows["test"]] - mean) ** 2))}
 
 
-def _per_class(task: TokenTask, test_rows: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+def piece_vote(probabilities: np.ndarray, vote: str = "soft") -> int:
+    """The class a piece's windows vote for (:data:`VOTES`), from their probabilities in the piece's order."""
+    if vote == "soft":
+        return int(probabilities.mean(0).argmax())
+    if vote == "majority":
+        return int(np.bincount(probabilities.argmax(1), minlength=probabilities.shape[1]).argmax())
+    if vote == "first":
+        return int(probabilities[0].argmax())
+    raise ValueError(f"vote must be one of {VOTES}, got {vote!r}.")
+
+
+def _per_class(task: TokenTask, test_rows: np.ndarray, probabilities: np.ndarray, vote: str = "soft") -> dict[str, Any]:
     from sklearn.metrics import f1_score
 
     truth, predicted = task.labels[test_rows], probabilities.argmax(1)
@@ -466,11 +587,15 @@ def _per_class(task: TokenTask, test_rows: np.ndarray, probabilities: np.ndarray
     found: dict[str, Any] = {"f1_per_class": dict(zip(task.label_names, map(float, per_class), strict=True))}
     counts = np.bincount(truth, minlength=len(task.label_names))
     found["majority_rate"] = float(counts.max() / counts.sum())
-    if task.groups is not None:  # a vote per group (piece): the mean of its windows' probabilities
+    if task.groups is not None:  # a vote per group (piece) over its windows, in the task's order
         groups = task.groups[test_rows]
-        votes = [(truth[groups == g][0], probabilities[groups == g].mean(0).argmax()) for g in np.unique(groups)]
-        found["vote_accuracy"] = float(np.mean([t == p for t, p in votes]))
-        found["groups"] = len(votes)
+        pieces = np.unique(groups)
+        by_vote = {
+            way: float(np.mean([truth[groups == g][0] == piece_vote(probabilities[groups == g], way) for g in pieces]))
+            for way in VOTES
+        }
+        found["vote"], found["vote_accuracy"], found["vote_accuracy_by"] = vote, by_vote[vote], by_vote
+        found["groups"] = len(pieces)
     return found
 
 
@@ -540,9 +665,11 @@ def comparison_label(runs: list[Artifact]) -> str:
     s = c["settings"]
     variants = sorted({r.config["variant"] for r in runs})
     seeds = sorted({r.config["seed"] for r in runs})
+    chosen = [f"{key.replace('_', ' ')} {s[key]}" for key in _OMITTED_AT_DEFAULT if key in s]
     return (
         f"{c['task']['name']} · {c['encoder']['name']} · {', '.join(variants)} · seeds {', '.join(map(str, seeds))} · "
         f"{s['steps']} step{'s' if s['steps'] != 1 else ''} of {s['batch_size']} · {s['optimizer']} {s['lr']:g}"
+        + "".join(f" · {text}" for text in chosen)
     )
 
 
@@ -614,6 +741,7 @@ def results_table(runs: list[Artifact], threshold: float, found: dict[str, Any] 
             row[f"F1 {name}"] = float(np.mean([r.config["test"]["f1_per_class"][name] for r in chosen]))
         if "vote_accuracy" in chosen[0].config["test"]:
             row["piece vote accuracy"] = float(np.mean([r.config["test"]["vote_accuracy"] for r in chosen]))
+            row["piece vote"] = chosen[0].config["test"].get("vote", "soft")
         rows.append(row)
     return rows
 

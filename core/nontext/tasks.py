@@ -2,9 +2,12 @@
 
 Offline, from packages (see ../shared/OFFLINE.md):
 
-- ``splice``: the UCI splice-junction windows (3,186 x 60 nt; EI / IE / N) that Kao & Lee used, as
-  Debian's ``r-cran-mlbench`` ships them (``DNA.rda``, 180 binary indicators per record: A=100, C=010,
-  G=001, T=000), read with the ``rdata`` package (no R needed);
+- ``splice``: the UCI splice-junction windows (3,186 x 60 nt; EI / IE / N) as Debian's ``r-cran-mlbench``
+  ships them (``DNA.rda``, 180 binary indicators per record: A=100, C=010, G=001, T=000), read with the
+  ``rdata`` package (no R needed). Close to the paper's data, not the same: Kao & Lee read Hilbert-CNN's
+  ``splice.txt`` (3,190 records, 15 of them with the ambiguity codes N, D, R or S); ``DNA.rda`` holds 3,186
+  with A, C, G, T only, in another order (3,175 of its sequences identical to the paper's, 11 differ). Give
+  that file as a ``hilbert`` task to train on the paper's records;
 - ``promoters``: E. coli promoters (106 x 57 nt, Debian ``r-cran-kernlab``'s ``promotergene.rda``), a
   demo-sized set;
 - ``amp``: antimicrobial peptides against UniProt sequences (5,200, ``modlamp``'s ``AMPvsUniProt.csv``);
@@ -12,9 +15,11 @@ Offline, from packages (see ../shared/OFFLINE.md):
   default), windows of notes, every window of a piece on the same side of the split (``groups``) and
   held-out pieces voted over their windows.
 
-Online or from a file: any CSV of (sequence, label), the Hilbert-CNN text files the paper read for H3 /
-H4 / H3K9ac (three lines per record: name, sequence, label), and a MAESTRO v1 folder (its JSON index
-and MIDI files; composer per piece, its official split).
+Online or from a file: any CSV of (sequence, label); the Hilbert-CNN text files the paper read, for H3 /
+H4 / H3K9ac (three lines per record: name, sequence, label) and for splice junctions (``splice.txt``, one
+record a line: class, name, sequence); the PLUS protein files the paper read (``*.fa``: localization,
+fluorescence, stability); and a MAESTRO v1 folder (its JSON index and MIDI files; composer per piece, its
+official split).
 """
 
 from __future__ import annotations
@@ -175,8 +180,9 @@ def load_splice(path: Path | None = None) -> TokenTask:
         np.array([names.index(c) for c in classes]),
         names,
         source="UCI splice junctions (3,186 x 60 nt) via Debian r-cran-mlbench DNA.rda",
-        note="the records Kao & Lee used; EI windows hold the donor's GT at positions 31-32, IE the acceptor's AG at "
-        "29-30",
+        note="not the paper's file: Kao & Lee read Hilbert-CNN's splice.txt (3,190 records, 15 with the ambiguity "
+        "codes N, D, R or S; here 3,186 with A, C, G, T only, in another order: 3,175 sequences identical, 11 "
+        "differ). EI windows hold the donor's GT at positions 31-32, IE the acceptor's AG at 29-30",
     )
 
 
@@ -317,10 +323,29 @@ def load_csv(
     return task
 
 
+SPLICE_CLASSES = {"EI": "ei", "IE": "ie", "N": "n"}
+"""A splice record's class in the UCI / Hilbert-CNN file -> the lab's class name (as ``load_splice`` names it)."""
+AMBIGUITY_CODES = set("NDRS")
+"""The IUPAC codes beside A, C, G and T in the paper's splice file: any base, A/G/T, A/G, C/G."""
+
+
 def load_hilbert_text(path: str | Path) -> TokenTask:
-    """The paper's H3 / H4 / H3K9ac files (from the Hilbert-CNN data): three lines per record, a name, the
-    sequence and a 0/1 label."""
-    lines = Path(path).read_text().splitlines()
+    """A Hilbert-CNN data file the paper read, in file order: ``splice.txt`` (one record a line: class EI / IE /
+    N, a name, the 60 bases, comma-separated; the paper's 3,190 records, the ambiguity codes N, D, R and S
+    kept as symbols of their own, as the paper's tokenizer read them) or the H3 / H4 / H3K9ac files (three
+    lines per record: a name, the sequence and a 0/1 label).
+
+    Raises:
+        ValueError: naming the line that is not a record of either kind.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot be read as text ({error}).") from None
+    first = next((line for line in lines if line.strip()), "")
+    if first.count(",") == 2:
+        return _splice_text(path, lines)
     if len(lines) % 3:
         raise ValueError(f"{path}: {len(lines)} lines is not three per record (name, sequence, label).")
     sequences, labels = [], []
@@ -330,22 +355,182 @@ def load_hilbert_text(path: str | Path) -> TokenTask:
             raise ValueError(f"{path}: line {3 * record + 3} should be a 0/1 label, got {label!r}.")
         sequences.append(list(sequence))
         labels.append(int(label))
-    task = TokenTask(Path(path).stem, sequences, np.array(labels), ["0", "1"], source=f"Hilbert-CNN file {path}")
+    task = TokenTask(path.stem, sequences, np.array(labels), ["0", "1"], source=f"Hilbert-CNN file {path}")
     check_task(task)
     return task
 
 
-def load_maestro(folder: str | Path, window: int = 128, first_instrument: bool = True) -> TokenTask:
+def _splice_text(path: Path, lines: list[str]) -> TokenTask:
+    names = list(SPLICE_CLASSES.values())
+    sequences, labels = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 3 or parts[0].upper() not in SPLICE_CLASSES or not parts[2]:
+            raise ValueError(
+                f"{path}: line {number} is not a splice record (class EI, IE or N, a name, the bases): {line[:60]!r}."
+            )
+        sequences.append(list(parts[2].upper()))
+        labels.append(names.index(SPLICE_CLASSES[parts[0].upper()]))
+    ambiguous = sum(1 for sequence in sequences if AMBIGUITY_CODES & set(sequence))
+    task = TokenTask(
+        "splice",
+        sequences,
+        np.array(labels),
+        names,
+        source=f"splice junctions from {path.name} ({len(sequences):,} records, the file's order)",
+        note=f"{ambiguous} record{'s' if ambiguous != 1 else ''} with the ambiguity codes N, D, R or S, each read as a "
+        "symbol of its own (the paper's file: 3,190 records, 15 of them)",
+        record={"file": "hilbert-splice"},
+    )
+    check_task(task)
+    return task
+
+
+PLUS_TASKS = ("localization", "fluorescence", "stability")
+LOCATIONS = (
+    *("Cell.membrane", "Cytoplasm", "Endoplasmic.reticulum", "Extracellular", "Golgi.apparatus"),
+    *("Lysosome/Vacuole", "Mitochondrion", "Nucleus", "Peroxisome", "Plastid"),
+)
+"""The localization task's ten classes, in the order the PLUS code numbers them."""
+PLUS_MAX_LENGTH = {"localization": 512, "fluorescence": 256, "stability": 50}
+"""The paper's model positions per protein task ([CLS] and [SEP] included)."""
+PLUS_TRUNCATE = {"localization": 1000}
+"""The paper's truncation before the cut to the maximum length: longer sequences keep their first and last
+halves (localization only, as in its data configuration)."""
+AMINO_ACIDS = "ARNDCQEGHILKMFPSTWYVX"
+AMINO_SYNONYMS = {"O": "K", "U": "C", "B": "X", "Z": "X"}
+"""How the PLUS code reads the rarer letters: pyrrolysine as lysine, selenocysteine as cysteine, B and Z (and any
+other letter) as X."""
+PLUS_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def _fasta(path: Path) -> list[tuple[str, str]]:
+    """(header, sequence) of each record of a FASTA file; lines starting with '#' are comments."""
+    records: list[tuple[str, list[str]]] = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if line.startswith("#"):
+            continue
+        line = line.strip()
+        if line.startswith(">"):
+            records.append((line[1:], []))
+        elif line:
+            if not records:
+                raise ValueError(f"{path}: line {number} holds a sequence before any '>' header; is it FASTA?")
+            records[-1][1].append(line.upper())
+    return [(header, "".join(parts)) for header, parts in records]
+
+
+def _plus_files(path: Path, task: str | None) -> tuple[str, dict[str, Path]]:
+    """The PLUS task and its files (split -> file) at ``path``: one ``{task}_{split}.fa`` file, or a folder
+    holding a task's train, dev and test files."""
+    if path.is_file():
+        stem = path.name.removesuffix(".fa")
+        named, _, part = stem.rpartition("_")
+        found = task or (named if named in PLUS_TASKS else stem if stem in PLUS_TASKS else None)
+        if found not in PLUS_TASKS:
+            raise ValueError(
+                f"{path.name}: which PLUS task is it? Name the file {{task}}_{{train|dev|test}}.fa with a task of "
+                f"{', '.join(PLUS_TASKS)}, as the PLUS data names them."
+            )
+        return found, {"all": path}
+    if not path.is_dir():
+        raise ValueError(f"there is no PLUS file or folder {path}.")
+    candidates = [t for t in PLUS_TASKS if task in (None, t) and any(path.rglob(f"{t}_train.fa"))]
+    if len(candidates) != 1:
+        held = ", ".join(candidates) or "none of " + ", ".join(PLUS_TASKS)
+        raise ValueError(
+            f"{path} holds the PLUS files of {held}; point to one task's folder (its {{task}}_train.fa, "
+            "_dev.fa and _test.fa) or to one file."
+        )
+    found = candidates[0]
+    files = {}
+    for part in PLUS_SPLITS:
+        matches = sorted(path.rglob(f"{found}_{part}.fa"))
+        if not matches:
+            raise ValueError(f"{path} has {found}_train.fa but no {found}_{part}.fa; the paper used all three.")
+        files[part] = matches[0]
+    return found, files
+
+
+def load_plus(path: str | Path, task: str | None = None) -> TokenTask:
+    """A PLUS protein task the paper used (localization: 10 classes; fluorescence and stability: values, read
+    by Spearman's rho) from its ``.fa`` files, downloaded from the PLUS site (http://ailab.snu.ac.kr/PLUS/):
+    a folder holding a task's ``{task}_train.fa``, ``_dev.fa`` and ``_test.fa`` (their own split) or one file.
+
+    Read as the paper's code reads them: a record's label is its header's second field (localization: up to a
+    '-'); residues upper-cased, O read as K, U as C, B, Z and any other letter as X; localization sequences
+    longer than 1,000 residues keep their first and last 500; then every sequence is cut to the paper's
+    maximum length less [CLS] and [SEP] (510 / 254 / 48 residues).
+
+    Raises:
+        ValueError: naming the file and record that cannot be read, or what the folder lacks.
+    """
+    path = Path(path)
+    found, files = _plus_files(path, task)
+    keep = PLUS_MAX_LENGTH[found] - 2
+    truncate = PLUS_TRUNCATE.get(found)
+    sequences, labels, splits, cut = [], [], [], 0
+    for part, file in files.items():
+        for number, (header, sequence) in enumerate(_fasta(file), start=1):
+            fields = header.split()
+            if len(fields) < 2 or not sequence:
+                raise ValueError(f"{file.name}: record {number} ({header[:40]!r}) has no label or no sequence.")
+            if found == "localization":
+                label = fields[1].split("-")[0]
+                if label not in LOCATIONS:
+                    raise ValueError(
+                        f"{file.name}: record {number} has the location {label!r}, not one of {', '.join(LOCATIONS)}."
+                    )
+                labels.append(LOCATIONS.index(label))
+            else:
+                try:
+                    labels.append(float(fields[1]))
+                except ValueError:
+                    raise ValueError(f"{file.name}: record {number} has {fields[1]!r}, not a number.") from None
+            residues = [c if c in AMINO_ACIDS else AMINO_SYNONYMS.get(c, "X") for c in sequence]
+            if truncate is not None and len(residues) > truncate:
+                residues = residues[: truncate // 2] + residues[-(truncate // 2) :]
+            cut += len(residues) > keep
+            sequences.append(residues[:keep])
+            splits.append(PLUS_SPLITS.get(part, ""))
+    regression = found != "localization"
+    result = TokenTask(
+        found,
+        sequences,
+        np.array(labels, dtype=float if regression else int),
+        [] if regression else list(LOCATIONS),
+        source=f"PLUS {found} ({', '.join(f.name for f in files.values())}; {len(sequences):,} proteins)",
+        note=f"{cut:,} sequence{'s' if cut != 1 else ''} cut to the paper's {keep} residues"
+        + (", localization ones over 1,000 residues first kept as their first and last 500" if truncate else ""),
+        record={"plus": found},
+        fixed_split=np.array(splits) if "all" not in files else None,
+    )
+    check_task(result, keep)
+    return result
+
+
+MUSIC_NOTES = ("lab", "paper")
+"""How MAESTRO's MIDI files become notes: ``lab``, through music21 (the first part's notes in time order, a
+chord's pitches low to high, consecutive windows); ``paper``, as the paper's code read them
+(:func:`core.nontext.midi.paper_windows`: the first instrument's notes as pretty_midi lists them, chunks each
+sorted by start)."""
+
+
+def load_maestro(folder: str | Path, window: int = 128, first_instrument: bool = True, notes: str = "lab") -> TokenTask:
     """MAESTRO v1 (the paper's music data): composer classification over its index's ``canonical_composer``,
-    windows of ``window`` notes (the paper: 128, of the first instrument), its official train / validation /
-    test split, and a vote per piece on the held-out ones.
+    windows of ``window`` notes (the paper: 128, of the first instrument) read the ``notes`` way
+    (:data:`MUSIC_NOTES`), its official train / validation / test split, and a vote per piece on the held-out
+    ones. Composers are numbered in sorted order (the paper's code: in the order the index first names them;
+    which output unit stands for which composer, nothing more).
 
     ``folder`` holds ``maestro-v1.0.0.json`` (or any ``maestro-*.json`` index) and the MIDI files it names.
     """
     import json
 
-    from music21 import converter
-
+    if notes not in MUSIC_NOTES:
+        raise ValueError(f"notes must be one of {MUSIC_NOTES}, got {notes!r}.")
     folder = Path(folder)
     index = sorted(folder.glob("maestro-*.json"))
     if not index:
@@ -357,29 +542,40 @@ def load_maestro(folder: str | Path, window: int = 128, first_instrument: bool =
     names = sorted({p["canonical_composer"] for p in pieces})
     sequences, labels, groups, splits = [], [], [], []
     for piece in pieces:
-        score = converter.parse(str(folder / piece["midi_filename"]))
-        part = score.parts[0] if first_instrument and score.parts else score
-        pitches = [p.midi for element in part.flatten().notes for p in sorted(element.pitches, key=lambda x: x.midi)]
-        for piece_window in windows(pitches, window):
+        if notes == "paper":
+            from core.nontext.midi import paper_windows
+
+            piece_windows = paper_windows(folder / piece["midi_filename"], window)
+        else:
+            from music21 import converter
+
+            score = converter.parse(str(folder / piece["midi_filename"]))
+            part = score.parts[0] if first_instrument and score.parts else score
+            pitches = [
+                p.midi for element in part.flatten().notes for p in sorted(element.pitches, key=lambda x: x.midi)
+            ]
+            piece_windows = windows(pitches, window)
+        for piece_window in piece_windows:
             sequences.append([str(p) for p in piece_window])
             labels.append(names.index(piece["canonical_composer"]))
             groups.append(piece["midi_filename"])
             splits.append(piece["split"])
+    how = ", read the paper's way (first instrument, chunks sorted by start)" if notes == "paper" else ""
     return TokenTask(
         "maestro",
         sequences,
         np.array(labels),
         names,
         np.array(groups),
-        source=f"MAESTRO index {index[0].name} ({len(pieces)} pieces), windows of {window} notes",
+        source=f"MAESTRO index {index[0].name} ({len(pieces)} pieces), windows of {window} notes{how}",
         note="the official split; held-out pieces are voted over their windows",
-        record={"window": window},
+        record={"window": window, **({"notes": notes} if notes != "lab" else {})},
         fixed_split=np.array(["validation" if s == "validation" else s for s in splits]),
     )
 
 
 TASKS: dict[str, tuple[str, Callable[..., TokenTask]]] = {
-    "splice": ("DNA splice junctions (UCI, 3,186 x 60 nt; the paper's)", load_splice),
+    "splice": ("DNA splice junctions (UCI, 3,186 x 60 nt; close to the paper's 3,190)", load_splice),
     "promoters": ("E. coli promoters (106 x 57 nt; a tiny demo)", load_promoters),
     "amp": ("antimicrobial peptides vs UniProt (5,200)", load_amp),
     "composers": ("composer from pitch windows (music21 corpus)", load_composers),

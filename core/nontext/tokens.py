@@ -2,16 +2,24 @@
 
 Each symbol first gets a *base* id: its own wordpiece in the model's vocabulary (a base 'a', an amino acid
 'k'), or, for MIDI pitches, ``pitch + 128`` as the paper's music code did; symbols with no wordpiece of their
-own get ``1000 + their index``. The base id then goes through one of three mappings (:data:`KINDS`):
+own get ``1000 + their index``. The base id then goes through one of four mappings (:data:`KINDS`):
 
-- ``random`` (the paper's): a seeded random table over the vocabulary, built as the paper's
+- ``random``: a seeded random table over the vocabulary of the paper's kind, built as the paper's
   ``gen_table.py`` builds it: the ids from 1000 up shuffled, the ids below 1000 (PAD, UNK, CLS, SEP, MASK
   and the unused slots) moved to the end, and ``id -> table[id]``. The paper's code sends the special
-  tokens through the table too; by default the lab keeps them as they are (``keep_specials``), so [CLS],
-  [SEP] and [PAD] still mean what the model learnt. The paper's tables were pickles made with Python's
-  ``random`` and cannot be regenerated; this one is made with a seeded NumPy generator.
-- ``shift``: ``id -> 1000 + (id - 1000 + c) mod (vocab - 1000)``, the paper's other ablation.
+  tokens through the table too (``keep_specials=False``, the full preset); the lab keeps them by default
+  (``keep_specials``, the lab's choice), so [CLS], [SEP] and [PAD] still mean what the model learnt. The
+  paper's tables were pickles shuffled by Python's ``random``, which its ``gen_table.py`` never seeds (it
+  seeds torch), so they cannot be regenerated; this one is made with a seeded NumPy generator: the same kind
+  of table, not the paper's.
+- ``shift-all`` (the paper's shift): ``id -> (id + c) mod vocab`` on every id, the special tokens included
+  (as the paper's code adds ``c`` to every input id); with ``keep_specials`` the special tokens stay.
+- ``shift`` (the lab's shift): ``id -> 1000 + (id - 1000 + c) mod (vocab - 1000)``, the symbols only, so
+  no symbol lands on a special or unused id; the special tokens stay.
 - ``wordpiece``: the base id itself (the symbols' own wordpieces).
+
+A sequence is read as ``[CLS] + its ids + [SEP]`` (``framed``), or as its ids alone, as the paper's music
+code read its windows (no [CLS], no [SEP]).
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
-KINDS = ("random", "shift", "wordpiece")
+KINDS = ("random", "shift", "shift-all", "wordpiece")
+KIND_TITLES = {
+    "random": "seeded random table (the paper's kind)",
+    "shift": "shift within ids >= 1000 (the lab's)",
+    "shift-all": "(id + c) mod vocabulary (the paper's shift)",
+    "wordpiece": "the symbols' own wordpieces",
+}
 RESERVED = 1000
 """Ids below this are the special tokens and the unused slots of a BERT vocabulary."""
 
@@ -72,11 +86,13 @@ class TokenMapping:
         kind: one of :data:`KINDS`.
         seed: the random table's seed (``random``).
         shift: the offset (``shift``).
-        keep_specials: keep [CLS], [SEP] and [PAD] as the model knows them (the paper remapped them too).
+        keep_specials: keep [CLS], [SEP] and [PAD] as the model knows them (the lab's default; the paper's code
+            remapped them too).
         base: symbol -> base id.
         ids: symbol -> the id the model reads.
         specials: name -> the id the model reads for it.
         vocabulary_specials: name -> its id in the model's vocabulary, before any mapping.
+        framed: a sequence is read between [CLS] and [SEP] (False: its ids alone, as the paper's music code).
     """
 
     kind: str
@@ -87,9 +103,13 @@ class TokenMapping:
     ids: dict[str, int]
     specials: dict[str, int]
     vocabulary_specials: dict[str, int]
+    framed: bool = True
 
     def record(self) -> dict[str, Any]:
-        return {"kind": self.kind, "seed": self.seed, "shift": self.shift, "keep_specials": self.keep_specials}
+        found = {"kind": self.kind, "seed": self.seed, "shift": self.shift, "keep_specials": self.keep_specials}
+        if not self.framed:  # only when set: the records of framed mappings stay as they were
+            found["framed"] = False
+        return found
 
     def used_ids(self) -> list[int]:
         """Every id a sequence of this task can hold (symbols and specials), sorted."""
@@ -104,7 +124,7 @@ class TokenMapping:
         ]
 
     def encode(self, sequence: list[str], max_length: int) -> list[int]:
-        """[CLS] + the symbols' ids + [SEP], at most ``max_length`` ids.
+        """[CLS] + the symbols' ids + [SEP] (the ids alone when not ``framed``), at most ``max_length`` ids.
 
         Raises:
             ValueError: a symbol the mapping does not know, or a sequence too long.
@@ -115,6 +135,10 @@ class TokenMapping:
                 f"unknown symbols {', '.join(map(repr, unknown[:5]))}; the task's symbols are "
                 f"{', '.join(list(self.ids)[:30])}."
             )
+        if not self.framed:
+            if len(sequence) > max_length:
+                raise ValueError(f"{len(sequence)} symbols exceed the model's {max_length} positions.")
+            return [self.ids[s] for s in sequence]
         if len(sequence) + 2 > max_length:
             raise ValueError(f"{len(sequence)} symbols + [CLS] + [SEP] exceed the model's {max_length} positions.")
         return [self.specials["[CLS]"], *(self.ids[s] for s in sequence), self.specials["[SEP]"]]
@@ -139,6 +163,7 @@ def build_mapping(
     shift: int = 1000,
     keep_specials: bool = True,
     pitches: bool = False,
+    framed: bool = True,
 ) -> TokenMapping:
     """The mapping of ``symbols`` on ``vocabulary`` (see the module's docstring).
 
@@ -157,6 +182,10 @@ def build_mapping(
     elif kind == "shift":
         span = vocabulary.size - RESERVED
         ids = {s: RESERVED + (b - RESERVED + shift) % span for s, b in base.items()}
+    elif kind == "shift-all":
+        ids = {s: (b + shift) % vocabulary.size for s, b in base.items()}
+        if not keep_specials:
+            specials = {name: (i + shift) % vocabulary.size for name, i in specials.items()}
     else:
         ids = dict(base)
     if len(set(ids.values())) != len(ids):
@@ -164,7 +193,7 @@ def build_mapping(
     clash = sorted(set(ids.values()) & set(specials.values()))
     if clash:
         raise ValueError(f"a symbol would read a special token's id ({clash}); choose another seed or mapping.")
-    return TokenMapping(kind, seed, shift, keep_specials, base, ids, specials, dict(vocabulary.specials))
+    return TokenMapping(kind, seed, shift, keep_specials, base, ids, specials, dict(vocabulary.specials), framed)
 
 
 def encode_all(sequences: list[list[str]], mapping: TokenMapping, max_length: int) -> torch.Tensor:

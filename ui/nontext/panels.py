@@ -86,16 +86,18 @@ def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSetti
         tokens.KINDS,
         key="nt-mapping",
         horizontal=True,
-        help="random: the paper's seeded table over the vocabulary; shift: every id moved by an offset; wordpiece: "
-        "the symbols' own wordpieces.",
+        help="random: a seeded random table over the vocabulary, of the paper's kind (made with NumPy: not the "
+        "paper's own tables, which cannot be regenerated); shift: the lab's shift, every symbol's id moved by "
+        f"{settings.shift} within the ids from 1000 up; shift-all: the paper's shift, (id + {settings.shift}) mod the "
+        "vocabulary on every id; wordpiece: the symbols' own wordpieces.",
     )
     seed = inputs.number(middle, "Table seed", 0, 10**6, settings.mapping_seed, key="nt-mapping-seed")
     keep = right.toggle(
         "Keep [CLS], [SEP], [PAD]",
         True,
         key="nt-keep",
-        help="The paper's code sent the special tokens through the random table too; kept, they mean what the "
-        "model learnt.",
+        help="Kept (the lab's choice), they mean what the model learnt; the paper's code sent the special tokens "
+        "through the mapping too (off).",
     )
     settings = replace(settings, mapping=kind, mapping_seed=int(seed), keep_specials=keep)
     with state.user_errors():
@@ -121,7 +123,7 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         list(PRESETS),
         horizontal=True,
         key="nt-preset",
-        format_func={"laptop": "laptop (~10 min on 2 CPU cores)", "full": "full (the paper's; a GPU)"}.get,
+        format_func={"laptop": "laptop (the lab's; ~10 min on 2 CPU cores)", "full": "full (the paper's; a GPU)"}.get,
     )
     p = PRESETS[name]
     cols = st.columns([3, 2, 1, 1])  # the encoders' names are long: two chips must both show
@@ -133,8 +135,9 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
     every = inputs.number(cols[3], "Evaluate every", 1, 10_000, p.eval_every, key=f"nt-every-{name}")
     st.caption(
         f"{p.encoder}, batch {p.batch_size}, {p.optimizer} lr {p.lr:g}, {p.schedule} schedule; split "
-        f"{'/'.join(f'{s:.0%}' for s in p.shares)} (seed {p.split_seed}). Every encoder gets the same data, split, "
-        "seeds and steps."
+        f"{'/'.join(f'{s:.0%}' for s in p.shares)} (seed {p.split_seed}), {SPLIT_TITLES[p.split_method]}; head: "
+        f"{models.HEAD_TITLES[p.head]}{music_caption(p, settings.task)}. {specials_caption(p, settings)}Every encoder "
+        "gets the same data, split, seeds and steps."
     )
     chosen = replace(
         p,
@@ -153,6 +156,34 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         steps=int(steps),
         eval_every=int(every),
     )
+
+
+SPLIT_TITLES = {
+    "lab": "the lab's NumPy shuffle",
+    "paper": "the paper's (Python's random.shuffle, cut at int(0.9 n) and int(0.95 n))",
+}
+VOTE_TITLES = {
+    "soft": "the mean of the windows' probabilities (the lab's)",
+    "majority": "a majority vote over the windows (the paper's description)",
+    "first": "the first window (the paper's code as written)",
+}
+
+
+def music_caption(preset: TokenSettings, task: str) -> str:
+    """The preset's music settings, for a music task."""
+    if task not in runs.MUSIC_TASKS:
+        return ""
+    frame = "the notes alone (the paper's)" if preset.music_frame == "paper" else "[CLS] + notes + [SEP] (the lab's)"
+    return f"; music: windows read as {frame}, a piece voted by {VOTE_TITLES[preset.vote]}"
+
+
+def specials_caption(preset: TokenSettings, settings: TokenSettings) -> str:
+    """Say when section 2's special tokens differ from the preset's (section 2's are used)."""
+    if preset.keep_specials == settings.keep_specials:
+        return ""
+    if settings.keep_specials:
+        return "The special tokens are kept as section 2 says; the paper's code remapped them (turn that off). "
+    return "The special tokens are remapped as section 2 says (the paper's way); the lab's preset keeps them. "
 
 
 class LiveRuns(state.LiveView):
