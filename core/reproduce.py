@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core import store
+from core import export, store
 
 PAPERS = {
     "text-to-image": ("core.text_to_image.reproduce", "Benarab 2021: text classified by sliced ImageNet CNNs"),
@@ -46,6 +46,13 @@ KINDS = {
     "control": "a control for the claim",
 }
 """What a row is; the table says it in every row, so no figure is mistaken for another."""
+EACH_ROW = (
+    "Each row says what it is: a figure the paper reported, the paper's settings run here, the lab's settings, a "
+    "baseline, or a control."
+)
+COLUMNS = ("row", "value", "figure", "what", "command", "time", "machine", "note")
+"""The table's columns as the pages and the HTML show them: the value beside what the row is, before the long
+descriptions."""
 
 
 @dataclass
@@ -158,6 +165,11 @@ def verdicts(record: dict[str, Any]) -> list[str]:
     return [s for s in found if s]
 
 
+def summary(record: dict[str, Any]) -> str:
+    """When and where the reproduction ran, and how long it took, in a sentence."""
+    return f"Run {record['started']} on {record['machine']}; {_time(record['seconds'])} in all."
+
+
 def markdown(record: dict[str, Any]) -> str:
     """A reproduction as a Markdown table, its verdicts in sentences above it."""
     rows = table_rows(record)
@@ -165,7 +177,7 @@ def markdown(record: dict[str, Any]) -> str:
     lines = [
         f"# Reproduction: {record['title']} ({record['variant']})",
         "",
-        f"Run {record['started']} on {record['machine']}; {_time(record['seconds'])} in all.",
+        summary(record),
         "",
         *[f"- {sentence}" for sentence in verdicts(record)],
         *([""] if verdicts(record) else []),
@@ -175,6 +187,19 @@ def markdown(record: dict[str, Any]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def html(record: dict[str, Any]) -> str:
+    """A reproduction as one self-contained HTML page (:func:`core.export.view_html`): when and where it ran, its
+    verdicts in sentences, and the table, every cell escaped."""
+    import pandas as pd
+
+    said = verdicts(record)
+    parts: list[export.Part] = [f"{summary(record)} {EACH_ROW}"]
+    if said:
+        parts.append("**What the paired comparisons say:**\n" + "\n".join(f"- {s}" for s in said))
+    parts.append(pd.DataFrame(table_rows(record), columns=list(COLUMNS)))
+    return export.view_html(f"Reproduction: {record['title']} ({record['variant']})", parts)
 
 
 def run(paper: str, online: bool = False, **options: Any) -> dict[str, Any]:

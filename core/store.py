@@ -44,6 +44,25 @@ def home() -> Path:
     return path
 
 
+@contextmanager
+def scratch_home(unless_set: bool = False) -> Iterator[Path]:
+    """A store of its own for the block: ``$CROSSMODAL_HOME`` set to a new temporary folder, removed afterwards and
+    the previous setting restored. With ``unless_set``, a ``$CROSSMODAL_HOME`` already set is used as it is."""
+    previous = os.environ.get(HOME_ENV)
+    if unless_set and previous:
+        yield home()
+        return
+    with tempfile.TemporaryDirectory(prefix="crossmodal-") as folder:
+        os.environ[HOME_ENV] = folder
+        try:
+            yield Path(folder)
+        finally:
+            if previous is None:
+                os.environ.pop(HOME_ENV, None)
+            else:
+                os.environ[HOME_ENV] = previous
+
+
 def package_versions(names: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, str]:
     """Installed versions of the packages that shape an artifact's numbers."""
     versions = {"python": platform.python_version()}

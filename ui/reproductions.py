@@ -22,9 +22,7 @@ def latest_table(paper: str, key: str) -> None:
             return
         st.caption(
             f"{record['title']} · {record['variant']} · run {record['started']} on {record['machine']}, "
-            f"{record['seconds'] / 60:.0f} min in all. Each row says what it is: a figure the paper reported, the "
-            "paper's settings run here, the lab's settings, a baseline, or a control. "
-            f"Run `{command}` again to refresh."
+            f"{record['seconds'] / 60:.0f} min in all. {reproduce.EACH_ROW} Run `{command}` again to refresh."
         )
         said = reproduce.verdicts(record)
         if said:
@@ -34,9 +32,18 @@ def latest_table(paper: str, key: str) -> None:
             hide_index=True,
             width="stretch",
             key=f"{key}-table",
-            # the value beside what the row is, before the long descriptions
-            column_order=("row", "value", "figure", "what", "command", "time", "machine", "note"),
+            column_order=reproduce.COLUMNS,
         )
-        st.download_button(
+        markdown, page = st.columns(2)
+        markdown.download_button(
             "Table (Markdown)", reproduce.markdown(record), f"reproduction-{paper}.md", "text/markdown", key=f"{key}-md"
+        )
+        page.download_button(
+            "Table and verdicts (HTML)",
+            lambda: reproduce.html(record),
+            f"reproduction-{paper}.html",
+            "text/html",
+            key=f"{key}-html",
+            on_click="ignore",
+            help="One HTML file that opens offline: when and where this ran, the verdicts in sentences and the table.",
         )

@@ -19,6 +19,7 @@ from core.figures import (
     TIGHT,
     VIRIDIS,
     bare_axes,
+    colour_scale,
     display_values,
     heatmap_trace,
     interval_error_y,
@@ -98,6 +99,23 @@ def layer_strip_figure(
     bare_axes(fig, count)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 24, "b": 0})
     return fig
+
+
+def pooled_vectors_figure(features: np.ndarray, layers: Sequence[int], hidden: int) -> go.Figure:
+    """A sentence's pooled vectors, one row per layer the dataset reads (``features``: ``len(layers) * hidden``
+    values), on a diverging scale centred at 0."""
+    grid = np.asarray(features).reshape(len(layers), hidden)
+    fig = go.Figure(go.Heatmap(z=grid, y=[f"layer {i}" for i in layers], colorscale=colour_scale("RdBu"), zmid=0))
+    fig.update_layout(height=80 + 40 * len(layers), margin=MARGIN, xaxis_title="hidden dimension")
+    return fig
+
+
+def slice_maps_figure(maps: np.ndarray) -> go.Figure:
+    """A vision model's feature maps (channels, h, w) in a row, each scaled to its own maximum (white; black: no
+    activation)."""
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    shown = maps / np.where(peaks > 0, peaks, 1.0)
+    return layer_strip_figure(shown, [f"map {i + 1}" for i in range(len(maps))])
 
 
 def layout_scatter(layout: FeatureLayout, names: Sequence[tuple[int, int]], title: str = "") -> go.Figure:

@@ -9,7 +9,7 @@ from core.images_to_words.figures import (
     loss_change_histogram,
 )
 from core.images_to_words.settings import LAPTOP
-from ui import inputs, state
+from ui import charts, inputs, state
 from ui.images_to_words import studies
 from ui.reproductions import latest_table
 
@@ -82,19 +82,15 @@ with state.user_errors():
 
     left, right = st.columns(2)
     left.markdown("**Held-out loss change across classes**")
-    left.plotly_chart(
-        loss_change_histogram(
-            [f["relative_change"] for f in folds],
-            [f["class"] for f in folds],
-            [f["constant_loss"] / f["loss_before"] - 1 for f in folds if "constant_loss" in f],
-            [f["shuffled_loss"] / f["loss_before"] - 1 for f in folds if "shuffled_loss" in f],
-        ),
-        key="loo-hist",
-    )
+    changes, classes = [f["relative_change"] for f in folds], [f["class"] for f in folds]
+    constant = [f["constant_loss"] / f["loss_before"] - 1 for f in folds if "constant_loss" in f]
+    shuffled = [f["shuffled_loss"] / f["loss_before"] - 1 for f in folds if "shuffled_loss" in f]
+    charts.show(loss_change_histogram(changes, classes, constant, shuffled), key="loo-hist", where=left)
     right.markdown("**Held-out loss during training** (median and quartiles across folds)")
-    right.plotly_chart(
+    charts.show(
         held_out_band_figure({f["class"]: f["history"] for f in folds}, {f["class"]: f["loss_before"] for f in folds}),
         key="loo-band",
+        where=right,
     )
     st.markdown("**What goes with the loss change?** (the poster: willow does well because other trees are trained)")
     explanation = st.radio(
@@ -105,7 +101,7 @@ with state.user_errors():
         key="loo-explain",
     )
     title = {"loss_before": "held-out loss before training (about the word vector's squared length / 50)"}
-    st.plotly_chart(change_vs_similarity_figure(folds, explanation, title.get(explanation)), key="loo-scatter")
+    charts.show(change_vs_similarity_figure(folds, explanation, title.get(explanation)), key="loo-scatter")
     correlation = analysis.correlation_evidence(folds, explanation)
     if correlation is not None:
         interval = correlation["interval"]

@@ -6,7 +6,7 @@ import streamlit as st
 from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
-from ui import state
+from ui import charts, state
 from ui.text_to_image import attribution, cache, calibration, panels
 
 st.title("Classify")
@@ -33,7 +33,7 @@ if not chosen or not text:
     st.warning("Choose at least one model and type a sentence.")
     st.stop()
 
-with state.user_errors():
+with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
     imager = cache.dataset_imager(*ref)
     consequence = "so the prediction below is not meaningful for it: the models read mostly unknown tokens"
@@ -47,13 +47,13 @@ with state.user_errors():
     hover = cache.dataset_hover(*ref)
     vote = names[result["vote"]]
     counts = ", ".join(f"{n} {c}" for n, c in zip(names, result["votes"], strict=True))
-    kind = "raw" if raw else "calibrated"
-    st.subheader(f"Ensemble: **{vote}** ({result['mean'][result['vote']]:.2f} mean {kind} probability; votes {counts})")
-    st.plotly_chart(probabilities_figure(result["per_model"], names, result["mean"]), key="cl-probs")
+    kind, mean = "raw" if raw else "calibrated", result["mean"][result["vote"]]
+    charts.subheader(f"Ensemble: **{vote}** ({mean:.2f} mean {kind} probability; votes {counts})")
+    charts.show(probabilities_figure(result["per_model"], names, result["mean"]), key="cl-probs")
     calibration.classify_caption([models[i] for i in chosen], raw)
     panels.reference_caption([models[i] for i in chosen], dataset)
     if imager.encoder.truncated([text])[0]:
-        st.warning(f"Only the first {imager.encoder.max_length} tokens were read.")
+        charts.warning(f"Only the first {imager.encoder.max_length} tokens were read.")
 
     explained = st.selectbox("Saliency of", list(loaded), key="cl-explain")
     target = st.radio("for the class", ["predicted", *names], horizontal=True, key="cl-target")
@@ -61,22 +61,28 @@ with state.user_errors():
         loaded[explained], images[0], None if target == "predicted" else names.index(target)
     )
     left, right = st.columns(2)
-    left.caption("The sentence's image (as the model sees it)")
-    left.plotly_chart(
-        image_figure(images[0], hover, contrast="model", size=320), key="cl-image", config=panels.PLAIN, width="content"
+    charts.add(f"Saliency of {explained} for the {target} class.")
+    charts.caption("The sentence's image (as the model sees it)", left)
+    charts.show(
+        image_figure(images[0], hover, contrast="model", size=320),
+        key="cl-image",
+        config=panels.PLAIN,
+        width="content",
+        where=left,
     )
     overlay = right.toggle("Over the sentence's image", key="cl-overlay")
-    right.plotly_chart(
+    charts.show(
         saliency_figure(saliency, hover, size=320, image=images[0] if overlay else None),
         key="cl-saliency",
         config=panels.PLAIN,
         width="content",
+        where=right,
     )
     k = st.slider("Most salient pixels", 3, 30, 10, key="cl-k")
     rows = classify.influential_features(
         imager.layout, saliency, imager.layers, imager.encoder.hidden_size, features[0], k
     )
-    st.dataframe(
+    charts.dataframe(
         pd.DataFrame(rows).drop(columns="feature"),
         hide_index=True,
         width="stretch",
@@ -85,11 +91,11 @@ with state.user_errors():
             "value": st.column_config.NumberColumn("embedding value", format="%.4f"),
         },
     )
-    st.caption(
+    charts.caption(
         "Features that share a pixel share its saliency: the map cannot tell them apart (see the collisions on the "
         "Feature Layout page)."
     )
 
-    st.subheader("Which words pushed the prediction")
+    charts.subheader("Which words pushed the prediction")
     if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
         attribution.panel(imager, loaded[explained], text, names, (*ref, explained))

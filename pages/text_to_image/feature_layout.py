@@ -6,7 +6,7 @@ from core import store
 from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
 from core.text_to_image.figures import layout_scatter, occupancy_figure
-from ui import inputs, state
+from ui import charts, inputs, state
 from ui.text_to_image import cache, forms, panels
 
 st.title("Feature Layout")
@@ -41,11 +41,13 @@ def show(artifact: store.Artifact, where, columns: int = 4) -> None:
         f"{quality['fit_seconds']:.1f} s" + (" (stopped early)" if quality["stopped_early"] else "")
     )
     names = imaging.feature_names(artifact.config, which)
-    where.plotly_chart(layout_scatter(layout, names, "feature positions"), key=f"scatter-{artifact.id}-{where is st}")
-    where.plotly_chart(
+    scatter = layout_scatter(layout, names, "feature positions")
+    charts.show(scatter, key=f"scatter-{artifact.id}-{where is st}", where=where)
+    charts.show(
         occupancy_figure(layout.occupancy(), "features per pixel"),
         key=f"occ-{artifact.id}-{where is st}",
         width="content",
+        where=where,
     )
 
 

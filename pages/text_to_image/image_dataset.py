@@ -8,7 +8,7 @@ from core.encoders import parse_layers
 from core.figures import image_figure
 from core.text_to_image import datasets, jobs
 from core.text_to_image.figures import layer_strip_figure
-from ui import inputs, state
+from ui import charts, inputs, state
 from ui.text_to_image import cache, forms, panels
 
 st.title("Image Dataset")
@@ -73,7 +73,7 @@ with state.user_errors():
         rows = np.flatnonzero(arrays["labels"] == index)
         picked = rng.choice(rows, size=min(per_class, len(rows)), replace=False)
         st.markdown(f"**{name}** — {len(picked)} random images of {len(rows):,}")
-        st.plotly_chart(
+        charts.show(
             layer_strip_figure(
                 arrays["images"][picked], panels.gallery_titles(arrays, picked), hover, contrast=contrast, height=190
             ),
@@ -85,16 +85,18 @@ with state.user_errors():
     columns = st.columns(len(means) + 1)
     for column, name, mean in zip(columns, names, means, strict=False):
         column.caption(f"mean of {name}")
-        column.plotly_chart(
+        charts.show(
             image_figure(mean, hover, contrast=contrast, size=260),
             key=f"ds-mean-{name}",
             config=panels.PLAIN,
             width="content",
+            where=column,
         )
     columns[-1].caption(f"{names[1]} − {names[0]} (red: brighter in {names[1]})")
-    columns[-1].plotly_chart(
+    charts.show(
         image_figure(means[1] - means[0], hover, diverging=True, size=260),
         key="ds-diff",
         config=panels.PLAIN,
         width="content",
+        where=columns[-1],
     )

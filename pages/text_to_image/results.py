@@ -6,7 +6,7 @@ import streamlit as st
 from core import store
 from core.figures import confusion_figure, learning_curves_figure
 from core.text_to_image import datasets, results, training
-from ui import state, tables
+from ui import charts, state, tables
 from ui.reproductions import latest_table
 from ui.text_to_image import calibration, panels
 from ui.text_to_image.route import route_panel
@@ -83,18 +83,19 @@ shown = st.multiselect(
 )
 if shown:
     histories = {results.model_key(models[i]): models[i].config["history"] for i in shown}
-    st.plotly_chart(learning_curves_figure(histories, baselines), key="rs-curves-fig")
+    charts.show(learning_curves_figure(histories, baselines), key="rs-curves-fig")
 st.subheader("Confusion matrix")
 picked = st.selectbox(
     "Model", list(models), format_func=lambda i: results.model_label(models[i]), key=f"rs-confusion-{dataset_id}"
 )
 config = models[picked].config
 left, right = st.columns([2, 3])
-left.plotly_chart(
+charts.show(
     confusion_figure(config["confusion"], config["label_names"]),
     key="rs-confusion-fig",
     width="content",
     config=panels.PLAIN,
+    where=left,
 )
 right.markdown(
     f"**{results.model_label(models[picked])}**\n\n"

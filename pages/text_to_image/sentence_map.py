@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.text_to_image import sentence_map
 from core.text_to_image.figures import sentence_map_figure
-from ui import inputs, state
+from ui import charts, inputs, state
 from ui.text_to_image import sentence_map as panels
 from ui.text_to_image.panels import shorten, unreadable_warning
 
@@ -65,7 +65,7 @@ if texts:
         placed = loaded.place(vectors)
         took = time.perf_counter() - started
 title = f"{settings.corpus}, {len(loaded.texts):,} sentences · {settings.encoder} layer {layer} · {settings.method}"
-st.plotly_chart(sentence_map_figure(loaded.coords, loaded.texts, groups, wrong, placed, texts, title), key="sm-map")
+charts.show(sentence_map_figure(loaded.coords, loaded.texts, groups, wrong, placed, texts, title), key="sm-map")
 st.caption(caption)
 if placed is not None:
     st.caption(f"{len(texts)} sentence(s) embedded and placed in {took * 1000:.0f} ms.")

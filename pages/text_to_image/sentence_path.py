@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.text_to_image import datasets, imaging, results, sentence_path, training
-from ui import state
+from ui import charts, state
 from ui.text_to_image import cache, panels
 from ui.text_to_image import calibration as calibrated
 from ui.text_to_image import path as steps
@@ -45,7 +45,8 @@ raw = st.toggle(
     help="Off: divided by the model's temperature, fitted on its validation split, as on Classify.",
 )
 
-with state.user_errors():
+with state.user_errors(), charts.view(f"A Sentence's Path: «{text}»", "sp-html"):
+    charts.add(f"Dataset: {datasets.dataset_label(dataset)}. Model: {results.model_key(models[model_id])}.")
     ref = (dataset_id, state.artifact_stamp(datasets.DATASETS, dataset_id))
     imager = cache.dataset_imager(*ref)
     consequence = "so every step below, the prediction included, says little about its meaning"

@@ -28,6 +28,35 @@ def charts(app: AppTest) -> list:
     return app.get("plotly_chart")
 
 
+@pytest.fixture
+def views(monkeypatch) -> list:
+    """Every view a page offers as HTML, as its download button got it (the page's title and parts)."""
+    from ui import charts as collected
+
+    found, offer = [], collected.View.download
+
+    def keep(view, *args, **kwargs):
+        found.append(view)
+        return offer(view, *args, **kwargs)
+
+    monkeypatch.setattr(collected.View, "download", keep)
+    return found
+
+
+def view_page(views: list) -> str:
+    """The HTML file the latest run's view download gives."""
+    from core import export
+
+    view = views[-1]
+    return export.view_html(view.title, view.parts)
+
+
+def html_button(app: AppTest, key: str):
+    [button] = [b for b in app.get("download_button") if b.proto.id.endswith(f"-{key}")]
+    assert button.proto.label == "This view (HTML)" and button.proto.deferred_file_id
+    return button
+
+
 def test_app_entry_opens_on_home(lab_home):
     app = run("app.py")
     assert app.title[0].value == "Crossmodal Lab"
@@ -270,7 +299,7 @@ def test_results_page_shows_models_next_to_the_baselines(lab_home, small_dataset
     assert len(charts(app)) == 2  # learning curves and the confusion matrix
 
 
-def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset, small_model):
+def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset, small_model, views):
     app = run("pages/text_to_image/classify.py")
     app.selectbox(key="cl-dataset").set_value(small_dataset.id).run()
     app.text_input(key="cl-text").set_value("A dreary, joyless slog.").run()
@@ -280,12 +309,18 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     features = app.dataframe[0].value
     assert {"layer", "dimension", "pixel", "saliency", "value"} <= set(features.columns)
     assert len(set(features["pixel"].map(tuple))) == 10
+    html_button(app, "cl-html")
+    page = view_page(views)
+    assert "<h1>Classify: «A dreary, joyless slog.»</h1>" in page and "Ensemble: <strong>" in page
+    assert page.count("Plotly.newPlot(") == 3 and "<th>saliency</th>" in page and "Held-out accuracy" in page
     app.toggle(key="cl-attr").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
     words = app.dataframe[1].value
     assert list(words.columns) == ["word", "pieces", "attribution"] and {"dreary", "joyless"} <= set(words["word"])
     assert "dr ##ear ##y" in set(words["pieces"])
     assert any("attributions add up to it within" in c.value for c in app.caption)
+    page = view_page(views)  # the words, their attributions and the deletion check join the file
+    assert page.count("Plotly.newPlot(") == 4 and "<td>joyless</td>" in page and "<th>attribution</th>" in page
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value
 
@@ -297,7 +332,7 @@ def _per_layer(imager_id: str):
     return imaging.load_imager(store.load(imaging.IMAGERS, imager_id)).per_layer
 
 
-def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_model):
+def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_model, views):
     app = run("pages/text_to_image/sentence_path.py")
     app.selectbox(key="sp-dataset").set_value(small_dataset.id).run()
     app.selectbox(key="sp-model").set_value(small_model.id).run()
@@ -316,6 +351,11 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
     assert len(charts(app)) == 6  # layer strip, vectors, image, slice maps, probabilities, saliency
     tokens = app.dataframe[0].value
     assert list(tokens.index) == ["token", "id"] and tokens.iloc[0, 0] == "[CLS]"
+    html_button(app, "sp-html")
+    page = view_page(views)  # every step's text, chart and table, in the page's order
+    assert page.count("Plotly.newPlot(") == 6 and "<th>token</th>" in page and "<td>[CLS]</td>" in page
+    assert page.index("1. Tokens") < page.index("figure-1") < page.index("7. The prediction") < page.index("figure-6")
+    assert "Path: «A tender, funny and beautifully acted film.»</h1>" in page and small_model.id in page
     # step 7's probabilities are the model's calibrated ones by default (as on Classify), the raw ones on request
     from core.text_to_image import calibration, classify, sentence_path
 

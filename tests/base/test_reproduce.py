@@ -213,3 +213,8 @@ def test_the_pages_show_the_latest_reproduction(fresh_home):
         assert any(said["sentence"] in m.value for m in app.markdown)
         shown = [d.value for d in app.dataframe if "figure" in d.value.columns]
         assert shown and shown[0]["value"].tolist() == ["-31.0 %", "+5.0 points"]
+        [button] = [b for b in app.get("download_button") if b.proto.id.endswith("-html")]
+        assert button.proto.label == "Table and verdicts (HTML)" and button.proto.deferred_file_id
+    page = reproduce.html(reproduce.latest("hybrid"))  # what the button gives: verdicts, then the table
+    assert page.index(said["sentence"]) < page.index("<table") and "<td>+5.0 points</td>" in page
+    assert "plotly.js v" not in page and "<th>row</th>\n      <th>value</th>" in page

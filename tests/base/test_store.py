@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -111,3 +112,17 @@ def test_two_writers_of_the_same_artifact_both_succeed(tmp_path, monkeypatch):
     found = store.load("things", "same", root=tmp_path)
     assert found.config == {"x": 1} and found.file("v.txt").read_text() == "theirs"
     assert [p.name for p in (tmp_path / "runs" / "things").iterdir()] == ["same"]
+
+
+def test_scratch_home_is_a_store_of_its_own_for_a_block(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.HOME_ENV, str(tmp_path / "mine"))
+    with store.scratch_home() as scratch:
+        assert store.home() == scratch and scratch.is_dir() and scratch != tmp_path / "mine"
+        (scratch / "made").write_text("x")
+    assert not scratch.exists() and store.home() == tmp_path / "mine"  # removed, the previous home back
+    with store.scratch_home(unless_set=True) as kept:
+        assert kept == tmp_path / "mine"
+    monkeypatch.delenv(store.HOME_ENV)
+    with store.scratch_home(unless_set=True) as scratch:
+        assert store.home() == scratch
+    assert store.HOME_ENV not in os.environ

@@ -136,3 +136,16 @@ def test_legends_sit_below_the_plot_where_they_cover_no_bar_or_label():
         assert 45 <= below <= layout.margin.b - 20, (rows, below)
     histogram = loss_change_histogram([-0.3, -0.1, 0.2], ["a", "b", "c"], [0.0, 0.1, -0.1])
     assert histogram.layout.legend.yanchor == "top" and histogram.layout.legend.y < 0  # it covered the median label
+
+
+def test_pooled_vectors_and_slice_maps():
+    from core.text_to_image.figures import pooled_vectors_figure, slice_maps_figure
+
+    features = np.arange(12, dtype=float) - 6
+    fig = pooled_vectors_figure(features, [4, 6], 6)
+    assert fig.data[0].z.shape == (2, 6) and list(fig.data[0].y) == ["layer 4", "layer 6"] and fig.data[0].zmid == 0
+    maps = np.stack([np.full((3, 3), 2.0), np.zeros((3, 3)), np.eye(3) * 0.5])
+    strip = slice_maps_figure(maps)
+    assert [a.text for a in strip.layout.annotations] == ["map 1", "map 2", "map 3"]
+    peaks = [float(np.max(trace.z)) for trace in strip.data]
+    assert peaks == [1.0, 0.0, 1.0]  # each map on its own 0-1 scale; an empty map stays black

@@ -10,7 +10,7 @@ from core.errors import Interrupted
 from core.hybrid import figures, models, search, vision
 from core.hybrid.search import PRESETS, SearchSettings
 from core.settings import from_record
-from ui import inputs, state
+from ui import charts, inputs, state
 
 OTHER = "another (hub id or folder)…"
 
@@ -180,10 +180,10 @@ def results(found: store.Artifact) -> None:
         f"{best['learning_rate']:g}. Chance {refs['chance']:.3f}; "
         f"majority class of the test split {refs['majority']:.3f}."
     )
-    st.plotly_chart(figures.grid_heatmaps(config["grid"], best), key="hy-heat")
+    charts.show(figures.grid_heatmaps(config["grid"], best), key="hy-heat")
     probe = config.get("linear_probe")
     comparisons(config)
-    st.plotly_chart(figures.ablation_figure(config["ablation"], refs, probe), key="hy-ablation")
+    charts.show(figures.ablation_figure(config["ablation"], refs, probe), key="hy-ablation")
     under = set(probe["under_trained"]) if probe else set()
     table = pd.DataFrame(
         [
@@ -295,4 +295,4 @@ def trial_view(config: dict) -> None:
     chosen = st.selectbox("Curves of one trial", list(options), format_func=options.get, key="hy-trial")
     history = search.trial_history(chosen) if chosen else None
     if history:
-        st.plotly_chart(figures.trial_curves(history, config["references"]), key="hy-curves")
+        charts.show(figures.trial_curves(history, config["references"]), key="hy-curves")

@@ -13,7 +13,7 @@ from core.images_to_words import analysis, jobs, loo
 from core.images_to_words.figures import fold_curve_figure
 from core.images_to_words.settings import DEFAULTS, LAPTOP, LOSSES, StudySettings
 from core.store import Callback
-from ui import inputs, state
+from ui import charts, inputs, state
 
 
 def samples(source: dict, class_index: int, count: int = 8) -> np.ndarray | None:
@@ -301,9 +301,9 @@ def one_class(study: loo.Study, folds: list[dict]) -> None:
     if images is None:
         st.caption("The image set is not available here, so no sample images.")
     else:
-        st.plotly_chart(sample_images_figure(images), key="loo-samples")
+        charts.show(sample_images_figure(images), key="loo-samples")
     left, right = st.columns([3, 2])
-    left.plotly_chart(fold_curve_figure(fold), key="loo-curve")
+    charts.show(fold_curve_figure(fold), key="loo-curve", where=left)
     right.markdown(
         f"**{chosen}** held out: loss {fold['loss_before']:.4f} → {fold['loss_after']:.4f} "
         f"(**{100 * fold['relative_change']:+.1f} %**) over "

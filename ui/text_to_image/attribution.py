@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.text_to_image import attributions
 from core.text_to_image.figures import deletion_figure
+from ui import charts
 from ui.text_to_image import cache
 
 DEFAULTS = attributions.DEFAULTS
@@ -95,7 +96,7 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
             if found.method == "integrated_gradients"
             else "one gradient"
         )
-        st.caption(
+        charts.caption(
             f"{METHOD_TITLES[found.method]} toward **{name}** (probability {found.probabilities[found.target]:.2f}): "
             "red words raised its logit, blue ones lowered it (hover a word for its value; word pieces summed into "
             f"words). Baseline: the sentence with {attributions.BASELINE_TITLES[found.baseline]}, [CLS] and [SEP] "
@@ -105,12 +106,13 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
         )
         advice = attributions.completeness_advice(found, DEFAULTS.max_steps, DEFAULTS.tolerance)
         if advice:
-            st.warning(advice, icon=":material/warning:")
+            charts.warning(advice, icon=":material/warning:")
     with right:
-        st.plotly_chart(deletion_figure(check, name), key="cl-attr-deletion")
+        charts.show(deletion_figure(check, name), key="cl-attr-deletion")
         show = st.success if check.beaten >= 0.9 else st.info if check.beaten > 0.5 else st.warning
         show(check.verdict())
-        st.caption(
+        charts.add(check.verdict())
+        charts.caption(
             f"Deletion check: the words are taken out of the sentence most-attributed first, one more at a time, "
             f"and the logit of {name} re-predicted (the attributions split that logit); the same for "
             f"{len(check.random)} random orders (seed {DEFAULTS.seed}). Area over the curve: the mean drop of the "
@@ -122,7 +124,7 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
             attributions.word_spans(found.tokens), attributions.words(found), strict=True
         )
     ]
-    st.dataframe(
+    charts.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",

@@ -9,6 +9,7 @@ from core import store
 from core.calibration import BINS, Calibration
 from core.figures import reliability_figure
 from core.text_to_image import calibration, results
+from ui import charts
 
 COLUMNS = {
     "temperature": ("%.2f", "T fitted on the model's validation split: calibrated = softmax(logits / T)."),
@@ -62,9 +63,8 @@ def model_details(model: store.Artifact, where=st) -> None:
     )
     if where.toggle("Reliability diagram", key=f"rs-reliability-{model.id}"):
         tables = {"raw": split.reliability_raw, f"calibrated (T = {found.temperature:.2f})": split.reliability}
-        where.plotly_chart(
-            reliability_figure(tables, found.bins, f"{which} split, {split.n} texts"), key="rs-reliability-fig"
-        )
+        figure = reliability_figure(tables, found.bins, f"{which} split, {split.n} texts")
+        charts.show(figure, key="rs-reliability-fig", where=where)
 
 
 def outcome_notes(model: store.Artifact) -> None:
@@ -104,8 +104,8 @@ def classify_caption(models: list[store.Artifact], raw: bool) -> None:
         else "Calibrated probabilities, softmax(logits / T), T fitted on each model's validation split (switch on "
         "'Raw probabilities' for the network's own)."
     )
-    st.caption(f"{shown} Held-out expected calibration error ({BINS} bins), raw → calibrated: " + "; ".join(parts))
+    charts.caption(f"{shown} Held-out expected calibration error ({BINS} bins), raw → calibrated: " + "; ".join(parts))
     for model in models:
         f = found[model.id]
         if isinstance(f, Calibration) and f.overconfident:
-            st.warning(f"{results.model_name(model)} ({model.id}): {f.message()}", icon=":material/warning:")
+            charts.warning(f"{results.model_name(model)} ({model.id}): {f.message()}", icon=":material/warning:")

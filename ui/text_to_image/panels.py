@@ -13,7 +13,7 @@ from core.figures import image_figure
 from core.layout import DEFAULTS as LAYOUT_DEFAULTS
 from core.text_to_image import imaging
 from core.text_to_image.figures import layer_strip_figure
-from ui import state
+from ui import charts, state
 from ui.text_to_image import cache
 
 
@@ -85,8 +85,9 @@ def unreadable_warning(encoder, text: str, consequence: str, which: str = "this 
     return True
 
 
-PLAIN = {"displayModeBar": False}
-"""Plotly config for small images: no toolbar over the panel titles."""
+PLAIN = {"modeBarButtons": [["toImage"]]}
+"""Plotly config for small images: of the toolbar only the camera button (shown on hover), so no row of buttons
+covers the panel titles and the image still saves at print resolution."""
 
 
 def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, contrast: str) -> None:
@@ -103,14 +104,14 @@ def sentence_images(ref: tuple[str, str], index: int, text: str, result: dict, c
             "were read."
         )
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(
+    charts.show(
         layer_strip_figure(layers, titles, cache.hover_text(*ref, "per_layer"), contrast=contrast),
         key=f"strip-{index}",
         config=PLAIN,
     )
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.plotly_chart(
+        charts.show(
             image_figure(combined, cache.hover_text(*ref, "combined"), contrast=contrast),
             key=f"combined-{index}",
             config=PLAIN,
@@ -146,17 +147,18 @@ def difference(ref: tuple[str, str], texts: list[str], result: dict) -> None:
     layers = result["layers"][a] - result["layers"][b]
     combined = result["combined"][a] - result["combined"][b]
     titles = [f"layer {layer}" for layer in fitted.layers]
-    st.plotly_chart(
+    charts.show(
         layer_strip_figure(layers, titles, cache.hover_text(*ref, "per_layer"), diverging=True),
         key="diff-strip",
         config=PLAIN,
     )
     left, right = st.columns([2, 3], vertical_alignment="center")
-    left.plotly_chart(
+    charts.show(
         image_figure(combined, cache.hover_text(*ref, "combined"), diverging=True),
         key="diff-combined",
         config=PLAIN,
         width="content",
+        where=left,
     )
     right.caption(
         f"A − B. Red: higher in A; blue: higher in B. Each image has its own symmetric scale; the largest "
@@ -258,7 +260,7 @@ def model_outcome(model: store.Artifact, dataset: store.Artifact, key: str) -> N
     curves = learning_curves_figure(
         {results.model_label(model): model.config["history"]}, results.reference_lines(dataset)
     )
-    st.plotly_chart(curves, key=key)
+    charts.show(curves, key=key)
 
 
 def baseline_button(dataset: store.Artifact) -> None:
@@ -288,14 +290,14 @@ def reference_caption(models: list[store.Artifact], dataset: store.Artifact) -> 
         f"{results.model_name(m)}: {m.config['metrics']['accuracy']:.3f} {results.accuracy_interval(dataset, m)}"
         for m in models
     )
-    st.caption(
+    charts.caption(
         f"Held-out accuracy (95% interval over the held-out texts) {accuracies}; always answering the majority class "
         f"'{ref.majority_class}' scores {ref.majority_rate:.3f}, a uniform guess {ref.chance:.3f}."
     )
     for model in models:
         check = results.check_predictions(model)
         if check.degenerate:
-            st.warning(f"{results.model_name(model)} ({model.id}): {check.message()}", icon=":material/warning:")
+            charts.warning(f"{results.model_name(model)} ({model.id}): {check.message()}", icon=":material/warning:")
 
 
 MAX_SENTENCES = 8

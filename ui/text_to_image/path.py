@@ -4,62 +4,62 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.figures import MARGIN, colour_scale, image_figure
-from core.text_to_image.figures import layer_strip_figure, probabilities_figure, saliency_figure
+from core.figures import image_figure
+from core.text_to_image.figures import (
+    layer_strip_figure,
+    pooled_vectors_figure,
+    probabilities_figure,
+    saliency_figure,
+    slice_maps_figure,
+)
 from core.text_to_image.sentence_path import SentencePath
+from ui import charts
 from ui.text_to_image.panels import PLAIN
 
 
 def tokens(path: SentencePath) -> None:
-    st.markdown("**1. Tokens.** The tokenizer cuts the sentence into word pieces and looks up each one's id.")
-    st.dataframe(pd.DataFrame({"token": path.tokens, "id": path.ids}).T, width="stretch", key="sp-tokens")
+    charts.markdown("**1. Tokens.** The tokenizer cuts the sentence into word pieces and looks up each one's id.")
+    charts.dataframe(pd.DataFrame({"token": path.tokens, "id": path.ids}).T, width="stretch", key="sp-tokens")
 
 
 def layers(path: SentencePath, name: str) -> None:
-    st.markdown(
+    charts.markdown(
         f"**2. Every layer.** {name} turns the ids into vectors, then each layer rewrites them. Pooled over the "
         "tokens, each layer's vector is one image below, every layer on the same grid: the same pixel is the same "
         "hidden dimension, so you can watch it change from the embeddings layer (0) to the last."
     )
     titles = ["emb. (0)", *[f"layer {i}" for i in range(1, len(path.layer_images))]]
-    st.plotly_chart(layer_strip_figure(path.layer_images, titles), key="sp-layers", config=PLAIN)
+    charts.show(layer_strip_figure(path.layer_images, titles), key="sp-layers", config=PLAIN)
 
 
 def vectors(path: SentencePath, layer_names: list[int], hidden: int) -> None:
-    st.markdown(
+    charts.markdown(
         f"**3. The pooled vectors.** The dataset reads layers {', '.join(map(str, layer_names))}: "
         f"{len(layer_names)} x {hidden} = {len(path.features):,} numbers, one row per layer."
     )
-    grid = path.features.reshape(len(layer_names), hidden)
-    fig = go.Figure(go.Heatmap(z=grid, y=[f"layer {i}" for i in layer_names], colorscale=colour_scale("RdBu"), zmid=0))
-    fig.update_layout(height=80 + 40 * len(layer_names), margin=MARGIN, xaxis_title="hidden dimension")
-    st.plotly_chart(fig, key="sp-vectors")
+    charts.show(pooled_vectors_figure(path.features, layer_names, hidden), key="sp-vectors")
 
 
 def layout_and_image(path: SentencePath, hover: np.ndarray) -> None:
-    st.markdown(
+    charts.markdown(
         "**4. The layout, 5. the image.** The feature layout gives every number a pixel (features with similar "
         "behaviour over the corpus sit close); each pixel shows the mean of its features, scaled to 0–1. The table "
         "lists where this sentence's strongest features sit."
     )
     left, right = st.columns([1, 1])
-    left.plotly_chart(image_figure(path.image, hover, size=300), key="sp-image", config=PLAIN, width="content")
-    right.dataframe(pd.DataFrame(path.strongest), hide_index=True, width="stretch", key="sp-strongest")
+    charts.show(image_figure(path.image, hover, size=300), key="sp-image", config=PLAIN, width="content", where=left)
+    charts.dataframe(pd.DataFrame(path.strongest), right, hide_index=True, width="stretch", key="sp-strongest")
 
 
 def slice_maps(path: SentencePath, backbone: str) -> None:
-    st.markdown(
+    charts.markdown(
         f"**6. The vision model's slice.** The early layers of {backbone} read the image as if it were a photo. "
         f"These are its {len(path.slice_maps)} most active feature maps (of the slice's channels) for this sentence."
     )
-    titles = [f"map {i + 1}" for i in range(len(path.slice_maps))]
-    peaks = path.slice_maps.max(axis=(1, 2), keepdims=True)
-    shown = path.slice_maps / np.where(peaks > 0, peaks, 1.0)  # each map on its own 0-1 scale
-    st.plotly_chart(layer_strip_figure(shown, titles), key="sp-maps", config=PLAIN)
-    st.caption("Each map is scaled to its own maximum (white); black is no activation.")
+    charts.show(slice_maps_figure(path.slice_maps), key="sp-maps", config=PLAIN)
+    charts.caption("Each map is scaled to its own maximum (white); black is no activation.")
 
 
 def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperature: float | None = None) -> None:
@@ -68,13 +68,13 @@ def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperat
     probabilities = path.probabilities if temperature is None else path.calibrated(temperature)
     which = f"calibrated, T = {temperature:.2f}" if temperature is not None else "raw"
     top = int(np.argmax(probabilities))
-    st.markdown(
+    charts.markdown(
         f"**7. The prediction: {names[top]}** ({probabilities[top]:.2f}, {which}). The new layers and the head turn "
         "the slice's maps into class scores. The saliency map shows which pixels the prediction depends on most; "
         "through the layout, each pixel names the features it holds."
     )
     left, right = st.columns([1, 1])
-    left.plotly_chart(probabilities_figure({f"model ({which})": probabilities}, names), key="sp-probs")
-    right.plotly_chart(
-        saliency_figure(path.saliency, hover, size=300), key="sp-saliency", config=PLAIN, width="content"
+    charts.show(probabilities_figure({f"model ({which})": probabilities}, names), key="sp-probs", where=left)
+    charts.show(
+        saliency_figure(path.saliency, hover, size=300), key="sp-saliency", config=PLAIN, width="content", where=right
     )

@@ -9,7 +9,7 @@ import streamlit as st
 from core import store
 from core.text_to_image import decomposition, results
 from core.text_to_image.figures import route_figure
-from ui import state
+from ui import charts, state
 
 
 def _points(entry: dict) -> str:
@@ -49,7 +49,7 @@ def route_panel(dataset: store.Artifact) -> None:
         if found is None:
             return
     config = found.config
-    st.plotly_chart(route_figure(config), key="rs-route-fig")
+    charts.show(route_figure(config), key="rs-route-fig")
     st.dataframe(
         pd.DataFrame(
             [

@@ -14,7 +14,7 @@ from core.text_to_image import results, seeds
 from core.text_to_image.backbones import BACKBONES
 from core.text_to_image.figures import seeds_figure
 from core.text_to_image.training import BASELINES
-from ui import inputs, state
+from ui import charts, inputs, state
 
 
 @st.cache_data(show_spinner="Reading the sweep's per-example results…", max_entries=16)
@@ -83,7 +83,7 @@ def over_seeds_panel(dataset: store.Artifact) -> None:
         st.info(f"Not finished yet: {', '.join(found['missing'])}. Run the sweep again to resume it.")
     if not found["variants"]:
         return
-    st.plotly_chart(seeds_figure(found), key="seeds-fig")
+    charts.show(seeds_figure(found), key="seeds-fig")
     rows = [
         {
             "variant": record["title"],

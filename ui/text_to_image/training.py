@@ -9,7 +9,7 @@ import streamlit as st
 from core import store
 from core.figures import learning_curves_figure
 from core.text_to_image import presets, results, training
-from ui import inputs, state
+from ui import charts, inputs, state
 
 
 class LiveCurves(state.LiveView):
@@ -30,7 +30,7 @@ class LiveCurves(state.LiveView):
             f"loss {metrics['test_loss']:.3f} ({metrics['seconds']:.1f} s)",
         )
         figure = learning_curves_figure({"this run": self.history}, self.references)
-        self.chart.plotly_chart(figure, key=f"live-curves-{epoch}")
+        charts.show(figure, key=f"live-curves-{epoch}", where=self.chart)
 
 
 def train_live(dataset: store.Artifact, settings: training.TrainSettings) -> store.Artifact:
