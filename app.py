@@ -34,6 +34,7 @@ SECTIONS = {
     ],
     "Non-text tokens (Kao & Lee 2021)": [
         page("pages/nontext/bert_nontext.py", "BERT on DNA, proteins and music", ":material/genetics:"),
+        page("pages/nontext/scrambled_text.py", "Text with scrambled token ids", ":material/shuffle:"),
     ],
     "Hybrid (Liu, Chui & Lee 2023)": [
         page("pages/hybrid/hybrid.py", "BERT + vision transformer", ":material/merge:"),

@@ -1,12 +1,13 @@
 """The commands of BERT on non-text tokens: tokens-tasks, tokens-map, tokens-compare, tokens-results (each also
-answers to its former name, token-tasks and so on) and tokens-similarity."""
+answers to its former name, token-tasks and so on), tokens-similarity and tokens-scrambled (text with its token
+ids scrambled, against the same text as it is)."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import fields, replace
 
-from core.nontext import models, runs, similarity, tasks, tokens
+from core.nontext import models, runs, scrambled, similarity, tasks, text, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from core.progress import progress_bar
 
@@ -39,29 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _add_task(compare)
     _add_mapping(compare)
-    compare.add_argument("--encoder", default=None, help="packaged name, folder or hub id")
-    compare.add_argument("--variants", nargs="+", choices=models.VARIANTS, default=None)
-    compare.add_argument("--seeds", nargs="+", type=int, default=None)
-    compare.add_argument("--steps", type=int, default=None)
-    compare.add_argument("--eval-every", type=int, default=None)
-    compare.add_argument("--batch-size", type=int, default=None)
-    compare.add_argument("--lr", type=float, default=None)
-    compare.add_argument("--optimizer", choices=runs.OPTIMIZERS, default=None)
-    compare.add_argument("--schedule", choices=runs.SCHEDULES, default=None)
-    compare.add_argument(
-        "--split-method",
-        choices=runs.SPLIT_METHODS,
-        default=None,
-        help="paper: Python's random.seed(seed) + shuffle, cut at int(0.9 n) and int(0.95 n), the paper's rows; "
-        "lab: the lab's NumPy shuffle (the laptop preset's)",
-    )
-    compare.add_argument(
-        "--head",
-        choices=models.HEADS,
-        default=None,
-        help="paper: the encoder's pooler + dropout + linear (BertForSequenceClassification); lab: dropout + "
-        "linear on the [CLS] vector (the laptop preset's)",
-    )
+    _add_training(compare)
     music = compare.add_argument_group("music tasks")
     music.add_argument(
         "--music-notes",
@@ -82,8 +61,40 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="a held-out piece's vote: soft (the lab's: mean probability), majority (the paper's description), "
         "first (the paper's code as written: the first window)",
     )
-    compare.add_argument("--device", default=None)
     compare.set_defaults(run=_compare)
+
+    scrambled_text = commands.add_parser(
+        "tokens-scrambled",
+        help="Kao & Lee's text experiment: fine-tune on text with its token ids scrambled (permuted or shifted, "
+        "special tokens included) and on the same text as it is, each encoder paired with itself",
+    )
+    scrambled_text.add_argument(
+        "--preset",
+        choices=list(scrambled.PRESETS),
+        default="laptop",
+        help="laptop: the lab's choices (Rotten Tomatoes, MiniLM, two CPU cores); full: the paper's GLUE setting "
+        "(SST-2, bert-base-uncased, online, a GPU's)",
+    )
+    scrambled_text.add_argument(
+        "--scramble",
+        choices=scrambled.SCRAMBLES,
+        default="permute",
+        help="permute: a seeded permutation of the whole vocabulary (the paper's random shift); shift: (id + c) mod "
+        "vocabulary on every id (the paper's shift c, see --shift)",
+    )
+    group = scrambled_text.add_argument_group("text task")
+    group.add_argument(
+        "--task", default=None, help="; ".join(f"{k}: {v}" for k, v in text.TEXT_TASKS.items()) + " (default: laptop's)"
+    )
+    group.add_argument("--path", default=None, help="text-csv: a CSV with columns text and label")
+    group.add_argument("--texts", type=int, default=None, help="texts sampled (class-stratified, seeded)")
+    group.add_argument("--max-length", type=int, default=None, help="model positions per text, [CLS] and [SEP] in")
+    group.add_argument("--shift", type=int, default=None, help="the offset c of the shift scramble")
+    group.add_argument(
+        "--mapping-seed", type=int, default=None, help="one permutation for every run (default: each run's own seed)"
+    )
+    _add_training(scrambled_text)
+    scrambled_text.set_defaults(run=_scrambled)
 
     shown = commands.add_parser(
         "tokens-results", aliases=["token-results"], help="comparisons run so far, or one comparison's table"
@@ -137,19 +148,50 @@ def _add_task(command: argparse.ArgumentParser) -> None:
         "--task",
         default=None,
         help=f"{', '.join(tasks.TASKS)} (offline; splice is Debian's DNA.rda, 3,186 records, close to but not the "
-        "paper's 3,190), csv, hilbert, plus or maestro (default: splice)",
+        f"paper's 3,190), csv, hilbert, plus or maestro (default: splice); text, read as its wordpiece ids: "
+        f"{', '.join(text.TEXT_TASKS)}",
     )
     group.add_argument(
         "--path",
         default=None,
         help="a csv task's file (columns sequence, label); a hilbert task's file (H3.txt ..., or splice.txt: the "
-        "paper's splice records); a plus task's .fa file or folder; a MAESTRO v1 folder",
+        "paper's splice records); a plus task's .fa file or folder; a MAESTRO v1 folder; a text-csv task's file "
+        "(columns text, label)",
     )
+    group.add_argument("--texts", type=int, default=None, help="text tasks: texts sampled (class-stratified)")
+    group.add_argument("--max-length", type=int, default=None, help="text tasks: positions, [CLS] and [SEP] in")
     group.add_argument(
         "--values", action="store_true", default=None, help="csv: the labels are values to regress (Spearman)"
     )
     group.add_argument("--pieces", type=int, default=None, help="composers: pieces per composer")
     group.add_argument("--window", type=int, default=None, help="composers, maestro: notes per window")
+
+
+def _add_training(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--encoder", default=None, help="packaged name, folder or hub id")
+    command.add_argument("--variants", nargs="+", choices=models.VARIANTS, default=None)
+    command.add_argument("--seeds", nargs="+", type=int, default=None)
+    command.add_argument("--steps", type=int, default=None)
+    command.add_argument("--eval-every", type=int, default=None)
+    command.add_argument("--batch-size", type=int, default=None)
+    command.add_argument("--lr", type=float, default=None)
+    command.add_argument("--optimizer", choices=runs.OPTIMIZERS, default=None)
+    command.add_argument("--schedule", choices=runs.SCHEDULES, default=None)
+    command.add_argument(
+        "--split-method",
+        choices=runs.SPLIT_METHODS,
+        default=None,
+        help="paper: Python's random.seed(seed) + shuffle, cut at int(0.9 n) and int(0.95 n), the paper's rows; "
+        "lab: the lab's NumPy shuffle (the laptop preset's)",
+    )
+    command.add_argument(
+        "--head",
+        choices=models.HEADS,
+        default=None,
+        help="paper: the encoder's pooler + dropout + linear (BertForSequenceClassification); lab: dropout + "
+        "linear on the [CLS] vector (the laptop preset's)",
+    )
+    command.add_argument("--device", default=None)
 
 
 def _add_mapping(command: argparse.ArgumentParser) -> None:
@@ -193,8 +235,8 @@ def _map(args: argparse.Namespace) -> dict:
     from core.hub import load_text_model
 
     settings = _settings(args, TokenSettings())
-    task = runs.load(settings)
     loaded = load_text_model(settings.encoder)
+    task = runs.load(settings, tokenizer=loaded.tokenizer)
     mapping = runs.task_mapping(settings, task, loaded.tokenizer)
     first = task.sequences[0]
     return {
@@ -227,6 +269,28 @@ def _compare(args: argparse.Namespace) -> dict:
         "tokens_per_second": {
             f"{r.config['variant']}/{r.config['seed']}": r.config["tokens_per_second"] for r in found
         },
+    }
+
+
+def _scrambled(args: argparse.Namespace) -> dict:
+    settings = _settings(args, scrambled.PRESETS[args.preset])
+    scrambled.arm(settings, args.scramble)  # a task that is not text: one line before any work
+    bars: list = []
+
+    def callback(step: int, steps: int, metrics: dict) -> None:
+        if not bars or bars[-1][0] != metrics["run"]:
+            bars.append((metrics["run"], progress_bar(metrics["run"])))
+        bars[-1][1](step, steps, {k: v for k, v in metrics.items() if k in ("train_loss", "val_accuracy")})
+
+    found = scrambled.run(settings, args.scramble, callback, progress_bar("loading the texts"))
+    report = scrambled.evidence(found["reference"], found["scrambled"])
+    return {
+        "reference": found["reference"][0].config["comparison"],
+        "scrambled": found["scrambled"][0].config["comparison"],
+        "scramble": args.scramble,
+        "verdicts": report["sentences"],
+        "table": scrambled.table(report),
+        "evidence": report,
     }
 
 
@@ -296,7 +360,7 @@ def _similarity(args: argparse.Namespace) -> dict:
 
 
 _TASK_OPTIONS = (
-    *("task", "path", "values", "pieces", "window", "encoder"),
+    *("task", "path", "values", "pieces", "window", "texts", "max_length", "encoder"),
     *("mapping", "mapping_seed", "shift", "remap_specials", "keep_specials"),
 )
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from core import jobs, store, sweeps
-from core.nontext import models, tasks, tokens
+from core.nontext import models, tasks, text, tokens
 from core.nontext.tasks import TokenTask
 from core.settings import from_record, to_record
 from core.store import Artifact, Callback
@@ -78,7 +78,8 @@ class TokenSettings:
         optimizer: ``adam`` (the paper) or ``adamw`` (weight decay 0.01, the lab's).
         schedule: ``linear`` decay to 0 without warm-up (the paper) or ``constant`` (the lab's).
         mapping, mapping_seed, shift, keep_specials: the token mapping (:mod:`core.nontext.tokens`); the special
-            tokens kept is the lab's choice, sent through the mapping the paper's.
+            tokens kept is the lab's choice, sent through the mapping the paper's. ``mapping_seed`` None: each run
+            gets the table of its own seed (as the paper's GLUE code seeded its permutation).
         split_seed: the seed of the shuffle before the split (the paper: 100).
         shares: train / validation / test shares (the paper: 0.9 / 0.05 / 0.05).
         split_method: :data:`SPLIT_METHODS` (``lab``: the lab's NumPy shuffle; ``paper``: the paper's, exactly);
@@ -87,6 +88,8 @@ class TokenSettings:
         music_notes: how MAESTRO's MIDI files become notes (:data:`core.nontext.tasks.MUSIC_NOTES`).
         music_frame: :data:`MUSIC_FRAMES`, for the music tasks.
         vote: :data:`VOTES`, the held-out pieces' vote (music tasks).
+        texts, max_length: a text task's (:data:`core.nontext.text.TEXT_TASKS`) texts sampled (None: all; the seed
+            is ``split_seed``) and its model positions, [CLS] and [SEP] included (longer texts are cut).
         compact: cut the word embedding to the task's ids (the same results, faster).
         device: ``cuda`` or ``cpu`` (None: CUDA when present); not part of the run's identity.
     """
@@ -106,7 +109,7 @@ class TokenSettings:
     optimizer: str = "adamw"
     schedule: str = "constant"
     mapping: str = "random"
-    mapping_seed: int = 100
+    mapping_seed: int | None = 100
     shift: int = 1000
     keep_specials: bool = True
     split_seed: int = 100
@@ -118,6 +121,8 @@ class TokenSettings:
     music_notes: str = "lab"
     music_frame: str = "lab"
     vote: str = "soft"
+    texts: int | None = 2000
+    max_length: int = 128
 
     def check(self) -> None:
         """Raise ValueError for a bad setting before any costly work."""
@@ -147,8 +152,12 @@ class TokenSettings:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
-        if self.task in ("csv", "hilbert", "plus", "maestro") and not self.path:
+        if self.task in ("csv", "hilbert", "plus", "maestro", "text-csv") and not self.path:
             raise ValueError(f"a {self.task} task needs a file or folder (path).")
+        if self.task in text.TEXT_TASKS and not 3 <= self.max_length <= 512:
+            raise ValueError(f"max_length must be 3 to 512 positions ([CLS], [SEP] included), got {self.max_length}.")
+        if self.task in text.TEXT_TASKS and self.texts is not None and self.texts < 4:
+            raise ValueError(f"texts must be at least 4 (or None: all of them), got {self.texts}.")
 
     def identity(self) -> dict[str, Any]:
         """What a comparison is (every setting but variants, seeds and device; the music settings for music
@@ -167,6 +176,9 @@ class TokenSettings:
             record.pop("split_method")  # MAESTRO keeps its own split
         if not self.values:
             record.pop("values")
+        if self.task not in text.TEXT_TASKS:
+            for key in ("texts", "max_length"):
+                record.pop(key)
         defaults = TokenSettings()
         for key in _OMITTED_AT_DEFAULT:
             if key in record and record[key] == getattr(defaults, key):
@@ -216,11 +228,12 @@ names them; the offline splice data is DNA.rda's 3,186 records, not the paper's 
 PRESETS = {"laptop": LAPTOP, "full": FULL}
 
 
-def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask:
+def load(settings: TokenSettings, progress: Callback | None = None, tokenizer: Any = None) -> TokenTask:
     """The task the settings name. Under the paper's split (``split_method="paper"``) a task without a split of
     its own gets it as its ``fixed_split``, so everything that reads the loaded task (the runs, the similarity
-    of their encoders) reads the same rows."""
-    task = _load_task(settings, progress)
+    of their encoders) reads the same rows. A text task is tokenised by ``tokenizer`` (None: the encoder's,
+    loaded here)."""
+    task = _load_task(settings, progress, tokenizer)
     if settings.split_method == "paper" and task.fixed_split is None:
         rows = split(task, settings.shares, settings.split_seed, "paper")
         sides = np.empty(len(task.labels), dtype=object)
@@ -230,7 +243,14 @@ def load(settings: TokenSettings, progress: Callback | None = None) -> TokenTask
     return task
 
 
-def _load_task(settings: TokenSettings, progress: Callback | None) -> TokenTask:
+def _load_task(settings: TokenSettings, progress: Callback | None, tokenizer: Any = None) -> TokenTask:
+    if settings.task in text.TEXT_TASKS:
+        if tokenizer is None:
+            from core.hub import load_text_model
+
+            tokenizer = load_text_model(settings.encoder).tokenizer
+        chosen = (settings.task, tokenizer, settings.max_length, settings.texts, settings.split_seed, settings.path)
+        return text.load_text(*chosen, encoder=settings.encoder)
     if settings.task == "csv":
         return tasks.load_csv(settings.path, values=settings.values)
     if settings.task == "hilbert":
@@ -382,20 +402,28 @@ def _metrics(
     }, torch.softmax(logits, 1).numpy()
 
 
-def task_mapping(settings: TokenSettings, task: TokenTask, tokenizer: Any) -> tokens.TokenMapping:
+def task_mapping(
+    settings: TokenSettings, task: TokenTask, tokenizer: Any, seed: int | None = None
+) -> tokens.TokenMapping:
     """The token mapping ``settings`` give for ``task`` on ``tokenizer``'s vocabulary (pitches of music tasks
     start from ``pitch + 128``, as in the paper; music windows are read without [CLS] and [SEP] under the
-    paper's ``music_frame``)."""
+    paper's ``music_frame``; a text task's symbols are its token ids). With ``mapping_seed`` None the table is
+    that of the run's ``seed`` (None: the first of the settings' seeds, or 0)."""
     music = task.name in MUSIC_TASKS
+    token_ids = "text" in task.record
+    table_seed = settings.mapping_seed
+    if table_seed is None:
+        table_seed = int(seed if seed is not None else (settings.seeds or (0,))[0])
     return tokens.build_mapping(
         task.symbols,
-        tokens.Vocabulary.of(tokenizer, task.symbols),
+        tokens.Vocabulary.of(tokenizer, [] if token_ids else task.symbols),
         settings.mapping,
-        settings.mapping_seed,
+        table_seed,
         settings.shift,
         settings.keep_specials,
         pitches=music,
         framed=not (music and settings.music_frame == "paper"),
+        token_ids=token_ids,
     )
 
 
@@ -440,10 +468,10 @@ def train_run(
     from core.hub import load_text_model
 
     settings.check()
-    task = task if task is not None else load(settings)
     loaded = loaded if loaded is not None else load_text_model(settings.encoder)
+    task = task if task is not None else load(settings, tokenizer=loaded.tokenizer)
     max_length = int(getattr(loaded.model.config, "max_position_embeddings", 512))
-    mapping = task_mapping(settings, task, loaded.tokenizer)
+    mapping = task_mapping(settings, task, loaded.tokenizer, seed)
     tasks.check_task(task, max_length - (2 if mapping.framed else 0))
     encoder_record = {
         "name": loaded.name,
@@ -609,9 +637,9 @@ def run_comparison(
     from core.hub import load_text_model
 
     settings.check()
-    pending = jobs.record_pending(RUNS, to_record(settings, omit=("device",)))
-    task = load(settings, progress)
     loaded = load_text_model(settings.encoder)
+    task = load(settings, progress, loaded.tokenizer)
+    pending = jobs.record_pending(RUNS, to_record(settings, omit=("device",)))  # once there is something to resume
     plan = [(variant, seed) for variant in settings.variants for seed in settings.seeds]
     labels = [f"{variant}, seed {seed}" for variant, seed in plan]
     found: list[Artifact] = []

@@ -443,8 +443,8 @@ def _context(choice: SimilaritySettings, comparison: str | None, base: TokenSett
             f"{recorded['name']} is not the model this comparison fine-tuned (its weights changed since: "
             f"{loaded.revision[:12]}, not {recorded['revision'][:12]}); the encoder before fine-tuning is not here."
         )
-    task = runs.load(settings)
-    mapping = runs.task_mapping(settings, task, loaded.tokenizer)
+    task = runs.load(settings, tokenizer=loaded.tokenizer)
+    mapping = runs.task_mapping(settings, task, loaded.tokenizer, seed)
     test = runs.split(task, settings.shares, settings.split_seed)["test"][: choice.examples]
     sequences = [task.sequences[i] for i in test]
     limit = int(getattr(loaded.model.config, "max_position_embeddings", 512))

@@ -2,7 +2,8 @@
 
 Each symbol first gets a *base* id: its own wordpiece in the model's vocabulary (a base 'a', an amino acid
 'k'), or, for MIDI pitches, ``pitch + 128`` as the paper's music code did; symbols with no wordpiece of their
-own get ``1000 + their index``. The base id then goes through one of four mappings (:data:`KINDS`):
+own get ``1000 + their index``; the tokens of a text task are its tokenizer's own ids, each its own base id
+(``token_ids``). The base id then goes through one of five mappings (:data:`KINDS`):
 
 - ``random``: a seeded random table over the vocabulary of the paper's kind, built as the paper's
   ``gen_table.py`` builds it: the ids from 1000 up shuffled, the ids below 1000 (PAD, UNK, CLS, SEP, MASK
@@ -16,7 +17,11 @@ own get ``1000 + their index``. The base id then goes through one of four mappin
   (as the paper's code adds ``c`` to every input id); with ``keep_specials`` the special tokens stay.
 - ``shift`` (the lab's shift): ``id -> 1000 + (id - 1000 + c) mod (vocab - 1000)``, the symbols only, so
   no symbol lands on a special or unused id; the special tokens stay.
-- ``wordpiece``: the base id itself (the symbols' own wordpieces).
+- ``wordpiece``: the base id itself (the symbols' own wordpieces; for a text task, the identity).
+- ``permute``: ``id -> table[id]`` through a seeded permutation of the whole vocabulary, the special tokens
+  and the unused slots included (``keep_specials=False``), as the paper's GLUE trainer scrambled text:
+  ``random.seed(seed)``, then Python's ``random.shuffle`` of ``list(range(vocab))`` (:func:`permutation`). Made
+  the same way from the same seed, so the table is the paper's own for a given seed and vocabulary size.
 
 A sequence is read as ``[CLS] + its ids + [SEP]`` (``framed``), or as its ids alone, as the paper's music
 code read its windows (no [CLS], no [SEP]).
@@ -30,12 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 
-KINDS = ("random", "shift", "shift-all", "wordpiece")
+KINDS = ("random", "shift", "shift-all", "wordpiece", "permute")
 KIND_TITLES = {
     "random": "seeded random table (the paper's kind)",
     "shift": "shift within ids >= 1000 (the lab's)",
     "shift-all": "(id + c) mod vocabulary (the paper's shift)",
     "wordpiece": "the symbols' own wordpieces",
+    "permute": "seeded permutation of the whole vocabulary (the paper's GLUE table)",
 }
 RESERVED = 1000
 """Ids below this are the special tokens and the unused slots of a BERT vocabulary."""
@@ -76,6 +82,20 @@ def random_table(size: int, seed: int) -> np.ndarray:
     high = np.arange(RESERVED, size)
     np.random.default_rng(seed).shuffle(high)
     return np.concatenate([high, np.arange(RESERVED)])
+
+
+def permutation(size: int, seed: int) -> np.ndarray:
+    """The paper's GLUE table: ``table[id]`` is the new id, a permutation of all ``size`` ids (special tokens and
+    unused slots too) made by ``random.seed(seed); random.shuffle(list(range(size)))`` (Python's generator, which
+    the paper's trainer seeds with the run's seed before the shuffle; nothing of its own draws from that generator
+    in between, the optional wandb and comet loggers aside)."""
+    import random
+
+    if size < 2:
+        raise ValueError(f"a vocabulary of {size} id has nothing to permute.")
+    order = list(range(size))
+    random.Random(seed).shuffle(order)
+    return np.asarray(order, dtype=np.int64)
 
 
 @dataclass
@@ -144,11 +164,26 @@ class TokenMapping:
         return [self.specials["[CLS]"], *(self.ids[s] for s in sequence), self.specials["[SEP]"]]
 
 
-def base_ids(symbols: list[str], vocabulary: Vocabulary, pitches: bool = False) -> dict[str, int]:
-    """Each symbol's base id: ``pitch + 128`` for MIDI pitches (``pitches``), else its wordpiece, else
-    1000 + its index among the symbols without one."""
+def base_ids(
+    symbols: list[str], vocabulary: Vocabulary, pitches: bool = False, token_ids: bool = False
+) -> dict[str, int]:
+    """Each symbol's base id: ``pitch + 128`` for MIDI pitches (``pitches``), the id itself for a text task's
+    token ids (``token_ids``), else its wordpiece, else 1000 + its index among the symbols without one.
+
+    Raises:
+        ValueError: a token id outside the vocabulary.
+    """
     if pitches:
         return {s: int(s) + 128 for s in symbols}
+    if token_ids:
+        found = {s: int(s) for s in symbols}
+        outside = [s for s, i in found.items() if not 0 <= i < vocabulary.size]
+        if outside:
+            raise ValueError(
+                f"token ids {', '.join(outside[:5])} are outside the vocabulary of {vocabulary.size} ids; was the "
+                "text tokenised by another model's tokenizer?"
+            )
+        return found
     without = [s for s in symbols if s not in vocabulary.pieces]
     base = {s: vocabulary.pieces[s] for s in symbols if s in vocabulary.pieces}
     base.update({s: RESERVED + i for i, s in enumerate(without)})
@@ -164,6 +199,7 @@ def build_mapping(
     keep_specials: bool = True,
     pitches: bool = False,
     framed: bool = True,
+    token_ids: bool = False,
 ) -> TokenMapping:
     """The mapping of ``symbols`` on ``vocabulary`` (see the module's docstring).
 
@@ -172,10 +208,10 @@ def build_mapping(
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
-    base = base_ids(symbols, vocabulary, pitches)
+    base = base_ids(symbols, vocabulary, pitches, token_ids)
     specials = dict(vocabulary.specials)
-    if kind == "random":
-        table = random_table(vocabulary.size, seed)
+    if kind in ("random", "permute"):
+        table = random_table(vocabulary.size, seed) if kind == "random" else permutation(vocabulary.size, seed)
         ids = {s: int(table[b]) for s, b in base.items()}
         if not keep_specials:
             specials = {name: int(table[i]) for name, i in specials.items()}

@@ -58,13 +58,18 @@ def choose_task() -> TokenSettings | None:
         if upload is None:
             st.info("Upload a CSV with a 'sequence' column (letters, or items separated by spaces) and a 'label' one.")
             return None
-        data = upload.getvalue()
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(upload.name).name)
-        path = store.home() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:12]}-{safe}"
-        if not path.is_file():
-            store.atomic_write_bytes(path, data)
-        base = replace(base, path=str(path))
+        base = replace(base, path=saved_upload(upload))
     return base
+
+
+def saved_upload(upload) -> str:
+    """An uploaded file kept in the store (named by its content's hash), so runs can name it by path."""
+    data = upload.getvalue()
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(upload.name).name)
+    path = store.home() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:12]}-{safe}"
+    if not path.is_file():
+        store.atomic_write_bytes(path, data)
+    return str(path)
 
 
 def describe(found: tasks.TokenTask) -> None:
@@ -89,7 +94,8 @@ def mapping_panel(settings: TokenSettings, found: tasks.TokenTask) -> TokenSetti
         help="random: a seeded random table over the vocabulary, of the paper's kind (made with NumPy: not the "
         "paper's own tables, which cannot be regenerated); shift: the lab's shift, every symbol's id moved by "
         f"{settings.shift} within the ids from 1000 up; shift-all: the paper's shift, (id + {settings.shift}) mod the "
-        "vocabulary on every id; wordpiece: the symbols' own wordpieces.",
+        "vocabulary on every id; wordpiece: the symbols' own wordpieces; permute: a seeded permutation of the whole "
+        "vocabulary, made as the paper's GLUE code made its (Python's random.shuffle).",
     )
     seed = inputs.number(middle, "Table seed", 0, 10**6, settings.mapping_seed, key="nt-mapping-seed")
     keep = right.toggle(
