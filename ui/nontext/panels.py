@@ -16,7 +16,7 @@ from core.nontext import figures, models, runs, similarity, tasks, tokens
 from core.nontext.runs import PRESETS, TokenSettings
 from core.nontext.similarity import MEASURE_TITLES, SOURCE_TITLES, SimilaritySettings
 from core.settings import from_record
-from ui import inputs, state
+from ui import charts, inputs, state
 
 TASK_TITLES = {row["name"]: row["title"] for row in tasks.available_tasks()} | {"csv": "a CSV file (sequence, label)"}
 
@@ -209,7 +209,7 @@ class LiveRuns(state.LiveView):
         grouped: dict[str, list[list[dict]]] = {}
         for run, history in self.runs.items():
             grouped.setdefault(run.split(",")[0], []).append(history)
-        self.chart.plotly_chart(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}")
+        charts.show(figures.curves_figure(grouped, metric), key=f"nt-live-{metrics['run']}-{step}", where=self.chart)
 
 
 def run(settings: TokenSettings) -> None:
@@ -271,7 +271,7 @@ def results(runs_found: list) -> None:
     for found in runs_found:
         grouped.setdefault(found.config["variant"], []).append(found.config["history"])
     majority = runs_found[0].config["test"].get("majority_rate")
-    st.plotly_chart(
+    charts.show(
         figures.curves_figure(
             grouped,
             metric,
@@ -283,7 +283,7 @@ def results(runs_found: list) -> None:
     found = comparison_evidence(tuple(runs_found))
     for sentence in found["sentences"]:
         st.markdown(f"**{sentence}**")
-    st.plotly_chart(figures.test_figure(found, None if regression else majority), key="nt-test")
+    charts.show(figures.test_figure(found, None if regression else majority), key="nt-test")
     table = pd.DataFrame(runs.results_table(runs_found, threshold, found))
     st.dataframe(table, hide_index=True, width="stretch", key="nt-table")
     test = runs_found[0].config["test"]
@@ -359,7 +359,7 @@ def similarity_panel(runs_found: list) -> None:
     measure = st.radio(
         "Measure", similarity.MEASURES, format_func=MEASURE_TITLES.get, horizontal=True, key="nt-sim-measure"
     )
-    st.plotly_chart(figures.similarity_figure(found, measure), key="nt-sim-matrix")
+    charts.show(figures.similarity_figure(found, measure), key="nt-sim-matrix")
     if found["note"]:
         st.warning(found["note"], icon=":material/warning:")
     used = found["inputs"]
@@ -375,7 +375,7 @@ def similarity_panel(runs_found: list) -> None:
         "the embeddings hold little more than which symbol sits where, which every encoder's layers carry too."
     )
     if found["heads"]:
-        st.plotly_chart(figures.head_matching_figure(found), key="nt-sim-heads")
+        charts.show(figures.head_matching_figure(found), key="nt-sim-heads")
         table = pd.DataFrame(
             [
                 {
