@@ -77,6 +77,17 @@ class Row:
             raise ValueError(f"kind must be one of {tuple(KINDS)}, got {self.kind!r}.")
 
 
+def preset_command(command: str, preset: str, settings: Any, base: Any, flags: dict[str, str]) -> str:
+    """``python -m core <command> --preset <preset>`` and a flag for each of ``flags`` (setting name -> flag)
+    where ``settings`` differ from the preset's ``base``; a tuple is written as its items apart."""
+    parts = [f"python -m core {command} --preset {preset}"]
+    for name, flag in flags.items():
+        value = getattr(settings, name)
+        if value != getattr(base, name):
+            parts.append(f"{flag} {' '.join(map(str, value)) if isinstance(value, tuple) else value}")
+    return " ".join(parts)
+
+
 def machine() -> str:
     """This machine in a few words: host, CPU cores, GPU (or none), torch."""
     import os

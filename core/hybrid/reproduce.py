@@ -17,7 +17,7 @@ from typing import Any
 from core import jobs
 from core.hybrid import search
 from core.hybrid.search import FULL, LAPTOP, SearchSettings
-from core.reproduce import Row, machine
+from core.reproduce import Row, machine, preset_command
 from core.settings import to_record
 from core.store import Artifact, Callback
 
@@ -32,14 +32,8 @@ SEEDS = (0, 1, 2)
 
 def _command(settings: SearchSettings, preset: str) -> str:
     """The hybrid-search command of ``settings``: the preset and what differs from it."""
-    base = search.PRESETS[preset]
-    parts = [f"python -m core hybrid-search --preset {preset}"]
-    for name, flag in (("per_class", "--per-class"), ("epochs", "--epochs"), ("seed", "--seed")):
-        if getattr(settings, name) != getattr(base, name):
-            parts.append(f"{flag} {getattr(settings, name)}")
-    if settings.refits != base.refits:
-        parts.append(f"--refits {settings.refits}")
-    return " ".join(parts)
+    flags = {"per_class": "--per-class", "epochs": "--epochs", "seed": "--seed", "refits": "--refits"}
+    return preset_command("hybrid-search", preset, settings, search.PRESETS[preset], flags)
 
 
 def _describe(settings: SearchSettings) -> str:

@@ -121,18 +121,20 @@ def _study_rows(kind: str, title: str, found: loo.Study, command: str, seconds: 
             )
         ]
     elif n:
-        rows.append(
-            Row(
-                "control",
-                "shuffled-words control",
-                "folds beaten",
-                None,
-                "not run",
-                command + " --shuffled-control",
-                note="turned off for this reproduction (it trains every fold twice)",
-            )
-        )
+        rows.append(_shuffled_not_run(command))
     return rows
+
+
+def _shuffled_not_run(command: str) -> Row:
+    return Row(
+        "control",
+        "shuffled-words control",
+        "folds beaten",
+        None,
+        "not run",
+        command + " --shuffled-control",
+        note="turned off for this reproduction (it trains every fold twice)",
+    )
 
 
 def _mean_text(record: dict[str, Any]) -> str:
@@ -249,17 +251,7 @@ def _seeded_rows(kind: str, title: str, studies: list[loo.Study], command: str, 
             )
         )
     else:
-        rows.append(
-            Row(
-                "control",
-                "shuffled-words control",
-                "folds beaten",
-                None,
-                "not run",
-                command + " --shuffled-control",
-                note="turned off for this reproduction (it trains every fold twice)",
-            )
-        )
+        rows.append(_shuffled_not_run(command))
     return rows
 
 

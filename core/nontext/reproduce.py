@@ -16,7 +16,7 @@ from core import jobs
 from core.errors import USER_ERRORS
 from core.nontext import models, runs
 from core.nontext.runs import TokenSettings
-from core.reproduce import Row, machine
+from core.reproduce import Row, machine, preset_command
 from core.settings import to_record
 from core.store import Artifact, Callback
 
@@ -36,14 +36,8 @@ so the claim is paired over seeds as well as test records."""
 
 def _command(settings: TokenSettings, preset: str) -> str:
     """The tokens-compare command of ``settings``: the preset and what differs from it."""
-    base = runs.PRESETS[preset]
-    parts = [f"python -m core tokens-compare --preset {preset}"]
-    for name, flag in (("encoder", "--encoder"), ("steps", "--steps"), ("eval_every", "--eval-every")):
-        if getattr(settings, name) != getattr(base, name):
-            parts.append(f"{flag} {getattr(settings, name)}")
-    if settings.seeds != base.seeds:
-        parts.append("--seeds " + " ".join(map(str, settings.seeds)))
-    return " ".join(parts)
+    flags = {"encoder": "--encoder", "steps": "--steps", "eval_every": "--eval-every", "seeds": "--seeds"}
+    return preset_command("tokens-compare", preset, settings, runs.PRESETS[preset], flags)
 
 
 def _describe(settings: TokenSettings) -> str:
