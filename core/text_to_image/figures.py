@@ -395,6 +395,8 @@ ROUTE_COLOURS = {
 def route_figure(found: dict) -> go.Figure:
     """A decomposition (:func:`core.text_to_image.decomposition.decompose`): each step's held-out accuracy as a bar
     with its 95% interval, in the route's order, and the majority-class rate as a dotted line."""
+    import textwrap
+
     fig = go.Figure()
     for name in found["order"]:
         step = found["steps"][name]
@@ -402,7 +404,7 @@ def route_figure(found: dict) -> go.Figure:
         seeds = f", mean of {step['seeds']} seeds" if step["seeds"] > 1 else ""
         fig.add_trace(
             go.Bar(
-                x=[step["title"]],
+                x=["<br>".join(textwrap.wrap(step["title"], 24))],  # wrapped under the bar, not slanted
                 y=[step["accuracy"]],
                 error_y=interval_error_y(step["accuracy"], interval["low"], interval["high"]),
                 marker_color=ROUTE_COLOURS.get(name, GRAY_LINE),
@@ -418,5 +420,6 @@ def route_figure(found: dict) -> go.Figure:
         yaxis_title="held-out accuracy (95% interval)",
         yaxis_range=[0, 1],
         showlegend=False,
+        xaxis={"tickangle": 0},
     )
     return fig

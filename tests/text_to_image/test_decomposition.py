@@ -167,7 +167,8 @@ def test_the_results_page_decomposes_a_model_and_shows_each_step_with_its_interv
     assert list(table["step"]) == [decomposition.STEPS[c["after"]] for c in found["comparisons"]]
     assert list(table["verdict"]) == [c["verdict"] for c in found["comparisons"]]
     labels = [m.label for m in app.metric]
-    assert "Features sharing a pixel" in labels and "Read back from the image (MAE)" in labels
+    assert "Features sharing a pixel" in labels
+    assert any(label.startswith("Read back from the image (MAE") for label in labels)
     assert any(found["comparisons"][0]["sentence"] in m.value for m in app.markdown)
     specs = [c.proto.spec for c in app.get("plotly_chart")]
-    assert any(decomposition.STEPS["pixels"] in spec and "error_y" in spec for spec in specs)
+    assert any("the image's pixels" in spec and "error_y" in spec for spec in specs)  # titles wrapped with <br>

@@ -34,6 +34,7 @@ def route_panel(dataset: store.Artifact) -> None:
     if not candidates:
         st.info("Train a model with an ImageNet slice on this dataset (Train page) to decompose its route.")
         return
+    candidates.sort(key=lambda m: decomposition.stored(dataset, m) is None)  # a computed one is shown first
     labels = {m.id: results.model_label(m) for m in candidates}
     chosen = st.selectbox("Model", list(labels), format_func=labels.get, key=f"rs-route-{dataset.id}")
     model = next(m for m in candidates if m.id == chosen)
@@ -75,10 +76,8 @@ def route_panel(dataset: store.Artifact) -> None:
         help=f"{layout['features']} features on {layout['pixels']} pixels: a shared pixel shows their mean.",
     )
     cols[1].metric(
-        "Read back from the image (MAE)",
+        f"Read back from the image (MAE; the training mean's {layout['mean_predictor_mae']:.4f})",
         f"{layout['reconstruction_mae']:.4f}",
-        delta=f"the training mean's: {layout['mean_predictor_mae']:.4f}",
-        delta_color="off",
         help="Each held-out text's features (in the layout's 0-1 scaled units) read back as the grey level of their "
         "pixel, against reading every feature as its training mean: a read-back no better than the mean has lost "
         "what the text's features said.",
