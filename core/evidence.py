@@ -236,31 +236,33 @@ def examples_needed(
 # --------------------------------------------------------------------------- paired comparisons
 
 
-def _verdict(difference: Interval, p_value: float, detectable: float, claim: str, what: str) -> tuple[str, str]:
+def _verdict(
+    difference: Interval, p_value: float, detectable: float, claim: str, what: str, unit: str = "points"
+) -> tuple[str, str]:
     """``claim`` is ``greater`` (A beats B) or ``less`` (A falls below B). A verdict either way needs both the
     interval to exclude 0 and the test to reject no difference at the same level: with few pairs (three folds, a
     handful of discordant examples) a bootstrap interval can exclude 0 while no test could, and that is not
     evidence."""
     level = f"{difference.confidence:.0%}"
     points = 100 * difference.estimate
-    interval = f"[{100 * difference.low:+.1f}, {100 * difference.high:+.1f}] points"
+    interval = f"[{100 * difference.low:+.1f}, {100 * difference.high:+.1f}] {unit}"
     significant = p_value < 1 - difference.confidence
     favoured = (difference.low > 0 if claim == "greater" else difference.high < 0) and significant
     against = (difference.high < 0 if claim == "greater" else difference.low > 0) and significant
     if not significant and (difference.low > 0 or difference.high < 0):
         return INCONCLUSIVE, (
-            f"Inconclusive at this size: {what} {points:+.1f} points ({interval}, p = {p_value:.3g}); the interval "
+            f"Inconclusive at this size: {what} {points:+.1f} {unit} ({interval}, p = {p_value:.3g}); the interval "
             f"excludes 0 but the test does not reject no difference at {level}: too few pairs to tell."
         )
     if favoured:
-        return SUPPORTED, f"Supported at {level}: {what} {points:+.1f} points ({interval}, p = {p_value:.3g})."
+        return SUPPORTED, f"Supported at {level}: {what} {points:+.1f} {unit} ({interval}, p = {p_value:.3g})."
     if against:
         return CONTRADICTED, (
-            f"Contradicted at {level}: {what} {points:+.1f} points, the other way ({interval}, p = {p_value:.3g})."
+            f"Contradicted at {level}: {what} {points:+.1f} {unit}, the other way ({interval}, p = {p_value:.3g})."
         )
     return INCONCLUSIVE, (
-        f"Inconclusive at this size: {what} {points:+.1f} points ({interval}, p = {p_value:.3g}); "
-        f"differences under {100 * detectable:.1f} points cannot be told apart here."
+        f"Inconclusive at this size: {what} {points:+.1f} {unit} ({interval}, p = {p_value:.3g}); "
+        f"differences under {100 * detectable:.1f} {unit} cannot be told apart here."
     )
 
 
@@ -320,6 +322,7 @@ def compare_folds(
     gains: Sequence[float] | np.ndarray,
     claim: str = "greater",
     what: str = "the gain",
+    unit: str = "points",
     confidence: float = CONFIDENCE,
     n_resamples: int = RESAMPLES,
     random_state: int = 0,
@@ -328,7 +331,8 @@ def compare_folds(
     of the median gain, the Wilcoxon signed-rank test (scipy.stats.wilcoxon, two-sided; a sign test by
     binomtest when every gain is tied at zero or fewer than 6 folds leave wilcoxon no exact power), and the
     verdict on ``claim``. The detectable difference is the interval's half-width: the spread of the gains
-    at this number of folds.
+    at this number of folds. ``unit`` names the gains' unit in the sentence (``points`` of accuracy; ``%`` for
+    relative gains).
     """
     if claim not in ("greater", "less"):
         raise ValueError(f"claim must be 'greater' or 'less', got {claim!r}.")
@@ -345,7 +349,7 @@ def compare_folds(
         p_value = float(stats.binomtest(wins, nonzero.size, 0.5).pvalue) if nonzero.size else 1.0
         test = "sign test (exact binomial)"
     detectable = float((median.high - median.low) / 2) if median.high > median.low else float("nan")
-    verdict, sentence = _verdict(median, p_value, detectable if np.isfinite(detectable) else 0.0, claim, what)
+    verdict, sentence = _verdict(median, p_value, detectable if np.isfinite(detectable) else 0.0, claim, what, unit)
     wins, losses = int((values > 0).sum()), int((values < 0).sum())
     sentence += f" {wins} of {values.size} folds gain, {losses} lose."
     return Comparison(median, test, p_value, detectable, verdict, sentence, (wins, losses), None)

@@ -82,7 +82,7 @@ def fold_verdicts(study: Study) -> dict[str, dict[str, Any]]:
     ):
         carrying = [f for f in folds if all(k in f for k in fields)]
         if carrying:  # each fold's recorded gain: 1 − loss after / the control's loss
-            found[name] = evidence.compare_folds([f[key] for f in carrying], what=what).to_record()
+            found[name] = evidence.compare_folds([f[key] for f in carrying], what=what, unit="%").to_record()
     return found
 
 
@@ -215,6 +215,6 @@ def seed_summary(studies: list[Study]) -> dict[str, Any]:
         carrying = [c for c in classes if all(all(k in b[c] for k in fields) for b in by_class)]
         if carrying:
             gains = [float(np.mean([b[c][key] for b in by_class])) for c in carrying]
-            record = evidence.compare_folds(gains, what=what).to_record()
+            record = evidence.compare_folds(gains, what=what, unit="%").to_record()
             found[name] = record | {"gains": dict(zip(carrying, gains, strict=True))}
     return found

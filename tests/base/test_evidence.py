@@ -157,3 +157,8 @@ def test_an_interval_that_excludes_zero_without_a_test_that_agrees_is_inconclusi
     # the same gains over ten folds: both agree, supported
     many = evidence.compare_folds([0.39, 0.40, 0.44, 0.41, 0.38, 0.42, 0.43, 0.40, 0.39, 0.45])
     assert many.verdict == evidence.SUPPORTED and many.p_value < 0.05
+
+
+def test_relative_gains_are_said_in_per_cent_not_points():
+    found = evidence.compare_folds([0.1, 0.2, 0.15, 0.3, 0.05, 0.12, 0.22, 0.18, 0.09, 0.25], what="the gain", unit="%")
+    assert "the gain +16.5 % ([" in found.sentence and "points" not in found.sentence

@@ -38,9 +38,8 @@ def test_every_new_fold_records_its_controls_and_old_studies_get_them_without_re
     from core import evidence
 
     verdicts = analysis.fold_verdicts(finished)
-    assert (
-        verdicts["constant"] == evidence.compare_folds(gains, what="the gain over the constant predictor").to_record()
-    )
+    expected = evidence.compare_folds(gains, what="the gain over the constant predictor", unit="%")
+    assert verdicts["constant"] == expected.to_record()
     assert "shuffled" not in verdicts or all("shuffled_loss" in f for f in finished.folds.values())
     changes = [fold["relative_change"] for fold in finished.folds.values()]
     assert summary["median_change"] == pytest.approx(float(np.median(changes)))  # the poster's figure beside
