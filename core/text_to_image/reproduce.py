@@ -134,18 +134,21 @@ def run(
                 )
             )
             ref = results.reference(dataset)
-            rows.append(
-                Row(
-                    "baseline",
-                    f"majority class ({ref.majority_class}) of {chosen.name}'s held-out split",
-                    "held-out accuracy",
-                    ref.majority_rate,
-                    f"{ref.majority_rate:.3f}",
-                    f"python -m core t2i-results --dataset {dataset.id}",
-                    note=f"chance {ref.chance:.3f}",
-                )
-            )
+            rows.append(_majority_row(ref.majority_class, ref.majority_rate, ref.chance, chosen.name, dataset.id))
     return rows, settings
+
+
+def _majority_row(majority_class: str, rate: float, chance: float, preset: str, dataset: str) -> Row:
+    """The majority class of a preset's held-out split, the reference every accuracy there is read against."""
+    return Row(
+        "baseline",
+        f"majority class ({majority_class}) of {preset}'s held-out split",
+        "held-out accuracy",
+        rate,
+        f"{rate:.3f}",
+        f"python -m core t2i-results --dataset {dataset}",
+        note=f"chance {chance:.3f}",
+    )
 
 
 def _with_interval(dataset: Artifact, artifact: Artifact) -> str:
@@ -203,17 +206,7 @@ def _sweep_rows(
             )
         )
     ref = found["reference"]
-    rows.append(
-        Row(
-            "baseline",
-            f"majority class ({ref['majority_class']}) of {chosen.name}'s held-out split",
-            "held-out accuracy",
-            ref["majority_rate"],
-            f"{ref['majority_rate']:.3f}",
-            f"python -m core t2i-results --dataset {dataset}",
-            note=f"chance {ref['chance']:.3f}",
-        )
-    )
+    rows.append(_majority_row(ref["majority_class"], ref["majority_rate"], ref["chance"], chosen.name, dataset))
     for entry in found["comparisons"]:
         d = entry["difference"]
         rows.append(

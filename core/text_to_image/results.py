@@ -126,15 +126,13 @@ def accuracy_interval(dataset: Artifact, artifact: Artifact) -> str:
     """A model's (or a baseline's) held-out accuracy interval: a bootstrap over the held-out texts of its stored
     predictions (:func:`core.evidence.interval_over_examples`); "–" when they are not stored or do not match."""
     from core import evidence
+    from core.text_to_image.seeds import correct
 
     try:
-        probabilities = np.load(artifact.file("test_probabilities.npy"), allow_pickle=False)
-    except OSError:
+        right = correct(dataset, artifact)
+    except (OSError, ValueError):  # predictions not stored, or not of this split
         return "–"
-    labels = held_out_labels(dataset)
-    if len(probabilities) != len(labels):
-        return "–"
-    interval = evidence.interval_over_examples((probabilities.argmax(1) == labels).astype(int))
+    interval = evidence.interval_over_examples(right)
     return f"[{interval.low:.3f}, {interval.high:.3f}]"
 
 
