@@ -4,6 +4,14 @@ seeds, 3,600 steps: online and GPU-sized, so offline it is listed as not run, wi
 comparison on the packaged splice junctions: the pretrained encoder's held-out accuracy with its interval,
 the randomly initialised encoder's (the control), the majority class (the baseline), and the paper's claim,
 pretrained − random init, paired on the same test examples (:func:`core.nontext.runs.comparison_evidence`).
+
+The paper's two other findings follow, each on the lab's laptop settings: text with its token ids scrambled
+(:mod:`core.nontext.scrambled`: both encoders on Rotten Tomatoes snippets with the vocabulary permuted, special
+tokens included, against the same text as it is, each encoder paired with itself) and the similarity of
+representations (:mod:`core.nontext.similarity`: the pretrained encoder after fine-tuning on splice junctions
+against itself before, and against the randomly initialised encoder after, layer by layer, each beside the level of
+unrelated representations; the paper's domain model, PLUS-TFM for proteins, is a download and is listed as not run
+offline).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 
 from core import jobs
 from core.errors import USER_ERRORS
-from core.nontext import models, runs
+from core.nontext import models, runs, scrambled, similarity
 from core.nontext.runs import TokenSettings
 from core.reproduce import Row, machine, preset_command
 from core.settings import to_record
@@ -34,10 +42,16 @@ SEEDS = (0, 1, 2)
 so the claim is paired over seeds as well as test records."""
 
 
-def _command(settings: TokenSettings, preset: str) -> str:
-    """The tokens-compare command of ``settings``: the preset and what differs from it."""
+SIMILAR = (("pretrained-after", "pretrained-before"), ("pretrained-after", "random-after"))
+"""The similarity pairs of the reproduction (rows, columns): what fine-tuning changed in the pretrained encoder, and
+whether the pretrained and the randomly initialised encoder came to represent the tokens alike."""
+
+
+def _command(settings: TokenSettings, preset: str, command: str = "tokens-compare") -> str:
+    """The ``command`` of ``settings`` (tokens-compare or tokens-scrambled): the preset and what differs from it."""
     flags = {"encoder": "--encoder", "steps": "--steps", "eval_every": "--eval-every", "seeds": "--seeds"}
-    return preset_command("tokens-compare", preset, settings, runs.PRESETS[preset], flags)
+    base = (scrambled.PRESETS if command == "tokens-scrambled" else runs.PRESETS)[preset]
+    return preset_command(command, preset, settings, base, flags)
 
 
 def _describe(settings: TokenSettings) -> str:
@@ -97,13 +111,20 @@ def _claim_row(kind: str, entry: dict[str, Any], command: str, seconds: float, h
 
 
 def _comparison_rows(
-    kind: str, title: str, settings: TokenSettings, preset: str, found: list[Artifact], seconds: float, note: str
+    kind: str,
+    title: str,
+    settings: TokenSettings,
+    preset: str,
+    found: list[Artifact],
+    seconds: float,
+    note: str,
+    command: str | None = None,
 ) -> list[Row]:
     """The rows of one comparison: the pretrained encoder (``kind``), every other encoder (controls), the
     majority class of the test split (baseline) and each paired claim against the pretrained encoder."""
     here = machine()
     report = runs.comparison_evidence(found)
-    command = _command(settings, preset)
+    command = command or _command(settings, preset)
     results = f"python -m core tokens-results --comparison {settings.comparison_id}"
     finished = [r for r in found if r.config.get("status") == "finished"]
     rows = []
@@ -136,6 +157,146 @@ def _comparison_rows(
         )
     )
     rows += [_claim_row(kind, entry, command, seconds, here) for entry in report["comparisons"]]
+    return rows
+
+
+def _scrambled_rows(
+    settings: TokenSettings, callback: Callback | None, progress: jobs.Progress
+) -> tuple[list[Row], dict[str, Any]]:
+    """Kao & Lee's text experiment on the lab's laptop settings: each encoder on scrambled text (its own rows and
+    the paired claim pretrained − random init there, as every comparison), the majority class, and each encoder's
+    cost of the scramble, unscrambled − scrambled, paired on the same test texts and seeds."""
+    started = time.time()
+    found = scrambled.run(settings, "permute", callback, progress("scrambled text: loading the texts"))
+    seconds = time.time() - started
+    report = scrambled.evidence(found["reference"], found["scrambled"])
+    command = _command(settings, "laptop", "tokens-scrambled")
+    chosen = scrambled.arm(settings, "permute")
+    title = (
+        f"scrambled text ({settings.task}, {settings.encoder}, the vocabulary permuted by each run's seed, special "
+        f"tokens included; {len(settings.seeds)} seed{'s' if len(settings.seeds) != 1 else ''}, {settings.steps:,} "
+        f"steps of batch {settings.batch_size})"
+    )
+    note = (
+        "the lab's text task: Rotten Tomatoes snippets offline, not the paper's GLUE tasks (SST-2 and the rest: "
+        "online, python -m core tokens-scrambled --preset full)"
+    )
+    rows = _comparison_rows("lab preset", title, chosen, "laptop", found["scrambled"], seconds, note, command)
+    here = machine()
+    for entry in report["comparisons"]:
+        what = f"scrambled text: {models.VARIANT_TITLES[entry['variant']]}, unscrambled − permuted, paired"
+        kind = "lab preset" if entry["variant"] == "pretrained" else "control"
+        known = f"unscrambled {entry['unscrambled']:.3f}, permuted {entry['scrambled']:.3f}"
+        if "difference" not in entry:
+            rows.append(
+                Row(
+                    kind,
+                    what,
+                    "difference of held-out accuracy (points)",
+                    None,
+                    entry["note"],
+                    command,
+                    round(seconds, 1),
+                    here,
+                    f"{known}; {entry['sentence']}",
+                    evidence=entry,
+                )
+            )
+            continue
+        d = entry["difference"]
+        rows.append(
+            Row(
+                kind,
+                what,
+                "difference of held-out accuracy (points)",
+                d["estimate"],
+                f"{100 * d['estimate']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]; "
+                f"{entry['verdict']}",
+                command,
+                round(seconds, 1),
+                here,
+                f"{known} (majority class {entry['majority_rate']:.3f}); {entry['test']}, p = "
+                f"{entry['p_value']:.3g}; 95% {d['method']} (n = {d['n']}); smallest detectable difference "
+                f"{100 * entry['detectable']:.1f} points; {entry['sentence']}",
+                evidence=entry,
+            )
+        )
+    return rows, {
+        "reference": found["reference"][0].config["comparison"],
+        "scrambled": found["scrambled"][0].config["comparison"],
+        "sentences": report["sentences"],
+    }
+
+
+def _diagonal(matrix: list[list[float]]) -> float:
+    """The mean of each layer against the other model's same-index layer (the layers both have)."""
+    import numpy as np
+
+    values = np.asarray(matrix, dtype=float)
+    return float(np.nanmean(np.diag(values[: min(values.shape), : min(values.shape)])))
+
+
+def _similarity_rows(lab: TokenSettings, callback: Callback | None, progress: jobs.Progress) -> list[Row]:
+    """The similarity summary: each pair of :data:`SIMILAR` on the lab comparison's first seed (its runs trained
+    again where they were stored before runs kept their weights), the mean same-layer PWCCA and linear CKA, each
+    beside the highest value of unrelated representations (the pairing of tokens shuffled), and the attention
+    heads matched one to one against a random matching; then the paper's domain model, not run offline."""
+    from core.hub import load_text_model
+
+    seed = lab.seeds[0]
+    loaded = load_text_model(lab.encoder)
+    task = runs.load(lab, progress("similarity: loading the task"), loaded.tokenizer)
+    started = time.time()
+    for variant in ("pretrained", "random"):
+        runs.train_run(lab, variant, seed, task, callback, loaded, weights=True)
+    trained = time.time() - started
+    here = machine()
+    rows = []
+    for a, b in SIMILAR:
+        began = time.time()
+        choice = similarity.SimilaritySettings(a=a, b=b, seed=seed, device=lab.device)
+        found = similarity.compare(choice, lab.comparison_id, loaded=loaded, callback=callback)
+        pwcca, cka = _diagonal(found["pwcca"]), _diagonal(found["cka"])
+        reference = found["reference"]
+        heads = found.get("heads") or []
+        matched = [h["matched"] for h in heads]
+        chance = [h["random"] for h in heads]
+        head_text = (
+            f"; attention heads matched one to one at a mean L1 distance of {sum(matched) / len(matched):.3f} per "
+            f"query row against {sum(chance) / len(chance):.3f} for a random matching (0: the same, 2: disjoint)"
+            if heads
+            else ""
+        )
+        above = pwcca > reference["pwcca"] and cka > reference["cka"]
+        rows.append(
+            Row(
+                "lab preset",
+                f"similarity: {found['a']['title']} against {found['b']['title']}",
+                "mean same-layer PWCCA (linear CKA)",
+                pwcca,
+                f"{pwcca:.3f} ({cka:.3f}); unrelated: {reference['pwcca']:.3f} ({reference['cka']:.3f})",
+                f"python -m core tokens-similarity --comparison {lab.comparison_id} --a {a} --b {b} --seed {seed}",
+                round(time.time() - began + (trained if not rows else 0.0), 1),
+                here,
+                f"seed {seed}; {found['inputs']['tokens']:,} token vectors of {found['inputs']['examples']} test "
+                f"sequences; {'above' if above else 'not above'} the level of unrelated representations on both "
+                f"measures{head_text}" + (f"; {found['note']}" if found["note"] else ""),
+                evidence={k: found[k] for k in ("cka", "pwcca", "reference", "layers_a", "layers_b", "inputs")},
+            )
+        )
+    rows.append(
+        Row(
+            "paper preset",
+            "similarity: the fine-tuned encoder against a domain model (the paper: BERT fine-tuned on proteins "
+            "against PLUS-TFM)",
+            "mean same-layer PWCCA",
+            None,
+            "not run offline",
+            f"python -m core tokens-similarity --comparison <a protein comparison> --a pretrained-after --b domain "
+            f"--domain <hub id or folder> --seed {seed}",
+            note="a domain model is a download (Hugging Face hub) or a folder; the lab ships none, for DNA or proteins",
+        )
+    )
     return rows
 
 
@@ -220,4 +381,9 @@ def run(
         seconds = time.time() - started
         notes = "; ".join(x for x in (_reused(found, before), note) if x)
         rows += _comparison_rows(kind, title, chosen, preset, found, seconds, notes)
+    text = sized(scrambled.LAPTOP, **({"encoder": encoder} if encoder else {}))
+    settings["scrambled"] = to_record(text, omit=("device",))
+    scrambled_rows, settings["scrambled_comparisons"] = _scrambled_rows(text, callback, progress)
+    rows += scrambled_rows
+    rows += _similarity_rows(lab, callback, progress)
     return rows, settings

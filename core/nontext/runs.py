@@ -459,11 +459,13 @@ def train_run(
     task: TokenTask | None = None,
     callback: Callback | None = None,
     loaded: Any = None,
+    weights: bool = False,
 ) -> Artifact:
     """Train (or resume, or load) one run: ``variant`` with ``seed`` under ``settings``.
 
     ``callback(step, steps, metrics)`` after every evaluation; True stops the run (published as "stopped";
-    the same call resumes it). Returns the ``token-runs`` artifact.
+    the same call resumes it). ``weights``: a stored run without its fine-tuned weights (made before runs kept
+    them) trains again, as one without per-example results always does. Returns the ``token-runs`` artifact.
     """
     from core.hub import load_text_model
 
@@ -486,7 +488,11 @@ def train_run(
         config,
         lambda artifact_id: _train(settings, task, mapping, loaded, variant, seed, max_length, artifact_id, callback),
         # a run stored before per-example results were kept trains again (the same numbers, and now those)
-        accept=lambda found: found.config.get("status") == "finished" and found.file(TRUTH_FILE).is_file(),
+        accept=lambda found: (
+            found.config.get("status") == "finished"
+            and found.file(TRUTH_FILE).is_file()
+            and (not weights or found.file(WEIGHTS_FILE).is_file())
+        ),
     )
 
 

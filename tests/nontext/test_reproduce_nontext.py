@@ -12,6 +12,11 @@ import pytest
 from conftest import tiny_bert
 
 STEPS = 10
+LATER_KINDS = [
+    *["lab preset", "control", "baseline", "lab preset"],  # scrambled text: both encoders, majority, the claim
+    *["lab preset", "control"],  # each encoder: unscrambled − permuted
+    *["lab preset", "lab preset", "paper preset"],  # the similarity summary, and the domain model not run
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
 
     from core import evidence, reproduce
     from core.cli import main
+    from core.nontext import reproduce as reproduce_nontext
     from core.nontext import runs
     from core.settings import from_record
 
@@ -48,6 +54,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
         "control",
         "baseline",
         "lab preset",
+        *LATER_KINDS,
     ]
 
     # the paper's figures: none found, and the row says where that is written
@@ -75,7 +82,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
         v: np.stack([np.load(by[(v, s)].file(runs.CORRECT_FILE), allow_pickle=False) for s in (0, 1)])
         for v in ("pretrained", "random")
     }
-    pretrained, random_init, majority, claim = rows[3:]
+    pretrained, random_init, majority, claim = rows[3:7]
     expected_command = f"python -m core tokens-compare --preset laptop --encoder {tiny_encoder} --steps {STEPS}"
     assert pretrained["command"] == random_init["command"] == claim["command"]
     assert pretrained["command"].startswith(expected_command) and pretrained["command"].endswith(" --seeds 0 1")
@@ -110,6 +117,45 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     assert f"p = {paired.p_value:.3g}" in claim["note"] and paired.test in claim["note"]
     assert "DNA.rda" in pretrained["note"]  # the packaged data is named as not the paper's file
 
+    # scrambled text: the lab's text comparison, scrambled and not, each encoder paired with itself
+    from core.nontext import scrambled, similarity
+
+    text = from_record(runs.TokenSettings, record["settings"]["scrambled"])
+    assert text.task == "rotten_tomatoes" and text.encoder == str(tiny_encoder) and text.steps == STEPS
+    ids = record["settings"]["scrambled_comparisons"]
+    assert ids["scrambled"] == scrambled.arm(text, "permute").comparison_id
+    assert ids["reference"] == scrambled.arm(text, "none").comparison_id
+    text_rows, cross, similar = rows[7:11], rows[11:13], rows[13:]
+    found = scrambled.evidence(runs.list_runs(ids["reference"]), runs.list_runs(ids["scrambled"]))
+    assert "Rotten Tomatoes" in text_rows[0]["note"] and "scrambled text" in text_rows[0]["what"]
+    assert text_rows[0]["command"].startswith(
+        f"python -m core tokens-scrambled --preset laptop --encoder {tiny_encoder}"
+    )
+    for row, entry in zip(cross, found["comparisons"], strict=True):
+        assert row["value"] == pytest.approx(entry["difference"]["estimate"])
+        assert row["evidence"]["verdict"] == entry["verdict"] and entry["sentence"] in row["note"]
+        assert row["value"] == pytest.approx(entry["unscrambled"] - entry["scrambled"])
+    assert [e["variant"] for e in found["comparisons"]] == ["pretrained", "random"]
+
+    # the similarity summary: the stored runs' weights read again give the rows' figures
+    seed = lab.seeds[0]
+    assert all(by[(v, seed)].file(runs.WEIGHTS_FILE).is_file() for v in ("pretrained", "random"))
+    for row, (a, b) in zip(similar[:2], reproduce_nontext.SIMILAR, strict=True):
+        again = similarity.compare(similarity.SimilaritySettings(a=a, b=b, seed=seed), lab.comparison_id)
+        same_layer = np.mean(np.diag(np.asarray(again["pwcca"])))
+        assert row["value"] == pytest.approx(same_layer, abs=1e-6)
+        assert f"unrelated: {again['reference']['pwcca']:.3f}" in row["shown"]
+        assert f"--a {a} --b {b} --seed {seed}" in row["command"] and "attention heads matched" in row["note"]
+    assert similar[2]["shown"] == "not run offline" and "--b domain" in similar[2]["command"]
+
+    # a run stored without its weights (made before runs kept them) trains again when they are needed
+    run = by[("pretrained", seed)]
+    run.file(runs.WEIGHTS_FILE).unlink()
+    assert runs.train_run(lab, "pretrained", seed).id == run.id and not run.file(runs.WEIGHTS_FILE).is_file()
+    again = runs.train_run(lab, "pretrained", seed, weights=True)
+    assert again.id == run.id and again.file(runs.WEIGHTS_FILE).is_file()
+    assert again.config["test"]["accuracy"] == run.config["test"]["accuracy"]
+
     # the latest record and its Markdown
     latest = reproduce.latest("bert-nontext")
     assert latest == json.loads(json.dumps(record))
@@ -127,7 +173,8 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     assert paper_preset["value"] is None and paper_preset["shown"] == "could not run here"
     assert missing in paper_preset["note"] and missing in paper_preset["what"]
     assert paper_preset["command"].startswith(f"python -m core tokens-compare --preset full --steps {STEPS}")
-    assert [r["value"] for r in online["rows"][3:]] == [r["value"] for r in rows[3:]]
+    for again, before in zip(online["rows"][3:], rows[3:], strict=True):  # reused runs, the same figures
+        assert again["value"] == (None if before["value"] is None else pytest.approx(before["value"], abs=1e-9))
     assert "reused: 4 of 4 runs" in online["rows"][3]["note"] and "reused" not in pretrained["note"]
     assert reproduce.latest("bert-nontext")["variant"] == "online"
 
