@@ -21,6 +21,8 @@ from core.progress import progress_bar
 METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli", "core.hybrid.cli")
 """One line per method: the module whose ``register(commands)`` adds that method's commands and whose
 ``available()`` adds what ``info`` says of it."""
+MORE_COMMANDS = ("core.vectors.cli",)
+"""Modules beside the methods' whose ``register(commands)`` adds commands: ``map`` (your own vectors in 2-D)."""
 
 
 def _info(args: argparse.Namespace) -> dict:
@@ -118,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("paper", nargs="?", choices=list(PAPERS))
     shown.add_argument("--markdown", action="store_true")
     shown.set_defaults(run=_reproductions)
-    for module in METHODS:
+    for module in METHODS + MORE_COMMANDS:
         importlib.import_module(module).register(commands)
     return parser
 
