@@ -48,6 +48,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="tune every ablation variant on its own grid (default); --no-own-grids: the control keeps the hybrid's",
     )
+    run.add_argument(
+        "--finetuned-reference",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the vision model fine-tuned end to end (the original model) as one more ablation row, compared "
+        "with the hybrid; costly on a CPU: the whole backbone trains in each of its folds and refits (off by default)",
+    )
+    run.add_argument(
+        "--backbone-lr-factor",
+        type=float,
+        default=None,
+        help="with --finetuned-reference: the backbone's learning rate as a share of the head's (0.1)",
+    )
     run.add_argument("--threads", type=int, default=None, help="CPU threads per trial")
     run.add_argument(
         "--ray", action="store_true", help="run trials as Ray tasks (local Ray; the cluster at $RAY_ADDRESS if set)"
@@ -62,6 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 _NAMES = (
     "imageset", "folder", "per_class", "test_per_class", "vision", "text", "text_layers", "wiring", "image_size",
     "batch_sizes", "learning_rates", "optimizers", "folds", "epochs", "seed", "refits", "own_grids", "threads",
+    "finetuned_reference", "backbone_lr_factor",
 )  # fmt: skip
 
 
@@ -77,6 +91,8 @@ def settings_from(args: argparse.Namespace) -> search.SearchSettings:
     given.update({n: tuple(v) for n, v in given.items() if isinstance(v, list)})
     given.update({n: None for n in ("per_class", "test_per_class", "text_layers") if given.get(n) == 0})
     settings = replace(PRESETS[args.preset], **given)
+    if "backbone_lr_factor" in given and not settings.finetuned_reference:
+        raise ValueError("--backbone-lr-factor applies only with --finetuned-reference (the fine-tuned backbone's).")
     settings.check()
     return settings
 
@@ -96,7 +112,8 @@ def _search(args: argparse.Namespace) -> dict:
 
 def summary(config: dict) -> dict:
     """The parts of a search's record a reader wants first: the ablation with each test accuracy's 95% interval,
-    the paired comparisons with their verdicts, and the linear-probe reference."""
+    the paired comparisons with their verdicts, the hybrid's gains in points and relative to each reference, and
+    the linear-probe reference."""
     comparisons = config.get("comparisons") or search.ablation_evidence(config["ablation"])
     return {
         "best": config["best"],
@@ -108,9 +125,11 @@ def summary(config: dict) -> dict:
                 "detectable_difference": row.get("detectable"),
                 "note": row.get("test_note"),
             }
+            | ({"backbone_learning_rate": row["backbone_learning_rate"]} if "backbone_learning_rate" in row else {})
             for row in config["ablation"]
         ],
         "verdicts": [c[part]["sentence"] for c in comparisons for part in ("test", "cv") if part in c],
+        "gains": {f"hybrid − {other}": said for other, said in search.comparison_gains(config)},
         "comparisons": comparisons,
         "linear_probe": config.get("linear_probe") or "not stored with this search (run it again)",
         "references": config["references"],

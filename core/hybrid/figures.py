@@ -11,7 +11,12 @@ from plotly.subplots import make_subplots
 
 from core.figures import MARGIN, VIRIDIS
 
-COLOURS = {"vision": "#9d9d9d", "random-text": "#e45756", "pretrained-text": "#4c78a8"}
+COLOURS = {
+    "vision": "#9d9d9d",
+    "random-text": "#e45756",
+    "pretrained-text": "#4c78a8",
+    "vision-finetuned": "#54a24b",
+}
 OPTIMIZER_TITLES = {"sgd": "SGD with momentum", "adam": "Adam"}
 
 

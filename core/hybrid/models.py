@@ -16,22 +16,32 @@ knowledge or just the extra depth that helps) and ``pretrained-text`` (the hybri
 The vision model is frozen by default: the model then takes its cached tokens as input. With
 ``vision_module`` given, the model takes pixels and runs the (frozen) vision model itself, which gives the
 same outputs (used to measure what the cache saves).
+
+One more reference, outside the ablation's variants (:data:`FINETUNED`, :class:`FineTunedVision`): the vision
+model itself fine-tuned end to end as a classifier (its backbone learning too, read out as it classifies), the
+"original model" the paper most likely compared against.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 WIRINGS = ("stack", "parallel")
+READOUTS = ("cls", "mean-pool")
 VARIANTS = ("vision", "random-text", "pretrained-text")
 VARIANT_TITLES = {
     "vision": "vision model alone",
     "random-text": "hybrid, text layers randomly initialised (control)",
     "pretrained-text": "hybrid, pretrained text layers",
 }
+FINETUNED = "vision-finetuned"
+"""The vision model fine-tuned end to end: a reference row, not one of :data:`VARIANTS` (a search's variants, and
+so its identity, stay what they were)."""
+VARIANT_TITLES[FINETUNED] = "vision model fine-tuned end to end (the original model)"
 
 
 def text_layers(text_model: nn.Module, count: int | None, pretrained: bool, seed: int) -> nn.ModuleList:
@@ -144,3 +154,49 @@ def build(
         text_hidden = text_model.config.hidden_size
     torch.manual_seed(seed)
     return HybridClassifier(vision_hidden, n_classes, layers, text_hidden, wiring, vision_module=vision_module)
+
+
+class FineTunedVision(nn.Module):
+    """The vision model fine-tuned as a classifier: uint8 images -> its input normalisation -> the whole backbone
+    (a copy that learns; the model given is never changed) -> its readout -> dropout -> a linear head.
+
+    Args:
+        backbone: the vision model (``pixel_values -> last_hidden_state``, and ``pooler_output`` for ``mean-pool``).
+        n_classes: outputs of the head.
+        readout: ``cls`` (the [CLS] token after the final norm: DINOv2, ViT) or ``mean-pool`` (its pooler: BEiT).
+        preprocess: uint8 images (n, C, H, W) -> the backbone's pixels (e.g. :meth:`VisionModel.pixels`).
+        seed: the head's initialisation; the same seed gives the vision model alone's head the same start.
+        dropout: before the head.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        n_classes: int,
+        readout: str,
+        preprocess: Callable[[torch.Tensor], torch.Tensor],
+        seed: int,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}.")
+        if n_classes < 2:
+            raise ValueError(f"a classifier needs at least two classes, got {n_classes}.")
+        self.backbone = copy.deepcopy(backbone).requires_grad_(True)
+        self.readout, self.preprocess = readout, preprocess
+        torch.manual_seed(seed)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.config.hidden_size, n_classes)
+
+    def parameter_groups(self, learning_rate: float, backbone_factor: float) -> list[dict]:
+        """The optimiser's groups: the head at ``learning_rate``, the backbone at ``backbone_factor`` times it."""
+        return [
+            {"params": list(self.head.parameters()), "lr": learning_rate},
+            {"params": list(self.backbone.parameters()), "lr": learning_rate * backbone_factor},
+        ]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(pixel_values=self.preprocess(images))
+        vector = out.pooler_output if self.readout == "mean-pool" else out.last_hidden_state[:, 0]
+        return self.head(self.dropout(vector.float()))

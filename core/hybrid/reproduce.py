@@ -18,7 +18,6 @@ from core import jobs
 from core.hybrid import search
 from core.hybrid.search import FULL, LAPTOP, SearchSettings
 from core.reproduce import Row, machine, preset_command
-from core.settings import to_record
 from core.store import Artifact, Callback
 
 PAPER = "Liu, Chui & Lee 2023 (Electronics 12(15) 3316), BERT + BEiT hybrid"
@@ -186,7 +185,7 @@ def run(
     lab = replace(LAPTOP, **sized, **_refits(seeds))
     lab.check()
     paper = replace(FULL, **({"epochs": epochs} if epochs else {}))
-    settings = {"paper": to_record(paper), "lab": to_record(lab)}
+    settings = {"paper": paper.record(), "lab": lab.record()}
     rows = [
         Row(
             "paper",
