@@ -39,6 +39,7 @@ SECTIONS = {
     "Hybrid (Liu, Chui & Lee 2023)": [
         page("pages/hybrid/hybrid.py", "BERT + vision transformer", ":material/merge:"),
     ],
+    "Across methods": [page("pages/views/your_vectors.py", "Your Vectors", ":material/hub:")],
 }
 
 inputs.start_run()

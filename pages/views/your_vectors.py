@@ -1,0 +1,99 @@
+"""Your Vectors: precomputed embeddings (the Embedding Projector's TSV pair or config, Parquet) on a 2-D map,
+coloured by their metadata, searched, their neighbours listed and a selection exported."""
+
+import numpy as np
+import streamlit as st
+
+from core import vectors
+from core.vectors.figures import selected_rows, vector_map_figure
+from ui import charts, state
+from ui import vectors as panels
+
+st.title("Your Vectors")
+st.caption(
+    "Bring your own embeddings: the Embedding Projector's vectors TSV (no header) with its metadata TSV (a header "
+    "line, unless it has one column), its projector_config.json, or a Parquet file (one list column of vectors or "
+    "many numeric columns, the rest metadata; x, y and neighbour columns are used as given, as Embedding Atlas "
+    "does). Without x, y the points are laid out once (unit-length rows, PCA, then t-SNE or UMAP) and the fit is "
+    "kept in the store. Every point is drawn (WebGL); nothing is sampled."
+)
+
+path, metadata = panels.source()
+if path is None:
+    st.info("Give a vectors file (or upload one) to see it on the map.")
+    st.stop()
+points = coords = None
+with state.user_errors():
+    options = panels.parquet_options(path) if path.lower().endswith(".parquet") else {}
+    points = panels.table(path, metadata, options)
+if points is None:
+    st.stop()
+dims = "no vectors" if points.vectors is None else f"{points.vectors.shape[1]} dimensions"
+st.caption(f"{len(points):,} points · {dims} · metadata: {', '.join(map(str, points.metadata.columns))}.")
+
+defaults = vectors.DEFAULTS
+if points.coords is None:
+    left, mid, right = st.columns(3)
+    method = left.selectbox(
+        "Layout",
+        vectors.METHODS,
+        key="yv-method",
+        format_func={"tsne": "t-SNE (openTSNE)", "umap": "UMAP", "pca": "PCA"}.get,
+    )
+    pca = mid.number_input(
+        "PCA components first",
+        0,
+        500,
+        defaults.pca,
+        key="yv-pca",
+        help="Rows are scaled to unit length, then reduced by PCA before t-SNE or UMAP (0: off).",
+    )
+    spread = right.number_input(
+        "Perplexity (t-SNE) / neighbours (UMAP)", 2, 100, int(defaults.perplexity), key="yv-perplexity"
+    )
+    settings = vectors.VectorMapSettings(method, int(pca), float(spread), int(spread), defaults.random_state)
+else:
+    settings = defaults
+with state.user_errors():
+    coords = panels.fitted_coords(points, settings)
+if coords is None:
+    st.stop()
+
+columns = list(points.metadata.columns)
+left, mid = st.columns(2)
+colour = left.selectbox(
+    "Colour by",
+    [panels.NONE, *columns],
+    key="yv-colour",
+    help="Numbers on a sequential scale (colour bar); text as categories, the 20 most common.",
+)
+hover = mid.selectbox("Hover shows", columns, index=columns.index(panels.text_column(points.metadata)), key="yv-hover")
+left, mid = st.columns([3, 1])
+pattern = left.text_input("Search (regular expression, case-insensitive)", key="yv-search")
+where = mid.selectbox("in", ["any column", *columns], key="yv-search-column")
+matches = None
+if pattern:
+    with state.user_errors():
+        matches = vectors.search(points.metadata, pattern, None if where == "any column" else where)
+        st.caption(f"{len(matches):,} points match «{pattern}» (ringed in red).")
+if st.session_state.get("yv-point", 0) >= len(points):
+    st.session_state["yv-point"] = 0
+if pattern != st.session_state.get("yv-searched") and matches is not None and len(matches):
+    st.session_state["yv-point"] = int(matches[0])  # a new search shows its first match's neighbours
+st.session_state["yv-searched"] = pattern
+
+chosen = int(st.session_state.setdefault("yv-point", 0))
+title = f"{len(points):,} points · " + ("positions as given" if points.coords is not None else settings.method)
+fig, rows_by_trace = vector_map_figure(
+    coords, points.metadata, None if colour == panels.NONE else colour, hover, matches, chosen, title
+)
+event = charts.show(fig, key="yv-map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+selected = selected_rows(((event or {}).get("selection") or {}).get("points") or [], rows_by_trace)
+if len(selected) == 1 and int(selected[0]) != chosen:  # a click on one point chooses it
+    st.session_state["yv-point"] = int(selected[0])
+    st.rerun()
+chosen = st.number_input(
+    "Point (its row number; click a point on the map to choose it)", 0, len(points) - 1, key="yv-point"
+)
+panels.neighbour_panel(points, int(chosen))
+panels.selection_panel(points, coords, np.asarray(selected))
