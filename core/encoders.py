@@ -205,6 +205,7 @@ class TextEncoder:
             model, "token_type_ids"
         )
         self._tokenizer_lock = threading.Lock()
+        self._attention_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -422,6 +423,36 @@ class TextEncoder:
         items = self._check_texts(texts)
         encoded = self._tokenize(items, self.max_length + 1)
         return np.fromiter((len(x) > self.max_length for x in encoded["input_ids"]), dtype=bool, count=len(items))
+
+    def attentions(self, text: str) -> tuple[list[str], np.ndarray]:
+        """The attention of every head of every layer for one text, as transformers' ``output_attentions`` gives
+        it: ``(tokens, maps)`` with ``maps`` of shape (layers, heads, tokens, tokens), each row a query token's
+        weights over the keys (rows sum to 1). The model runs with eager attention for the call (SDPA returns no
+        maps) and goes back to its own implementation after.
+
+        Raises:
+            ValueError: A bad text, as for :meth:`embed`.
+            ResourceUnavailable: A model whose attention cannot return its maps.
+        """
+        (item,) = self._check_texts([text])
+        encoded = self._tokenize([item], self.max_length)
+        batch = self._collate([0], encoded)
+        config = self.model.config
+        before = getattr(config, "_attn_implementation", None)
+        with self._attention_lock, torch.inference_mode():
+            try:
+                if before not in (None, "eager"):
+                    self.model.set_attn_implementation("eager")
+                found = self.model(**batch, output_attentions=True).attentions
+            except (AttributeError, ValueError) as error:
+                raise ResourceUnavailable(f"{self.name} cannot return its attention maps ({error}).") from error
+            finally:
+                if before not in (None, "eager"):
+                    self.model.set_attn_implementation(before)
+        if not found:
+            raise ResourceUnavailable(f"{self.name} returned no attention maps.")
+        maps = torch.stack([layer[0] for layer in found]).float().cpu().numpy()
+        return self.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0]), maps
 
     def feature_names(self, layers: Sequence[int] | None = None) -> list[tuple[int, int]]:
         """``(layer, dimension)`` for every column :meth:`embed` returns with these ``layers``.

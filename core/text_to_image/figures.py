@@ -423,3 +423,86 @@ def route_figure(found: dict) -> go.Figure:
         xaxis={"tickangle": 0},
     )
     return fig
+
+
+ATTENTION_SCALE = "Blues"
+"""Attention weights, 0 (white) to 1 (dark blue): one sequential scale for every map."""
+
+
+def attention_grid_figure(maps: np.ndarray, tokens: Sequence[str], chosen: tuple[int, int] | None = None) -> go.Figure:
+    """Every head of every layer as a small map (rows: layers 1..L, columns: heads), one colour scale from 0 to 1,
+    tokens in the hover; the ``chosen`` (layer, head), both from 0, is outlined."""
+    layers, heads = maps.shape[:2]
+    fig = make_subplots(rows=layers, cols=heads, horizontal_spacing=0.006, vertical_spacing=0.012, shared_xaxes=False)
+    names = [f"{i}: {t}" for i, t in enumerate(tokens)]
+    for layer in range(layers):
+        for head in range(heads):
+            fig.add_trace(
+                go.Heatmap(
+                    z=maps[layer, head],
+                    x=names,
+                    y=names,
+                    zmin=0.0,
+                    zmax=1.0,
+                    colorscale=ATTENTION_SCALE,
+                    showscale=layer == 0 and head == heads - 1,
+                    colorbar={"title": "attention", "thickness": 12, "len": 0.5, "y": 1.0, "yanchor": "top"},
+                    hovertemplate=f"layer {layer + 1}, head {head + 1}<br>query %{{y}}<br>key %{{x}}"
+                    "<br>attention %{z:.2f}<extra></extra>",
+                ),
+                row=layer + 1,
+                col=head + 1,
+            )
+    fig.update_xaxes(showticklabels=False, ticks="")
+    fig.update_yaxes(showticklabels=False, ticks="", autorange="reversed")
+    for head in range(heads):
+        fig.update_xaxes(title_text=f"h{head + 1}", title_standoff=2, row=layers, col=head + 1)
+    for layer in range(layers):
+        fig.update_yaxes(title_text=f"L{layer + 1}", title_standoff=2, row=layer + 1, col=1)
+    if chosen is not None:
+        layer, head = chosen
+        axis = layer * heads + head + 1
+        suffix = "" if axis == 1 else str(axis)
+        fig.add_shape(
+            type="rect",
+            xref=f"x{suffix} domain",
+            yref=f"y{suffix} domain",
+            x0=0,
+            x1=1,
+            y0=0,
+            y1=1,
+            line={"color": "#d62728", "width": 3},
+        )
+    size = max(34, min(70, 900 // max(heads, 1)))
+    fig.update_layout(height=size * layers + 80, margin={"l": 40, "r": 10, "t": 20, "b": 40}, clickmode="event+select")
+    return fig
+
+
+def attention_head_figure(attention: np.ndarray, tokens: Sequence[str], layer: int, head: int) -> go.Figure:
+    """One head's attention (``layer`` and ``head`` from 1, as shown), tokens on both axes: each row a query token,
+    its weights over the keys (a row sums to 1)."""
+    names = [f"{i}: {t}" for i, t in enumerate(tokens)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=attention,
+            x=names,
+            y=names,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=ATTENTION_SCALE,
+            colorbar={"title": "attention"},
+            text=np.round(attention, 2),
+            texttemplate="%{text:.2f}" if len(tokens) <= 16 else None,
+            hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>",
+        )
+    )
+    side = max(360, min(720, 34 * len(tokens) + 160))
+    fig.update_layout(
+        width=side + 120,
+        title=f"layer {layer}, head {head}: each row is a query token's attention over the keys",
+        xaxis={"title": "key (attended to)", "tickangle": -45},
+        yaxis={"title": "query (attending)", "autorange": "reversed", "scaleanchor": "x"},
+        height=side,
+        margin={"t": 50},
+    )
+    return fig

@@ -4,7 +4,7 @@
 ids; the pooled hidden state of every layer (embeddings layer through the last), each drawn on the same
 per-layer grid; the pooled vectors of the dataset's layers; where the sentence's strongest features sit on the
 combined layout; the image; the feature maps of the classifier's pretrained slice; the class probabilities and
-the saliency map.
+the saliency map; and the attention of every head of every layer (transformers' ``output_attentions``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class SentencePath:
     probabilities: np.ndarray  # softmax(logits): the raw ones
     saliency: np.ndarray  # (H, W)
     logits: np.ndarray
+    attention: np.ndarray | None = None  # (layers, heads, tokens, tokens): output_attentions of every layer
 
     def calibrated(self, temperature: float) -> np.ndarray:
         """The class probabilities at the model's fitted ``temperature``: softmax(logits / T), as Classify shows."""
@@ -85,6 +86,7 @@ def trace(
         maps = model.body(batch)[0].float().numpy()
     active = np.argsort(-maps.mean(axis=(1, 2)))[:channels]
     saliency, logits = classify.saliency_and_logits(model, images[0])
+    _, attention = encoder.attentions(text)
     return SentencePath(
         text,
         encoder.tokenizer.convert_ids_to_tokens(ids),
@@ -98,4 +100,5 @@ def trace(
         torch.softmax(torch.from_numpy(logits), 0).numpy(),
         saliency,
         logits,
+        attention,
     )

@@ -57,6 +57,7 @@ with state.user_errors(), charts.view(f"A Sentence's Path: «{text}»", "sp-html
     hover = cache.dataset_hover(*ref)
     steps.tokens(path)
     steps.layers(path, imager.encoder.name)
+    steps.attention(path, imager.encoder.name)
     steps.vectors(path, imager.layers, imager.encoder.hidden_size)
     steps.layout_and_image(path, hover)
     steps.slice_maps(path, model.config["backbone"])

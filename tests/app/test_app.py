@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -342,19 +343,21 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
     for step in (
         "1. Tokens",
         "2. Every layer",
+        "2b. Attention",
         "3. The pooled vectors",
         "5. the image",
         "6. The vision",
         "7. The prediction",
     ):
         assert step in shown, step
-    assert len(charts(app)) == 6  # layer strip, vectors, image, slice maps, probabilities, saliency
+    # layer strip, attention grid and one head, vectors, image, slice maps, probabilities, saliency
+    assert len(charts(app)) == 8
     tokens = app.dataframe[0].value
     assert list(tokens.index) == ["token", "id"] and tokens.iloc[0, 0] == "[CLS]"
     html_button(app, "sp-html")
     page = view_page(views)  # every step's text, chart and table, in the page's order
-    assert page.count("Plotly.newPlot(") == 6 and "<th>token</th>" in page and "<td>[CLS]</td>" in page
-    assert page.index("1. Tokens") < page.index("figure-1") < page.index("7. The prediction") < page.index("figure-6")
+    assert page.count("Plotly.newPlot(") == 8 and "<th>token</th>" in page and "<td>[CLS]</td>" in page
+    assert page.index("1. Tokens") < page.index("figure-1") < page.index("7. The prediction") < page.index("figure-8")
     assert "Path: «A tender, funny and beautifully acted film.»</h1>" in page and small_model.id in page
     # step 7's probabilities are the model's calibrated ones by default (as on Classify), the raw ones on request
     from core.text_to_image import calibration, classify, sentence_path
@@ -373,6 +376,24 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
         specs = [json.loads(chart.proto.spec) for chart in charts(app)]
         [bars] = [f["data"] for f in specs if f["data"] and all(t.get("type") == "bar" for t in f["data"])]
         return line, [float(t["x"][0]) for t in bars]
+
+    def array(value) -> np.ndarray:  # plotly writes arrays as {"dtype", "bdata" (base64), "shape"}
+        if isinstance(value, dict) and "bdata" in value:
+            shape = [int(n) for n in str(value["shape"]).split(",")]
+            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+        return np.asarray(value, dtype=float)
+
+    # step 2b: every head of every layer, then the chosen one enlarged with its tokens (layer 1, head 1 first)
+    layers, heads = path.attention.shape[:2]
+    grid, head = [json.loads(c.proto.spec)["data"] for c in charts(app)[1:3]]
+    assert len(grid) == layers * heads and len(head) == 1
+    np.testing.assert_allclose(array(grid[heads + 1]["z"]), path.attention[1, 1], atol=1e-6)  # layer 2, head 2
+    np.testing.assert_allclose(array(head[0]["z"]), path.attention[0, 0], atol=1e-6)
+    app.selectbox(key="sp-att-layer").set_value(layers).run()
+    app.selectbox(key="sp-att-head").set_value(heads).run()
+    head = json.loads(charts(app)[2].proto.spec)["data"]
+    np.testing.assert_allclose(array(head[0]["z"]), path.attention[-1, -1], atol=1e-6)
+    assert head[0]["y"][0].endswith("[CLS]")
 
     line, shown = step_seven()
     expected = np.exp(path.logits / temperature) / np.exp(path.logits / temperature).sum()

@@ -577,3 +577,22 @@ def test_unknown_share_counts_the_tokens_the_tokenizer_cannot_read():
     encoder = TextEncoder.from_name()
     shares = encoder.unknown_share(["A fine film.", "ᚠᚢᚦᚨᚱᚲ ᚷᚹ ᚺᚾ", "good 🦜"])
     assert shares.tolist() == [0.0, 1.0, 0.5]
+
+
+def test_attention_maps_equal_transformers_output_attentions(tiny, tiny_dir, minilm):
+    from transformers import BertModel
+
+    text = "A tender, funny and beautifully acted film."
+    tokens, maps = tiny.attentions(text)
+    eager = BertModel.from_pretrained(str(tiny_dir), attn_implementation="eager").eval()
+    batch = tiny.tokenizer([text], return_tensors="pt")
+    with torch.no_grad():
+        expected = torch.stack([a[0] for a in eager(**batch, output_attentions=True).attentions]).numpy()
+    assert maps.shape == expected.shape == (2, 2, len(tokens), len(tokens))
+    np.testing.assert_allclose(maps, expected, atol=1e-6)
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+    np.testing.assert_allclose(maps.sum(axis=-1), 1.0, atol=1e-5)  # each query row: weights over the keys
+    assert tiny.model.config._attn_implementation == "sdpa"  # the encoder goes back to its own attention
+    packaged_tokens, packaged = minilm.attentions(text)
+    assert packaged.shape[:2] == (minilm.num_layers, minilm.model.config.num_attention_heads)
+    assert packaged_tokens == tokens  # the same tokenizer

@@ -8,6 +8,8 @@ import streamlit as st
 
 from core.figures import image_figure
 from core.text_to_image.figures import (
+    attention_grid_figure,
+    attention_head_figure,
     layer_strip_figure,
     pooled_vectors_figure,
     probabilities_figure,
@@ -32,6 +34,34 @@ def layers(path: SentencePath, name: str) -> None:
     )
     titles = ["emb. (0)", *[f"layer {i}" for i in range(1, len(path.layer_images))]]
     charts.show(layer_strip_figure(path.layer_images, titles), key="sp-layers", config=PLAIN)
+
+
+def attention(path: SentencePath, name: str) -> None:
+    """Step 2b: every head of every layer, as BertViz's model view draws it, and one head enlarged."""
+    if path.attention is None:
+        return
+    layers, heads = path.attention.shape[:2]
+    charts.markdown(
+        f"**2b. Attention.** Inside each of {name}'s {layers} layers, {heads} heads each decide how much every token "
+        "reads from every other (a row: one token's weights over the sentence, summing to 1). The grid shows all "
+        f"{layers * heads} maps, layers top to bottom and heads left to right (hover one to read its weights); "
+        "choose one below to see it large, with its tokens."
+    )
+    left, right = st.columns(2)
+    layer = left.selectbox("Layer", range(1, layers + 1), key="sp-att-layer")
+    head = right.selectbox("Head", range(1, heads + 1), key="sp-att-head")
+    grid = attention_grid_figure(path.attention, path.tokens, chosen=(int(layer) - 1, int(head) - 1))
+    charts.show(grid, key="sp-attention", config=PLAIN)
+    charts.show(
+        attention_head_figure(path.attention[int(layer) - 1, int(head) - 1], path.tokens, int(layer), int(head)),
+        key="sp-attention-head",
+        width="content",
+    )
+    charts.caption(
+        "Attention says where a head looks, not why the prediction is what it is: many heads attend to [CLS], [SEP] "
+        "or the next token whatever the sentence (the attributions on Classify measure what the prediction "
+        "depends on)."
+    )
 
 
 def vectors(path: SentencePath, layer_names: list[int], hidden: int) -> None:
