@@ -1,9 +1,9 @@
 """`python -m core <command>`: the lab's long jobs without the browser.
 
 Each method's package registers its own commands (``register(commands)`` in its ``cli`` module);
-this module adds the shared ones (``info``, ``reproduce``, ``reproductions``), collects the rest
-from :data:`METHODS`, and runs the chosen command: its result is printed as JSON; a user error prints
-one line and exits with 2; an interrupted job exits with 130 and resumes when run again.
+this module adds the shared ones (``info``, ``reproduce``, ``reproductions``, ``preset-differences``),
+collects the rest from :data:`METHODS`, and runs the chosen command: its result is printed as JSON; a user
+error prints one line and exits with 2; an interrupted job exits with 130 and resumes when run again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from core.progress import progress_bar
 
 METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.cli", "core.hybrid.cli")
 """One line per method: the module whose ``register(commands)`` adds that method's commands and whose
-``available()`` adds what ``info`` says of it."""
+``available()`` adds what ``info`` says of it; the ``differences`` module beside it gives the method's section of
+docs/presets.md (``section()``)."""
 MORE_COMMANDS = ("core.vectors.cli",)
 """Modules beside the methods' whose ``register(commands)`` adds commands: ``map`` (your own vectors in 2-D)."""
 
@@ -87,6 +88,19 @@ def _reproductions(args: argparse.Namespace) -> dict | str:
     return {paper: r and reproduce.table_rows(r) for paper, r in found.items()}
 
 
+def paper_differences() -> list:
+    """Each method's section of docs/presets.md (:class:`core.paper_differences.Section`), in :data:`METHODS` order:
+    ``section()`` of the ``differences`` module beside each method's ``cli``."""
+    return [importlib.import_module(m.rsplit(".", 1)[0] + ".differences").section() for m in METHODS]
+
+
+def _preset_differences(args: argparse.Namespace) -> list | str:
+    from core import paper_differences as document
+
+    sections = paper_differences()
+    return document.markdown(sections) if args.markdown else document.records(sections)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.reproduce import PAPERS
 
@@ -120,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("paper", nargs="?", choices=list(PAPERS))
     shown.add_argument("--markdown", action="store_true")
     shown.set_defaults(run=_reproductions)
+    differences = commands.add_parser(
+        "preset-differences",
+        help="for each paper, every setting in which the lab's presets differ from it, and why (docs/presets.md)",
+    )
+    differences.add_argument("--markdown", action="store_true", help="as docs/presets.md, the whole document")
+    differences.set_defaults(run=_preset_differences)
     for module in METHODS + MORE_COMMANDS:
         importlib.import_module(module).register(commands)
     return parser

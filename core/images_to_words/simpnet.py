@@ -18,7 +18,8 @@ class SimpNet(nn.Module):
     Args:
         in_channels: 3 for colour, 1 for grey images.
         out_dim: the word-vector size (50 for GloVe 6B 50d).
-        width: multiplies every conv width (1.0 = the paper's ~5.4M-parameter body).
+        width: multiplies every conv width (1.0 = SimpNet's CIFAR design, a ~5.4M-parameter body; which variant
+            the poster used is not stated).
     """
 
     def __init__(self, in_channels: int = 3, out_dim: int = 50, width: float = 1.0):

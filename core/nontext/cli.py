@@ -36,7 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--preset",
         choices=list(PRESETS),
         default="laptop",
-        help="laptop: the lab's choices, ~10 min on 2 CPU cores; full: the paper's setting, a GPU's",
+        help="laptop: the lab's choices, ~10 min on 2 CPU cores; full: the lab's reading of the paper's code, a GPU's "
+        "(docs/presets.md: what still differs)",
     )
     _add_task(compare)
     _add_mapping(compare)
@@ -72,8 +73,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--preset",
         choices=list(scrambled.PRESETS),
         default="laptop",
-        help="laptop: the lab's choices (Rotten Tomatoes, MiniLM, two CPU cores); full: the paper's GLUE setting "
-        "(SST-2, bert-base-uncased, online, a GPU's)",
+        help="laptop: the lab's choices (Rotten Tomatoes, MiniLM, two CPU cores); full: the paper's GLUE trainer's "
+        "settings on the lab's choice of task (SST-2, bert-base-uncased, online, a GPU's)",
     )
     scrambled_text.add_argument(
         "--scramble",

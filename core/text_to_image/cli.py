@@ -1,6 +1,7 @@
 """The text -> image commands, each ``t2i-<verb>``: t2i-fit-layout, t2i-layouts, t2i-build-dataset, t2i-datasets,
 t2i-train, t2i-seeds, t2i-baseline, t2i-results, t2i-classify, t2i-demo-export, t2i-demo-import, t2i-preset,
-t2i-preset-differences. Each answers to its former name too (``train``, ``build-dataset`` ...).
+t2i-preset-differences. Each answers to its former name too (``train``, ``build-dataset`` ...), except
+t2i-preset-differences: ``preset-differences`` is every paper's (``core/cli.py``).
 
 ``--preset NAME`` (:data:`core.text_to_image.presets.PRESETS`) starts t2i-fit-layout, t2i-build-dataset and
 t2i-train from a preset's settings; the options given replace them one by one."""
@@ -167,10 +168,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(run=_preset)
     differences = commands.add_parser(
         "t2i-preset-differences",
-        aliases=["preset-differences"],
-        help="every setting in which the lab's preset differs from the paper's, and why",
+        help="every setting in which the lab's workshop preset differs from the paper preset (the paper's code), and "
+        "why (every paper's: preset-differences)",
     )
-    differences.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/presets.md")
+    differences.add_argument(
+        "--markdown", action="store_true", help="as Markdown tables (the first section of docs/presets.md)"
+    )
     differences.set_defaults(
         run=lambda args: presets.differences_markdown() if args.markdown else presets.differences()
     )

@@ -156,9 +156,13 @@ def test_paper_style_uses_torchvision_v1_weights(monkeypatch):
 def test_the_docs_table_is_the_generated_one_and_follows_the_presets():
     from dataclasses import replace
 
-    from core.text_to_image import presets
+    from core import cli, paper_differences
+    from core.text_to_image import differences, presets
 
-    assert (ROOT / "docs" / "presets.md").read_text() == presets.differences_markdown()
+    document = (ROOT / "docs" / "presets.md").read_text()
+    assert document == paper_differences.markdown(cli.paper_differences())
+    text_to_image = "\n".join(paper_differences.section_lines(differences.section())[1:])  # after its heading
+    assert text_to_image in document and presets.differences_markdown().count("| corpus | imdb |") == 2
     settings = {row["setting"] for row in presets.differences()}
     assert {"layout.method", "layout.discretization", "layout.rotation", "split", "fit_on", "train.style"} <= settings
     assert all(row["why"] for row in presets.differences())
@@ -167,6 +171,8 @@ def test_the_docs_table_is_the_generated_one_and_follows_the_presets():
     assert "layout.metric" not in {row["setting"] for row in presets.differences(same_metric)}
     other_pixels = replace(presets.WORKSHOP, layout={**presets.WORKSHOP.layout, "pixels": 40})
     assert "layout.pixels" in {row["setting"] for row in presets.differences(other_pixels)}
+    assert "| layout.pixels | 50 | 40 |" in differences.markdown(other_pixels)
+    assert "| layout.metric |" not in differences.markdown(same_metric)
 
 
 def test_named_layer_sets_are_the_paper_code_and_its_abstract():
