@@ -201,9 +201,9 @@ def probabilities_figure(
                 hovertemplate=f"{name}: %{{x:.3f}}<extra>%{{y}}</extra>",
             )
         )
-    # the legend goes under the axis title (above, it covered the first bar): 50 px below the bars, in the plot's
-    # own fraction of its height
-    top, bottom = 10, 80
+    # the legend goes under the axis title (above, it covered the first bar): 64 px below the bars, in the plot's
+    # own fraction of its height (the title sits about 45 px below them)
+    top, bottom = 10, 96
     height = 40 + top + bottom + 34 * len(rows)
     fig.update_layout(
         barmode="stack",
@@ -211,7 +211,7 @@ def probabilities_figure(
         margin={**MARGIN, "t": top, "b": bottom},
         xaxis={"range": [0, 1], "title": "probability"},
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "yanchor": "top", "y": -50 / (height - top - bottom), "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -64 / (height - top - bottom), "x": 0},
     )
     return fig
 

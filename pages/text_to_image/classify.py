@@ -7,7 +7,7 @@ from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
 from ui import charts, state
-from ui.text_to_image import attribution, cache, calibration, panels
+from ui.text_to_image import attribution, cache, calibration, counterfactual, panels
 
 st.title("Classify")
 st.caption(
@@ -42,7 +42,8 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     # keyed by name and id: two models of one architecture (other seeds or epochs) both vote
     loaded = {results.model_key(models[i]): cache.model(i, state.artifact_stamp(training.MODELS, i)) for i in chosen}
     by_name = {results.model_key(models[i]): models[i] for i in chosen}
-    result = classify.classify(loaded, images[0], calibration.temperatures(by_name, raw))
+    temperatures = calibration.temperatures(by_name, raw)
+    result = classify.classify(loaded, images[0], temperatures)
     names = datasets.label_names(dataset)
     hover = cache.dataset_hover(*ref)
     vote = names[result["vote"]]
@@ -99,3 +100,5 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     charts.subheader("Which words pushed the prediction")
     if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
         attribution.panel(imager, loaded[explained], text, names, (*ref, explained))
+
+    counterfactual.panel(imager, loaded, text, names, temperatures, hover, explained, (*ref, explained))

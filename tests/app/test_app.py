@@ -306,14 +306,15 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     app.text_input(key="cl-text").set_value("A dreary, joyless slog.").run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.subheader[0].value.startswith("Ensemble: **")
-    assert len(charts(app)) == 3  # probabilities, the image, the saliency map
+    # probabilities, the image, the saliency map; then the edited copy: both predictions, both images, the difference
+    assert len(charts(app)) == 8
     features = app.dataframe[0].value
     assert {"layer", "dimension", "pixel", "saliency", "value"} <= set(features.columns)
     assert len(set(features["pixel"].map(tuple))) == 10
     html_button(app, "cl-html")
     page = view_page(views)
     assert "<h1>Classify: «A dreary, joyless slog.»</h1>" in page and "Ensemble: <strong>" in page
-    assert page.count("Plotly.newPlot(") == 3 and "<th>saliency</th>" in page and "Held-out accuracy" in page
+    assert page.count("Plotly.newPlot(") == 8 and "<th>saliency</th>" in page and "Held-out accuracy" in page
     app.toggle(key="cl-attr").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
     words = app.dataframe[1].value
@@ -321,9 +322,58 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     assert "dr ##ear ##y" in set(words["pieces"])
     assert any("attributions add up to it within" in c.value for c in app.caption)
     page = view_page(views)  # the words, their attributions and the deletion check join the file
-    assert page.count("Plotly.newPlot(") == 4 and "<td>joyless</td>" in page and "<th>attribution</th>" in page
+    assert page.count("Plotly.newPlot(") == 9 and "<td>joyless</td>" in page and "<th>attribution</th>" in page
     app.text_input(key="cl-text").set_value("").run()
     assert "type a sentence" in app.warning[0].value
+
+
+def test_an_edited_copy_gets_the_predictions_classify_gives_each_sentence(lab_home, small_dataset, small_model):
+    def shown(app) -> tuple[list[str], list[list[float]]]:
+        """Each probabilities chart's bars (class -> x values) in page order, and the prediction lines."""
+        specs = [json.loads(c.proto.spec) for c in charts(app)]
+        bars = [[float(t["x"][0]) for t in f["data"]] for f in specs if f["data"] and f["data"][0]["type"] == "bar"]
+        lines = [m.value for m in app.markdown if m.value.startswith(("**Original:**", "**Edited:**"))]
+        return lines, bars
+
+    app = run("pages/text_to_image/classify.py")
+    app.selectbox(key="cl-dataset").set_value(small_dataset.id).run()
+    app.text_input(key="cl-text").set_value("A dreary, joyless slog.").run()
+    assert not app.exception, [e.value for e in app.exception]
+    # the first one-click edit is an antonym from the lab's table, and it is the edited sentence
+    assert app.selectbox(key="cl-cf-pick").value == "dreary → delightful"
+    assert app.text_input(key="cl-cf-text").value == "A delightful, joyless slog."
+    lines, bars = shown(app)
+    assert lines[0].startswith("**Original:** «A dreary, joyless slog.» → **") and "«A delightful" in lines[1]
+    original, edited = bars[1], bars[2]  # bars[0] is Classify's own chart
+    assert original == bars[0]
+    # another one-click edit becomes the edited sentence; a typed one is kept as typed
+    app.selectbox(key="cl-cf-pick").set_value("delete «joyless»").run()
+    assert app.text_input(key="cl-cf-text").value == "A dreary, slog."
+    app.text_input(key="cl-cf-text").set_value("A delightful, joyless slog.").run()
+    assert shown(app)[1][2] == edited
+    # Classify given the edited sentence shows the same probabilities as the edited copy did
+    again = run("pages/text_to_image/classify.py")
+    again.selectbox(key="cl-dataset").set_value(small_dataset.id).run()
+    again.text_input(key="cl-text").set_value("A delightful, joyless slog.").run()
+    assert shown(again)[1][0] == pytest.approx(edited, abs=1e-6)
+    # the same sentence twice is refused in words, not compared
+    app.text_input(key="cl-cf-text").set_value("A dreary, joyless slog.").run()
+    assert not app.exception and any("Change a word" in i.value for i in app.info)
+
+
+def test_one_click_edits_replace_delete_and_swap_words():
+    from core.text_to_image import counterfactuals as cf
+
+    found = cf.edits("Not bad at all.")
+    assert found[0] == cf.Edit("antonym", "bad → good", "Not good at all.")
+    assert cf.Edit("delete", "delete «Not»", "Bad at all.") in found
+    assert cf.Edit("swap", "swap «Not» and «bad»", "Bad not at all.") in found
+    assert cf.replace_word("GREAT film", 0, "terrible") == "TERRIBLE film"
+    assert cf.delete_word("A tender, funny film.", 1) == "A, funny film."
+    assert cf.edits("Hi") == [] and all(e.text != "It was fine." for e in cf.edits("It was fine."))
+    assert cf.ANTONYMS["bad"] == "good" and cf.ANTONYMS["good"] == "bad"
+    with pytest.raises(ValueError, match="the same as the original"):
+        cf.compare(None, {}, "A film.", " A film. ")
 
 
 def _per_layer(imager_id: str):

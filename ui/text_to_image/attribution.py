@@ -37,13 +37,13 @@ def highlighted(words: list[tuple[str, float]]) -> str:
     return f'<div style="line-height:2.2;font-size:1.1rem">{"".join(spans)}</div>'
 
 
-def _settings() -> attributions.AttributionSettings:
+def _settings(prefix: str = "cl-attr") -> attributions.AttributionSettings:
     first, second, third = st.columns(3)
     method = first.radio(
         "Method",
         attributions.METHODS,
         attributions.METHODS.index(DEFAULTS.method),
-        key="cl-attr-method",
+        key=f"{prefix}-method",
         format_func=METHOD_TITLES.get,
         horizontal=True,
     )
@@ -51,32 +51,33 @@ def _settings() -> attributions.AttributionSettings:
         "Baseline",
         attributions.BASELINES,
         attributions.BASELINES.index(DEFAULTS.baseline),
-        key="cl-attr-baseline",
+        key=f"{prefix}-baseline",
         format_func=attributions.BASELINE_TITLES.get,
         help="Where integrated gradients' path starts: the same sentence with its words replaced ([CLS] and [SEP] "
         "kept). Gradient × input multiplies by the difference from it.",
     )
     is_ig = method == "integrated_gradients"
     rule = third.radio(
-        "Quadrature", attributions.RULES, key="cl-attr-rule", format_func=RULE_TITLES.get, horizontal=True,
+        "Quadrature", attributions.RULES, key=f"{prefix}-rule", format_func=RULE_TITLES.get, horizontal=True,
         index=attributions.RULES.index(DEFAULTS.rule), disabled=not is_ig,
         help="Gauss-Legendre is exact for smooth paths with far fewer steps; through this chain's ReLUs and the "
         "layout's clipping the gradient jumps along the path, and both rules need about as many steps "
         "(docs/benchmarks.md).",
     )  # fmt: skip
     steps = st.select_slider(
-        "Steps (gradients along the path)", STEPS, DEFAULTS.steps, key="cl-attr-steps", disabled=not is_ig
+        "Steps (gradients along the path)", STEPS, DEFAULTS.steps, key=f"{prefix}-steps", disabled=not is_ig
     )
     return replace(DEFAULTS, method=method, steps=steps, rule=rule, baseline=baseline)
 
 
-def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> None:
+def panel(imager, model, text: str, names: list[str], key: tuple[str, ...], prefix: str = "cl-attr") -> None:
     """Which words pushed one model's prediction, and whether deleting them moves it more than random words.
 
-    ``key`` names the dataset and the model (with when they were written) for the cache.
+    ``key`` names the dataset and the model (with when they were written) for the cache; ``prefix`` the widgets'
+    keys (two panels on one page need two).
     """
-    target = st.radio("Toward the class", ["predicted", *names], horizontal=True, key="cl-attr-target")
-    settings = _settings()
+    target = st.radio("Toward the class", ["predicted", *names], horizontal=True, key=f"{prefix}-target")
+    settings = _settings(prefix)
     with st.spinner("Back through the classifier, the image, the layout and the encoder…"):
         done = cache.attribution(
             key,
@@ -108,7 +109,7 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
         if advice:
             charts.warning(advice, icon=":material/warning:")
     with right:
-        charts.show(deletion_figure(check, name), key="cl-attr-deletion")
+        charts.show(deletion_figure(check, name), key=f"{prefix}-deletion")
         show = st.success if check.beaten >= 0.9 else st.info if check.beaten > 0.5 else st.warning
         show(check.verdict())
         charts.add(check.verdict())
@@ -128,6 +129,6 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...]) -> N
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
-        key="cl-attr-table",
+        key=f"{prefix}-table",
         column_config={"attribution": st.column_config.NumberColumn(format="%+.4f")},
     )
