@@ -154,3 +154,26 @@ def text_column(metadata: pd.DataFrame) -> str | None:
     """The first text column (what hover shows by default), else the first column."""
     text = [c for c in metadata.columns if not pd.api.types.is_numeric_dtype(metadata[c])]
     return (text or list(metadata.columns) or [None])[0]
+
+
+def selection_points(key: str) -> list[dict]:
+    """The points of the chart ``key``'s latest box, lasso or click selection (read before the chart is drawn, so
+    the run that answers a selection already draws it)."""
+    event = st.session_state.get(key) or {}
+    return list((event.get("selection") or {}).get("points") or [])
+
+
+def chosen_point(n: int, pattern: str, matches: np.ndarray | None, selected: np.ndarray) -> int:
+    """The point whose neighbours are listed (the ``yv-point`` input's value): a click on one point chooses it, a
+    new search its first match; otherwise it stays as typed."""
+    state = st.session_state
+    if state.get("yv-point", 0) >= n:
+        state["yv-point"] = 0
+    clicked = int(selected[0]) if len(selected) == 1 else None
+    if clicked is not None and clicked != state.get("yv-clicked"):
+        state["yv-point"] = clicked
+    state["yv-clicked"] = clicked
+    if pattern != state.get("yv-searched") and matches is not None and len(matches):
+        state["yv-point"] = int(matches[0])
+    state["yv-searched"] = pattern
+    return int(state.setdefault("yv-point", 0))

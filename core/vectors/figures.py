@@ -112,9 +112,6 @@ def vector_map_figure(
         found = np.asarray(matches, dtype=np.int64)
         ring = {"size": size + 6, "color": "rgba(0, 0, 0, 0)", "line": {"color": "rgb(214, 39, 40)", "width": 1.5}}
         add(found, f"search matches ({len(found):,})", ring)
-    if chosen is not None:
-        star = {"size": 16, "symbol": "star", "color": "rgb(255, 215, 0)", "line": {"color": "black", "width": 1}}
-        add(np.asarray([chosen]), f"point #{chosen}", star)
     fig.update_layout(
         title={"text": title},
         margin={**MARGIN, "t": 50},
@@ -124,7 +121,27 @@ def vector_map_figure(
         xaxis={"showticklabels": False, "title": None, "zeroline": False},
         yaxis={"showticklabels": False, "title": None, "zeroline": False, "scaleanchor": "x"},
     )
+    if chosen is not None:
+        mark_chosen(fig, rows_by_trace, coords, chosen, texts[chosen])
     return fig, rows_by_trace
+
+
+def mark_chosen(fig: go.Figure, rows_by_trace: list[np.ndarray], coords: np.ndarray, row: int, text: str = "") -> None:
+    """A gold star on ``row`` (the point whose neighbours are listed), as the last trace."""
+    star = {"size": 16, "symbol": "star", "color": "rgb(255, 215, 0)", "line": {"color": "black", "width": 1}}
+    name = f"point #{row}"
+    fig.add_trace(
+        go.Scattergl(
+            x=coords[[row], 0],
+            y=coords[[row], 1],
+            mode="markers",
+            name=name,
+            marker=star,
+            hovertext=[text or name],
+            hovertemplate="%{hovertext}<extra>chosen</extra>",
+        )
+    )
+    rows_by_trace.append(np.asarray([row]))
 
 
 def selected_rows(points: Sequence[dict], rows_by_trace: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,11 +1,10 @@
 """Your Vectors: precomputed embeddings (the Embedding Projector's TSV pair or config, Parquet) on a 2-D map,
 coloured by their metadata, searched, their neighbours listed and a selection exported."""
 
-import numpy as np
 import streamlit as st
 
 from core import vectors
-from core.vectors.figures import selected_rows, vector_map_figure
+from core.vectors.figures import mark_chosen, selected_rows, vector_map_figure
 from ui import charts, state
 from ui import vectors as panels
 
@@ -76,24 +75,16 @@ if pattern:
     with state.user_errors():
         matches = vectors.search(points.metadata, pattern, None if where == "any column" else where)
         st.caption(f"{len(matches):,} points match «{pattern}» (ringed in red).")
-if st.session_state.get("yv-point", 0) >= len(points):
-    st.session_state["yv-point"] = 0
-if pattern != st.session_state.get("yv-searched") and matches is not None and len(matches):
-    st.session_state["yv-point"] = int(matches[0])  # a new search shows its first match's neighbours
-st.session_state["yv-searched"] = pattern
-
-chosen = int(st.session_state.setdefault("yv-point", 0))
 title = f"{len(points):,} points · " + ("positions as given" if points.coords is not None else settings.method)
 fig, rows_by_trace = vector_map_figure(
-    coords, points.metadata, None if colour == panels.NONE else colour, hover, matches, chosen, title
+    coords, points.metadata, None if colour == panels.NONE else colour, hover, matches, None, title
 )
-event = charts.show(fig, key="yv-map", on_select="rerun", selection_mode=("points", "box", "lasso"))
-selected = selected_rows(((event or {}).get("selection") or {}).get("points") or [], rows_by_trace)
-if len(selected) == 1 and int(selected[0]) != chosen:  # a click on one point chooses it
-    st.session_state["yv-point"] = int(selected[0])
-    st.rerun()
+selected = selected_rows(panels.selection_points("yv-map"), rows_by_trace)  # as the chart sent it back
+chosen = panels.chosen_point(len(points), pattern, matches, selected)
+mark_chosen(fig, rows_by_trace, coords, chosen)
+charts.show(fig, key="yv-map", on_select="rerun", selection_mode=("points", "box", "lasso"))
 chosen = st.number_input(
     "Point (its row number; click a point on the map to choose it)", 0, len(points) - 1, key="yv-point"
 )
 panels.neighbour_panel(points, int(chosen))
-panels.selection_panel(points, coords, np.asarray(selected))
+panels.selection_panel(points, coords, selected)

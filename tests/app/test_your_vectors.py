@@ -117,3 +117,13 @@ def test_a_box_or_lasso_selection_is_listed_and_offered_as_csv(files):
     assert button.proto.label == "Download the selection (CSV)"
     shown = app.dataframe[-1].value
     assert shown["point"].tolist() == [0, 12, 15] and shown["name"].tolist() == ["fruit-0", "animal-12", "animal-15"]
+
+
+def test_a_click_on_one_point_chooses_it_and_a_typed_point_then_stays(files):
+    app = page(**{"yv-path": str(files / "points.parquet")})
+    app.session_state["yv-map"] = {"selection": {"points": [{"curve_number": 0, "point_index": 7}], "box": []}}
+    app.run()
+    assert app.number_input(key="yv-point").value == 7 and traces(app)[-1]["name"] == "point #7"
+    assert "The 10 points nearest to point #7" in " ".join(c.value for c in app.caption)
+    app.number_input(key="yv-point").set_value(3).run()  # the click's selection is still there: it must not win
+    assert app.number_input(key="yv-point").value == 3 and traces(app)[-1]["name"] == "point #3"
