@@ -38,7 +38,9 @@ def test_classify_shows_the_deletion_check_beside_the_words(lab_home, small_data
     app.text_input(key="cl-text").set_value("A tedious, badly acted mess.").run()
     app.toggle(key="cl-attr").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
-    assert len(app.get("plotly_chart")) == 4  # probabilities, image, saliency, and the deletion curve
+    shown = [c.key for c in app.get("plotly_chart")]  # probabilities, image, saliency, the deletion curve; the edit's
+    assert shown[:4] == ["cl-probs", "cl-image", "cl-saliency", "cl-attr-deletion"]
+    assert all(k.startswith("cl-cf-") for k in shown[4:])
     verdicts = [m.value for m in [*app.success, *app.info, *app.warning] if "random deletion" in m.value]
     assert len(verdicts) == 1 and "random orders by" in verdicts[0]
     captions = " ".join(c.value for c in app.caption)
