@@ -22,8 +22,9 @@ METHODS = ("core.text_to_image.cli", "core.images_to_words.cli", "core.nontext.c
 """One line per method: the module whose ``register(commands)`` adds that method's commands and whose
 ``available()`` adds what ``info`` says of it; the ``differences`` module beside it gives the method's section of
 docs/presets.md (``section()``)."""
-MORE_COMMANDS = ("core.vectors.cli",)
-"""Modules beside the methods' whose ``register(commands)`` adds commands: ``map`` (your own vectors in 2-D)."""
+MORE_COMMANDS = ("core.vectors.cli", "core.text_to_image.vector_datasets")
+"""More modules whose ``register(commands)`` adds commands: ``map`` (your own vectors in 2-D) and
+``t2i-vectors-dataset`` (an image dataset from precomputed vectors, no encoder)."""
 
 
 def _info(args: argparse.Namespace) -> dict:

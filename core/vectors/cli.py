@@ -39,9 +39,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.set_defaults(run=_map)
 
 
-def _map(args: argparse.Namespace) -> dict:
+def lazy_progress(label: str):
+    """A progress callback whose bar is drawn from its first step on (nothing when the work is found done)."""
     from core.progress import progress_bar
 
+    bars: list = []
+
+    def progress(step: int, total: int, metrics: dict) -> None:
+        bars or bars.append(progress_bar(label))
+        bars[0](step, total, metrics)
+
+    return progress
+
+
+def _map(args: argparse.Namespace) -> dict:
     options = {
         "vector_column": args.vector_column,
         "feature_columns": args.feature_columns,
@@ -65,13 +76,7 @@ def _map(args: argparse.Namespace) -> dict:
         coords, found["map"] = table.coords, "precomputed x, y"
     else:
         cached = not args.force and maps.find_map(table.vectors, settings) is not None
-        bars: list = []  # drawn only when a fit runs
-
-        def progress(step: int, total: int, metrics: dict) -> None:
-            bars or bars.append(progress_bar("layout"))
-            bars[0](step, total, metrics)
-
-        artifact = maps.fit_map(table.vectors, settings, table.source, progress, force=args.force)
+        artifact = maps.fit_map(table.vectors, settings, table.source, lazy_progress("layout"), force=args.force)
         coords = maps.load_coords(artifact)
         found |= {"map": artifact.id, "path": str(artifact.path), "cached": cached, "method": settings.method}
         found["fit_seconds"] = artifact.config.get("seconds")
