@@ -6,7 +6,7 @@ method is one package in ``core/``, its pages, and one section here.
 
 import streamlit as st
 
-from ui import inputs
+from ui import inputs, links
 
 st.set_page_config(page_title="Crossmodal Lab", page_icon=":material/blur_on:", layout="wide")
 
@@ -43,4 +43,8 @@ SECTIONS = {
 }
 
 inputs.start_run()
-st.navigation(SECTIONS).run()
+links.clear()
+try:
+    st.navigation(SECTIONS).run()
+finally:  # the page's choices into the URL, also when it stopped early (st.stop)
+    links.publish()

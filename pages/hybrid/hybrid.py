@@ -6,11 +6,12 @@ import streamlit as st
 
 from core import sweeps
 from core.hybrid import search
-from ui import inputs, state
+from ui import inputs, links, state
 from ui.hybrid import panels
 from ui.reproductions import latest_table
 
 st.title("BERT + vision transformer")
+links.sync({"search": "hy-chosen"})
 st.caption(
     "A text model's layers put to work in an image classifier. Liu, Chui & Lee (Electronics 12(15):3316, 2023) "
     "combine BERT and BEiT into an image classifier by cross-modality "

@@ -9,11 +9,12 @@ from core.images_to_words.figures import (
     loss_change_histogram,
 )
 from core.images_to_words.settings import LAPTOP
-from ui import charts, inputs, state
+from ui import charts, inputs, links, state
 from ui.images_to_words import studies
 from ui.reproductions import latest_table
 
 st.title("Images → Words")
+links.sync({"study": "loo-study"})
 st.caption(
     "Baughman et al. (SC'21): a SimpNet CNN learns to output the 50-d GloVe vector of each image's class name. Each "
     "class "

@@ -3,11 +3,12 @@
 import streamlit as st
 
 from core.nontext import runs
-from ui import inputs, state
+from ui import inputs, links, state
 from ui.nontext import panels
 from ui.reproductions import latest_table
 
 st.title("BERT on DNA, proteins and music")
+links.sync({"comparison": "nt-chosen"})
 st.caption(
     "Kao & Lee (Findings of EMNLP 2021): a BERT pretrained on English, fine-tuned on token sequences that are not "
     "language at all, learns faster and ends better than the same architecture randomly initialised. Pick a task, "

@@ -6,10 +6,11 @@ import streamlit as st
 from core.figures import image_figure
 from core.text_to_image import classify, datasets, results, training
 from core.text_to_image.figures import probabilities_figure, saliency_figure
-from ui import charts, state
+from ui import charts, links, state
 from ui.text_to_image import attribution, cache, calibration, counterfactual, panels
 
 st.title("Classify")
+links.sync({"dataset": "cl-dataset", "text": "cl-text", "raw": ("cl-raw", bool)})
 st.caption(
     "The sentence is embedded and laid out exactly as the dataset's texts were, then read by every chosen model. "
     "The saliency map is the gradient of the predicted class's logit with respect to each pixel; through the layout "

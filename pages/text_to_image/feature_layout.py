@@ -6,10 +6,11 @@ from core import store
 from core.layout import FeatureLayout, chance_agreement, neighbour_agreement
 from core.text_to_image import imaging
 from core.text_to_image.figures import layout_scatter, occupancy_figure
-from ui import charts, inputs, state
+from ui import charts, inputs, links, state
 from ui.text_to_image import cache, forms, panels
 
 st.title("Feature Layout")
+links.sync({"layout": "fl-main"})
 st.caption(
     "A layout places every feature (a layer's dimension) on a pixel: t-SNE (or UMAP, PCA) over the feature axis of "
     "corpus embeddings, rotated to its minimum-area rectangle, then binned or assigned to the grid."

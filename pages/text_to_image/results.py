@@ -6,13 +6,14 @@ import streamlit as st
 from core import store
 from core.figures import confusion_figure, learning_curves_figure
 from core.text_to_image import datasets, results, training
-from ui import charts, state, tables
+from ui import charts, links, state, tables
 from ui.reproductions import latest_table
 from ui.text_to_image import calibration, panels
 from ui.text_to_image.route import route_panel
 from ui.text_to_image.seeds import over_seeds_panel
 
 st.title("Results")
+links.sync({"dataset": "rs-dataset"})
 st.caption(
     "Held-out accuracy, F1, precision and recall (scikit-learn, on the whole held-out split) of every model trained on "
     "a dataset, with two baselines on the same split: logistic regression on the raw embedding vectors the images were "

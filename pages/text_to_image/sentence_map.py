@@ -6,11 +6,12 @@ import streamlit as st
 
 from core.text_to_image import sentence_map
 from core.text_to_image.figures import sentence_map_figure
-from ui import charts, inputs, state
+from ui import charts, inputs, links, state
 from ui.text_to_image import sentence_map as panels
 from ui.text_to_image.panels import shorten, unreadable_warning
 
 st.title("Sentence Map")
+links.sync({"layer": ("sm-layer", int), "texts": "sm-texts", "k": ("sm-k", int)})
 st.caption(
     "Every sentence of the corpus is one point: the pooled hidden state of the chosen layer, laid out in 2-D with "
     "t-SNE (openTSNE, cosine distance) or UMAP. Hover a point to read it. Type sentences below: each is placed "

@@ -3,12 +3,23 @@
 import streamlit as st
 
 from core.text_to_image import datasets, imaging, results, sentence_path, training
-from ui import charts, state
+from ui import charts, links, state
 from ui.text_to_image import cache, panels
 from ui.text_to_image import calibration as calibrated
 from ui.text_to_image import path as steps
 
 st.title("A Sentence's Path")
+links.sync(
+    {
+        "dataset": "sp-dataset",
+        "model": "sp-model",
+        "grid": "sp-imager",
+        "text": "sp-text",
+        "raw": ("sp-raw", bool),
+        "layer": ("sp-att-layer", int),
+        "head": ("sp-att-head", int),
+    }
+)
 st.caption(
     "One sentence, followed through the whole method: tokens → the hidden state of every layer → the pooled "
     "vectors → the feature layout → the image → the vision model's slice → the prediction and what it depends on. "

@@ -6,7 +6,7 @@ from core.encoders import DEFAULTS as ENCODER_DEFAULTS
 from core.encoders import POOLINGS, recommended_pooling
 from core.figures import CONTRASTS
 from core.text_to_image import imaging
-from ui import state
+from ui import links, state
 from ui.text_to_image import cache, panels
 
 EXAMPLES = (
@@ -14,6 +14,7 @@ EXAMPLES = (
 )
 
 st.title("Sentence → Image")
+links.sync({"pooling": "s2i-pooling", "layout": "s2i-imager", "texts": "s2i-text"})
 st.caption(
     "Each sentence is encoded, the pooled vector of each chosen layer is taken, and a feature layout fitted on a "
     "corpus places every (layer, dimension) feature on a pixel. Hover a pixel to see its value and its features."

@@ -425,6 +425,11 @@ def type_into_input(driver: WebDriver, text: str) -> None:
     driver.execute_script("document.activeElement && document.activeElement.blur();")
 
 
+CLASSIFY_CHARTS = 8
+"""Classify's charts: the probabilities, the image, the saliency map; the edited copy's two predictions, two images
+and their difference."""
+
+
 def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small_dataset, small_model) -> None:
     driver = new_browser()
     driver.get(app_url + "/image_dataset")
@@ -440,17 +445,20 @@ def test_classify_a_sentence(app_url: str, new_browser, screenshots: Path, small
     wait_for(
         driver,
         "the Classify page",
-        lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3,
+        lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"] and len(s["charts"]) == CLASSIFY_CHARTS,
     )
     sentence = "An overlong, joyless and thoroughly tedious sequel."
     type_into_input(driver, sentence)
     state = wait_for(
         driver,
         "the prediction, image and saliency of the typed sentence",
-        lambda s: sentence in s["text"] and "Ensemble:" in s["text"] and len(s["charts"]) == 3 and s["tables"],
+        lambda s: sentence in s["text"]
+        and "Ensemble:" in s["text"]
+        and len(s["charts"]) == CLASSIFY_CHARTS
+        and s["tables"],
     )
     assert not state["errors"], state["errors"]
-    assert [c["heatmaps"] for c in state["charts"]][1:] == [1, 1], state["charts"]  # the image and its saliency map
+    assert [c["heatmaps"] for c in state["charts"]][1:3] == [1, 1], state["charts"]  # the image and its saliency map
     assert "dimension" in state["tables"][0] and "saliency" in state["tables"][0]
     # the saliency scale as the browser drew it: Inferno's dark zero, not the theme colour that replaced it before
     drawn = driver.execute_script(SCALES)
@@ -723,3 +731,37 @@ def test_stop_offers_resume_without_a_reload(app_url: str, new_browser, screensh
     assert "Fit the logistic-regression baseline" in state["text"], "the page below the job is gone after Stop"
     assert "/200: held-out accuracy" not in state["text"], "the stopped run's frozen bar is still shown"
     save_screenshot(driver, screenshots / "train_stopped.png")
+
+
+LINK = """
+return Array.from(document.querySelectorAll('[data-testid="stCode"] code')).map(c => c.innerText).find(
+  t => t.includes('?')
+) || null;
+"""
+
+
+def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
+    app_url: str, new_browser, screenshots: Path, small_dataset, small_model
+) -> None:
+    first = new_browser()
+    first.get(app_url + "/classify")
+    wait_for(first, "the Classify page", lambda s: "Classify" in s["titles"] and "Ensemble:" in s["text"])
+    sentence = "A dull, lifeless and overlong mess."
+    type_into_input(first, sentence)
+    shown = wait_for(first, "the typed sentence's prediction", lambda s: f"«{sentence}»" in s["text"])
+    ensemble = next(line for line in shown["text"].splitlines() if line.startswith("Ensemble:"))
+    assert "text=" in first.current_url and "dataset=" + small_dataset.id in first.current_url  # the address bar
+    first.find_element(By.XPATH, "//button[contains(., 'Link to this view')]").click()
+    WebDriverWait(first, 20).until(lambda d: d.execute_script(LINK))
+    link = first.execute_script(LINK)
+    assert link.startswith(app_url + "/classify?") and "dataset=" + small_dataset.id in link, link
+    save_screenshot(first, screenshots / "link_to_this_view.png")
+
+    second = new_browser()  # its own profile: no session, no typed text; only the link
+    second.get(link)
+    again = wait_for(second, "the linked view", lambda s: f"«{sentence}»" in s["text"] and "Ensemble:" in s["text"])
+    assert not again["errors"], again["errors"]
+    assert ensemble in again["text"].splitlines()  # the same dataset, models and sentence: the same prediction
+    field = second.find_element(By.CSS_SELECTOR, '[data-testid="stTextInput"] input')
+    assert field.get_attribute("value") == sentence
+    save_screenshot(second, screenshots / "linked_view.png")
