@@ -457,6 +457,43 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
     assert "Type a sentence" in app.warning[0].value
 
 
+def test_the_sentence_path_html_opens_offline_with_every_figure(lab_home, small_dataset, small_model, views, tmp_path):
+    """The page's HTML file, as its button gives it, in headless Chromium with nothing reachable: no server (AppTest
+    runs none), every request outside the file refused by a dead proxy; all eight figures drawn."""
+    import shutil
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("needs Chromium and its driver on PATH")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    app = run("pages/text_to_image/sentence_path.py")
+    app.selectbox(key="sp-dataset").set_value(small_dataset.id).run()
+    app.selectbox(key="sp-model").set_value(small_model.id).run()
+    html_button(app, "sp-html")
+    page = tmp_path / "path.html"
+    page.write_text(view_page(views), encoding="utf-8")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
+        options.add_argument(arg)
+    options.add_argument("--proxy-server=127.0.0.1:9")
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    options.binary_location = chromium
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(page.as_uri())
+        drawn = driver.execute_script(
+            "return Array.from(document.querySelectorAll('[id^=figure-]')).map(gd => !!gd._fullLayout"
+            " && gd.querySelectorAll('svg').length > 0);"
+        )
+        assert drawn == [True] * 8, drawn
+        text = driver.find_element("tag name", "body").text
+        assert "2b. Attention" in text and "7. The prediction" in text
+    finally:
+        driver.quit()
+
+
 def test_sentence_path_traces_what_the_classify_page_shows(lab_home, small_dataset, small_model, small_imager):
     from core.text_to_image import classify, sentence_path
 
