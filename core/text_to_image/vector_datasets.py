@@ -22,7 +22,7 @@ import pandas as pd
 
 from core.store import Artifact, Callback
 from core.text_to_image import datasets
-from core.vectors import VectorTable, load_vectors, vectors_sha256
+from core.vectors import VectorTable, vectors_sha256
 
 PRECOMPUTED = "precomputed"
 """The pooling recorded for precomputed vectors (their maker pooled them, if at all)."""
@@ -121,17 +121,15 @@ def build_vector_dataset(
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``t2i-vectors-dataset`` to the lab's command line."""
     from core.layout import DEFAULTS as LAYOUT
+    from core.vectors.cli import add_source
 
     command = commands.add_parser(
         "t2i-vectors-dataset",
         help="an image dataset (for t2i-train) from precomputed vectors and a label column, no encoder",
     )
-    command.add_argument("--vectors", required=True, help="vectors: .tsv (no header), projector_config.json, .parquet")
-    command.add_argument("--metadata", help="the Projector's metadata .tsv, with a TSV")
+    add_source(command)
     command.add_argument("--label-column", required=True, help="the metadata column holding each point's class")
     command.add_argument("--name-column", help="the column naming each point (default: its row number)")
-    command.add_argument("--vector-column", help="Parquet: the list column holding the vectors")
-    command.add_argument("--feature-columns", nargs="+", help="Parquet: or the numeric columns that make them")
     command.add_argument("--method", choices=("tsne", "umap", "pca"), default=LAYOUT.method, help="the feature layout")
     command.add_argument("--pixels", type=int, default=LAYOUT.pixels)
     command.add_argument("--test-size", type=float, default=datasets.DATASET_DEFAULTS.test_size)
@@ -141,14 +139,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> dict:
-    from core.vectors.cli import lazy_progress
+    from core.vectors.cli import lazy_progress, read_source
 
-    options = {}
-    if str(args.vectors).lower().endswith(".parquet"):
-        options = {"vector_column": args.vector_column, "feature_columns": args.feature_columns}
-    elif args.vector_column or args.feature_columns:
-        raise ValueError("--vector-column and --feature-columns apply to Parquet files only.")
-    table = load_vectors(args.vectors, args.metadata, **options)
+    table = read_source(args)
     layout = {"method": args.method, "pixels": args.pixels, "random_state": args.layout_seed}
     settings = VectorDatasetSettings(layout=layout, test_size=args.test_size, seed=args.split_seed)
     artifact = build_vector_dataset(table, args.label_column, args.name_column, settings, lazy_progress("dataset"))

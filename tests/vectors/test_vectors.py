@@ -282,3 +282,17 @@ def test_the_map_command_says_bad_input_in_one_line(tmp_path, home, capsys, file
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert re.fullmatch(message + r"[^\n]*\n", err), err
+
+
+def test_an_upload_is_kept_in_the_store_once(home):
+    first = vectors.keep_upload("../vectors.tsv", b"1\t2\n3\t4\n")
+    assert first.name == "vectors.tsv" and first.read_bytes() == b"1\t2\n3\t4\n" and store.home() in first.parents
+    assert vectors.keep_upload("vectors.tsv", b"1\t2\n3\t4\n") == first
+    assert vectors.keep_upload("vectors.tsv", b"5\t6\n") != first
+    assert vectors.load_vectors(first).vectors.tolist() == [[1, 2], [3, 4]]
+
+
+def test_parquet_options_with_a_tsv_are_a_user_error(tmp_path, home, capsys):
+    (tmp_path / "ok.tsv").write_text("1\t2\n3\t4\n")
+    assert cli.main(["map", "--vectors", str(tmp_path / "ok.tsv"), "--x", "a", "--neighbors", "n"]) == 2
+    assert capsys.readouterr().err == "error: --x, --neighbors apply to Parquet files only.\n"
