@@ -1,6 +1,8 @@
 """Your Vectors: precomputed embeddings (the Embedding Projector's TSV pair or config, Parquet) on a 2-D map,
 coloured by their metadata, searched, their neighbours listed and a selection exported."""
 
+import math
+
 import streamlit as st
 
 from core import vectors
@@ -27,7 +29,8 @@ with state.user_errors():
     points = panels.table(path, metadata, options)
 if points is None:
     st.stop()
-dims = "no vectors" if points.vectors is None else f"{points.vectors.shape[1]} dimensions"
+dims_n = 0 if points.vectors is None else int(points.vectors.shape[1])
+dims = f"{dims_n} dimensions" if dims_n else "no vectors"
 st.caption(f"{len(points):,} points · {dims} · metadata: {', '.join(map(str, points.metadata.columns))}.")
 
 defaults = vectors.DEFAULTS
@@ -88,3 +91,23 @@ chosen = st.number_input(
 )
 panels.neighbour_panel(points, int(chosen))
 panels.selection_panel(points, coords, selected)
+
+with st.expander("Make an image dataset of these points (text as images, without the encoder)"):
+    st.caption(
+        "Each point's vector becomes an image as a sentence's pooled hidden state does: a feature layout fitted on the "
+        "training rows (stratified 80/20 split, seed 42), one pixel per group of dimensions. The dataset is listed on "
+        "the Train page; Classify cannot use it (there is no encoder to embed typed text)."
+    )
+    left, right = st.columns(2)
+    label = left.selectbox("Class column", columns, key="yv-ds-label")
+    side = right.number_input("Pixels per side", 2, 128, max(2, math.ceil(dims_n**0.5)), key="yv-ds-px")
+    if st.button("Build the image dataset", key="yv-ds-build", disabled=points.vectors is None):
+        from core.text_to_image import datasets  # torch: loaded only when a dataset is built
+        from core.text_to_image.vector_datasets import VectorDatasetSettings, build_vector_dataset
+
+        with state.user_errors():
+            settings = VectorDatasetSettings(layout={"pixels": int(side)})
+            built = build_vector_dataset(points, label, hover, settings, state.progress_callback("Building"))
+            st.success(
+                f"Dataset {built.id} built: {datasets.dataset_label(built)}. Train a model on it on the Train page."
+            )

@@ -127,3 +127,17 @@ def test_a_click_on_one_point_chooses_it_and_a_typed_point_then_stays(files):
     assert "The 10 points nearest to point #7" in " ".join(c.value for c in app.caption)
     app.number_input(key="yv-point").set_value(3).run()  # the click's selection is still there: it must not win
     assert app.number_input(key="yv-point").value == 3 and traces(app)[-1]["name"] == "point #3"
+
+
+def test_the_points_become_an_image_dataset_for_the_train_page(files):
+    from core.text_to_image import datasets
+
+    app = page(**{"yv-path": str(files / "points.parquet")})
+    app.selectbox(key="yv-ds-label").set_value("kind")
+    app.number_input(key="yv-ds-px").set_value(4)
+    app.button(key="yv-ds-build").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    [built] = datasets.list_datasets()
+    assert f"Dataset {built.id} built" in app.success[0].value
+    assert datasets.label_names(built) == ["animal", "colour", "fruit"]
+    assert datasets.load_dataset(built)["images"].shape == (30, 4, 4)
