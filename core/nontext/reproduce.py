@@ -1,6 +1,7 @@
 """The non-text tokens reproduction (``python -m core reproduce bert-nontext``): Kao & Lee 2021's figures (not
-found in a readable copy: said, not invented), the paper's setting (bert-base-uncased, three encoders, three
-seeds, 3,600 steps: online and GPU-sized, so offline it is listed as not run, with why) and the lab's laptop
+found in a readable copy: said, not invented), the paper's setting as the lab reads its code (bert-base-uncased,
+three encoders; three seeds and 3,600 steps are the lab's choice: the run scripts train one epoch; online and
+GPU-sized, so offline it is listed as not run, with why) and the lab's laptop
 comparison on the packaged splice junctions: the pretrained encoder's held-out accuracy with its interval,
 the randomly initialised encoder's (the control), the majority class (the baseline), and the paper's claim,
 pretrained − random init, paired on the same test examples (:func:`core.nontext.runs.comparison_evidence`).
@@ -334,7 +335,7 @@ def run(
         Row("paper", f"{PAPER}: pretrained", "held-out accuracy", None, "not found", note=SOURCE),
         Row("paper", f"{PAPER}: randomly initialised", "held-out accuracy", None, "not found", note=SOURCE),
     ]
-    paper_title = f"the paper's setting ({_describe(paper)})"
+    paper_title = f"the paper's setting, as the lab reads its code ({_describe(paper)})"
     comparisons = [("lab preset", f"the lab's laptop comparison ({_describe(lab)})", lab, "laptop", DATA)]
     if online:
         comparisons.insert(0, ("paper preset", paper_title, paper, "full", DATA))

@@ -58,7 +58,10 @@ def settings_form(key: str = "loo") -> StudySettings:
     )
     epochs = inputs.number(middle, "Epochs (paper: 25)", 1, 200, preset.epochs, key=f"{key}-epochs")
     width = middle.select_slider(
-        "SimpNet width (1 = the paper's ~5.4M body)", [0.125, 0.25, 0.5, 0.75, 1.0], preset.width, key=f"{key}-width"
+        "SimpNet width (1 = SimpNet's ~5.4M CIFAR body; the poster does not say which)",
+        [0.125, 0.25, 0.5, 0.75, 1.0],
+        preset.width,
+        key=f"{key}-width",
     )
     seed = inputs.number(middle, "Seed", 0, 2**31 - 1, DEFAULTS.seed, key=f"{key}-seed")
     loss = right.radio("Loss", LOSSES, horizontal=True, key=f"{key}-loss")

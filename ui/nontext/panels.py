@@ -129,7 +129,10 @@ def run_settings(settings: TokenSettings) -> TokenSettings:
         list(PRESETS),
         horizontal=True,
         key="nt-preset",
-        format_func={"laptop": "laptop (the lab's; ~10 min on 2 CPU cores)", "full": "full (the paper's; a GPU)"}.get,
+        format_func={
+            "laptop": "laptop (the lab's; ~10 min on 2 CPU cores)",
+            "full": "full (the paper's code as the lab reads it; a GPU)",
+        }.get,
     )
     p = PRESETS[name]
     cols = st.columns([3, 2, 1, 1])  # the encoders' names are long: two chips must both show

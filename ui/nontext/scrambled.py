@@ -17,7 +17,8 @@ from ui.nontext import panels
 
 PRESET_TITLES = {
     "laptop": "laptop (the lab's: Rotten Tomatoes, MiniLM, two CPU cores)",
-    "full": "full (the paper's GLUE setting: SST-2, bert-base-uncased; online, a GPU)",
+    "full": "full (the paper's GLUE trainer's settings on SST-2, the lab's choice of task; bert-base-uncased; "
+    "online, a GPU)",
 }
 
 
