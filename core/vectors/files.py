@@ -15,6 +15,7 @@ Every bad input raises a ValueError (or FileNotFoundError) whose message says wh
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +98,9 @@ def read_vectors_tsv(path: str | Path) -> np.ndarray:
             f"{path.name}: line {bad + 1} has {widths[bad]} values but line 1 has {widths[0]}; every vector needs "
             "the same number (ragged rows)."
         )
-    try:
-        vectors = np.array([line.split("\t") for line in lines], dtype=np.float32)
+    try:  # pandas' C parser: a 100,000 x 768 file in seconds, without a Python string per value
+        text = io.StringIO("\n".join(lines))
+        vectors = pd.read_csv(text, sep="\t", header=None, dtype=np.float32, engine="c").to_numpy()
     except ValueError:
         for number, line in enumerate(lines, 1):
             for column, value in enumerate(line.split("\t"), 1):
