@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_DISABLE_TELEMETRY=1
+# one session opened as soon as the server answers: a fresh server then knows the pages, so a deep link works
+.venv/bin/python scripts/warm_app.py "$@" &
 exec .venv/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false "$@"

@@ -765,3 +765,32 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
     field = second.find_element(By.CSS_SELECTOR, '[data-testid="stTextInput"] input')
     assert field.get_attribute("value") == sentence
     save_screenshot(second, screenshots / "linked_view.png")
+
+
+def test_a_deep_link_on_a_fresh_server_opens_without_page_not_found(lab_home: Path, new_browser, tmp_path) -> None:
+    """A server started as run_app.sh starts it (warm_app.py beside it): the first visitor's deep link shows its
+    page and no "Page not found" dialog."""
+    port = free_port()
+    env = {**os.environ, "CROSSMODAL_HOME": str(lab_home), "HF_HUB_OFFLINE": "1"}
+    streamlit = REPO / ".venv" / "bin" / "streamlit"
+    command = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
+    options = ["--server.headless", "true", "--server.port", str(port), "--server.fileWatcherType", "none"]
+    with open(tmp_path / "stderr.log", "wb") as err:
+        server = subprocess.Popen(
+            [*command, "run", "app.py", *options], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            warmed = subprocess.run(
+                [sys.executable, "scripts/warm_app.py", *options], cwd=REPO, env=env, capture_output=True, text=True,
+                timeout=SERVER_WAIT + 60,
+            )  # fmt: skip
+            assert warmed.returncode == 0 and "pages are known" in warmed.stderr, warmed.stderr
+            driver = new_browser()
+            driver.get(f"http://127.0.0.1:{port}/results")
+            state = wait_for(driver, "the Results page from a deep link", lambda s: "Results" in s["titles"])
+            assert not state["errors"], state["errors"]
+            dialogs = [d.text for d in driver.find_elements(By.CSS_SELECTOR, '[role="dialog"]')]
+            assert not any("Page not found" in d for d in dialogs), dialogs
+        finally:
+            stop(server)
