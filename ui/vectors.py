@@ -105,8 +105,8 @@ def fitted_coords(points: VectorTable, settings: vectors.VectorMapSettings) -> n
         return _coords(found.id)
     st.info(
         f"These {len(points):,} points are not laid out yet with these settings. The fit runs once and is then loaded "
-        "from the store. On two CPU cores (bench/bench_vectors.py) t-SNE took 40–60 s for 3,000–30,000 points, UMAP "
-        "20–60 s, PCA about a second."
+        "from the store. On two CPU cores (bench/bench_vectors.py) t-SNE took 40–60 s for 3,000–30,000 points and "
+        "3 min for 100,000; UMAP 20–60 s for 3,000–30,000; PCA about a second."
     )
     if st.button("Fit the map", type="primary", key="yv-fit"):
         with state.user_errors():
