@@ -86,8 +86,12 @@ def _variant_note(record: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
-def _claim_row(kind: str, entry: dict[str, Any], command: str, seconds: float, here: str) -> Row:
-    what = f"the claim: {models.VARIANT_TITLES[entry['a']]} − {models.VARIANT_TITLES[entry['b']]}, paired"
+def _claim_row(kind: str, entry: dict[str, Any], command: str, seconds: float, here: str, where: str = "") -> Row:
+    """One paired claim of a comparison; ``where`` (its task) is named in the row and in its verdict's sentence."""
+    pair = f"{models.VARIANT_TITLES[entry['a']]} − {models.VARIANT_TITLES[entry['b']]}"
+    what = f"the claim{f' on {where}' if where else ''}: {pair}, paired"
+    if where and "sentence" in entry:
+        entry = {**entry, "sentence": entry["sentence"].replace(pair, f"{pair} ({where})", 1)}
     figure = "difference of held-out accuracy (points)"
     if "difference" not in entry or "verdict" not in entry:
         return Row(
@@ -120,6 +124,7 @@ def _comparison_rows(
     seconds: float,
     note: str,
     command: str | None = None,
+    where: str = "",
 ) -> list[Row]:
     """The rows of one comparison: the pretrained encoder (``kind``), every other encoder (controls), the
     majority class of the test split (baseline) and each paired claim against the pretrained encoder."""
@@ -157,7 +162,7 @@ def _comparison_rows(
             note=f"{finished[0].config['split']['test']} test examples",
         )
     )
-    rows += [_claim_row(kind, entry, command, seconds, here) for entry in report["comparisons"]]
+    rows += [_claim_row(kind, entry, command, seconds, here, where) for entry in report["comparisons"]]
     return rows
 
 
@@ -182,7 +187,9 @@ def _scrambled_rows(
         "the lab's text task: Rotten Tomatoes snippets offline, not the paper's GLUE tasks (SST-2 and the rest: "
         "online, python -m core tokens-scrambled --preset full)"
     )
-    rows = _comparison_rows("lab preset", title, chosen, "laptop", found["scrambled"], seconds, note, command)
+    rows = _comparison_rows(
+        "lab preset", title, chosen, "laptop", found["scrambled"], seconds, note, command, "scrambled text"
+    )
     here = machine()
     for entry in report["comparisons"]:
         what = f"scrambled text: {models.VARIANT_TITLES[entry['variant']]}, unscrambled − permuted, paired"
@@ -248,9 +255,17 @@ def _similarity_rows(lab: TokenSettings, callback: Callback | None, progress: jo
     loaded = load_text_model(lab.encoder)
     task = runs.load(lab, progress("similarity: loading the task"), loaded.tokenizer)
     started = time.time()
+    stored = {r.config["variant"]: r for r in runs.list_runs(lab.comparison_id) if r.config["seed"] == seed}
+    again = [v for v in ("pretrained", "random") if v not in stored or not stored[v].file(runs.WEIGHTS_FILE).is_file()]
     for variant in ("pretrained", "random"):
         runs.train_run(lab, variant, seed, task, callback, loaded, weights=True)
     trained = time.time() - started
+    retrained = (
+        f"; its time includes training seed {seed}'s {' and '.join(again)} run again to keep the weights (stored "
+        "before runs kept them; the same settings and seed)"
+        if again
+        else ""
+    )
     here = machine()
     rows = []
     for a, b in SIMILAR:
@@ -281,7 +296,9 @@ def _similarity_rows(lab: TokenSettings, callback: Callback | None, progress: jo
                 here,
                 f"seed {seed}; {found['inputs']['tokens']:,} token vectors of {found['inputs']['examples']} test "
                 f"sequences; {'above' if above else 'not above'} the level of unrelated representations on both "
-                f"measures{head_text}" + (f"; {found['note']}" if found["note"] else ""),
+                f"measures{head_text}"
+                + (f"; {found['note']}" if found["note"] else "")
+                + (retrained if not rows else ""),
                 evidence={k: found[k] for k in ("cka", "pwcca", "reference", "layers_a", "layers_b", "inputs")},
             )
         )
@@ -381,7 +398,7 @@ def run(
             continue
         seconds = time.time() - started
         notes = "; ".join(x for x in (_reused(found, before), note) if x)
-        rows += _comparison_rows(kind, title, chosen, preset, found, seconds, notes)
+        rows += _comparison_rows(kind, title, chosen, preset, found, seconds, notes, where=chosen.task)
     text = sized(scrambled.LAPTOP, **({"encoder": encoder} if encoder else {}))
     settings["scrambled"] = to_record(text, omit=("device",))
     scrambled_rows, settings["scrambled_comparisons"] = _scrambled_rows(text, callback, progress)

@@ -116,6 +116,7 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     assert claim["shown"].endswith(f"[{low:+.1f}, {high:+.1f}]; {paired.verdict}")
     assert f"p = {paired.p_value:.3g}" in claim["note"] and paired.test in claim["note"]
     assert "DNA.rda" in pretrained["note"]  # the packaged data is named as not the paper's file
+    assert "(splice)" in claim["evidence"]["sentence"] and claim["what"].startswith("the claim on splice:")
 
     # scrambled text: the lab's text comparison, scrambled and not, each encoder paired with itself
     from core.nontext import scrambled, similarity
@@ -131,6 +132,8 @@ def test_the_reproduction_rows_are_the_stored_comparisons_own_figures_and_eviden
     assert text_rows[0]["command"].startswith(
         f"python -m core tokens-scrambled --preset laptop --encoder {tiny_encoder}"
     )
+    assert "(scrambled text)" in text_rows[3]["evidence"]["sentence"]  # two claims of one pair: each names its task
+    assert text_rows[3]["what"].startswith("the claim on scrambled text:")
     for row, entry in zip(cross, found["comparisons"], strict=True):
         assert row["value"] == pytest.approx(entry["difference"]["estimate"])
         assert row["evidence"]["verdict"] == entry["verdict"] and entry["sentence"] in row["note"]
