@@ -429,52 +429,82 @@ ATTENTION_SCALE = "Blues"
 """Attention weights, 0 (white) to 1 (dark blue): one sequential scale for every map."""
 
 
+def attention_cell(x: float, y: float, tokens: int) -> tuple[int, int]:
+    """The (layer, head), both from 0, of a point of :func:`attention_grid_figure` at data position (x, y)."""
+    stride = tokens + 1
+    return int(round(y)) // stride, int(round(x)) // stride
+
+
 def attention_grid_figure(maps: np.ndarray, tokens: Sequence[str], chosen: tuple[int, int] | None = None) -> go.Figure:
     """Every head of every layer as a small map (rows: layers 1..L, columns: heads), one colour scale from 0 to 1,
-    tokens in the hover; the ``chosen`` (layer, head), both from 0, is outlined."""
-    layers, heads = maps.shape[:2]
-    fig = make_subplots(rows=layers, cols=heads, horizontal_spacing=0.006, vertical_spacing=0.012, shared_xaxes=False)
-    names = [f"{i}: {t}" for i, t in enumerate(tokens)]
-    for layer in range(layers):
-        for head in range(heads):
-            fig.add_trace(
-                go.Heatmap(
-                    z=maps[layer, head],
-                    x=names,
-                    y=names,
-                    zmin=0.0,
-                    zmax=1.0,
-                    colorscale=ATTENTION_SCALE,
-                    showscale=layer == 0 and head == heads - 1,
-                    colorbar={"title": "attention", "thickness": 12, "len": 0.5, "y": 1.0, "yanchor": "top"},
-                    hovertemplate=f"layer {layer + 1}, head {head + 1}<br>query %{{y}}<br>key %{{x}}"
-                    "<br>attention %{z:.2f}<extra></extra>",
-                ),
-                row=layer + 1,
-                col=head + 1,
-            )
-    fig.update_xaxes(showticklabels=False, ticks="")
-    fig.update_yaxes(showticklabels=False, ticks="", autorange="reversed")
-    for head in range(heads):
-        fig.update_xaxes(title_text=f"h{head + 1}", title_standoff=2, row=layers, col=head + 1)
-    for layer in range(layers):
-        fig.update_yaxes(title_text=f"L{layer + 1}", title_standoff=2, row=layer + 1, col=1)
+    tokens in the hover; the ``chosen`` (layer, head), both from 0, is outlined.
+
+    The maps are one WebGL scatter of square markers, a cell per (query, key) and a blank row and column between
+    maps, so that a click on any cell is a point selection (plotly's heatmaps are not selectable);
+    :func:`attention_cell` reads the (layer, head) back from a clicked point's position."""
+    layers, heads, count = maps.shape[0], maps.shape[1], maps.shape[2]
+    stride = count + 1
+    layer, head, query, key = (a.ravel() for a in np.indices(maps.shape))
+    cell = int(max(3, min(10, 900 // (heads * stride))))
+    names = np.array([f"{i}: {t}" for i, t in enumerate(tokens)], dtype=object)
+    fig = go.Figure(
+        go.Scattergl(
+            x=head * stride + key,
+            y=layer * stride + query,
+            mode="markers",
+            marker={
+                "symbol": "square",
+                "size": cell,
+                "color": maps.ravel(),
+                "cmin": 0.0,
+                "cmax": 1.0,
+                "colorscale": ATTENTION_SCALE,
+                "line": {"width": 0},
+                "colorbar": {"title": "attention", "thickness": 12, "len": 0.6, "y": 1.0, "yanchor": "top"},
+            },
+            customdata=np.column_stack([layer + 1, head + 1, names[query], names[key]]),
+            hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>query %{customdata[2]}"
+            "<br>key %{customdata[3]}<br>attention %{marker.color:.2f}<extra>click to enlarge</extra>",
+            showlegend=False,
+        )
+    )
+    width, height = heads * stride * cell, layers * stride * cell
     if chosen is not None:
-        layer, head = chosen
-        axis = layer * heads + head + 1
-        suffix = "" if axis == 1 else str(axis)
+        row, column = chosen
         fig.add_shape(
             type="rect",
-            xref=f"x{suffix} domain",
-            yref=f"y{suffix} domain",
-            x0=0,
-            x1=1,
-            y0=0,
-            y1=1,
-            line={"color": "#d62728", "width": 3},
+            x0=column * stride - 0.7,
+            x1=column * stride + count - 0.3,
+            y0=row * stride - 0.7,
+            y1=row * stride + count - 0.3,
+            line={"color": "#d62728", "width": 2},
         )
-    size = max(34, min(70, 900 // max(heads, 1)))
-    fig.update_layout(height=size * layers + 80, margin={"l": 40, "r": 10, "t": 20, "b": 40}, clickmode="event+select")
+    centre = (count - 1) / 2
+    fig.update_xaxes(
+        range=[-1.0, heads * stride - 1.0],
+        tickvals=[h * stride + centre for h in range(heads)],
+        ticktext=[f"h{h + 1}" for h in range(heads)],
+        showgrid=False,
+        zeroline=False,
+        fixedrange=True,
+    )
+    fig.update_yaxes(
+        range=[layers * stride - 1.0, -1.0],
+        tickvals=[n * stride + centre for n in range(layers)],
+        ticktext=[f"L{n + 1}" for n in range(layers)],
+        showgrid=False,
+        zeroline=False,
+        fixedrange=True,
+    )
+    margin = {"l": 40, "r": 90, "t": 10, "b": 30}
+    fig.update_layout(
+        width=width + margin["l"] + margin["r"],
+        height=height + margin["t"] + margin["b"],
+        margin=margin,
+        plot_bgcolor="white",
+        dragmode=False,
+        clickmode="event+select",
+    )
     return fig
 
 

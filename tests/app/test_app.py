@@ -429,15 +429,22 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
 
     def array(value) -> np.ndarray:  # plotly writes arrays as {"dtype", "bdata" (base64), "shape"}
         if isinstance(value, dict) and "bdata" in value:
-            shape = [int(n) for n in str(value["shape"]).split(",")]
-            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+            flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            return flat.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else flat
         return np.asarray(value, dtype=float)
 
     # step 2b: every head of every layer, then the chosen one enlarged with its tokens (layer 1, head 1 first)
     layers, heads = path.attention.shape[:2]
     grid, head = [json.loads(c.proto.spec)["data"] for c in charts(app)[1:3]]
-    assert len(grid) == layers * heads and len(head) == 1
-    np.testing.assert_allclose(array(grid[heads + 1]["z"]), path.attention[1, 1], atol=1e-6)  # layer 2, head 2
+    assert len(grid) == 1 and len(head) == 1  # one WebGL scatter of cells: a click on any of them is a point
+    from core.text_to_image.figures import attention_cell
+
+    xs, ys, colours = array(grid[0]["x"]), array(grid[0]["y"]), array(grid[0]["marker"]["color"])
+    count = path.attention.shape[2]
+    for index in np.flatnonzero([attention_cell(x, y, count) == (1, 1) for x, y in zip(xs, ys, strict=True)]):
+        query, key = int(ys[index]) % (count + 1), int(xs[index]) % (count + 1)
+        assert colours[index] == pytest.approx(path.attention[1, 1, query, key], abs=1e-6)  # layer 2, head 2
+    assert len(colours) == path.attention.size
     np.testing.assert_allclose(array(head[0]["z"]), path.attention[0, 0], atol=1e-6)
     app.selectbox(key="sp-att-layer").set_value(layers).run()
     app.selectbox(key="sp-att-head").set_value(heads).run()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -357,7 +358,7 @@ def test_pages_render(app_url: str, new_browser, screenshots: Path) -> None:
     )
     to_images[0].click()
     wait_for(driver, "the Sentence → Image page", lambda s: "Sentence → Image" in s["titles"] and len(s["charts"]) >= 2)
-    assert driver.current_url.rstrip("/").endswith("/sentence_to_image")
+    assert urllib.parse.urlsplit(driver.current_url).path.rstrip("/").endswith("/sentence_to_image")
 
     mine = (
         "A lighthouse keeper paints seven violet herons at dawn.",
@@ -750,11 +751,12 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
     type_into_input(first, sentence)
     shown = wait_for(first, "the typed sentence's prediction", lambda s: f"«{sentence}»" in s["text"])
     ensemble = next(line for line in shown["text"].splitlines() if line.startswith("Ensemble:"))
-    assert "text=" in first.current_url and "dataset=" + small_dataset.id in first.current_url  # the address bar
+    assert "text=" in first.current_url and "dataset=" in first.current_url  # the address bar holds the view
     first.find_element(By.XPATH, "//button[contains(., 'Link to this view')]").click()
     WebDriverWait(first, 20).until(lambda d: d.execute_script(LINK))
     link = first.execute_script(LINK)
-    assert link.startswith(app_url + "/classify?") and "dataset=" + small_dataset.id in link, link
+    dataset = urllib.parse.parse_qs(urllib.parse.urlsplit(first.current_url).query)["dataset"][0]
+    assert link.startswith(app_url + "/classify?") and f"dataset={dataset}" in link, link
     save_screenshot(first, screenshots / "link_to_this_view.png")
 
     second = new_browser()  # its own profile: no session, no typed text; only the link
@@ -794,3 +796,39 @@ def test_a_deep_link_on_a_fresh_server_opens_without_page_not_found(lab_home: Pa
             assert not any("Page not found" in d for d in dialogs), dialogs
         finally:
             stop(server)
+
+
+CELL_AT = """
+const plots = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'));
+const gd = plots.find(p => (p._fullData || []).some(t => t.type === 'scattergl' && t.marker.symbol === 'square'));
+if (!gd) return null;
+gd.scrollIntoView({block: 'center'});
+const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+const i = t.customdata.findIndex(c => Number(c[0]) === arguments[0] && Number(c[1]) === arguments[1]);
+return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+"""
+
+
+ENLARGED = """
+const titles = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .gtitle')).map(t => t.textContent)
+  .filter(t => t.startsWith('layer '));
+return titles.find(t => !t.startsWith('layer 1, head 1:')) || null;
+"""
+
+
+def test_a_click_on_the_attention_grid_enlarges_that_head(
+    app_url: str, new_browser, screenshots: Path, small_dataset, small_model, small_imager
+) -> None:
+    driver = new_browser()
+    driver.get(app_url + "/sentence_path")
+    wait_for(driver, "the attention grid", lambda s: "2b. Attention" in s["text"] and "layer 1, head 1" in s["text"])
+    x, y = driver.execute_script(CELL_AT, 2, 2)  # viewport coordinates of a cell of layer 2, head 2
+    clicks = ActionChains(driver)
+    clicks.w3c_actions.pointer_action.move_to_location(int(x), int(y))
+    clicks.w3c_actions.pointer_action.pause(0.3)
+    clicks.w3c_actions.pointer_action.click()
+    clicks.perform()
+    state = wait_for(driver, "layer 2, head 2 enlarged", lambda s: bool(driver.execute_script(ENLARGED)))
+    assert driver.execute_script(ENLARGED).startswith("layer 2, head 2:"), driver.execute_script(ENLARGED)
+    assert not state["errors"], state["errors"]
+    save_screenshot(driver, screenshots / "attention_click.png")

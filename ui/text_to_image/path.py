@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.figures import image_figure
 from core.text_to_image.figures import (
+    attention_cell,
     attention_grid_figure,
     attention_head_figure,
     layer_strip_figure,
@@ -36,6 +37,18 @@ def layers(path: SentencePath, name: str) -> None:
     charts.show(layer_strip_figure(path.layer_images, titles), key="sp-layers", config=PLAIN)
 
 
+def _clicked(tokens: int) -> None:
+    """A click on the grid (its latest point selection, read before the boxes are drawn) chooses that map's
+    layer and head; the same click read again on a later run changes nothing."""
+    event = st.session_state.get("sp-attention") or {}
+    points = list((event.get("selection") or {}).get("points") or [])
+    where = (points[0].get("x"), points[0].get("y")) if len(points) == 1 else None
+    if where is not None and None not in where and where != st.session_state.get("sp-att-clicked"):
+        layer, head = attention_cell(where[0], where[1], tokens)
+        st.session_state["sp-att-layer"], st.session_state["sp-att-head"] = layer + 1, head + 1
+    st.session_state["sp-att-clicked"] = where
+
+
 def attention(path: SentencePath, name: str) -> None:
     """Step 2b: every head of every layer, as BertViz's model view draws it, and one head enlarged."""
     if path.attention is None:
@@ -45,13 +58,14 @@ def attention(path: SentencePath, name: str) -> None:
         f"**2b. Attention.** Inside each of {name}'s {layers} layers, {heads} heads each decide how much every token "
         "reads from every other (a row: one token's weights over the sentence, summing to 1). The grid shows all "
         f"{layers * heads} maps, layers top to bottom and heads left to right (hover one to read its weights); "
-        "choose one below to see it large, with its tokens."
+        "click one, or choose it here, to see it large with its tokens."
     )
+    _clicked(path.attention.shape[2])
     left, right = st.columns(2)
     layer = left.selectbox("Layer", range(1, layers + 1), key="sp-att-layer")
     head = right.selectbox("Head", range(1, heads + 1), key="sp-att-head")
     grid = attention_grid_figure(path.attention, path.tokens, chosen=(int(layer) - 1, int(head) - 1))
-    charts.show(grid, key="sp-attention", config=PLAIN)
+    charts.show(grid, key="sp-attention", config=PLAIN, width="content", on_select="rerun", selection_mode="points")
     charts.show(
         attention_head_figure(path.attention[int(layer) - 1, int(head) - 1], path.tokens, int(layer), int(head)),
         key="sp-attention-head",
