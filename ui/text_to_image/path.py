@@ -24,7 +24,8 @@ from ui.text_to_image.panels import PLAIN
 
 def tokens(path: SentencePath) -> None:
     charts.markdown("**1. Tokens.** The tokenizer cuts the sentence into word pieces and looks up each one's id.")
-    charts.dataframe(pd.DataFrame({"token": path.tokens, "id": path.ids}).T, width="stretch", key="sp-tokens")
+    table = pd.DataFrame({"token": path.tokens, "id": path.ids}).T.astype(str)  # one type per column for Arrow
+    charts.dataframe(table, width="stretch", key="sp-tokens")
 
 
 def layers(path: SentencePath, name: str) -> None:
