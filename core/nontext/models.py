@@ -41,6 +41,17 @@ VARIANT_TITLES = {
 }
 
 
+def check_head(encoder: nn.Module, head: str) -> None:
+    """Raise ValueError for an unknown ``head``, or the paper's head on an ``encoder`` without a pooler."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+    if head == "paper" and getattr(encoder, "pooler", None) is None:
+        raise ValueError(
+            f"the paper's head reads the encoder's pooler, and this {type(encoder).__name__} has none; "
+            "use the lab's head (head='lab')."
+        )
+
+
 class TokenClassifier(nn.Module):
     """A BERT-style encoder and a head on the [CLS] (first) position: a dropout and a linear layer, on the
     pooler's output (``head="paper"``) or on the last layer's vector (``head="lab"``).
@@ -62,13 +73,7 @@ class TokenClassifier(nn.Module):
         super().__init__()
         if n_classes < 1:
             raise ValueError(f"the head needs at least one output, got {n_classes}.")
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
-        if head == "paper" and getattr(encoder, "pooler", None) is None:
-            raise ValueError(
-                f"the paper's head reads the encoder's pooler, and this {type(encoder).__name__} has none; "
-                "use the lab's head (head='lab')."
-            )
+        check_head(encoder, head)
         self.pooled = head == "paper"
         self.encoder, self.pad_id = encoder, int(pad_id)
         self.dropout = nn.Dropout(dropout)
@@ -107,13 +112,7 @@ def build(
     of a seed; the paper's head reads the encoder's own pooler (pretrained, or random with the random body)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
-    if head == "paper" and getattr(encoder, "pooler", None) is None:
-        raise ValueError(
-            f"the paper's head reads the encoder's pooler, and this {type(encoder).__name__} has none; use the "
-            "lab's head (head='lab')."
-        )
+    check_head(encoder, head)  # before any copy of the encoder
     config = copy.deepcopy(encoder.config)
     config.output_hidden_states = False
     torch.manual_seed(seed)
