@@ -43,20 +43,17 @@ def load_sentences(path: Path = SENTENCES) -> tuple[list[str], list[str]]:
 
 def logistic_on_sentences(dataset, features: np.ndarray) -> np.ndarray:
     """The dataset's logistic-regression baseline refitted on its training rows, predicting ``features``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from core import store
     from core.text_to_image.datasets import load_dataset
     from core.text_to_image.imaging import EMBEDDINGS, load_embeddings
+    from core.text_to_image.training import logistic_pipeline
 
     embedded = load_embeddings(store.load(EMBEDDINGS, dataset.config["embeddings"]))
     arrays = load_dataset(dataset)
     train = ~arrays["is_test"]
     if embedded.shape[1] != features.shape[1]:
         raise ValueError(f"the dataset's vectors have {embedded.shape[1]} features, the sentences' {features.shape[1]}")
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=42))
+    model = logistic_pipeline()  # as t2i-baseline fits it: C = 1, the lab's seed
     model.fit(embedded[train], arrays["labels"][train])
     return model.predict(features)
 

@@ -345,12 +345,17 @@ def baseline_config(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed
     }
 
 
-def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> Artifact:
-    """Logistic regression on the raw embedding vectors of the dataset's texts, on the same split."""
+def logistic_pipeline(C: float = 1.0, seed: int = DEFAULTS.seed) -> Any:
+    """The baseline's estimator, unfitted: standardised features, then scikit-learn's LogisticRegression."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
+
+
+def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.seed) -> Artifact:
+    """Logistic regression on the raw embedding vectors of the dataset's texts, on the same split."""
     config = baseline_config(dataset, C, seed)
 
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
@@ -364,7 +369,7 @@ def logistic_baseline(dataset: Artifact, C: float = 1.0, seed: int = DEFAULTS.se
         arrays = load_dataset(dataset)
         is_test, labels = arrays["is_test"], arrays["labels"]
         started = time.perf_counter()
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
+        model = logistic_pipeline(C, seed)
         model.fit(features[~is_test], labels[~is_test])
         probabilities = model.predict_proba(features[is_test])
         more = _report(probabilities, labels[is_test], label_names(dataset))
