@@ -36,11 +36,11 @@ def panel(
     """The original and an edited copy through the same chain: both predictions (calibrated as above), both
     images and their difference, and on request both sentences' word attributions."""
     charts.subheader("Edit a word, see what changes")
-    found = counterfactuals.edits(text)
-    options = {e.label: e.text for e in found}
+    offered = counterfactuals.edits(text)
+    options = {e.label: e.text for e in offered}
     if st.session_state.get("cl-cf-for") != text:  # a new sentence: its first one-click edit, not the old one's
         st.session_state["cl-cf-for"] = text
-        st.session_state["cl-cf-text"] = found[0].text if found else text
+        st.session_state["cl-cf-text"] = offered[0].text if offered else text
         st.session_state["cl-cf-pick"] = next(iter(options), TYPED)
     st.selectbox(
         "One-click edit",
@@ -55,15 +55,15 @@ def panel(
         st.info("Change a word of the edited sentence (or pick an edit) to compare the two.")
         return
     panels.unreadable_warning(imager.encoder, edited, "so its prediction is not meaningful")
-    found = counterfactuals.compare(imager, loaded, text, edited, temperatures)
+    pair = counterfactuals.compare(imager, loaded, text, edited, temperatures)
     kind = "raw" if not temperatures or all(t is None for t in temperatures.values()) else "calibrated"
     columns = st.columns(2)
     for where, label, sentence, result, image, side in zip(
         columns,
         ("Original", "Edited"),
-        found["texts"],
-        found["results"],
-        found["images"],
+        pair["texts"],
+        pair["results"],
+        pair["images"],
         ("orig", "edit"),
         strict=True,
     ):
@@ -81,12 +81,12 @@ def panel(
             width="content",
             where=where,
         )
-    moved = ", ".join(found["changed"])
+    moved = ", ".join(pair["changed"])
     charts.markdown(
         f"The edit changes the prediction of **{moved}**." if moved else "The edit changes no model's predicted class."
     )
     charts.show(
-        image_figure(found["difference"], hover, diverging=True, size=300),
+        image_figure(pair["difference"], hover, diverging=True, size=300),
         key="cl-cf-difference",
         config=panels.PLAIN,
         width="content",
@@ -97,6 +97,6 @@ def panel(
         "so one word's edit moves many pixels a little."
     )
     if st.toggle("Explain both by words", key="cl-cf-attr", help="Integrated gradients for each sentence (slower)."):
-        for label, sentence in zip(("Original", "Edited"), found["texts"], strict=True):
+        for label, sentence in zip(("Original", "Edited"), pair["texts"], strict=True):
             charts.markdown(f"**{label}:** «{sentence}»")
             attribution.panel(imager, loaded[explained], sentence, names, key, prefix=f"cl-cf-{label.lower()}")
