@@ -309,3 +309,23 @@ def ray_address(ray_cluster, monkeypatch):
     ray.shutdown()
     # Ray caches the token settings it read; monkeypatch undoes them after this, so the next read must not be cached
     reset_auth_token_state()
+
+
+def offline_chromium(profile: Path):
+    """Headless Chromium that can reach nothing outside the page it opens (a dead proxy for every request), with its
+    own ``profile``; the test is skipped where Chromium or its driver is not on PATH."""
+    import shutil
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("needs Chromium and its driver on PATH")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
+        options.add_argument(arg)
+    options.add_argument("--proxy-server=127.0.0.1:9")  # nothing outside the file can be fetched
+    options.add_argument(f"--user-data-dir={profile}")
+    options.binary_location = chromium
+    return webdriver.Chrome(service=Service(driver_path), options=options)

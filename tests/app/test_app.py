@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import offline_chromium
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 180
@@ -467,27 +468,13 @@ def test_sentence_path_page_draws_every_step(lab_home, small_dataset, small_mode
 def test_the_sentence_path_html_opens_offline_with_every_figure(lab_home, small_dataset, small_model, views, tmp_path):
     """The page's HTML file, as its button gives it, in headless Chromium with nothing reachable: no server (AppTest
     runs none), every request outside the file refused by a dead proxy; all eight figures drawn."""
-    import shutil
-
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip("needs Chromium and its driver on PATH")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     app = run("pages/text_to_image/sentence_path.py")
     app.selectbox(key="sp-dataset").set_value(small_dataset.id).run()
     app.selectbox(key="sp-model").set_value(small_model.id).run()
     html_button(app, "sp-html")
     page = tmp_path / "path.html"
     page.write_text(view_page(views), encoding="utf-8")
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
-        options.add_argument(arg)
-    options.add_argument("--proxy-server=127.0.0.1:9")
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.binary_location = chromium
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = offline_chromium(tmp_path / "profile")
     try:
         driver.get(page.as_uri())
         drawn = driver.execute_script(

@@ -4,7 +4,6 @@ escaped; the app's charts save PNGs at print resolution, a call's own Plotly con
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
 import pytest
+from conftest import offline_chromium
 from plotly.io.json import to_json_plotly
 
 from core import export
@@ -102,20 +102,8 @@ def test_write_html_makes_its_folder(tmp_path):
 @pytest.mark.browser
 def test_the_file_opens_offline_and_saves_svg_and_png(tmp_path):
     """In headless Chromium, from the file alone: both figures drawn, and each saves an SVG and a PNG."""
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip("needs Chromium and its driver on PATH")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     page = export.write_html(tmp_path / "view.html", "A view", _figures())
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
-        options.add_argument(arg)
-    options.add_argument("--proxy-server=127.0.0.1:9")  # nothing outside the file can be fetched
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.binary_location = chromium
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = offline_chromium(tmp_path / "profile")
     try:
         driver.set_script_timeout(60)
         driver.get(Path(page).as_uri())
