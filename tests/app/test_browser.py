@@ -225,26 +225,27 @@ def stop(process: subprocess.Popen) -> None:
             continue
 
 
+def streamlit_run() -> list[str]:
+    """``streamlit run app.py`` with the project's Streamlit (its venv's, else this interpreter's)."""
+    streamlit = REPO / ".venv" / "bin" / "streamlit"
+    return [*([str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]), "run", "app.py"]
+
+
+def server_options(port: int) -> list[str]:
+    """The test server's options: headless on ``port``, no usage statistics, no file watcher."""
+    return [
+        "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served by a real ``streamlit run`` on a free port; prints the time to the home page's first render."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("streamlit-logs")
-    streamlit = REPO / ".venv" / "bin" / "streamlit"
-    command = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
-    command += [
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    command = [*streamlit_run(), *server_options(port)]
     env = {**os.environ, "CROSSMODAL_HOME": str(lab_home), "HF_HUB_OFFLINE": "1"}
     driver = start_chrome(tmp_path_factory.mktemp("chrome-first-render"))  # started first: not part of the timing
     try:
@@ -774,12 +775,10 @@ def test_a_deep_link_on_a_fresh_server_opens_without_page_not_found(lab_home: Pa
     page and no "Page not found" dialog."""
     port = free_port()
     env = {**os.environ, "CROSSMODAL_HOME": str(lab_home), "HF_HUB_OFFLINE": "1"}
-    streamlit = REPO / ".venv" / "bin" / "streamlit"
-    command = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
-    options = ["--server.headless", "true", "--server.port", str(port), "--server.fileWatcherType", "none"]
+    options = server_options(port)
     with open(tmp_path / "stderr.log", "wb") as err:
         server = subprocess.Popen(
-            [*command, "run", "app.py", *options], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
+            [*streamlit_run(), *options], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
             start_new_session=True,
         )  # fmt: skip
         try:
