@@ -4,8 +4,9 @@ step on the same held-out texts (:mod:`core.text_to_image.decomposition`).
 
 Variants (:data:`VARIANTS`): the workshop preset as it is (t-SNE layout binned on a 50 px grid); the
 ``assignment`` discretization (one feature per pixel where the grid has room: MiniLM's 6 x 384 = 2,304 features
-on 2,500 pixels); 64 and 100 px grids; and the slice fine-tuned. Three layers as the image's RGB channels is
-not built in the lab yet, so it is not among them.
+on 2,500 pixels); 64 and 100 px grids; the slice fine-tuned; and three of MiniLM's six layers (2, 4 and 6) as the
+image's red, green and blue, one 50 px layout fitted on a layer's 384 features (the lab's extension, not the
+paper's: ``channels="layers"`` of :class:`core.text_to_image.datasets.DatasetSettings`).
 
 Figures per variant: the trained CNN's held-out accuracy (mean over seeds, t interval over seeds), logistic
 regression's on the raw vectors, the paired difference CNN − logistic regression with its interval and verdict,
@@ -37,15 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+LAYER_CHANNELS = {"layers": (-5, -3, -1), "channels": "layers"}
 VARIANTS = {
-    "default": ({}, {}),
-    "assignment-50": ({"discretization": "assignment"}, {}),
-    "bin-64": ({"pixels": 64}, {}),
-    "assignment-64": ({"pixels": 64, "discretization": "assignment"}, {}),
-    "bin-100": ({"pixels": 100}, {}),
-    "finetune": ({}, {"finetune": True}),
+    "default": ({}, {}, {}),
+    "assignment-50": ({"discretization": "assignment"}, {}, {}),
+    "bin-64": ({"pixels": 64}, {}, {}),
+    "assignment-64": ({"pixels": 64, "discretization": "assignment"}, {}, {}),
+    "bin-100": ({"pixels": 100}, {}, {}),
+    "finetune": ({}, {"finetune": True}, {}),
+    "layers-rgb-50": ({}, {}, LAYER_CHANNELS),
 }
-"""name -> (layout settings changed from the workshop's, training settings changed from the workshop's)."""
+"""name -> (layout settings, training settings and dataset settings changed from the workshop's)."""
 
 
 def run_variant(name: str, seeds: tuple[int, ...], n: int | None, epochs: int | None) -> dict:
@@ -54,10 +57,11 @@ def run_variant(name: str, seeds: tuple[int, ...], n: int | None, epochs: int | 
     from core.text_to_image import decomposition, presets, training
     from core.text_to_image import seeds as sweeps
 
-    layout, train = VARIANTS[name]
+    layout, train, dataset = VARIANTS[name]
     base = presets.WORKSHOP
     chosen = replace(
         base,
+        **dataset,
         n=n or base.n,
         layout={**base.layout, **layout},
         train=replace(base.train, **train, **({"epochs": epochs} if epochs else {}), seed=seeds[0]),

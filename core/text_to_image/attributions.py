@@ -107,11 +107,14 @@ def path_nodes(steps: int, rule: str = "gausslegendre") -> tuple[np.ndarray, np.
 
 
 class LayoutImages(torch.nn.Module):
-    """A fitted layout's transform in torch: scale the features, then each pixel the mean of its features."""
+    """A fitted layout's transform in torch: scale the features, then each pixel the mean of its features.
 
-    def __init__(self, layout: FeatureLayout) -> None:
+    ``channels`` > 1: the layout was fitted on one layer's features and each of the vector's ``channels`` layers
+    becomes its own channel, (n, channels, H, W) (a dataset of one layer per channel)."""
+
+    def __init__(self, layout: FeatureLayout, channels: int = 1) -> None:
         super().__init__()
-        self.layout = layout
+        self.layout, self.channels = layout, int(channels)
         matrix = torch.as_tensor(layout._matrix.toarray(), dtype=torch.float32)  # (features, pixels)
         self.register_buffer("matrix", matrix)
         self.register_buffer("scale_min", torch.as_tensor(np.asarray(layout.scale_min_), dtype=torch.float32))
@@ -121,6 +124,9 @@ class LayoutImages(torch.nn.Module):
             self.register_buffer("span", torch.as_tensor(np.asarray(layout.scale_span_), dtype=torch.float32))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n = len(features)
+        if self.channels > 1:  # every layer's vector a row of the layout, as it was fitted
+            features = features.reshape(n * self.channels, -1)
         scaler = self.layout.scaler
         if scaler in ("log", "norm2"):
             scaled = torch.log(torch.clamp(features + self.shift + 1, min=1.0)) / float(self.layout.scale_max_)
@@ -129,7 +135,8 @@ class LayoutImages(torch.nn.Module):
             scaled = ((features - self.scale_min) / self.span).clamp(0.0, 1.0)
         else:
             scaled = features
-        return (scaled @ self.matrix).reshape(len(features), *self.layout.shape_)
+        shape = (self.channels, *self.layout.shape_) if self.channels > 1 else self.layout.shape_
+        return (scaled @ self.matrix).reshape(n, *shape)
 
 
 @dataclass
@@ -177,7 +184,10 @@ class Chain(torch.nn.Module):
         self.encoder, self.model = imager.encoder, model.eval()
         self.layers, self.pooling = list(imager.layers), imager.pooling
         self.device = next(model.parameters()).device  # the encoder may sit on another device (a GPU)
-        self.images = LayoutImages(imager.layout).to(self.device)
+        from core.text_to_image.datasets import channels_of
+
+        channels = len(imager.layers) if channels_of(imager.config) == "layers" else 1
+        self.images = LayoutImages(imager.layout, channels).to(self.device)
         self.preprocess = preprocess_for(model.config)
         # normalised by the batch's own statistics (the paper's code), an image must be read alone
         self.alone = not model.config.get("normalise_stats")

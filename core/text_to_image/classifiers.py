@@ -76,15 +76,20 @@ def to_backbone_input(
     images: torch.Tensor, upsample: int = 3, stats: tuple[float, float] | None = None
 ) -> torch.Tensor:
     """(n, H, W) grayscale layout images -> (n, 3, H*k, W*k), nearest upsampling, z-normalised with ``stats``
-    (mean, std) when given, else with the batch's own mean and std (the paper's code)."""
-    if images.ndim != 3:
-        raise ValueError(f"expected grayscale images shaped (n, height, width), got {tuple(images.shape)}.")
-    x = images.unsqueeze(1).float()
+    (mean, std) when given, else with the batch's own mean and std (the paper's code). Images with one layer per
+    channel, (n, 3, H, W), keep their own three channels."""
+    grey = images.ndim == 3
+    if not grey and not (images.ndim == 4 and images.shape[1] == 3):
+        raise ValueError(
+            f"expected grayscale images shaped (n, height, width) or three-channel ones shaped (n, 3, height, "
+            f"width), got {tuple(images.shape)}."
+        )
+    x = images.unsqueeze(1).float() if grey else images.float()
     if upsample > 1:
         x = F.interpolate(x, scale_factor=upsample, mode="nearest")
     mean, std = (x.mean(), x.std()) if stats is None else stats
     x = (x - mean) / (std + 1e-6)
-    return x.expand(-1, 3, -1, -1)
+    return x.expand(-1, 3, -1, -1) if grey else x
 
 
 def preprocess_for(config: dict):
@@ -240,14 +245,15 @@ def classifier_config(
     pretrained: bool = True,
     finetune: bool = False,
     n_classes: int = 2,
-    image_shape: tuple[int, int] = (50, 50),
+    image_shape: tuple[int, ...] = (50, 50),
     upsample: int = 3,
     normalise_stats: tuple[float, float] | None = None,
     style: str = "lab",
 ) -> dict:
     """Everything that defines a text-as-image classifier's architecture, as JSON-able values.
 
-    ``normalise_stats``: the (mean, std) every image is z-normalised with (the training split's); None
+    ``image_shape``: (H, W) of grey images, or (3, H, W) of images with one layer per channel (recorded as
+    ``channels: 3``). ``normalise_stats``: the (mean, std) every image is z-normalised with (the training split's); None
     normalises each batch with its own (the paper's code). ``style``: the new layers' style (:data:`STYLES`),
     recorded only when it is not the lab's.
     """
@@ -266,7 +272,8 @@ def classifier_config(
         "pretrained": bool(pretrained),
         "finetune": bool(finetune),
         "n_classes": int(n_classes),
-        "image_shape": [int(image_shape[0]), int(image_shape[1])],
+        "image_shape": [int(image_shape[-2]), int(image_shape[-1])],
+        **({"channels": 3} if len(image_shape) == 3 else {}),
         "upsample": int(upsample),
         **({"normalise_stats": [float(normalise_stats[0]), float(normalise_stats[1])]} if normalise_stats else {}),
         **({"style": style} if style != "lab" else {}),
@@ -312,11 +319,15 @@ def build_classifier(config: dict) -> SlicedClassifier:
 
 
 def check_images(config: dict, images: torch.Tensor) -> None:
-    """Raise ValueError unless ``images`` are (n, H, W) grayscale images of the size the model was built for."""
-    expected = tuple(config["image_shape"])
-    if images.ndim != 3 or tuple(images.shape[1:]) != expected:
+    """Raise ValueError unless ``images`` are the images the model was built for: (n, H, W) grayscale, or
+    (n, 3, H, W) for a model of images with one layer per channel."""
+    side = tuple(config["image_shape"])
+    channels = int(config.get("channels", 1))
+    expected = side if channels == 1 else (channels, *side)
+    if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != expected:
+        kind = "grayscale images" if channels == 1 else f"images of {channels} channels (one layer each)"
         raise ValueError(
-            f"this model takes {expected[0]}x{expected[1]} grayscale images, "
+            f"this model takes {side[0]}x{side[1]} {kind}, "
             f"got an array shaped {tuple(images.shape)}; "
             "use images made with the layout of the model's dataset."
         )

@@ -48,9 +48,11 @@ class DatasetImager:
     config: dict[str, Any]
 
     def images(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(features (n, F), images (n, H, W)) of ``texts``."""
+        """(features (n, F), images (n, H, W); (n, 3, H, W) for a dataset of one layer per channel) of ``texts``."""
+        from core.text_to_image.datasets import images_of
+
         features = self.encoder.embed(texts, layers=self.layers, pooling=self.pooling)
-        return features, self.layout.transform(features)
+        return features, images_of(self.layout, features, self.config)
 
 
 def dataset_imager(dataset: Artifact, encoder: Any = None) -> DatasetImager:

@@ -1,6 +1,7 @@
 """Image datasets: a labelled corpus turned into a split set of sentence images.
 
-A dataset is a ``datasets`` artifact: ``images.npy`` (n, H, W) float16, ``labels.npy``,
+A dataset is a ``datasets`` artifact: ``images.npy`` (n, H, W) float16 (or (n, 3, H, W) with per-layer channels,
+the lab's extension: see :data:`CHANNELS`), ``labels.npy``,
 ``is_test.npy`` (the held-out rows), the fitted ``layout/`` and a ``config.json`` with the corpus,
 the encoder, layers, pooling, layout settings, split, quality figures and provenance. The split is
 stratified and seeded; the layout is fitted on the training rows only unless the paper's leak is
@@ -27,6 +28,11 @@ from core.text_to_image import imaging
 DATASETS = "datasets"
 
 FIT_ON = ("train", "all")
+CHANNELS = ("grey", "layers")
+"""What an image's channels hold: ``grey``, one image of every layer's features together, which the backbone reads
+as the same grey image in its three input channels (the paper's); or ``layers`` (the lab's extension, not the
+paper's), exactly three layers, each its own channel (red, green, blue) of one layout fitted on a layer's
+features, every layer's vector counted as a sample."""
 SPLITS = ("stratified", "random_split")
 """How rows are split into training and test: scikit-learn's stratified ``train_test_split`` seeded with the
 seed (the lab's), or ``torch.utils.data.random_split`` right after ``torch.manual_seed(seed)``, as the paper's
@@ -91,6 +97,7 @@ class DatasetSettings:
         fit_on: ``train``: the layout sees the training rows only; ``all`` repeats the paper's code, whose layout
             also saw the test rows.
         split: how rows are split (see :data:`SPLITS`).
+        channels: ``grey`` or ``layers`` (see :data:`CHANNELS`; ``layers`` needs exactly three layers).
     """
 
     layers: tuple[int, ...] | None = None
@@ -100,6 +107,7 @@ class DatasetSettings:
     seed: int = 42
     fit_on: str = "train"
     split: str = "stratified"
+    channels: str = "grey"
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting, before any costly work."""
@@ -111,6 +119,13 @@ class DatasetSettings:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}.")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
+        if self.channels not in CHANNELS:
+            raise ValueError(f"channels must be one of {CHANNELS}, got {self.channels!r}.")
+        if self.channels == "layers" and (self.layers is None or len(self.layers) != 3):
+            raise ValueError(
+                "per-layer channels need exactly three layers, one per colour channel: give three "
+                f"(for example -5 -3 -1), got {'the encoder default' if self.layers is None else list(self.layers)}."
+            )
         imaging.check_settings(dict(self.layout or {}))
 
 
@@ -163,25 +178,46 @@ def build_dataset(
             **({"method": split} if split != "stratified" else {}),
         },
         "fit_on": fit_on,
+        **({"channels": settings.channels} if settings.channels != "grey" else {}),
     }
+    n_layers = len(embeddings.config["layers"]) if settings.channels == "layers" else 1
 
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         fit_rows = np.sort(train) if fit_on == "train" else np.arange(len(labels))
-        layout = FeatureLayout(**layout_params).fit(features[fit_rows], callback=callback)
+        layout = FeatureLayout(**layout_params).fit(
+            imaging.stack_layers(features[fit_rows], n_layers), callback=callback
+        )
         if layout.stopped_early_:  # never publish a half-fitted layout; the embeddings stay cached for the next run
             raise Interrupted(
                 "The layout fit was stopped; build the dataset again to refit it (the embeddings are kept)."
             )
 
         def write(folder: Path) -> None:
-            np.save(folder / "images.npy", layout.transform(features).astype(np.float16), allow_pickle=False)
+            images = images_of(layout, features, config).astype(np.float16)
+            np.save(folder / "images.npy", images, allow_pickle=False)
             np.save(folder / "labels.npy", labels.astype(np.int64), allow_pickle=False)
             np.save(folder / "is_test.npy", is_test, allow_pickle=False)
             layout.save(folder / "layout")
 
-        return {"quality": layout.quality(features[fit_rows]), "provenance": store.provenance()}, write
+        quality = layout.quality(imaging.stack_layers(features[fit_rows], n_layers))
+        return {"quality": quality, "provenance": store.provenance()}, write
 
     return jobs.build_or_load(DATASETS, config, build)
+
+
+def channels_of(config: dict[str, Any]) -> str:
+    """What a dataset's (or a model's dataset's) image channels hold (see :data:`CHANNELS`)."""
+    return str(config.get("channels", "grey"))
+
+
+def images_of(layout: FeatureLayout, features: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """The images of feature vectors (n, L * hidden) made as a dataset with ``config`` made its own: (n, H, W)
+    grey, or (n, 3, H, W) with one channel per layer."""
+    if channels_of(config) != "layers":
+        return layout.transform(features)
+    n_layers = len(config["layers"])
+    per_layer = layout.transform(imaging.stack_layers(features, n_layers))
+    return per_layer.reshape(len(features), n_layers, *per_layer.shape[1:])
 
 
 def load_dataset(artifact: Artifact) -> dict[str, np.ndarray]:
@@ -240,6 +276,7 @@ def dataset_label(artifact: Artifact) -> str:
         f"{corpus.get('corpus', 'images')} ({split.get('train', 0):,} + {split.get('test', 0):,}) · "
         f"{config.get('encoder', {}).get('name', '-')} · {config.get('pooling', '-')} · "
         f"{layout.get('method', 'tsne')} {layout.get('pixels', 50)} px · "
+        f"{'one layer per RGB channel · ' if channels_of(config) == 'layers' else ''}"
         f"fit on {config.get('fit_on', '-')} · {artifact.id}"
     )
 

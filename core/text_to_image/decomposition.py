@@ -85,18 +85,22 @@ def layout_loss(dataset: Artifact) -> dict[str, Any]:
     error of reading each held-out text's scaled features back from their pixels, against reading every
     feature as its training mean (both in the layout's 0-1 scaled units)."""
     from core.layout import FeatureLayout
+    from core.text_to_image.imaging import stack_layers
 
     layout = FeatureLayout.load(dataset.path / "layout")
     arrays = datasets.load_dataset(dataset)
     features = load_embeddings(store.load(training.EMBEDDINGS, dataset.config["embeddings"]))
     is_test = arrays["is_test"]
-    scaled = layout.scale(features[is_test])
     images = arrays["images"][is_test].astype(np.float64)
+    # one layer per channel: every layer's vector is a row of the layout and its image a channel
+    n_layers = len(dataset.config["layers"]) if datasets.channels_of(dataset.config) == "layers" else 1
+    scaled = layout.scale(stack_layers(features[is_test], n_layers))
+    images = images.reshape(len(scaled), *images.shape[-2:])
     rows, cols = layout.coords_[:, 0], layout.coords_[:, 1]
     read_back = images[:, rows, cols]
     occupancy = layout.occupancy()
     shared = occupancy[rows, cols] > 1
-    mean = layout.scale(features[~is_test]).mean(axis=0)
+    mean = layout.scale(stack_layers(features[~is_test], n_layers)).mean(axis=0)
     return {
         "features": int(len(rows)),
         "pixels": int(occupancy.size),

@@ -56,6 +56,7 @@ class RunPreset:
     fit_on: str = "train"
     train: TrainSettings = TrainSettings()
     note: str = ""
+    channels: str = "grey"
 
     def dataset_settings(self) -> DatasetSettings:
         """How the preset turns its corpus into an image dataset."""
@@ -67,6 +68,7 @@ class RunPreset:
             seed=self.split_seed,
             fit_on=self.fit_on,
             split=self.split,
+            channels=self.channels,
         )
 
 
