@@ -75,6 +75,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=datasets.SPLITS,
         help="stratified (the lab's) or random_split (torch's, after torch.manual_seed(split seed): the paper's code)",
     )
+    build.add_argument(
+        "--channels",
+        choices=datasets.CHANNELS,
+        default="grey",
+        help="grey: every layer's features in one image, copied into the backbone's three channels (the paper's); "
+        "layers: exactly three --layers, each its own RGB channel of one layout (the lab's extension)",
+    )
     build.set_defaults(run=_build_dataset)
 
     listed = commands.add_parser("t2i-datasets", aliases=["datasets"], help="list built image datasets")
@@ -453,6 +460,7 @@ def _build_dataset(args: argparse.Namespace) -> dict:
         seed=args.split_seed,
         fit_on=args.fit_on,
         split=args.split,
+        channels=args.channels,
     )
     artifact = jobs.build_dataset(_corpus(args), args.encoder, settings, progress=progress_bar)
     return {

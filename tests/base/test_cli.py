@@ -120,6 +120,21 @@ def test_build_dataset_from_a_csv(monkeypatch, tmp_path, capsys):
     assert artifact.config["fit_on"] == "train" and datasets.load_dataset(artifact)["images"].shape == (30, 10, 10)
 
 
+def test_build_dataset_with_one_layer_per_channel_and_its_clear_refusal(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "home"))
+    csv = tmp_path / "reviews.csv"
+    csv.write_text(
+        "text,label\n" + "\n".join(f"review {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(30))
+    )
+    common = ["build-dataset", "--corpus", "csv", "--csv", str(csv), "--n", "none", "--method", "pca"]
+    assert cli.main([*common, "--pixels", "20", "--channels", "layers"]) == 2
+    assert "exactly three layers" in capsys.readouterr().err
+    assert cli.main([*common, "--pixels", "20", "--channels", "layers", "--layers", "-3", "-2", "-1"]) == 0
+    artifact = imaging.store.load(datasets.DATASETS, json.loads(capsys.readouterr().out)["id"])
+    assert artifact.config["channels"] == "layers"
+    assert datasets.load_dataset(artifact)["images"].shape == (30, 3, 20, 20)
+
+
 def test_build_dataset_refuses_one_class(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path))
     csv = tmp_path / "one.csv"
