@@ -41,7 +41,9 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
             st.rerun()
 
 chosen = panels.choose_dataset(
-    "ds-chosen", "No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets)."
+    "ds-chosen",
+    "No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets).",
+    grey_only=True,
 )
 with state.user_errors():
     artifact = store.load(datasets.DATASETS, chosen)
