@@ -233,3 +233,66 @@ def test_bad_settings_and_deletion_requests_are_refused(chain_parts):
         deletion_check(imager, model, "fine", found, random_orders=0)
     with pytest.raises(ValueError, match="computed for another sentence"):
         deletion_check(imager, model, "not fine", found)
+
+
+def _batch_norms(module: torch.nn.Module) -> int:
+    return sum(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())
+
+
+def test_the_reader_folds_the_batch_norms_and_reads_as_the_model_does(chain_parts):
+    """The attributions' copy of a model: no batch norm left, channels-last weights, the model's own logits on the
+    dataset's images; the model itself is untouched, and the copy is made once."""
+    from core.text_to_image.attributions import reader
+    from core.text_to_image.classifiers import preprocess_for
+
+    imager, model = chain_parts
+    before = _batch_norms(model)
+    fast = reader(model)
+    assert fast is not model and fast is reader(model)
+    assert before > 0 and _batch_norms(model) == before and _batch_norms(fast) == 0
+    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    _, images = imager.images(["a tender, funny film", "a dull mess", "not bad at all"])
+    batch = preprocess_for(model.config)(torch.as_tensor(images))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(batch), model(batch), rtol=1e-4, atol=1e-4)
+
+
+def test_the_reader_keeps_the_activation_a_timm_batch_norm_carries():
+    """EfficientNet-Lite's batch norms carry their ReLU6 (timm's BatchNormAct2d): folded, the activation stays."""
+    from core.text_to_image.attributions import reader
+    from core.text_to_image.classifiers import build_classifier, classifier_config, preprocess_for
+
+    model = build_classifier({**classifier_config("efficientnet_lite0", image_shape=(20, 20)), "pretrained": False})
+    fast = reader(model.eval())
+    assert fast is not model and _batch_norms(fast) == 0
+    assert sum(isinstance(m, torch.nn.ReLU6) for m in fast.modules()) == sum(
+        isinstance(m, torch.nn.ReLU6) for m in model.modules()
+    )
+    batch = preprocess_for(model.config)(torch.rand(4, 20, 20, generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(batch), model(batch), rtol=1e-4, atol=1e-4)
+
+
+class _NormFirst(torch.nn.Module):
+    """A conv registered before its batch norm but run after it: folding the pair would change the function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.norm = torch.nn.BatchNorm2d(3)
+        self.head = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            self.norm.running_mean.uniform_(-1, 1)
+            self.norm.running_var.uniform_(0.5, 2)
+        self.config = {"image_shape": [8, 8], "upsample": 1, "normalise_stats": [0.5, 0.3]}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(self.norm(x)).mean(dim=(2, 3)))
+
+
+def test_the_reader_falls_back_to_the_model_when_folding_would_change_it():
+    from core.text_to_image.attributions import reader
+
+    model = _NormFirst().eval()
+    assert reader(model) is model
