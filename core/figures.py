@@ -140,28 +140,66 @@ def bare_axes(fig: go.Figure, count: int) -> None:
         )
 
 
+def channel_titles(count: int, names: Sequence[str] | None = None) -> list[str]:
+    """The panel titles of an image's ``count`` channels: ``names`` (e.g. each channel's layer) or their numbers,
+    each with its colour when there are three (red, green, blue)."""
+    colours = ("red", "green", "blue") if count == 3 else [""] * count
+    names = list(names) if names else [f"channel {i + 1}" for i in range(count)]
+    return [f"{name} ({colour})" if colour else name for name, colour in zip(names, colours, strict=True)]
+
+
 def image_figure(
     image: np.ndarray,
     hover: np.ndarray | None = None,
     diverging: bool = False,
     contrast: str = "model",
     size: int = 360,
+    titles: Sequence[str] | None = None,
 ) -> go.Figure:
     """One grayscale image (or a difference image on a diverging scale) with pixel hover.
 
     Args:
-        image: (H, W) values.
+        image: (H, W) values; or (C, H, W), an image of one layer per channel, drawn as one panel per channel on
+            one shared scale.
         hover: (H, W) strings naming each pixel's features.
         diverging: a red-blue scale symmetric around 0.
         contrast: see :func:`display_values` (ignored for difference images).
         size: height in pixels (the width follows the image's aspect ratio).
+        titles: the channels' panel titles (see :func:`channel_titles`).
     """
+    if image.ndim == 3:
+        return _channel_panels(image, hover, diverging, contrast, size, titles)
     shown, limits = (image, symmetric_limits(image)) if diverging else display_values(image, contrast)
     scale = "difference" if diverging else COLOURBAR_TITLES.get(contrast, "value")
     fig = go.Figure(heatmap_trace(shown, image, hover, diverging or contrast == "relative", limits, scale))
     bare_axes(fig, 1)
     width = int(size * image.shape[1] / image.shape[0]) + 80  # room for the colour bar
     fig.update_layout(height=size, width=width, margin=TIGHT)
+    return fig
+
+
+def _channel_panels(
+    image: np.ndarray,
+    hover: np.ndarray | None,
+    diverging: bool,
+    contrast: str,
+    size: int,
+    titles: Sequence[str] | None,
+) -> go.Figure:
+    """(C, H, W) as C panels side by side sharing one scale (and one colour bar, on the last)."""
+    count = len(image)
+    shown, limits = (image, symmetric_limits(image)) if diverging else display_values(image, contrast)
+    scale = "difference" if diverging else COLOURBAR_TITLES.get(contrast, "value")
+    names = titles if titles and len(titles) == count else channel_titles(count)
+    fig = make_subplots(rows=1, cols=count, subplot_titles=list(names), horizontal_spacing=0.02)
+    for i in range(count):
+        trace = heatmap_trace(
+            shown[i], image[i], hover, diverging or contrast == "relative", limits, scale if i == count - 1 else None
+        )
+        fig.add_trace(trace, row=1, col=i + 1)
+    bare_axes(fig, count)
+    width = int(count * size * image.shape[2] / image.shape[1]) + 80
+    fig.update_layout(height=size + 24, width=width, margin={**TIGHT, "t": 24})
     return fig
 
 

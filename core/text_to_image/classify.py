@@ -108,13 +108,21 @@ def influential_features(
 
     Empty pixels (0 in every image) are passed over, whatever their gradient; features that share a
     pixel share its saliency; every index returned is a valid feature of ``values`` (one text's
-    feature vector).
+    feature vector). A (C, H, W) map is of an image of one layer per channel: the layout places one layer's
+    dimensions, and channel c holds layer c's.
     """
-    height, width = saliency_map.shape
-    rows = []
-    for flat in np.argsort(saliency_map, axis=None)[::-1]:
-        row, col = divmod(int(flat), width)
-        for feature in layout.inverse(row, col):
+    maps = saliency_map if saliency_map.ndim == 3 else saliency_map[None]
+    per_channel = saliency_map.ndim == 3
+    _, height, width = maps.shape
+    rows, seen = [], set()
+    for flat in np.argsort(maps, axis=None)[::-1]:
+        channel, rest = divmod(int(flat), height * width)
+        row, col = divmod(rest, width)
+        placed_here = layout.inverse(row, col)
+        if len(placed_here):
+            seen.add((channel, row, col))
+        for placed in placed_here:
+            feature = channel * hidden + int(placed) if per_channel else int(placed)
             layer_index, dimension = divmod(int(feature), hidden)
             rows.append(
                 {
@@ -122,11 +130,11 @@ def influential_features(
                     "layer": int(layers[layer_index]),
                     "dimension": int(dimension),
                     "pixel": (row, col),
-                    "saliency": float(saliency_map[row, col]),
+                    "saliency": float(maps[channel, row, col]),
                     "value": float(values[feature]),
                 }
             )
-        if len({r["pixel"] for r in rows}) >= k:
+        if len(seen) >= k:
             break
     return rows
 

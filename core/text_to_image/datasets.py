@@ -210,6 +210,21 @@ def channels_of(config: dict[str, Any]) -> str:
     return str(config.get("channels", "grey"))
 
 
+def channel_titles(config: dict[str, Any]) -> list[str] | None:
+    """The panel titles of a dataset's image channels, one per layer with its colour (None for grey images)."""
+    from core.figures import channel_titles as titles
+
+    if channels_of(config) != "layers":
+        return None
+    return titles(len(config["layers"]), [f"layer {layer}" for layer in config["layers"]])
+
+
+def hover_names(config: dict[str, Any]) -> list[tuple[int | None, int]]:
+    """(layer, dimension) of the features on a dataset's layout, in the layout's order: every layer's for grey
+    images; one layer's dimensions (None: each channel its own layer) for images of one layer per channel."""
+    return imaging.feature_names(config, "per_layer" if channels_of(config) == "layers" else "combined")
+
+
 def images_of(layout: FeatureLayout, features: np.ndarray, config: dict[str, Any]) -> np.ndarray:
     """The images of feature vectors (n, L * hidden) made as a dataset with ``config`` made its own: (n, H, W)
     grey, or (n, 3, H, W) with one channel per layer."""

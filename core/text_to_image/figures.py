@@ -217,28 +217,51 @@ def probabilities_figure(
 
 
 def saliency_figure(
-    saliency: np.ndarray, hover: np.ndarray | None = None, size: int = 360, image: np.ndarray | None = None
+    saliency: np.ndarray,
+    hover: np.ndarray | None = None,
+    size: int = 360,
+    image: np.ndarray | None = None,
+    titles: Sequence[str] | None = None,
 ) -> go.Figure:
     """A saliency map over an image's pixels on a sequential scale from 0 (dark: the prediction does not
-    depend on that pixel) with its colour bar; with ``image``, drawn over the sentence's grey image."""
-    features = hover if hover is not None else np.full(saliency.shape, "", dtype=object)
-    fig = go.Figure()
-    if image is not None:
-        fig.add_trace(go.Heatmap(z=image, colorscale=GRAY, showscale=False, hoverinfo="skip"))
-    fig.add_trace(
-        go.Heatmap(
-            z=saliency,
-            customdata=features,
-            colorscale=SALIENCY,
-            zmin=0,
-            opacity=0.6 if image is not None else 1.0,
-            colorbar={"title": "|∂ logit / ∂ pixel|", "thickness": 12, "len": 0.9},
-            hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
+    depend on that pixel) with its colour bar; with ``image``, drawn over the sentence's grey image. A (C, H, W)
+    map (an image of one layer per channel) is drawn as one panel per channel on one shared scale, titled
+    ``titles`` (see :func:`core.figures.channel_titles`)."""
+    from core.figures import channel_titles
+
+    maps = saliency if saliency.ndim == 3 else saliency[None]
+    below = None if image is None else (image if image.ndim == 3 else image[None])
+    count = len(maps)
+    features = hover if hover is not None else np.full(maps.shape[1:], "", dtype=object)
+    names = list(titles) if titles and len(titles) == count else channel_titles(count)
+    fig = make_subplots(rows=1, cols=count, subplot_titles=names if count > 1 else None, horizontal_spacing=0.02)
+    top = float(maps.max()) or 1.0
+    for i in range(count):
+        if below is not None:
+            fig.add_trace(
+                go.Heatmap(z=below[i], colorscale=GRAY, showscale=False, hoverinfo="skip", zmin=0, zmax=1),
+                row=1,
+                col=i + 1,
+            )
+        fig.add_trace(
+            go.Heatmap(
+                z=maps[i],
+                customdata=features,
+                colorscale=SALIENCY,
+                zmin=0,
+                zmax=top,
+                opacity=0.6 if below is not None else 1.0,
+                showscale=i == count - 1,
+                colorbar={"title": "|∂ logit / ∂ pixel|", "thickness": 12, "len": 0.9},
+                hovertemplate="row %{y}, col %{x}<br>saliency %{z:.4f}<br>features: %{customdata}<extra></extra>",
+            ),
+            row=1,
+            col=i + 1,
         )
-    )
-    bare_axes(fig, 1)
-    width = int(size * saliency.shape[1] / saliency.shape[0]) + 80
-    fig.update_layout(height=size, width=width, margin=TIGHT)
+    bare_axes(fig, count)
+    width = int(count * size * maps.shape[2] / maps.shape[1]) + 80
+    titled = 24 if count > 1 else 0
+    fig.update_layout(height=size + titled, width=width, margin={**TIGHT, "t": titled})
     return fig
 
 

@@ -17,7 +17,7 @@ st.caption(
     "each salient pixel names the (layer, dimension) features it holds."
 )
 
-dataset, models = panels.choose_trained_dataset("cl-dataset")
+dataset, models = panels.choose_trained_dataset("cl-dataset", grey_only=False)
 dataset_id = dataset.id
 chosen = st.multiselect(
     "Models",
@@ -64,9 +64,13 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     )
     left, right = st.columns(2)
     charts.add(f"Saliency of {explained} for the {target} class.")
+    titles = datasets.channel_titles(dataset.config)
+    size = 320 if titles is None else 150  # one layer per channel: three panels side by side
+    if titles is not None:
+        left, right = st.container(), st.container()
     charts.caption("The sentence's image (as the model sees it)", left)
     charts.show(
-        image_figure(images[0], hover, contrast="model", size=320),
+        image_figure(images[0], hover, contrast="model", size=size, titles=titles),
         key="cl-image",
         config=panels.PLAIN,
         width="content",
@@ -74,7 +78,7 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     )
     overlay = right.toggle("Over the sentence's image", key="cl-overlay")
     charts.show(
-        saliency_figure(saliency, hover, size=320, image=images[0] if overlay else None),
+        saliency_figure(saliency, hover, size=size, image=images[0] if overlay else None, titles=titles),
         key="cl-saliency",
         config=panels.PLAIN,
         width="content",

@@ -1,5 +1,5 @@
 """AppTest of a dataset of one layer per RGB channel (the lab's extension) on the pages: those that draw grey images
-leave it out and say so and where to use it; Train and Results take it."""
+leave it out and say so and where to use it; Classify, Train and Results take it."""
 
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ def run(page: str) -> AppTest:
 
 
 @pytest.mark.parametrize(
-    "page", ["classify.py", "sentence_path.py", "image_dataset.py", "demos.py"], ids=lambda p: p.removesuffix(".py")
+    "page", ["sentence_path.py", "image_dataset.py", "demos.py"], ids=lambda p: p.removesuffix(".py")
 )
 def test_pages_that_draw_grey_images_leave_it_out_and_say_where_it_goes(layered_home, page):
     app = run(f"pages/text_to_image/{page}")
     captions = " ".join(c.value for c in app.caption)
-    assert "1 dataset of one layer per RGB channel" in captions and "Train and Results pages" in captions
+    assert "1 dataset of one layer per RGB channel" in captions and "Classify, Train and Results" in captions
     assert all(layered_home.id not in str(box.options) for box in app.selectbox)
 
 
@@ -53,3 +53,20 @@ def test_train_and_results_take_it(layered_home):
         app = run(f"pages/text_to_image/{page}")
         boxes = [box for box in app.selectbox if box.label == "Dataset"]
         assert boxes and boxes[0].value == layered_home.id
+
+
+def test_classify_draws_each_layer_as_its_own_panel_and_names_each_features_layer(layered_home):
+    app = run("pages/text_to_image/classify.py")
+    assert app.selectbox(key="cl-dataset").value == layered_home.id
+    charts = {c.key: c for c in app.get("plotly_chart")}
+    assert {"cl-probs", "cl-image", "cl-saliency"} <= set(charts)
+    for key in ("cl-image", "cl-saliency"):
+        figure = charts[key].proto.spec
+        assert all(f"layer {layer}" in figure for layer in layered_home.config["layers"]), key
+        assert "(red)" in figure and "(blue)" in figure
+    table = app.dataframe[0].value
+    assert set(table["layer"]) <= set(layered_home.config["layers"]) and len(table) >= 10
+    app.toggle(key="cl-overlay").set_value(True).run()
+    app.toggle(key="cl-attr").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "cl-cf-difference" in {c.key for c in app.get("plotly_chart")}

@@ -17,7 +17,7 @@ from core import store
 from core.layout import FeatureLayout
 from core.text_to_image import attributions, classify, training
 from core.text_to_image.classifiers import SlicedClassifier
-from core.text_to_image.datasets import DATASETS, load_dataset
+from core.text_to_image.datasets import DATASETS, hover_names, load_dataset
 from core.text_to_image.figures import pixel_feature_text
 from core.text_to_image.imaging import (
     IMAGERS,
@@ -86,7 +86,7 @@ def dataset_arrays(dataset_id: str, written: str) -> dict[str, np.ndarray]:
 def dataset_hover(dataset_id: str, written: str) -> np.ndarray:
     """Which (layer, dimension) features sit on each pixel of a dataset's images."""
     artifact = store.load(DATASETS, dataset_id)
-    return pixel_feature_text(FeatureLayout.load(artifact.file("layout")), feature_names(artifact.config, "combined"))
+    return pixel_feature_text(FeatureLayout.load(artifact.file("layout")), hover_names(artifact.config))
 
 
 @st.cache_resource(show_spinner="Loading the encoder and the dataset's layout…")

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.figures import image_figure
-from core.text_to_image import counterfactuals
+from core.text_to_image import counterfactuals, datasets
 from core.text_to_image.figures import probabilities_figure
 from ui import charts
 from ui.text_to_image import attribution, panels
@@ -57,6 +57,7 @@ def panel(
     panels.unreadable_warning(imager.encoder, edited, "so its prediction is not meaningful")
     pair = counterfactuals.compare(imager, loaded, text, edited, temperatures)
     kind = "raw" if not temperatures or all(t is None for t in temperatures.values()) else "calibrated"
+    titles = datasets.channel_titles(imager.config)  # one layer per channel: three small panels per image
     columns = st.columns(2)
     for where, label, sentence, result, image, side in zip(
         columns,
@@ -75,7 +76,7 @@ def panel(
         charts.show(probabilities_figure(result["per_model"], names, result["mean"]), key=f"cl-cf-probs-{side}",
                     where=where)  # fmt: skip
         charts.show(
-            image_figure(image, hover, contrast="model", size=260),
+            image_figure(image, hover, contrast="model", size=260 if titles is None else 110, titles=titles),
             key=f"cl-cf-image-{side}",
             config=panels.PLAIN,
             width="content",
@@ -86,7 +87,7 @@ def panel(
         f"The edit changes the prediction of **{moved}**." if moved else "The edit changes no model's predicted class."
     )
     charts.show(
-        image_figure(pair["difference"], hover, diverging=True, size=300),
+        image_figure(pair["difference"], hover, diverging=True, size=300 if titles is None else 200, titles=titles),
         key="cl-cf-difference",
         config=panels.PLAIN,
         width="content",
