@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import store
 from core.encoders import parse_layers
-from core.figures import image_figure
+from core.figures import display_values, image_figure, sample_images_figure
 from core.text_to_image import datasets, jobs
 from core.text_to_image.figures import layer_strip_figure
 from ui import charts, inputs, state
@@ -25,6 +25,18 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
     layers = forms.layers_text()
     params = forms.layout_settings()
     split = forms.split_settings()
+    channels = st.radio(
+        "Image channels",
+        datasets.CHANNELS,
+        key="ds-channels",
+        horizontal=True,
+        format_func={
+            "grey": "grey: every layer in one image (the paper's)",
+            "layers": "one layer per RGB channel (exactly three layers; the lab's extension)",
+        }.get,
+        help="With one layer per channel the layout places one layer's dimensions and each of the three layers "
+        "(e.g. -5 -3 -1) fills its own colour channel, instead of all layers sharing one grey image.",
+    )
     st.caption("Embeddings are cached in shards, so a stopped build resumes; the same settings are never built twice.")
     if inputs.button(st, "Build", type="primary", key="ds-build"):
         with state.user_errors():
@@ -32,7 +44,11 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
                 raise ValueError("Upload a CSV and choose its text and label columns first.")
             chosen_layers = parse_layers(layers)
             settings = datasets.DatasetSettings(
-                layers=tuple(chosen_layers) if chosen_layers else None, pooling=pooling, layout=params, **split
+                layers=tuple(chosen_layers) if chosen_layers else None,
+                pooling=pooling,
+                layout=params,
+                channels=channels,
+                **split,
             )
             artifact = jobs.build_dataset(
                 load_corpus(), lambda: state.encoder(encoder_name), settings, progress=state.progress_callback
@@ -43,7 +59,6 @@ with st.expander("Build a dataset", expanded=not datasets.list_datasets()):
 chosen = panels.choose_dataset(
     "ds-chosen",
     "No image dataset yet: build one above (the defaults use the offline Rotten Tomatoes snippets).",
-    grey_only=True,
 )
 with state.user_errors():
     artifact = store.load(datasets.DATASETS, chosen)
@@ -69,26 +84,36 @@ with state.user_errors():
         format_func={"equalize": "equalized", "stretch": "stretched", "model": "as the model sees them"}.get,
     )
     hover = cache.dataset_hover(*ref)
+    titles = datasets.channel_titles(config)
+    if titles is not None:
+        st.caption(
+            f"One layer per channel (the lab's extension, not the paper's): {', '.join(titles)}, each laid out by "
+            "the same layout of one layer's dimensions. The samples are drawn in colour; the means and their "
+            "difference one panel per layer."
+        )
     per_class = st.slider("Samples per class", 2, 10, 6, key="ds-samples")
     rng = np.random.default_rng(0)
     for index, name in enumerate(names):
         rows = np.flatnonzero(arrays["labels"] == index)
         picked = rng.choice(rows, size=min(per_class, len(rows)), replace=False)
         st.markdown(f"**{name}** — {len(picked)} random images of {len(rows):,}")
-        charts.show(
-            layer_strip_figure(
+        if titles is None:
+            figure = layer_strip_figure(
                 arrays["images"][picked], panels.gallery_titles(arrays, picked), hover, contrast=contrast, height=190
-            ),
-            key=f"ds-samples-{index}",
-            config=panels.PLAIN,
-        )
+            )
+        else:
+            shown, (low, high) = display_values(arrays["images"][picked], contrast)
+            colour = np.clip((shown - low) / ((high - low) or 1.0), 0, 1)
+            figure = sample_images_figure((255 * colour).astype(np.uint8), panels.gallery_titles(arrays, picked), 190)
+        charts.show(figure, key=f"ds-samples-{index}", config=panels.PLAIN)
     st.subheader("Mean image per class, and their difference")
     means = datasets.class_means(arrays["images"], arrays["labels"], len(names))
-    columns = st.columns(len(means) + 1)
+    # one layer per channel: each image is three panels, one row each; grey ones side by side
+    columns = st.columns(len(means) + 1) if titles is None else [st.container() for _ in range(len(means) + 1)]
     for column, name, mean in zip(columns, names, means, strict=False):
         column.caption(f"mean of {name}")
         charts.show(
-            image_figure(mean, hover, contrast=contrast, size=260),
+            image_figure(mean, hover, contrast=contrast, size=260 if titles is None else 200, titles=titles),
             key=f"ds-mean-{name}",
             config=panels.PLAIN,
             width="content",
@@ -96,7 +121,7 @@ with state.user_errors():
         )
     columns[-1].caption(f"{names[1]} − {names[0]} (red: brighter in {names[1]})")
     charts.show(
-        image_figure(means[1] - means[0], hover, diverging=True, size=260),
+        image_figure(means[1] - means[0], hover, diverging=True, size=260 if titles is None else 200, titles=titles),
         key="ds-diff",
         config=panels.PLAIN,
         width="content",

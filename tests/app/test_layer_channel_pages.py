@@ -1,5 +1,5 @@
 """AppTest of a dataset of one layer per RGB channel (the lab's extension) on the pages: those that draw grey images
-leave it out and say so and where to use it; Classify, Train and Results take it."""
+leave it out and say so and where to use it; Image Dataset, Classify, Train and Results take it."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def run(page: str) -> AppTest:
 
 
 @pytest.mark.parametrize(
-    "page", ["sentence_path.py", "image_dataset.py", "demos.py"], ids=lambda p: p.removesuffix(".py")
+    "page", ["sentence_path.py", "demos.py"], ids=lambda p: p.removesuffix(".py")
 )
 def test_pages_that_draw_grey_images_leave_it_out_and_say_where_it_goes(layered_home, page):
     app = run(f"pages/text_to_image/{page}")
@@ -70,3 +70,22 @@ def test_classify_draws_each_layer_as_its_own_panel_and_names_each_features_laye
     app.toggle(key="cl-attr").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
     assert "cl-cf-difference" in {c.key for c in app.get("plotly_chart")}
+
+
+def test_image_dataset_draws_the_samples_in_colour_and_each_layers_mean_as_a_panel(layered_home):
+    app = run("pages/text_to_image/image_dataset.py")
+    assert app.selectbox(key="ds-chosen").value == layered_home.id
+    charts = {c.key: c.proto.spec for c in app.get("plotly_chart")}
+    assert '"type":"image"' in charts["ds-samples-0"].replace(" ", "")  # colour samples, not grey heatmaps
+    names = [f"layer {layer}" for layer in layered_home.config["layers"]]
+    for key in [k for k in charts if k.startswith("ds-mean-")] + ["ds-diff"]:
+        assert all(name in charts[key] for name in names), key
+    assert "One layer per channel (the lab's extension" in " ".join(c.value for c in app.caption)
+
+
+def test_the_build_form_refuses_per_layer_channels_without_three_layers(layered_home):
+    app = run("pages/text_to_image/image_dataset.py")
+    app.radio(key="ds-channels").set_value("layers").run()
+    app.button(key="ds-build").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("exactly three layers" in e.value for e in app.error)
