@@ -17,6 +17,8 @@ import torch
 from core.layout import FeatureLayout
 from core.text_to_image import classify
 from core.text_to_image.classifiers import SlicedClassifier, preprocess_for
+from core.text_to_image.datasets import channels_of
+from core.text_to_image.imaging import stack_layers
 
 
 @dataclass
@@ -30,10 +32,10 @@ class SentencePath:
     layer_images: np.ndarray  # (L + 1, h, w): each on the same per-layer grid
     features: np.ndarray  # (len(dataset layers) * hidden,): what the dataset's layout reads
     strongest: list[dict]  # the features with the largest scaled values and the pixels they sit on
-    image: np.ndarray  # (H, W)
+    image: np.ndarray  # (H, W); (3, H, W) of one layer per channel
     slice_maps: np.ndarray  # (channels, h, w): the classifier's pretrained slice, most active channels first
     probabilities: np.ndarray  # softmax(logits): the raw ones
-    saliency: np.ndarray  # (H, W)
+    saliency: np.ndarray  # (H, W); (3, H, W) of one layer per channel
     logits: np.ndarray
     attention: np.ndarray | None = None  # (layers, heads, tokens, tokens): output_attentions of every layer
 
@@ -68,16 +70,18 @@ def trace(
     every = list(range(encoder.num_layers + 1))
     all_layers = encoder.embed([text], layers=every, pooling=imager.pooling).reshape(len(every), encoder.hidden_size)
     features, images = imager.images([text])
-    scaled = imager.layout.scale(features)[0]
+    # one layer per channel: the layout places one layer's dimensions, every layer's vector read through it
+    channels = len(imager.layers) if channels_of(imager.config) == "layers" else 1
+    scaled = imager.layout.scale(stack_layers(features, channels)).reshape(-1)
     order = np.argsort(-scaled)[:strongest]
-    hidden = encoder.hidden_size
+    hidden, placed = encoder.hidden_size, len(imager.layout.coords_)
     top = [
         {
             "layer": imager.layers[int(f) // hidden],
             "dimension": int(f) % hidden,
             "value": float(features[0, f]),
             "scaled": float(scaled[f]),
-            "pixel": tuple(int(v) for v in imager.layout.coords_[f]),
+            "pixel": tuple(int(v) for v in imager.layout.coords_[int(f) % placed]),
         }
         for f in order
     ]

@@ -26,7 +26,7 @@ st.caption(
     "Each step is drawn, with a caption to read out in a workshop."
 )
 
-dataset, models = panels.choose_trained_dataset("sp-dataset")
+dataset, models = panels.choose_trained_dataset("sp-dataset", grey_only=False)
 dataset_id = dataset.id
 model_id = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="sp-model")
 # the per-layer strip needs a layout over the encoder's hidden dimensions: a fitted imager of the same encoder
@@ -70,7 +70,8 @@ with state.user_errors(), charts.view(f"A Sentence's Path: «{text}»", "sp-html
     steps.layers(path, imager.encoder.name)
     steps.attention(path, imager.encoder.name)
     steps.vectors(path, imager.layers, imager.encoder.hidden_size)
-    steps.layout_and_image(path, hover)
+    titles = datasets.channel_titles(dataset.config)
+    steps.layout_and_image(path, hover, titles)
     steps.slice_maps(path, model.config["backbone"])
     temperature = (calibrated.temperatures({model_id: models[model_id]}, raw) or {}).get(model_id)
-    steps.prediction(path, datasets.label_names(dataset), hover, temperature)
+    steps.prediction(path, datasets.label_names(dataset), hover, temperature, titles)

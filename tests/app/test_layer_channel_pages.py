@@ -1,5 +1,6 @@
-"""AppTest of a dataset of one layer per RGB channel (the lab's extension) on the pages: those that draw grey images
-leave it out and say so and where to use it; Image Dataset, Classify, Train and Results take it."""
+"""AppTest of a dataset of one layer per RGB channel (the lab's extension) on the pages: Image Dataset, Train,
+Results, Classify and A Sentence's Path take it; Portable Demos, which packs grey images only, leaves it out and
+says so."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def layered_home(tmp_path_factory):
-    """A store holding only a small dataset of per-layer channels and a model trained on it for one epoch."""
-    from conftest import SMALL_CORPUS, SMALL_DATASET_LAYOUT
+    """A store holding only a small dataset of per-layer channels, a model trained on it for one epoch and a fitted
+    imager of the same encoder."""
+    from conftest import SMALL_CORPUS, SMALL_DATASET_LAYOUT, SMALL_LAYOUT
 
     from core import corpora
     from core.encoders import TextEncoder
-    from core.text_to_image import datasets, training
+    from core.text_to_image import datasets, imaging, training
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CROSSMODAL_HOME", str(tmp_path_factory.mktemp("layer-pages-home")))
@@ -27,8 +29,11 @@ def layered_home(tmp_path_factory):
         settings = datasets.DatasetSettings(
             layers=(-3, -2, -1), pooling="mean", layout=SMALL_DATASET_LAYOUT, channels="layers"
         )
-        dataset = datasets.build_dataset(TextEncoder.from_name(), corpus, settings)
+        encoder = TextEncoder.from_name()
+        dataset = datasets.build_dataset(encoder, corpus, settings)
         training.train_model(dataset, training.TrainSettings("squeezenet1_1", epochs=1, batch_size=16))
+        # A Sentence's Path draws every layer on a fitted imager's per-layer grid
+        imaging.fit_imager(imaging.embed_corpus(encoder, corpus, pooling="mean"), SMALL_LAYOUT)
         yield dataset
 
 
@@ -38,13 +43,10 @@ def run(page: str) -> AppTest:
     return app
 
 
-@pytest.mark.parametrize(
-    "page", ["sentence_path.py", "demos.py"], ids=lambda p: p.removesuffix(".py")
-)
-def test_pages_that_draw_grey_images_leave_it_out_and_say_where_it_goes(layered_home, page):
-    app = run(f"pages/text_to_image/{page}")
+def test_portable_demos_leave_it_out_and_say_where_it_goes(layered_home):
+    app = run("pages/text_to_image/demos.py")
     captions = " ".join(c.value for c in app.caption)
-    assert "1 dataset of one layer per RGB channel" in captions and "Classify, Train and Results" in captions
+    assert "1 dataset of one layer per RGB channel" in captions and "every other text-to-image page" in captions
     assert all(layered_home.id not in str(box.options) for box in app.selectbox)
 
 
@@ -89,3 +91,14 @@ def test_the_build_form_refuses_per_layer_channels_without_three_layers(layered_
     app.button(key="ds-build").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("exactly three layers" in e.value for e in app.error)
+
+
+def test_a_sentences_path_draws_each_layer_and_places_the_strongest_features(layered_home):
+    app = run("pages/text_to_image/sentence_path.py")
+    assert app.selectbox(key="sp-dataset").value == layered_home.id
+    charts = {c.key: c.proto.spec for c in app.get("plotly_chart")}
+    for key in ("sp-image", "sp-saliency"):
+        assert all(f"layer {layer}" in charts[key] for layer in layered_home.config["layers"]), key
+    strongest = next(d.value for d in app.dataframe if "pixel" in d.value.columns)
+    assert set(strongest["layer"]) <= set(layered_home.config["layers"])
+    assert "each of the three layers fills its own colour channel" in " ".join(m.value for m in app.markdown)

@@ -23,8 +23,10 @@ def test_preprocessing_copies_grey_to_three_channels_upsampled_and_normalised():
     assert x.shape == (4, 3, 150, 150)
     assert torch.equal(x[:, 0], x[:, 2]) and torch.equal(x[0, 0, :3, :3], x[0, 0, 0, 0].expand(3, 3))
     assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-3
+    layered = to_backbone_input(torch.rand(4, 3, 50, 50))  # one layer per channel: each channel its own
+    assert layered.shape == (4, 3, 150, 150) and not torch.equal(layered[:, 0], layered[:, 2])
     with pytest.raises(ValueError, match="grayscale images"):
-        to_backbone_input(torch.rand(4, 3, 50, 50))
+        to_backbone_input(torch.rand(4, 2, 50, 50))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "shufflenet_v2_x1_0"])

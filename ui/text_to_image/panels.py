@@ -208,8 +208,8 @@ def grey_datasets(found: list[store.Artifact]) -> list[store.Artifact]:
     if left := len(found) - len(grey):
         st.caption(
             f"{left} dataset{'s' if left > 1 else ''} of one layer per RGB channel (the lab's extension, built with "
-            "`python -m core t2i-build-dataset --channels layers`) not listed: this page draws grey images; train, "
-            "compare and classify with those on the Classify, Train and Results pages."
+            "`python -m core t2i-build-dataset --channels layers`) not listed: this page takes grey images only; "
+            "every other text-to-image page takes them."
         )
     return grey
 

@@ -87,14 +87,27 @@ def vectors(path: SentencePath, layer_names: list[int], hidden: int) -> None:
     charts.show(pooled_vectors_figure(path.features, layer_names, hidden), key="sp-vectors")
 
 
-def layout_and_image(path: SentencePath, hover: np.ndarray) -> None:
+def layout_and_image(path: SentencePath, hover: np.ndarray, titles: list[str] | None = None) -> None:
+    """Steps 4 and 5; ``titles``: the channels' layers of an image of one layer per channel (None: grey)."""
+    per_channel = (
+        " Here each of the three layers fills its own colour channel (the lab's extension, not the paper's): the "
+        "layout places one layer's dimensions, and every layer's vector is drawn through it."
+        if titles
+        else ""
+    )
     charts.markdown(
         "**4. The layout, 5. the image.** The feature layout gives every number a pixel (features with similar "
         "behaviour over the corpus sit close); each pixel shows the mean of its features, scaled to 0–1. The table "
-        "lists where this sentence's strongest features sit."
+        f"lists where this sentence's strongest features sit.{per_channel}"
     )
-    left, right = st.columns([1, 1])
-    charts.show(image_figure(path.image, hover, size=300), key="sp-image", config=PLAIN, width="content", where=left)
+    left, right = st.columns([1, 1]) if titles is None else (st.container(), st.container())
+    charts.show(
+        image_figure(path.image, hover, size=300 if titles is None else 180, titles=titles),
+        key="sp-image",
+        config=PLAIN,
+        width="content",
+        where=left,
+    )
     charts.dataframe(pd.DataFrame(path.strongest), right, hide_index=True, width="stretch", key="sp-strongest")
 
 
@@ -107,9 +120,16 @@ def slice_maps(path: SentencePath, backbone: str) -> None:
     charts.caption("Each map is scaled to its own maximum (white); black is no activation.")
 
 
-def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperature: float | None = None) -> None:
+def prediction(
+    path: SentencePath,
+    names: list[str],
+    hover: np.ndarray,
+    temperature: float | None = None,
+    titles: list[str] | None = None,
+) -> None:
     """Step 7: the class probabilities, calibrated by the model's ``temperature`` where one is given (the same
-    softmax(logits / T) as Classify; the raw ones otherwise), and the saliency map."""
+    softmax(logits / T) as Classify; the raw ones otherwise), and the saliency map (one panel per channel's layer,
+    ``titles``, for an image of one layer per channel)."""
     probabilities = path.probabilities if temperature is None else path.calibrated(temperature)
     which = f"calibrated, T = {temperature:.2f}" if temperature is not None else "raw"
     top = int(np.argmax(probabilities))
@@ -118,8 +138,12 @@ def prediction(path: SentencePath, names: list[str], hover: np.ndarray, temperat
         "the slice's maps into class scores. The saliency map shows which pixels the prediction depends on most; "
         "through the layout, each pixel names the features it holds."
     )
-    left, right = st.columns([1, 1])
+    left, right = st.columns([1, 1]) if titles is None else (st.container(), st.container())
     charts.show(probabilities_figure({f"model ({which})": probabilities}, names), key="sp-probs", where=left)
     charts.show(
-        saliency_figure(path.saliency, hover, size=300), key="sp-saliency", config=PLAIN, width="content", where=right
+        saliency_figure(path.saliency, hover, size=300 if titles is None else 180, titles=titles),
+        key="sp-saliency",
+        config=PLAIN,
+        width="content",
+        where=right,
     )
