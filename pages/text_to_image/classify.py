@@ -17,7 +17,7 @@ st.caption(
     "each salient pixel names the (layer, dimension) features it holds."
 )
 
-dataset, models = panels.choose_trained_dataset("cl-dataset", grey_only=False)
+dataset, models = panels.choose_trained_dataset("cl-dataset")
 dataset_id = dataset.id
 chosen = st.multiselect(
     "Models",

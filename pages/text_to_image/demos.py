@@ -19,7 +19,7 @@ st.caption(
 )
 
 st.subheader("Export")
-with_models = panels.grey_datasets(panels.datasets_with_models())
+with_models = panels.datasets_with_models()
 if not with_models:
     st.info("No dataset with a trained model yet: build one on Image Dataset and train a model on Train.")
 else:

@@ -26,7 +26,7 @@ st.caption(
     "Each step is drawn, with a caption to read out in a workshop."
 )
 
-dataset, models = panels.choose_trained_dataset("sp-dataset", grey_only=False)
+dataset, models = panels.choose_trained_dataset("sp-dataset")
 dataset_id = dataset.id
 model_id = st.selectbox("Model", list(models), format_func=lambda i: results.model_label(models[i]), key="sp-model")
 # the per-layer strip needs a layout over the encoder's hidden dimensions: a fitted imager of the same encoder

@@ -122,3 +122,26 @@ def test_the_decomposition_reads_every_layer_back_from_its_channel(layered):
     steps = decomposition.decompose(dataset, model).config["steps"]
     assert {"raw", "pixels", "slice", "cnn"} <= set(steps)
     assert all(0 <= step["accuracy"] <= 1 for step in steps.values())
+
+
+def test_a_portable_demo_carries_it_and_predicts_the_same_elsewhere(layered, tmp_path, monkeypatch):
+    from core import store
+    from core.text_to_image import classify, datasets, demos, training
+
+    encoder, dataset, model_artifact = layered
+
+    def predict() -> np.ndarray:
+        here = store.load(datasets.DATASETS, dataset.id)
+        _, images = classify.dataset_imager(here, encoder).images(["Not bad at all."])
+        model = classify.load_model(store.load(training.MODELS, model_artifact.id).path)
+        return classify.classify({"m": model}, images[0])["per_model"]["m"]
+
+    expected = predict()
+    archive = tmp_path / "demo.zip"
+    demos.export_demo(archive, dataset.id, [model_artifact.id], [])
+    monkeypatch.setenv("CROSSMODAL_HOME", str(tmp_path / "elsewhere"))
+    imported = demos.import_demo(archive)
+    assert ("datasets", dataset.id, True) in imported and ("models", model_artifact.id, True) in imported
+    moved = store.load(datasets.DATASETS, dataset.id)
+    assert datasets.channels_of(moved.config) == "layers"
+    np.testing.assert_array_equal(predict(), expected)

@@ -199,28 +199,12 @@ def layout_quality(artifact: store.Artifact, which: str, where=st, columns: int 
     )
 
 
-def grey_datasets(found: list[store.Artifact]) -> list[store.Artifact]:
-    """``found`` without the datasets of one layer per RGB channel, with a caption naming how many were left out and
-    where they can be used (a page that draws grey images and their saliency cannot show them)."""
-    from core.text_to_image import datasets
-
-    grey = [a for a in found if datasets.channels_of(a.config) == "grey"]
-    if left := len(found) - len(grey):
-        st.caption(
-            f"{left} dataset{'s' if left > 1 else ''} of one layer per RGB channel (the lab's extension, built with "
-            "`python -m core t2i-build-dataset --channels layers`) not listed: this page takes grey images only; "
-            "every other text-to-image page takes them."
-        )
-    return grey
-
-
-def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = None, grey_only: bool = False) -> str:
-    """A select box of image datasets (``found``, or every built one; ``grey_only``: see :func:`grey_datasets`);
-    stops the page with ``missing`` when there are none."""
+def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = None) -> str:
+    """A select box of image datasets (``found``, or every built one); stops the page with ``missing`` when there
+    are none."""
     from core.text_to_image import datasets
 
     found = datasets.list_datasets() if found is None else found
-    found = grey_datasets(found) if grey_only else found
     if not found:
         st.info(missing)
         st.stop()
@@ -236,14 +220,14 @@ def datasets_with_models() -> list[store.Artifact]:
 
 
 def choose_trained_dataset(
-    key: str, found: list[store.Artifact] | None = None, grey_only: bool = True
+    key: str, found: list[store.Artifact] | None = None
 ) -> tuple[store.Artifact, dict[str, store.Artifact]]:
     """A select box of the datasets with trained models (stops the page with what to do when there are none);
-    returns the chosen dataset and its models by id. ``grey_only``: see :func:`grey_datasets`."""
+    returns the chosen dataset and its models by id."""
     from core.text_to_image import datasets, results
 
     dataset_id = choose_dataset(
-        key, "Train a model first (Image Dataset page, then Train page).", found or datasets_with_models(), grey_only
+        key, "Train a model first (Image Dataset page, then Train page).", found or datasets_with_models()
     )
     dataset = store.load(datasets.DATASETS, dataset_id)
     return dataset, {a.id: a for a in results.list_models(dataset)}
