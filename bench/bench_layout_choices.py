@@ -2,11 +2,11 @@
 a seed sweep (ImageNet slice, random-init slice, logistic regression on the raw vectors) and decomposed step by
 step on the same held-out texts (:mod:`core.text_to_image.decomposition`).
 
-Variants (:data:`VARIANTS`): the workshop preset as it is (t-SNE layout binned on a 50 px grid); the
-``assignment`` discretization (one feature per pixel where the grid has room: MiniLM's 6 x 384 = 2,304 features
-on 2,500 pixels); 64 and 100 px grids; the slice fine-tuned; and three of MiniLM's six layers (2, 4 and 6) as the
-image's red, green and blue, one 50 px layout fitted on a layer's 384 features (the lab's extension, not the
-paper's: ``channels="layers"`` of :class:`core.text_to_image.datasets.DatasetSettings`).
+Variants (:data:`VARIANTS`): the workshop preset as it is (``default``: MiniLM's layers 2, 4 and 6 as the image's
+red, green and blue, one t-SNE layout of a layer's 384 features binned on 50 px; the lab's extension, not the
+paper's); ``grey-50``, all six layers' 2,304 features in one grey image on the same grid (the workshop's route
+before); and, each from ``grey-50``, the ``assignment`` discretization (one feature per pixel where the grid has
+room: 2,304 features on 2,500 pixels), 64 and 100 px grids, and the slice fine-tuned.
 
 Figures per variant: the trained CNN's held-out accuracy (mean over seeds, t interval over seeds), logistic
 regression's on the raw vectors, the paired difference CNN − logistic regression with its interval and verdict,
@@ -17,7 +17,7 @@ stopped run resumes and finished variants are reused.
 Run from the repository root::
 
     .venv/bin/python bench/bench_layout_choices.py                       # every variant, seeds 42 43 44
-    .venv/bin/python bench/bench_layout_choices.py --variants default assignment-50 --seeds 42
+    .venv/bin/python bench/bench_layout_choices.py --variants default grey-50 --seeds 42
 
 It prints a Markdown table, the machine, the threads, package versions and the command; it asserts nothing.
 """
@@ -38,17 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LAYER_CHANNELS = {"layers": (-5, -3, -1), "channels": "layers"}
+GREY = {"layers": None, "channels": "grey"}
 VARIANTS = {
     "default": ({}, {}, {}),
-    "assignment-50": ({"discretization": "assignment"}, {}, {}),
-    "bin-64": ({"pixels": 64}, {}, {}),
-    "assignment-64": ({"pixels": 64, "discretization": "assignment"}, {}, {}),
-    "bin-100": ({"pixels": 100}, {}, {}),
-    "finetune": ({}, {"finetune": True}, {}),
-    "layers-rgb-50": ({}, {}, LAYER_CHANNELS),
+    "grey-50": ({}, {}, GREY),
+    "assignment-50": ({"discretization": "assignment"}, {}, GREY),
+    "bin-64": ({"pixels": 64}, {}, GREY),
+    "assignment-64": ({"pixels": 64, "discretization": "assignment"}, {}, GREY),
+    "bin-100": ({"pixels": 100}, {}, GREY),
+    "finetune": ({}, {"finetune": True}, GREY),
 }
-"""name -> (layout settings, training settings and dataset settings changed from the workshop's)."""
+"""name -> (layout settings, training settings and preset settings changed from the workshop's)."""
 
 
 def run_variant(name: str, seeds: tuple[int, ...], n: int | None, epochs: int | None) -> dict:
