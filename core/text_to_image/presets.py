@@ -261,8 +261,8 @@ def describe(chosen: RunPreset) -> str:
     t = chosen.train
     return (
         f"{chosen.title}: {chosen.corpus} ({'all' if chosen.n is None else f'{chosen.n:,}'} texts), {chosen.encoder} "
-        f"{chosen.pooling}-pooled, "
-        f"{'one layer per RGB channel, ' if chosen.channels == 'layers' else ''}layout fitted on {'the training rows' if chosen.fit_on == 'train' else 'all rows'}, "
+        f"{chosen.pooling}-pooled, {'one layer per RGB channel, ' if chosen.channels == 'layers' else ''}"
+        f"layout fitted on {'the training rows' if chosen.fit_on == 'train' else 'all rows'}, "
         f"{t.backbone} ({'frozen' if not t.finetune else 'fine-tuned'}), {t.epochs} epochs of batch {t.batch_size}, "
         f"normalised per {'batch' if t.normalise == 'batch' else 'training split'}, "
         f"{'the paper' if t.style == 'paper' else 'the lab'}'s new layers."
@@ -293,8 +293,7 @@ WHY = {
     "n": "a few thousand texts train in minutes on a laptop",
     "encoder": "all-MiniLM-L6-v2 ships in a package (offline) and is trained for sentence vectors",
     "pooling": "all-MiniLM-L6-v2 was trained to give mean-pooled sentence vectors, not [CLS] ones",
-    "layers": "three of MiniLM's six layers, one per colour channel (the paper's indices 6..11 need a 12-layer "
-    "model)",
+    "layers": "three of MiniLM's six layers, one per colour channel (the paper's indices 6..11 need a 12-layer model)",
     "channels": "the lab's extension, not the paper's: each layer its own channel of one layout, on three seeds as "
     "accurate held out as the grey image (0.702 against 0.707) and right on more clear review sentences (38-40 of "
     "40 against 34-38; logistic regression 39): docs/benchmarks.md J",
