@@ -234,8 +234,8 @@ def run(
 MEASURED = {
     # preset: (texts, seconds building the dataset, baseline seconds, training's one-off seconds (the model and the
     # frozen slice's pass over the images), seconds per epoch): `python -m core t2i-preset workshop` from an empty
-    # store on the two-core machine, 2026-12-04 (3 min 21 s in all; docs/benchmarks.md, E3)
-    "workshop": (3000, 25.5, 1.5, 23.8, 10.0),
+    # store on the two-core machine, 2026-12-06, one layer per RGB channel (2 min 38 s in all; docs/benchmarks.md, J)
+    "workshop": (3000, 21.2, 1.7, 24.7, 7.0),
 }
 """What each preset's stages took here, to say before a run how long it should take."""
 
