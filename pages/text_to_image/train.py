@@ -13,10 +13,11 @@ from ui.text_to_image import training as live_training
 
 st.title("Train")
 st.caption(
-    "As in the paper: the grey image copied to 3 channels, upsampled ×3 and z-normalised; a frozen backbone slice, "
-    "four new conv layers, adaptive pooling and a fully connected head; Adam, cross-entropy. The lab's defaults "
-    "differ where docs/presets.md says (normalisation, the new layers' style, the best epoch chosen on a validation "
-    "share of the training split, never on the held-out split); the paper's way is one choice away below."
+    "As in the paper: the grey image copied to 3 channels (an image of one layer per channel, the workshop's, "
+    "keeps its own three), upsampled ×3 and z-normalised; a frozen backbone slice, four new conv layers, adaptive "
+    "pooling and a fully connected head; Adam, cross-entropy. The lab's defaults differ where docs/presets.md says "
+    "(normalisation, the new layers' style, the best epoch chosen on a validation share of the training split, "
+    "never on the held-out split); the paper's way is one choice away below."
 )
 with st.expander("Presets: a whole run in one click", expanded=not datasets.list_datasets()):
     live_training.preset_panel()
