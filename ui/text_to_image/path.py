@@ -108,7 +108,17 @@ def layout_and_image(path: SentencePath, hover: np.ndarray, titles: list[str] | 
         width="content",
         where=left,
     )
-    charts.dataframe(pd.DataFrame(path.strongest), right, hide_index=True, width="stretch", key="sp-strongest")
+    charts.dataframe(
+        pd.DataFrame(path.strongest),
+        right,
+        hide_index=True,
+        width="stretch",
+        key="sp-strongest",
+        column_config={  # four decimals: a value of 1e-32 would otherwise print as a row of zeros
+            "value": st.column_config.NumberColumn("embedding value", format="%.4f"),
+            "scaled": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
 
 
 def slice_maps(path: SentencePath, backbone: str) -> None:
