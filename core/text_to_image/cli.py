@@ -87,7 +87,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     listed = commands.add_parser("t2i-datasets", aliases=["datasets"], help="list built image datasets")
     listed.set_defaults(
         run=lambda args: [
-            {"id": a.id, "corpus": a.config["corpus"], "split": a.config["split"], "fit_on": a.config["fit_on"]}
+            {
+                "id": a.id,
+                "corpus": a.config["corpus"],
+                "split": a.config["split"],
+                "fit_on": a.config["fit_on"],
+                "channels": datasets.channels_of(a.config),
+            }
             for a in datasets.list_datasets()
         ]
     )

@@ -133,6 +133,8 @@ def test_build_dataset_with_one_layer_per_channel_and_its_clear_refusal(monkeypa
     artifact = imaging.store.load(datasets.DATASETS, json.loads(capsys.readouterr().out)["id"])
     assert artifact.config["channels"] == "layers"
     assert datasets.load_dataset(artifact)["images"].shape == (30, 3, 20, 20)
+    assert cli.main(["t2i-datasets"]) == 0
+    assert {d["id"]: d["channels"] for d in json.loads(capsys.readouterr().out)} == {artifact.id: "layers"}
 
 
 def test_build_dataset_refuses_one_class(monkeypatch, tmp_path, capsys):
