@@ -206,7 +206,7 @@ def reader(model: torch.nn.Module) -> torch.nn.Module:
     the model itself is used where they differ (a backbone whose registration order is not its forward order)."""
     if model in _READERS:
         return _READERS[model]
-    from core.text_to_image.classifiers import preprocess_for
+    from core.text_to_image.classifiers import input_shape, preprocess_for
 
     model.eval()
     fast = copy.deepcopy(model).eval()
@@ -214,9 +214,7 @@ def reader(model: torch.nn.Module) -> torch.nn.Module:
     fast = fast.to(memory_format=torch.channels_last)
     fast.config = model.config
     device = next(model.parameters()).device
-    side = tuple(model.config["image_shape"])
-    channels = int(model.config.get("channels", 1))
-    probe = torch.rand(2, *(side if channels == 1 else (channels, *side)), generator=torch.Generator().manual_seed(0))
+    probe = torch.rand(2, *input_shape(model.config), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         batch = preprocess_for(model.config)(probe.to(device))
         expected, found = model(batch), fast(batch)
@@ -235,10 +233,9 @@ class Chain(torch.nn.Module):
         self.encoder, self.model = imager.encoder, reader(model)
         self.layers, self.pooling = list(imager.layers), imager.pooling
         self.device = next(model.parameters()).device  # the encoder may sit on another device (a GPU)
-        from core.text_to_image.datasets import channels_of
+        from core.text_to_image.datasets import layout_rows
 
-        channels = len(imager.layers) if channels_of(imager.config) == "layers" else 1
-        self.images = LayoutImages(imager.layout, channels).to(self.device)
+        self.images = LayoutImages(imager.layout, layout_rows(imager.config)).to(self.device)
         self.preprocess = preprocess_for(model.config)
         # normalised by the batch's own statistics (the paper's code), an image must be read alone
         self.alone = not model.config.get("normalise_stats")

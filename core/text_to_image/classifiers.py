@@ -318,12 +318,17 @@ def build_classifier(config: dict) -> SlicedClassifier:
     return model
 
 
+def input_shape(config: dict) -> tuple[int, ...]:
+    """The shape of one image a model takes: (H, W) grayscale, or (3, H, W) of one layer per channel."""
+    side, channels = tuple(config["image_shape"]), int(config.get("channels", 1))
+    return side if channels == 1 else (channels, *side)
+
+
 def check_images(config: dict, images: torch.Tensor) -> None:
     """Raise ValueError unless ``images`` are the images the model was built for: (n, H, W) grayscale, or
     (n, 3, H, W) for a model of images with one layer per channel."""
-    side = tuple(config["image_shape"])
-    channels = int(config.get("channels", 1))
-    expected = side if channels == 1 else (channels, *side)
+    expected = input_shape(config)
+    side, channels = expected[-2:], int(config.get("channels", 1))
     if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != expected:
         kind = "grayscale images" if channels == 1 else f"images of {channels} channels (one layer each)"
         raise ValueError(

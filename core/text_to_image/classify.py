@@ -111,8 +111,7 @@ def influential_features(
     feature vector). A (C, H, W) map is of an image of one layer per channel: the layout places one layer's
     dimensions, and channel c holds layer c's.
     """
-    maps = saliency_map if saliency_map.ndim == 3 else saliency_map[None]
-    per_channel = saliency_map.ndim == 3
+    maps = saliency_map if saliency_map.ndim == 3 else saliency_map[None]  # grey: one channel, 0
     _, height, width = maps.shape
     rows, seen = [], set()
     for flat in np.argsort(maps, axis=None)[::-1]:
@@ -122,8 +121,8 @@ def influential_features(
         if len(placed_here):
             seen.add((channel, row, col))
         for placed in placed_here:
-            feature = channel * hidden + int(placed) if per_channel else int(placed)
-            layer_index, dimension = divmod(int(feature), hidden)
+            feature = channel * hidden + int(placed)
+            layer_index, dimension = divmod(feature, hidden)
             rows.append(
                 {
                     "feature": int(feature),

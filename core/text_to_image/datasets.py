@@ -180,7 +180,7 @@ def build_dataset(
         "fit_on": fit_on,
         **({"channels": settings.channels} if settings.channels != "grey" else {}),
     }
-    n_layers = len(embeddings.config["layers"]) if settings.channels == "layers" else 1
+    n_layers = layout_rows(config)
 
     def build(artifact_id: str) -> tuple[dict[str, Any], jobs.Writer]:
         fit_rows = np.sort(train) if fit_on == "train" else np.arange(len(labels))
@@ -210,6 +210,12 @@ def channels_of(config: dict[str, Any]) -> str:
     return str(config.get("channels", "grey"))
 
 
+def layout_rows(config: dict[str, Any]) -> int:
+    """How many rows of its layout one feature vector of a dataset with ``config`` makes: one (grey), or one per
+    layer (one layer per channel: the layout places one layer's dimensions)."""
+    return len(config["layers"]) if channels_of(config) == "layers" else 1
+
+
 def channel_titles(config: dict[str, Any]) -> list[str] | None:
     """The panel titles of a dataset's image channels, one per layer with its colour (None for grey images)."""
     from core.figures import channel_titles as titles
@@ -228,11 +234,11 @@ def hover_names(config: dict[str, Any]) -> list[tuple[int | None, int]]:
 def images_of(layout: FeatureLayout, features: np.ndarray, config: dict[str, Any]) -> np.ndarray:
     """The images of feature vectors (n, L * hidden) made as a dataset with ``config`` made its own: (n, H, W)
     grey, or (n, 3, H, W) with one channel per layer."""
-    if channels_of(config) != "layers":
+    rows = layout_rows(config)
+    if rows == 1:
         return layout.transform(features)
-    n_layers = len(config["layers"])
-    per_layer = layout.transform(imaging.stack_layers(features, n_layers))
-    return per_layer.reshape(len(features), n_layers, *per_layer.shape[1:])
+    per_layer = layout.transform(imaging.stack_layers(features, rows))
+    return per_layer.reshape(len(features), rows, *per_layer.shape[1:])
 
 
 def load_dataset(artifact: Artifact) -> dict[str, np.ndarray]:

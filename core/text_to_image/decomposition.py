@@ -93,7 +93,7 @@ def layout_loss(dataset: Artifact) -> dict[str, Any]:
     is_test = arrays["is_test"]
     images = arrays["images"][is_test].astype(np.float64)
     # one layer per channel: every layer's vector is a row of the layout and its image a channel
-    n_layers = len(dataset.config["layers"]) if datasets.channels_of(dataset.config) == "layers" else 1
+    n_layers = datasets.layout_rows(dataset.config)
     scaled = layout.scale(stack_layers(features[is_test], n_layers))
     images = images.reshape(len(scaled), *images.shape[-2:])
     rows, cols = layout.coords_[:, 0], layout.coords_[:, 1]

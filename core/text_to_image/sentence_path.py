@@ -17,7 +17,7 @@ import torch
 from core.layout import FeatureLayout
 from core.text_to_image import classify
 from core.text_to_image.classifiers import SlicedClassifier, preprocess_for
-from core.text_to_image.datasets import channels_of
+from core.text_to_image.datasets import layout_rows
 from core.text_to_image.imaging import stack_layers
 
 
@@ -71,8 +71,7 @@ def trace(
     all_layers = encoder.embed([text], layers=every, pooling=imager.pooling).reshape(len(every), encoder.hidden_size)
     features, images = imager.images([text])
     # one layer per channel: the layout places one layer's dimensions, every layer's vector read through it
-    channels = len(imager.layers) if channels_of(imager.config) == "layers" else 1
-    scaled = imager.layout.scale(stack_layers(features, channels)).reshape(-1)
+    scaled = imager.layout.scale(stack_layers(features, layout_rows(imager.config))).reshape(-1)
     order = np.argsort(-scaled)[:strongest]
     hidden, placed = encoder.hidden_size, len(imager.layout.coords_)
     top = [

@@ -62,12 +62,10 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
     saliency, probabilities = classify.saliency(
         loaded[explained], images[0], None if target == "predicted" else names.index(target)
     )
-    left, right = st.columns(2)
     charts.add(f"Saliency of {explained} for the {target} class.")
     titles = datasets.channel_titles(dataset.config)
     size = 320 if titles is None else 150  # one layer per channel: three panels side by side
-    if titles is not None:
-        left, right = st.container(), st.container()
+    left, right = panels.image_places(2, titles is not None)
     charts.caption("The sentence's image (as the model sees it)", left)
     charts.show(
         image_figure(images[0], hover, contrast="model", size=size, titles=titles),

@@ -41,8 +41,7 @@ def show(ref: tuple[str, str], arrays: dict, names: list[str], config: dict, con
         charts.show(figure, key=f"ds-samples-{index}", config=panels.PLAIN)
     st.subheader("Mean image per class, and their difference")
     means = datasets.class_means(arrays["images"], arrays["labels"], len(names))
-    # one layer per channel: each image is three panels, one row each; grey ones side by side
-    columns = st.columns(len(means) + 1) if titles is None else [st.container() for _ in range(len(means) + 1)]
+    columns = panels.image_places(len(means) + 1, titles is not None)
     for column, name, mean in zip(columns, names, means, strict=False):
         column.caption(f"mean of {name}")
         charts.show(

@@ -199,6 +199,12 @@ def layout_quality(artifact: store.Artifact, which: str, where=st, columns: int 
     )
 
 
+def image_places(count: int, stacked: bool) -> list:
+    """``count`` places for images: columns side by side, or containers one under another when each image is
+    itself a row of panels (``stacked``: an image of one layer per channel)."""
+    return [st.container() for _ in range(count)] if stacked else list(st.columns(count))
+
+
 def choose_dataset(key: str, missing: str, found: list[store.Artifact] | None = None) -> str:
     """A select box of image datasets (``found``, or every built one); stops the page with ``missing`` when there
     are none."""

@@ -19,6 +19,7 @@ from core.text_to_image.figures import (
 )
 from core.text_to_image.sentence_path import SentencePath
 from ui import charts
+from ui.text_to_image import panels
 from ui.text_to_image.panels import PLAIN
 
 
@@ -100,7 +101,7 @@ def layout_and_image(path: SentencePath, hover: np.ndarray, titles: list[str] | 
         "behaviour over the corpus sit close); each pixel shows the mean of its features, scaled to 0–1. The table "
         f"lists where this sentence's strongest features sit.{per_channel}"
     )
-    left, right = st.columns([1, 1]) if titles is None else (st.container(), st.container())
+    left, right = panels.image_places(2, titles is not None)
     charts.show(
         image_figure(path.image, hover, size=300 if titles is None else 180, titles=titles),
         key="sp-image",
@@ -148,7 +149,7 @@ def prediction(
         "the slice's maps into class scores. The saliency map shows which pixels the prediction depends on most; "
         "through the layout, each pixel names the features it holds."
     )
-    left, right = st.columns([1, 1]) if titles is None else (st.container(), st.container())
+    left, right = panels.image_places(2, titles is not None)
     charts.show(probabilities_figure({f"model ({which})": probabilities}, names), key="sp-probs", where=left)
     charts.show(
         saliency_figure(path.saliency, hover, size=300 if titles is None else 180, titles=titles),
