@@ -4,8 +4,9 @@ Takes a trained text-as-image model (``--model ID``; default: the newest in the 
 imager, then for ``--sentences`` snippets of its corpus that the dataset did not use (or the first ones when it
 used them all), one sentence at a time after one untimed warm-up, on ``--threads`` torch threads:
 
-- times integrated gradients (``--steps`` nodes of the ``--rule`` quadrature, from the ``--baseline``) and
-  gradient x input, and records each one's completeness gap relative to the logit's change;
+- times integrated gradients (``--steps`` nodes of the ``--rule`` quadrature, the adaptive rule's most, from the
+  ``--baseline``) and gradient x input, and records each one's completeness gap relative to the logit's change
+  and the gradients it took;
 - runs the deletion check of each explanation (``--orders`` seeded random orders) and records the area over
   its deletion curve, the median area of the random orders and the share of random orders it beats;
 - with ``--reference STEPS``, also times integrated gradients with the midpoint rule at that many steps
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--sentences", type=int, default=20)
     parser.add_argument("--steps", type=int, default=None, help="integrated gradients' nodes (default: the page's)")
-    parser.add_argument("--rule", default=None, help="gausslegendre or midpoint (default: the page's)")
+    parser.add_argument("--rule", default=None, help="adaptive, gausslegendre or midpoint (default: the page's)")
     parser.add_argument("--baseline", default=None, help="pad, mask or zeros (default: the page's)")
     parser.add_argument("--orders", type=int, default=None, help="random deletion orders (default: the page's)")
     parser.add_argument("--threads", type=int, default=2)
@@ -102,6 +103,7 @@ def main() -> None:
         attributions.attribute(imager, model, texts[0], baseline=baseline, **options)  # warm-up
     timings = {name: [] for name in runs}
     gaps = {name: [] for name in runs}
+    gradients = {name: [] for name in runs}
     checks = {name: [] for name in runs}
     check_times = []
     for text in texts[1:]:
@@ -110,6 +112,7 @@ def main() -> None:
             result = attributions.attribute(imager, model, text, baseline=baseline, **options)
             timings[name].append(time.perf_counter() - started)
             gaps[name].append(result.relative_gap)
+            gradients[name].append(result.steps)
             started = time.perf_counter()
             checks[name].append(attributions.deletion_check(imager, model, text, result, random_orders=orders))
             check_times.append(time.perf_counter() - started)
@@ -121,7 +124,8 @@ def main() -> None:
         areas = np.asarray([c.area for c in checks[name]])
         randoms = np.asarray([np.median(c.random_areas) for c in checks[name]])
         beats = np.asarray([c.beaten >= 0.9 for c in checks[name]])
-        print(f"{name}: {_ms(timings[name])}")
+        taken = np.asarray(gradients[name])
+        print(f"{name}: {_ms(timings[name])}; gradients per sentence: median {np.median(taken):.0f}, max {taken.max()}")
         print(
             f"  completeness gap / |logit change|: median {np.median(gap):.4f}, max {gap.max():.4f}; "
             f"{(gap <= defaults.tolerance).mean():.0%} of sentences within {defaults.tolerance:.0%}"

@@ -13,11 +13,17 @@ and the classifier reads the image through its own preprocessing. Two methods:
   baseline times the integral of the target logit's gradient along the path, summed over the embedding's
   dimensions. The integral is a quadrature (``RULES``): Gauss-Legendre nodes and weights
   (:func:`numpy.polynomial.legendre.leggauss` on [0, 1], as Captum's ``method="gausslegendre"``), exact for
-  polynomials of degree 2n - 1, or the midpoint rule. Through a classifier's ReLUs and the layout's clipping
-  the gradient jumps along the path, so neither rule converges fast there: the midpoint rule, at 128 steps,
-  is the default (bench/bench_attributions.py measures both). The attributions add up to the logit's change
-  from the baseline to the sentence (completeness); the gap is reported and :func:`completeness_advice` says
-  what to do when it is large.
+  polynomials of degree 2n - 1, the midpoint rule, or the trapezoid rule refined where the path is rough
+  (``adaptive``, the default). Through a classifier's ReLUs and the layout's clipping the gradient jumps along the
+  path, so no fixed rule converges fast there; but each gradient pass reads the target logit too, so every
+  interval between two gradients knows its own completeness: what its trapezoid predicts (its width times the
+  mean of its ends' gradients, summed over the tokens) against the logit's measured change over it. The adaptive
+  rule starts from 15 equal intervals (16 gradients, one batch), halves the intervals that miss most, one new
+  gradient each and a batch at a time, until their misses add up to at most the tolerance of the logit's whole
+  change or ``steps`` gradients are spent. The attributions are never rescaled: the sum of the misses bounds the
+  completeness gap (bench/bench_attributions.py measures every rule). The attributions add up to the logit's change
+  from the baseline to the sentence (completeness); the gap is reported and :func:`completeness_advice` says what
+  to do when it is large.
 - ``gradient_x_input``: the gradient at the sentence times (embedding - baseline), one backward pass; it
   need not add up to the change, and a word can take the wrong sign.
 
@@ -40,7 +46,9 @@ import torch
 from core.layout import FeatureLayout
 
 METHODS = ("integrated_gradients", "gradient_x_input")
-RULES = ("gausslegendre", "midpoint")
+RULES = ("adaptive", "gausslegendre", "midpoint")
+ADAPTIVE_START = 15
+"""The adaptive rule's first equal intervals (their 16 ends: one batch of gradients at the default batch size)."""
 BASELINES = ("pad", "mask", "zeros")
 BASELINE_TITLES = {
     "pad": "every word replaced by [PAD]",
@@ -56,7 +64,8 @@ class AttributionSettings:
 
     Attributes:
         method: one of ``METHODS``.
-        steps: integrated gradients' quadrature nodes (gradients along the path).
+        steps: integrated gradients' quadrature nodes (gradients along the path); for the adaptive rule, the
+            most it may take.
         rule: the quadrature, one of ``RULES``.
         baseline: what the words are replaced by at the path's start, one of ``BASELINES``.
         batch_size: path points per forward and backward pass.
@@ -67,8 +76,8 @@ class AttributionSettings:
     """
 
     method: str = "integrated_gradients"
-    steps: int = 128
-    rule: str = "midpoint"
+    steps: int = 48
+    rule: str = "adaptive"
     baseline: str = "pad"
     batch_size: int = 16
     max_steps: int = 256
@@ -84,6 +93,8 @@ class AttributionSettings:
         for name in ("steps", "batch_size", "max_steps", "random_orders"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.rule == "adaptive" and self.method == "integrated_gradients" and int(self.steps) < 2:
+            raise ValueError(f"the adaptive rule needs at least 2 steps (the path's ends), got {self.steps}.")
         if not 0 < self.tolerance < 1:
             raise ValueError(f"tolerance must lie between 0 and 1, got {self.tolerance}.")
         return self
@@ -98,8 +109,8 @@ def path_nodes(steps: int, rule: str = "gausslegendre") -> tuple[np.ndarray, np.
     Raises:
         ValueError: Fewer than one step, or an unknown rule.
     """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
+    if rule not in RULES or rule == "adaptive":
+        raise ValueError(f"rule must be one of {[r for r in RULES if r != 'adaptive']}, got {rule!r}.")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")
     if rule == "gausslegendre":
@@ -152,7 +163,7 @@ class Attribution:
     logit: float  # the target logit for the sentence
     baseline_logit: float  # ... and for the baseline
     method: str
-    steps: int
+    steps: int  # gradients taken
     rule: str = "gausslegendre"
     baseline: str = "pad"
 
@@ -299,12 +310,18 @@ class _Path:
     def gradients(self, alphas: np.ndarray) -> np.ndarray:
         """(nodes, tokens): at each point, the target logit's gradient times (embedding - baseline), summed over
         each token's dimensions."""
-        rows = []
+        return self.gradients_and_logits(alphas)[0]
+
+    def gradients_and_logits(self, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`gradients` and the target logit at each point (read on the same forward pass)."""
+        rows, values = [], []
         for points, mask, extra in self._points(alphas):
             points = points.detach().requires_grad_(True)
-            (gradient,) = torch.autograd.grad(self.chain(points, mask, extra)[:, self.target].sum(), points)
+            logit = self.chain(points, mask, extra)[:, self.target]
+            (gradient,) = torch.autograd.grad(logit.sum(), points)
             rows.append((gradient * self.difference).sum(dim=-1).detach().cpu().numpy())
-        return np.concatenate(rows).astype(np.float64)
+            values.append(logit.detach().cpu().numpy())
+        return np.concatenate(rows).astype(np.float64), np.concatenate(values).astype(np.float64)
 
     def logits(self, alphas: np.ndarray) -> np.ndarray:
         """The target logit at each point (no gradients)."""
@@ -314,6 +331,62 @@ class _Path:
                 for points, mask, extra in self._points(alphas)
             ]
         return np.concatenate(rows).astype(np.float64)
+
+
+def adaptive_integral(path: _Path, budget: int, tolerance: float = DEFAULTS.tolerance) -> tuple[np.ndarray, int, float]:
+    """Integrated gradients by the trapezoid rule on intervals halved where the path is rough (the ``adaptive``
+    rule of the module's docstring).
+
+    Every gradient pass also reads the target logit, so each interval knows its own completeness: the trapezoid's
+    estimate (its width times the mean of its ends' gradients, summed over the tokens) against the logit's
+    measured change over it. The intervals that miss most are halved, one new gradient each and a batch at a
+    time, until the misses add up to at most ``tolerance`` of the logit's whole change (or 1e-3) or the budget is
+    spent. Nothing is rescaled: the sum of the misses bounds the completeness gap.
+
+    Args:
+        path: the path, read through the chain.
+        budget: the most gradients to take (at least two: the path's ends).
+        tolerance: stop once the intervals' misses add up to less than this share of the logit's change.
+
+    Returns:
+        The tokens' attributions, the gradients taken and the intervals' misses added up.
+    """
+    if budget < 2:
+        raise ValueError(f"the adaptive rule needs at least 2 steps (the path's ends), got {budget}.")
+    edges = np.linspace(0.0, 1.0, min(ADAPTIVE_START, budget - 1) + 1)
+    gradients, values = path.gradients_and_logits(edges)
+    points = {float(a): (gradients[k], float(values[k])) for k, a in enumerate(edges)}
+    intervals = [(float(edges[k]), float(edges[k + 1])) for k in range(len(edges) - 1)]
+    used = len(edges)
+    floor = max(tolerance * abs(values[-1] - values[0]), 1e-3)
+
+    def estimate(interval: tuple[float, float]) -> np.ndarray:
+        low, high = interval
+        return (high - low) * (points[low][0] + points[high][0]) / 2
+
+    def miss(interval: tuple[float, float]) -> float:
+        return abs(estimate(interval).sum() - (points[interval[1]][1] - points[interval[0]][1]))
+
+    misses = np.asarray([miss(i) for i in intervals])
+    while used < budget and misses.sum() > floor:
+        # the fewest of the worst intervals whose halving could bring the rest's misses under the floor
+        order = np.argsort(-misses, kind="stable")
+        left = misses.sum() - np.cumsum(misses[order])
+        count = int(np.argmax(left <= floor)) + 1 if (left <= floor).any() else len(order)
+        worst = sorted(int(k) for k in order[: min(count, path.batch_size, budget - used)])
+        middles = np.asarray([sum(intervals[k]) / 2 for k in worst])
+        found, centre = path.gradients_and_logits(middles)
+        middles = [float(m) for m in middles]
+        for k, middle in enumerate(middles):
+            points[middle] = (found[k], float(centre[k]))
+        halves = [
+            half for k, m in zip(worst, middles, strict=True) for half in ((intervals[k][0], m), (m, intervals[k][1]))
+        ]
+        intervals = sorted([interval for k, interval in enumerate(intervals) if k not in set(worst)] + halves)
+        used += len(worst)
+        misses = np.asarray([miss(i) for i in intervals])
+    scores = sum(estimate(interval) for interval in intervals)
+    return np.asarray(scores, dtype=np.float64), used, float(misses.sum())
 
 
 def attribute(
@@ -335,7 +408,7 @@ def attribute(
         text: one sentence.
         target: the class whose logit is explained.
         method: ``integrated_gradients`` or ``gradient_x_input``.
-        steps: integrated gradients' gradients along the path (the quadrature's nodes).
+        steps: integrated gradients' gradients along the path (the quadrature's nodes; the adaptive rule's most).
         batch_size: path points per forward and backward pass.
         rule: the quadrature, one of ``RULES``.
         baseline: the path's start, one of ``BASELINES``.
@@ -362,6 +435,8 @@ def attribute(
     path = _Path(chain, start, embeds - start, mask, inputs, target, batch_size)
     if method == "gradient_x_input":
         scores, used = path.gradients(np.ones(1))[0], 1
+    elif rule == "adaptive":
+        scores, used, _ = adaptive_integral(path, steps)
     else:
         alphas, weights = path_nodes(steps, rule)
         scores, used = weights @ path.gradients(alphas), steps

@@ -197,7 +197,8 @@ def test_the_deletion_check_re_predicts_the_sentence_without_its_words(chain_par
     np.testing.assert_allclose(check.random[:, -1], check.attributed[-1])  # every order ends on no words at all
     top = check.words[check.order[0]]
     kept = " ".join(w for w in check.words if w != top).replace(" .", ".")
-    assert check.attributed[1] == pytest.approx(attribute(imager, model, kept, found.target, steps=1).logit, abs=1e-4)
+    alone = attribute(imager, model, kept, found.target, method="gradient_x_input")  # one pass: its logit
+    assert check.attributed[1] == pytest.approx(alone.logit, abs=1e-4)
     again = deletion_check(imager, model, text, found, random_orders=4, seed=3)
     np.testing.assert_array_equal(again.random, check.random)  # seeded
 
@@ -296,3 +297,67 @@ def test_the_reader_falls_back_to_the_model_when_folding_would_change_it():
 
     model = _NormFirst().eval()
     assert reader(model) is model
+
+
+class _KinkedPath:
+    """A path whose integrand jumps, as a ReLU makes it: F(a) = 3 relu(a - 0.37) + a², split between two tokens
+    (token 0 carries the kink, token 1 the smooth part); counts the gradients it is asked for."""
+
+    batch_size = 16
+
+    def __init__(self, kink: float = 3.0) -> None:
+        self.kink, self.gradients_taken = kink, 0
+
+    def value(self, alphas):
+        return self.kink * np.maximum(alphas - 0.37, 0) + alphas**2
+
+    def gradients_and_logits(self, alphas):
+        alphas = np.asarray(alphas)
+        self.gradients_taken += len(alphas)
+        return np.stack([self.kink * (alphas > 0.37), 2 * alphas], axis=1), self.value(alphas)
+
+
+def test_the_adaptive_rule_halves_the_rough_intervals_until_the_misses_are_small():
+    from core.text_to_image.attributions import adaptive_integral, path_nodes
+
+    path = _KinkedPath()
+    change = path.value(1.0) - path.value(0.0)
+    scores, used, missed = adaptive_integral(path, budget=64, tolerance=0.001)
+    assert used == path.gradients_taken and 16 < used < 40  # the kinked interval halved, the smooth ones left
+    assert abs(scores.sum() - change) <= missed <= max(0.001 * change, 1e-3)  # the misses bound the gap
+    assert scores[0] == pytest.approx(3 * 0.63, rel=0.002) and scores[1] == pytest.approx(1.0, abs=2e-3)
+    alphas, weights = path_nodes(used, "midpoint")  # the same gradients spent evenly miss by more
+    even = weights @ path.gradients_and_logits(alphas)[0]
+    assert abs(even.sum() - change) > abs(scores.sum() - change)
+
+
+def test_the_adaptive_rule_keeps_to_its_budget_and_never_rescales():
+    from core.text_to_image.attributions import AttributionSettings, adaptive_integral
+
+    path = _KinkedPath()
+    change = path.value(1.0) - path.value(0.0)
+    scores, used, missed = adaptive_integral(path, budget=16, tolerance=1e-6)
+    assert used == 16  # no room to halve: the 15 equal intervals' trapezoid sum, its miss left as it is
+    np.testing.assert_allclose(scores, [3 * (9 / 15 + 1 / 30), 1.0])  # nodes 6/15 .. 1 lie past the kink
+    assert abs(scores.sum() - change) == pytest.approx(0.01) and missed >= 0.01
+    smooth = _KinkedPath(kink=0.0)  # a linear integrand: the trapezoids are exact, nothing to halve
+    scores, used, missed = adaptive_integral(smooth, budget=64)
+    assert used == 16 and missed < 1e-12 and scores.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        AttributionSettings(steps=1, rule="adaptive").check()
+
+
+def test_the_adaptive_rule_adds_up_through_the_chain(chain_parts):
+    from core.text_to_image.attributions import DEFAULTS, attribute, completeness_advice
+
+    imager, model = chain_parts
+    text = "A tedious, overlong and humourless film."
+    assert DEFAULTS.rule == "adaptive"
+    found = attribute(imager, model, text, target=0)
+    assert found.rule == "adaptive" and 16 <= found.steps <= DEFAULTS.steps
+    assert completeness_advice(found) is None or found.steps == DEFAULTS.steps
+    reference = attribute(imager, model, text, target=0, steps=256, rule="midpoint")
+    scale = np.abs(reference.scores).max()
+    assert np.abs(found.scores - reference.scores).max() <= 0.2 * scale
+    large = np.abs(reference.scores) > 0.25 * scale  # the words that matter keep their side
+    np.testing.assert_array_equal(np.sign(found.scores[large]), np.sign(reference.scores[large]))

@@ -15,8 +15,8 @@ from ui.text_to_image import cache
 
 DEFAULTS = attributions.DEFAULTS
 METHOD_TITLES = {"integrated_gradients": "integrated gradients", "gradient_x_input": "gradient × input"}
-RULE_TITLES = {"gausslegendre": "Gauss-Legendre", "midpoint": "midpoint"}
-STEPS = [s for s in (8, 16, 32, 64, 128, 256) if s <= DEFAULTS.max_steps]
+RULE_TITLES = {"adaptive": "adaptive trapezoid", "gausslegendre": "Gauss-Legendre", "midpoint": "midpoint"}
+STEPS = [s for s in (8, 16, 32, 48, 64, 128, 256) if s <= DEFAULTS.max_steps]
 
 
 def _colour(score: float, scale: float) -> str:
@@ -60,12 +60,17 @@ def _settings(prefix: str = "cl-attr") -> attributions.AttributionSettings:
     rule = third.radio(
         "Quadrature", attributions.RULES, key=f"{prefix}-rule", format_func=RULE_TITLES.get, horizontal=True,
         index=attributions.RULES.index(DEFAULTS.rule), disabled=not is_ig,
-        help="Gauss-Legendre is exact for smooth paths with far fewer steps; through this chain's ReLUs and the "
-        "layout's clipping the gradient jumps along the path, and both rules need about as many steps "
+        help="Through this chain's ReLUs and the layout's clipping the gradient jumps along the path, so fixed rules "
+        "need many steps (Gauss-Legendre is exact only for smooth paths). The adaptive trapezoid rule checks each "
+        "stretch of the path against the logit's own change there and spends its steps where they miss "
         "(docs/benchmarks.md).",
     )  # fmt: skip
     steps = st.select_slider(
-        "Steps (gradients along the path)", STEPS, DEFAULTS.steps, key=f"{prefix}-steps", disabled=not is_ig
+        "Steps (gradients along the path; the adaptive rule's most)",
+        STEPS,
+        DEFAULTS.steps,
+        key=f"{prefix}-steps",
+        disabled=not is_ig,
     )
     return replace(DEFAULTS, method=method, steps=steps, rule=rule, baseline=baseline)
 
@@ -93,7 +98,8 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...], pref
     with left:
         st.html(highlighted(attributions.words(found)))
         how = (
-            f"{found.steps} gradients ({RULE_TITLES[found.rule]} quadrature)"
+            f"{found.steps} gradients ({RULE_TITLES[found.rule]} quadrature"
+            + (f", at most {settings.steps})" if found.rule == "adaptive" else ")")
             if found.method == "integrated_gradients"
             else "one gradient"
         )
