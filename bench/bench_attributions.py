@@ -59,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--sentences", type=int, default=20)
+    parser.add_argument("--skip", type=int, default=0, help="held-out sentences passed over before the measured ones")
     parser.add_argument("--steps", type=int, default=None, help="integrated gradients' nodes (default: the page's)")
     parser.add_argument("--rule", default=None, help="adaptive, gausslegendre or midpoint (default: the page's)")
     parser.add_argument("--baseline", default=None, help="pad, mask or zeros (default: the page's)")
@@ -88,7 +89,7 @@ def main() -> None:
     used = set(datasets.dataset_texts(dataset) or [])
     source = dataset.config["corpus"]
     corpus = corpora.load_corpus(source.get("corpus", "rotten_tomatoes"), None, 0)
-    texts = [t for t in corpus["text"] if t not in used][: args.sentences + 1]
+    texts = [t for t in corpus["text"] if t not in used][args.skip :][: args.sentences + 1]
 
     ig = {"method": "integrated_gradients", "steps": steps, "rule": rule}
     runs = {

@@ -76,7 +76,7 @@ class AttributionSettings:
     """
 
     method: str = "integrated_gradients"
-    steps: int = 48
+    steps: int = 64
     rule: str = "adaptive"
     baseline: str = "pad"
     batch_size: int = 16

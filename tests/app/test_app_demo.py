@@ -46,7 +46,7 @@ def test_classify_shows_the_deletion_check_beside_the_words(lab_home, small_data
     assert len(verdicts) == 1 and "random orders by" in verdicts[0]
     captions = " ".join(c.value for c in app.caption)
     assert "every word replaced by [PAD]" in captions
-    assert re.search(r"\b\d+ gradients \(adaptive trapezoid quadrature, at most 48\)", captions)
+    assert re.search(r"\b\d+ gradients \(adaptive trapezoid quadrature, at most 64\)", captions)
     assert "AOPC" in captions
     table = app.dataframe[1].value
     assert list(table.columns) == ["word", "pieces", "attribution"] and "tedious" in set(table["word"])
