@@ -102,6 +102,8 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
 
     charts.subheader("Which words pushed the prediction")
     if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
-        attribution.panel(imager, loaded[explained], text, names, (*ref, explained))
+        attribution.panel(
+            imager, loaded[explained], text, names, (*ref, explained), temperature=(temperatures or {}).get(explained)
+        )
 
     counterfactual.panel(imager, loaded, text, names, temperatures, hover, explained, (*ref, explained))

@@ -46,6 +46,10 @@ def test_classify_shows_the_deletion_check_beside_the_words(lab_home, small_data
     assert len(verdicts) == 1 and "random orders by" in verdicts[0]
     captions = " ".join(c.value for c in app.caption)
     assert "every word replaced by [PAD]" in captions
+    shown = re.search(r"toward \*{0,2}(\w+)\*{0,2} \(calibrated probability (\d\.\d\d)\)", captions)
+    assert shown, captions  # the probability the page shows above, not the raw network's
+    ensemble = next(h.value for h in app.subheader if h.value.startswith("Ensemble"))
+    assert f"({shown.group(2)} mean calibrated probability" in ensemble and shown.group(1) in ensemble
     assert re.search(r"\b\d+ gradients \(adaptive trapezoid quadrature, at most 64\)", captions)
     assert "AOPC" in captions
     table = app.dataframe[1].value
@@ -56,6 +60,9 @@ def test_classify_shows_the_deletion_check_beside_the_words(lab_home, small_data
     assert not app.exception, [e.value for e in app.exception]
     captions = " ".join(c.value for c in app.caption)
     assert "every word's embedding set to zeros" in captions and "16 gradients (Gauss-Legendre quadrature)" in captions
+    app.toggle(key="cl-raw").set_value(True).run()
+    captions = " ".join(c.value for c in app.caption)
+    assert "(raw probability " in captions and "(calibrated probability" not in captions
 
 
 def test_a_sentences_path_warns_about_unreadable_text(lab_home, small_dataset, small_model):

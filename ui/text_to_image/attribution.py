@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 from dataclasses import asdict, replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.calibration import scaled_probabilities
 from core.text_to_image import attributions
 from core.text_to_image.figures import deletion_figure
 from ui import charts
@@ -75,11 +77,28 @@ def _settings(prefix: str = "cl-attr") -> attributions.AttributionSettings:
     return replace(DEFAULTS, method=method, steps=steps, rule=rule, baseline=baseline)
 
 
-def panel(imager, model, text: str, names: list[str], key: tuple[str, ...], prefix: str = "cl-attr") -> None:
+def _probability(found: attributions.Attribution, temperature: float | None) -> str:
+    """The explained class's probability as the page shows it: calibrated by ``temperature``, else raw."""
+    if temperature is None:
+        return f"raw probability {found.probabilities[found.target]:.2f}"
+    logits = np.log(np.clip(found.probabilities, np.finfo(np.float64).tiny, None))  # the logits up to a shift
+    return f"calibrated probability {scaled_probabilities(logits[None], temperature)[0, found.target]:.2f}"
+
+
+def panel(
+    imager,
+    model,
+    text: str,
+    names: list[str],
+    key: tuple[str, ...],
+    prefix: str = "cl-attr",
+    temperature: float | None = None,
+) -> None:
     """Which words pushed one model's prediction, and whether deleting them moves it more than random words.
 
     ``key`` names the dataset and the model (with when they were written) for the cache; ``prefix`` the widgets'
-    keys (two panels on one page need two).
+    keys (two panels on one page need two); ``temperature`` calibrates the probability the caption names, as the
+    page's own (None: the raw one, said so).
     """
     target = st.radio("Toward the class", ["predicted", *names], horizontal=True, key=f"{prefix}-target")
     settings = _settings(prefix)
@@ -104,7 +123,7 @@ def panel(imager, model, text: str, names: list[str], key: tuple[str, ...], pref
             else "one gradient"
         )
         charts.caption(
-            f"{METHOD_TITLES[found.method]} toward **{name}** (probability {found.probabilities[found.target]:.2f}): "
+            f"{METHOD_TITLES[found.method]} toward **{name}** ({_probability(found, temperature)}): "
             "red words raised its logit, blue ones lowered it (hover a word for its value; word pieces summed into "
             f"words). Baseline: the sentence with {attributions.BASELINE_TITLES[found.baseline]}, [CLS] and [SEP] "
             f"kept. The logit moves by {found.change:+.3f} from the baseline to the sentence; the attributions add "

@@ -100,4 +100,12 @@ def panel(
     if st.toggle("Explain both by words", key="cl-cf-attr", help="Integrated gradients for each sentence (slower)."):
         for label, sentence in zip(("Original", "Edited"), pair["texts"], strict=True):
             charts.markdown(f"**{label}:** «{sentence}»")
-            attribution.panel(imager, loaded[explained], sentence, names, key, prefix=f"cl-cf-{label.lower()}")
+            attribution.panel(
+                imager,
+                loaded[explained],
+                sentence,
+                names,
+                key,
+                prefix=f"cl-cf-{label.lower()}",
+                temperature=(temperatures or {}).get(explained),
+            )
