@@ -159,13 +159,22 @@ class Attribution:
     tokens: list[str]
     scores: np.ndarray  # one per token, in the logit's units
     target: int
-    probabilities: np.ndarray
+    probabilities: np.ndarray  # softmax(logits): the raw ones
     logit: float  # the target logit for the sentence
     baseline_logit: float  # ... and for the baseline
     method: str
     steps: int  # gradients taken
     rule: str = "gausslegendre"
     baseline: str = "pad"
+    logits: np.ndarray | None = None  # every class's logit for the sentence
+
+    def calibrated(self, temperature: float) -> np.ndarray:
+        """The class probabilities at the model's fitted ``temperature``: softmax(logits / T), as Classify shows."""
+        from core.calibration import scaled_probabilities
+
+        if self.logits is None:
+            raise ValueError("this attribution was made without its logits; attribute the sentence again.")
+        return scaled_probabilities(self.logits, temperature)
 
     @property
     def change(self) -> float:
@@ -374,15 +383,15 @@ def adaptive_integral(path: _Path, budget: int, tolerance: float = DEFAULTS.tole
         left = misses.sum() - np.cumsum(misses[order])
         count = int(np.argmax(left <= floor)) + 1 if (left <= floor).any() else len(order)
         worst = sorted(int(k) for k in order[: min(count, path.batch_size, budget - used)])
-        middles = np.asarray([sum(intervals[k]) / 2 for k in worst])
-        found, centre = path.gradients_and_logits(middles)
-        middles = [float(m) for m in middles]
+        middles = [sum(intervals[k]) / 2 for k in worst]
+        found, centre = path.gradients_and_logits(np.asarray(middles))
         for k, middle in enumerate(middles):
             points[middle] = (found[k], float(centre[k]))
         halves = [
             half for k, m in zip(worst, middles, strict=True) for half in ((intervals[k][0], m), (m, intervals[k][1]))
         ]
-        intervals = sorted([interval for k, interval in enumerate(intervals) if k not in set(worst)] + halves)
+        split = set(worst)
+        intervals = sorted([interval for k, interval in enumerate(intervals) if k not in split] + halves)
         used += len(worst)
         misses = np.asarray([miss(i) for i in intervals])
     scores = sum(estimate(interval) for interval in intervals)
@@ -451,6 +460,7 @@ def attribute(
         used,
         rule if method == "integrated_gradients" else "none",
         baseline,
+        logits.detach().cpu().numpy().astype(np.float64),
     )
 
 

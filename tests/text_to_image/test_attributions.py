@@ -356,6 +356,8 @@ def test_the_adaptive_rule_adds_up_through_the_chain(chain_parts):
     found = attribute(imager, model, text, target=0)
     assert found.rule == "adaptive" and 16 <= found.steps <= DEFAULTS.steps
     assert completeness_advice(found) is None or found.steps == DEFAULTS.steps
+    np.testing.assert_allclose(found.calibrated(1.0), found.probabilities, atol=1e-6)  # T = 1: the raw ones
+    assert found.calibrated(4.0).max() < found.probabilities.max()  # a temperature above 1 softens them
     reference = attribute(imager, model, text, target=0, steps=256, rule="midpoint")
     scale = np.abs(reference.scores).max()
     assert np.abs(found.scores - reference.scores).max() <= 0.2 * scale

@@ -5,11 +5,9 @@ from __future__ import annotations
 import html
 from dataclasses import asdict, replace
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.calibration import scaled_probabilities
 from core.text_to_image import attributions
 from core.text_to_image.figures import deletion_figure
 from ui import charts
@@ -81,8 +79,7 @@ def _probability(found: attributions.Attribution, temperature: float | None) -> 
     """The explained class's probability as the page shows it: calibrated by ``temperature``, else raw."""
     if temperature is None:
         return f"raw probability {found.probabilities[found.target]:.2f}"
-    logits = np.log(np.clip(found.probabilities, np.finfo(np.float64).tiny, None))  # the logits up to a shift
-    return f"calibrated probability {scaled_probabilities(logits[None], temperature)[0, found.target]:.2f}"
+    return f"calibrated probability {found.calibrated(temperature)[found.target]:.2f}"
 
 
 def panel(
