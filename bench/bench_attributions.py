@@ -10,7 +10,8 @@ used them all), one sentence at a time after one untimed warm-up, on ``--threads
 - runs the deletion check of each explanation (``--orders`` seeded random orders) and records the area over
   its deletion curve, the median area of the random orders and the share of random orders it beats;
 - with ``--reference STEPS``, also times integrated gradients with the midpoint rule at that many steps
-  (the page's former default: 128).
+  (the page's former default: 128);
+- times integrated gradients on the short sentences a presenter types (``TYPED``), three times each.
 
 Last, the checks a reader can judge at a glance: the same sentence with "excellent" and with "terrible", each
 word's attribution toward the positive class and the model's probability of it; and two sentences of the kind
@@ -40,12 +41,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+import core  # noqa: E402, F401  (before torch: torch starts with the lab's allocation setting, core/__init__.py)
 
 PAIR = (
     "The acting was excellent and the story kept me hooked.",
     "The acting was terrible and the story kept me hooked.",
 )
 MISLED = ("A tedious, badly acted mess.", "A tedious, beautifully acted mess.")
+TYPED = (*PAIR, *MISLED, "Not bad at all.", "I expected to hate it, but I loved every minute.")
+"""Sentences a presenter types (7 to 14 tokens; the corpus snippets run to about 25): timed apart."""
 
 
 def _ms(values: list[float]) -> str:
@@ -137,6 +141,13 @@ def main() -> None:
             f"beats >= 90 % of random orders on {beats.mean():.0%} of sentences"
         )
     print(f"deletion check itself: {_ms(check_times)}")
+    typed = []
+    for _ in range(3):
+        for text in TYPED:
+            started = time.perf_counter()
+            attributions.attribute(imager, model, text, baseline=baseline, **ig)
+            typed.append(time.perf_counter() - started)
+    print(f"integrated gradients, {rule}, {steps} steps, {len(TYPED)} typed sentences three times each: {_ms(typed)}")
     positive = next((i for i, n in enumerate(names) if n.lower() in ("fresh", "positive", "pos", "1")), len(names) - 1)
     for text, word in zip(PAIR, ("excellent", "terrible"), strict=True):
         result = attributions.attribute(imager, model, text, target=positive, steps=steps, rule=rule, baseline=baseline)
@@ -157,7 +168,8 @@ def main() -> None:
     versions = {n: metadata.version(n) for n in ("torch", "transformers")}
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
-          f"{torch.get_num_threads()}, load average {load} (1, 5, 15 min); {versions}")  # fmt: skip
+          f"{torch.get_num_threads()}, load average {load} (1, 5, 15 min); {versions}; "
+          f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE')}")  # fmt: skip
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
 
 
