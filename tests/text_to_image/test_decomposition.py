@@ -137,7 +137,7 @@ def test_the_cli_decomposes_on_request_and_refuses_a_wrong_model(route, capsys, 
     assert isinstance(json.loads(capsys.readouterr().out), list)  # without --decompose: the table as before
     assert main(["t2i-results", "--dataset", dataset.id, "--decompose"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    stored = decomposition.stored(dataset, models[0])
+    stored = decomposition.stored(dataset, decomposition.model_to_decompose(dataset))  # the CLI's default model
     assert printed["decomposition"]["steps"] == stored.config["steps"] and len(printed["models"]) >= 3
     assert printed["decomposition"]["sentences"] == decomposition.summary_text(stored.config)
     assert main(["t2i-results", "--dataset", dataset.id, "--decompose", "--model", "nothing"]) == 2
