@@ -332,15 +332,6 @@ class _Path:
             values.append(logit.detach().cpu().numpy())
         return np.concatenate(rows).astype(np.float64), np.concatenate(values).astype(np.float64)
 
-    def logits(self, alphas: np.ndarray) -> np.ndarray:
-        """The target logit at each point (no gradients)."""
-        with torch.no_grad():
-            rows = [
-                self.chain(points, mask, extra)[:, self.target].cpu().numpy()
-                for points, mask, extra in self._points(alphas)
-            ]
-        return np.concatenate(rows).astype(np.float64)
-
 
 def adaptive_integral(path: _Path, budget: int, tolerance: float = DEFAULTS.tolerance) -> tuple[np.ndarray, int, float]:
     """Integrated gradients by the trapezoid rule on intervals halved where the path is rough (the ``adaptive``
