@@ -100,7 +100,7 @@ with state.user_errors(), charts.view(f"Classify: «{text}»", "cl-html"):
         "Feature Layout page)."
     )
 
-    charts.subheader("Which words pushed the prediction")
+    charts.subheader("Which words pushed the prediction" + (f" of {explained}" if len(loaded) > 1 else ""))
     if st.toggle("Explain by words (through the whole chain)", key="cl-attr"):
         attribution.panel(
             imager, loaded[explained], text, names, (*ref, explained), temperature=(temperatures or {}).get(explained)

@@ -57,6 +57,9 @@ def test_classify_shows_the_deletion_check_beside_the_words(lab_home, small_data
         {explained: classify.load_model(artifact.path)}, images[0], {explained: calibration.temperature(artifact)}
     )["per_model"][explained][datasets.label_names(small_dataset).index(shown.group(1))]
     assert shown.group(2) == f"{own:.2f}"
+    heading = next(h.value for h in app.subheader if h.value.startswith("Which words"))
+    several = len(app.multiselect(key=f"cl-models-{small_dataset.id}").value) > 1  # the mean is not it then
+    assert heading == ("Which words pushed the prediction" + (f" of {explained}" if several else ""))
     assert re.search(r"\b\d+ gradients \(adaptive trapezoid quadrature, at most 64\)", captions)
     assert "AOPC" in captions
     table = app.dataframe[1].value
