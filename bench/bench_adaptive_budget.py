@@ -30,7 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-import core  # noqa: E402, F401  (before torch: torch starts with the lab's allocation setting, core/__init__.py)
 
 
 class GridPath:

@@ -41,7 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-import core  # noqa: E402, F401  (before torch: torch starts with the lab's allocation setting, core/__init__.py)
+# as the app's launcher (scripts/run_app.sh) starts it: torch reads this at its first tensor, so before torch
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 PAIR = (
     "The acting was excellent and the story kept me hooked.",
