@@ -53,19 +53,10 @@ class GridPath:
 def grid(imager, model, text: str, points: int, batch_size: int):
     """The gradients (points, tokens) and target logits (points,) of ``text``'s path, as ``attribute`` takes them."""
     import numpy as np
-    import torch
 
     from core.text_to_image import attributions
 
-    chain = attributions.Chain(imager, model)
-    inputs = attributions._inputs(imager.encoder, text.strip())
-    ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
-    table = imager.encoder.model.get_input_embeddings()
-    with torch.no_grad():
-        embeds = table(ids).float()
-        start = attributions._baseline(table, imager.encoder.tokenizer, ids, embeds, "pad")
-        logits = chain(embeds, mask, inputs)[0]
-    path = attributions._Path(chain, start, embeds - start, mask, inputs, int(logits.argmax()), batch_size)
+    path, *_ = attributions.sentence_path(imager, model, text.strip(), batch_size=batch_size)
     return path.gradients_and_logits(np.linspace(0.0, 1.0, points))
 
 

@@ -333,6 +333,37 @@ class _Path:
         return np.concatenate(rows).astype(np.float64), np.concatenate(values).astype(np.float64)
 
 
+def sentence_path(
+    imager: Any,
+    model: torch.nn.Module,
+    text: str,
+    target: int | None = None,
+    baseline: str = DEFAULTS.baseline,
+    batch_size: int = DEFAULTS.batch_size,
+) -> tuple[_Path, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The straight path from ``baseline``'s token embeddings to ``text``'s, read through the chain toward class
+    ``target`` (default: the predicted one); with the token ids and every class's logits for the sentence and for
+    the baseline.
+
+    Raises:
+        ValueError: A class the model does not have, or a baseline token the tokenizer lacks.
+    """
+    encoder = imager.encoder
+    chain = Chain(imager, model)
+    inputs = _inputs(encoder, text)
+    ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
+    table = encoder.model.get_input_embeddings()
+    with torch.no_grad():
+        embeds = table(ids).float()
+        start = _baseline(table, encoder.tokenizer, ids, embeds, baseline)
+        logits = chain(torch.cat([embeds, start]), mask.expand(2, -1), {k: v.expand(2, -1) for k, v in inputs.items()})
+        logits, baseline_logits = logits[0], logits[1]
+        target = int(logits.argmax()) if target is None else int(target)
+        if not 0 <= target < len(logits):
+            raise ValueError(f"the model has {len(logits)} classes; class {target} does not exist.")
+    return _Path(chain, start, embeds - start, mask, inputs, target, batch_size), ids, logits, baseline_logits
+
+
 def adaptive_integral(path: _Path, budget: int, tolerance: float = DEFAULTS.tolerance) -> tuple[np.ndarray, int, float]:
     """Integrated gradients by the trapezoid rule on intervals halved where the path is rough (the ``adaptive``
     rule of the module's docstring).
@@ -419,20 +450,8 @@ def attribute(
     AttributionSettings(method, steps, rule, baseline, batch_size, max(steps, 1)).check()
     if not isinstance(text, str) or not text.strip():
         raise ValueError("type a sentence to explain.")
-    encoder = imager.encoder
-    chain = Chain(imager, model)
-    inputs = _inputs(encoder, text.strip())
-    ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
-    table = encoder.model.get_input_embeddings()
-    with torch.no_grad():
-        embeds = table(ids).float()
-        start = _baseline(table, encoder.tokenizer, ids, embeds, baseline)
-        logits = chain(torch.cat([embeds, start]), mask.expand(2, -1), {k: v.expand(2, -1) for k, v in inputs.items()})
-        logits, baseline_logits = logits[0], logits[1]
-        target = int(logits.argmax()) if target is None else int(target)
-        if not 0 <= target < len(logits):
-            raise ValueError(f"the model has {len(logits)} classes; class {target} does not exist.")
-    path = _Path(chain, start, embeds - start, mask, inputs, target, batch_size)
+    path, ids, logits, baseline_logits = sentence_path(imager, model, text.strip(), target, baseline, batch_size)
+    target = path.target
     if method == "gradient_x_input":
         scores, used = path.gradients(np.ones(1))[0], 1
     elif rule == "adaptive":
@@ -441,7 +460,7 @@ def attribute(
         alphas, weights = path_nodes(steps, rule)
         scores, used = weights @ path.gradients(alphas), steps
     return Attribution(
-        encoder.tokenizer.convert_ids_to_tokens(ids[0].tolist()),
+        imager.encoder.tokenizer.convert_ids_to_tokens(ids[0].tolist()),
         np.asarray(scores, dtype=np.float64),
         target,
         torch.softmax(logits, dim=0).detach().cpu().numpy(),
