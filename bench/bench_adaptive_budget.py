@@ -7,7 +7,9 @@ along the path from the [PAD] baseline is taken once at ``ADAPTIVE_START * 2**--
 every ``--budgets`` value: each point it asks for is one of the grid's (it starts from ``ADAPTIVE_START`` equal
 intervals and halves them), so the replay is the rule itself, as long as it halves no interval more than
 ``--depth`` times (the replay stops with a message if it would). The trapezoid rule on the whole grid is printed
-as the reference. Gaps are |sum of attributions - the logit's change| / |the logit's change|, as on Classify.
+as the reference. Gaps are |sum of attributions - the logit's change| / |the logit's change|, as on Classify; the
+tokens' error is how far each budget's attributions are from the reference's, token by token
+(:func:`token_error`): the gap checks only their sum, and errors of opposite sign cancel in it.
 
 Run from the repository root (after ``python -m core t2i-preset workshop``)::
 
@@ -48,6 +50,15 @@ class GridPath:
         if np.abs(places - index).max() > 1e-6:
             raise ValueError("the rule asked for a point between the grid's: raise --depth.")
         return self.gradients[index], self.logits[index]
+
+
+def token_error(scores, reference) -> float:
+    """sum |scores - reference| / sum |reference| over the tokens: 0 when every token's attribution is the
+    reference's; 1 when they are off, in all, by as much as the reference's whole size."""
+    import numpy as np
+
+    scores, reference = np.asarray(scores, dtype=float), np.asarray(reference, dtype=float)
+    return float(np.abs(scores - reference).sum() / max(np.abs(reference).sum(), 1e-12))
 
 
 def grid(imager, model, text: str, points: int, batch_size: int):
@@ -91,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     points = attributions.ADAPTIVE_START * 2**args.depth + 1
     batch = attributions.DEFAULTS.batch_size
     gaps: dict[str, list[float]] = {"reference": [], **{str(b): [] for b in budgets}}
+    errors: dict[str, list[float]] = {"reference": [], **{str(b): [] for b in budgets}}
     tokens = []
     for text in texts:
         gradients, logits = grid(imager, model, text, points, batch)
@@ -98,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens.append(gradients.shape[1])
         reference = ((gradients[1:] + gradients[:-1]) / 2).sum(axis=0) / (points - 1)
         gaps["reference"].append(abs(reference.sum() - (logits[-1] - logits[0])) / change)
+        errors["reference"].append(0.0)
         for budget in budgets:
             try:
                 scores, _, _ = attributions.adaptive_integral(GridPath(gradients, logits, batch), budget)
@@ -105,15 +118,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"at most {budget} gradients: {error}")
                 return 2
             gaps[str(budget)].append(abs(scores.sum() - (logits[-1] - logits[0])) / change)
+            errors[str(budget)].append(token_error(scores, reference))
 
     print(f"model {found.id}: {results.model_label(found)}; {len(texts)} held-out sentences after {args.skip} "
           f"(tokens: median {np.median(tokens):.0f}); {points} gradients each, batches of {batch}")  # fmt: skip
-    print("| gradients | completeness gap / logit change: median | max | within 5 % |")
-    print("|---|---:|---:|---:|")
+    print("| gradients | completeness gap / logit change: median | max | within 5 % | tokens' error: median | max |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, values in gaps.items():
-        values = np.asarray(values)
+        values, error = np.asarray(values), np.asarray(errors[name])
         label = f"the trapezoid on all {points} (reference)" if name == "reference" else f"adaptive, at most {name}"
-        print(f"| {label} | {np.median(values):.3f} | {values.max():.3f} | {(values <= 0.05).mean():.0%} |")
+        print(
+            f"| {label} | {np.median(values):.3f} | {values.max():.3f} | {(values <= 0.05).mean():.0%} "
+            f"| {np.median(error):.3f} | {error.max():.3f} |"
+        )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     return 0

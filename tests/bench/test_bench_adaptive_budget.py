@@ -31,4 +31,14 @@ def test_it_prints_a_row_per_budget_and_refuses_a_missing_model(lab_home, small_
     assert bench.main(["--model", small_model.id, "--sentences", "2", "--budgets", "16,20", "--depth", "1"]) == 0
     out = capsys.readouterr().out
     assert "| adaptive, at most 16 |" in out and "| adaptive, at most 20 |" in out and "(reference)" in out
+    assert "tokens' error" in out
     assert bench.main(["--model", "no-such-model"]) == 2
+
+
+def test_the_tokens_error_counts_what_the_gap_cancels():
+    import bench_adaptive_budget as bench
+
+    reference = np.array([1.0, -1.0, 2.0])
+    assert bench.token_error(reference, reference) == 0.0
+    # the same sum as the reference (no completeness gap) but two tokens off by 0.5 each: 1.0 of 4.0
+    assert bench.token_error([1.5, -1.5, 2.0], reference) == 0.25
