@@ -321,7 +321,7 @@ def test_classify_page_predicts_and_explains_a_sentence(lab_home, small_dataset,
     words = app.dataframe[1].value
     assert list(words.columns) == ["word", "pieces", "attribution"] and {"dreary", "joyless"} <= set(words["word"])
     assert "dr ##ear ##y" in set(words["pieces"])
-    assert any("attributions add up to it within" in c.value for c in app.caption)
+    assert any("add up to it within" in c.value and "checks their sum only" in c.value for c in app.caption)
     page = view_page(views)  # the words, their attributions and the deletion check join the file
     assert page.count("Plotly.newPlot(") == 9 and "<td>joyless</td>" in page and "<th>attribution</th>" in page
     app.text_input(key="cl-text").set_value("").run()

@@ -124,7 +124,8 @@ def panel(
             "red words raised its logit, blue ones lowered it (hover a word for its value; word pieces summed into "
             f"words). Baseline: the sentence with {attributions.BASELINE_TITLES[found.baseline]}, [CLS] and [SEP] "
             f"kept. The logit moves by {found.change:+.3f} from the baseline to the sentence; the attributions add "
-            f"up to it within {found.completeness_gap:.3f} ({100 * found.relative_gap:.1f} %). {how}, "
+            f"up to it within {found.completeness_gap:.3f} ({100 * found.relative_gap:.1f} %; that checks their sum "
+            f"only: errors of opposite sign cancel in it, so a word's own score can be further off). {how}, "
             f"{done['seconds']:.1f} s."
         )
         advice = attributions.completeness_advice(found, DEFAULTS.max_steps, DEFAULTS.tolerance)
